@@ -1,0 +1,53 @@
+// Lint rules that protect what the type checker cannot: promises that nobody awaits, and workflow
+// code that would break determinism (Node built-ins, or activity implementations pulled into the
+// workflow sandbox instead of `import type`).
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', '.artifacts/', 'coverage/', '**/*.mjs', '**/*.cjs'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node built-ins.' })),
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/services', '**/services/**'],
+              allowTypeImports: true,
+              message: 'Workflows may import activities and services only as types (import type).',
+            },
+            {
+              group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'],
+              message: 'Workflow code may use only @temporalio/workflow and @temporalio/common.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'No process access inside workflow code.' },
+        { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow: timers must be durable.' },
+        { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow: timers must be durable.' },
+      ],
+    },
+  },
+);

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { msToNumber, type Duration } from '@temporalio/common';
+import { businessFailure, FailureType } from './failures';
+
+// Input schemas for the sagas. They run at the edge (the client) and again when a workflow starts, so
+// they must stay deterministic and sandbox-safe: zod only, no I/O.
+
+const id = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+
+/** An e-mail address, normalized to lower case. Kept deliberately plain: the mail service is the real judge. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254)
+  .toLowerCase()
+  .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address');
+
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed');
+
+export const skuSchema = z.string().regex(/^sku-[a-z0-9-]{1,48}$/, 'a SKU looks like "sku-widget"');
+
+export const orderItemSchema = z.strictObject({
+  sku: skuSchema,
+  quantity: z.number().int().min(1).max(10_000),
+  unitPriceCents: z.number().int().min(0).max(100_000_000),
+});
+
+export const shippingAddressSchema = z.strictObject({
+  name: text(120),
+  line1: text(200),
+  city: text(100),
+  postalCode: z.string().trim().regex(/^[A-Za-z0-9 -]{2,12}$/, 'not a postal code'),
+  country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code such as "DE"'),
+});
+
+/** Input of the order saga. */
+export const orderInputSchema = z.strictObject({
+  orderId: id,
+  customerId: id,
+  email: emailSchema,
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .default('EUR'),
+  items: z
+    .array(orderItemSchema)
+    .min(1, 'an order needs at least one item')
+    .max(100, 'an order has at most 100 lines')
+    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear once'),
+  payment: z.strictObject({ token: z.string().regex(/^tok_[a-z0-9_]{1,40}$/, 'a payment token looks like "tok_visa"') }),
+  shippingAddress: shippingAddressSchema,
+});
+
+export type OrderInput = z.input<typeof orderInputSchema>;
+export type ValidOrderInput = z.output<typeof orderInputSchema>;
+
+/** Input of the registration saga. */
+export const registrationInputSchema = z.strictObject({
+  userId: id.optional(),
+  email: emailSchema,
+  name: text(120),
+  /**
+   * How long the user has to verify the address: milliseconds, or a duration such as `"24h"` or
+   * `"30 minutes"`. Between one second and 30 days. @default "24h"
+   */
+  verificationTimeout: z
+    .union([z.number(), z.string().max(32)])
+    .default('24h')
+    .transform((value, ctx) => {
+      let ms: number;
+      try {
+        ms = msToNumber(value as Duration);
+      } catch {
+        ms = Number.NaN;
+      }
+      if (!Number.isInteger(ms) || ms < 1_000 || ms > 30 * 24 * 3_600_000) {
+        ctx.addIssue({ code: 'custom', message: 'a duration between "1s" and "30d"' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+});
+
+export type RegistrationInput = z.input<typeof registrationInputSchema>;
+export type ValidRegistrationInput = z.output<typeof registrationInputSchema>;
+
+/** One line per problem: `items.0.quantity: Too small: expected number to be >=1`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`).join('; ');
+}
+
+/** Thrown by {@link parseOrThrow} before any side effect: the input and every problem with it. */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+  constructor(
+    readonly what: string,
+    readonly problems: string,
+  ) {
+    super(`Invalid ${what}: ${problems}`);
+  }
+}
+
+/** Parses input at the client edge; throws {@link InvalidInputError} listing every problem. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, what: string, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new InvalidInputError(what, describeIssues(result.error));
+  return result.data;
+}
+
+/** Parses input inside a workflow or activity; throws a non-retryable `InvalidInput` failure. */
+export function parseOrFail<S extends z.ZodType>(schema: S, what: string, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw businessFailure(FailureType.InvalidInput, `Invalid ${what}: ${describeIssues(result.error)}`);
+  return result.data;
+}

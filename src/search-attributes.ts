@@ -1,0 +1,10 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * The saga status of a workflow (`RUNNING`, `COMPLETED`, `COMPENSATING`, …) as a Keyword search
+ * attribute, so sagas can be listed by status in the Web UI and with `temporal workflow list --query`.
+ */
+export const SagaStatusKey = defineSearchAttributeKey('SagaStatus', SearchAttributeType.KEYWORD);
+
+/** Every custom search attribute the sagas write; servers must have them registered. */
+export const customSearchAttributes = [SagaStatusKey] as const;

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleFor, createTimeSkippingEnv, uniqueTaskQueue } from './helpers';
+import { markSagaStatus, sleepForADay } from './fixtures/foundation-workflows';
+import { SagaStatusKey } from '../src/search-attributes';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+describe('time-skipping test server', () => {
+  it('runs a workflow that sleeps for a simulated day in well under a second of wall time', async () => {
+    const taskQueue = uniqueTaskQueue();
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await bundleFor('fixtures/foundation-workflows.ts'),
+    });
+    const { elapsedWorkflowMs, wallMs } = await worker.runUntil(async () => {
+      const started = performance.now();
+      const elapsedWorkflowMs = await env.client.workflow.execute(sleepForADay, {
+        taskQueue,
+        workflowId: uniqueTaskQueue('sleep'),
+      });
+      return { elapsedWorkflowMs, wallMs: performance.now() - started };
+    });
+    expect(elapsedWorkflowMs).toBeGreaterThanOrEqual(24 * 60 * 60 * 1000);
+    expect(wallMs).toBeLessThan(1000);
+  });
+
+  it('accepts the SagaStatus search attribute', async () => {
+    const taskQueue = uniqueTaskQueue();
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await bundleFor('fixtures/foundation-workflows.ts'),
+    });
+    const status = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(markSagaStatus, { taskQueue, workflowId: uniqueTaskQueue('mark'), args: ['COMPLETED'] });
+      await handle.result();
+      return (await handle.describe()).typedSearchAttributes.get(SagaStatusKey);
+    });
+    expect(status).toBe('COMPLETED');
+  });
+});

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { customSearchAttributes } from '../src/search-attributes';
+import { temporalCli, temporalTestServer } from '../src/temporal-binaries';
+
+const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+
+/**
+ * A time-skipping test environment on the installed Java test server, with the sagas' search
+ * attributes registered. Create one per test file and tear it down in `afterAll`.
+ */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: temporalTestServer() },
+  });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(customSearchAttributes.map((key) => [key.name, KEYWORD])),
+  });
+  return env;
+}
+
+/**
+ * A real Temporal dev server (the CLI's `server start-dev`, in memory) with the sagas' search
+ * attributes registered. Create one per test file and tear it down in `afterAll`.
+ */
+export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: temporalCli(),
+      searchAttributes: [...customSearchAttributes],
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle of `src/workflows`, built once per test file (bundling takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: resolve(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: quietBundlerLogger });
+  return bundle;
+}
+
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+
+/** Bundles a workflows file under `test/` (test workflows), once per file per test file. */
+export function bundleFor(testRelativePath: string): Promise<WorkflowBundleWithSourceMap> {
+  const workflowsPath = resolve(__dirname, testRelativePath);
+  let b = bundles.get(workflowsPath);
+  if (!b) {
+    b = bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+    bundles.set(workflowsPath, b);
+  }
+  return b;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+/** A task queue name no other test in the process uses. */
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID()}`;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Temporal's native worker misbehaves in worker threads, and time skipping is global to a test
+// server: test files run in forked processes, one file at a time, each with its own environment.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters: ['default'],
+  },
+});
