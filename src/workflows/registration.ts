@@ -1,0 +1,210 @@
+import {
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  uuid4,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { formatDuration } from '../format';
+import { businessFailure, FailureType } from '../failures';
+import { activity, Saga, type StepRecord } from '../saga';
+import { parseOrFail, registrationInputSchema, type RegistrationInput } from '../schemas';
+import { alertOperator } from './operator';
+import { compensationRetry, mailOptions, quickOptions, stepOptions } from './policies';
+
+export { sagaStateQuery, retryCompensationUpdate, markCompensatedUpdate } from '../saga';
+
+/** Wrong codes accepted before the registration fails. */
+export const MAX_CODE_ATTEMPTS = 5;
+/** Verification e-mails per registration, the first one included. */
+export const MAX_VERIFICATION_SENDS = 5;
+/** Minimum time between two verification e-mails. */
+export const RESEND_INTERVAL_MS = 60_000;
+
+/** The answer to a `verifyEmail` update. */
+export interface VerificationAnswer {
+  accepted: boolean;
+  /** `verified`: done; `rejected`: wrong code, try again; `locked`: no attempts left; `closed`: the registration no longer waits for a code. */
+  outcome: 'verified' | 'rejected' | 'locked' | 'closed';
+  attemptsLeft: number;
+}
+
+/** Where the verification stands, for the `verificationState` query. */
+export interface VerificationState {
+  phase: 'sending' | 'waiting' | 'verified' | 'locked' | 'expired' | 'closed';
+  attemptsLeft: number;
+  sends: number;
+  resendsRefused: number;
+  /** Workflow time at which an unverified registration is undone (ISO 8601). */
+  deadline?: string;
+}
+
+/** What a completed registration returns. */
+export interface RegistrationResult {
+  userId: string;
+  status: 'ACTIVE';
+  welcomeSent: boolean;
+  steps: StepRecord[];
+}
+
+/**
+ * The user proves the address with the code from the verification e-mail. An update, so the caller
+ * learns at once whether the code was accepted.
+ */
+export const verifyEmailUpdate = defineUpdate<VerificationAnswer, [{ code: string }]>('verifyEmail');
+/** The same as {@link verifyEmailUpdate} for clients that cannot wait for an answer. */
+export const verifyEmailSignal = defineSignal<[{ code: string }]>('verifyEmail');
+/** Sends a new code (rate-limited: {@link RESEND_INTERVAL_MS} apart, {@link MAX_VERIFICATION_SENDS} in all). */
+export const resendVerificationSignal = defineSignal('resendVerification');
+export const verificationStateQuery = defineQuery<VerificationState>('verificationState');
+
+const steps = proxyActivities<Activities>(stepOptions);
+const quick = proxyActivities<Activities>(quickOptions);
+const mail = proxyActivities<Activities>(mailOptions);
+
+/**
+ * The registration saga: create the account, mail a verification code and wait for it until a
+ * deadline, then activate the account and send a welcome e-mail.
+ *
+ * Too many wrong codes, the deadline passing, a bouncing address or a cancellation undo it: the user
+ * gets an error e-mail (best effort: its failure never blocks what follows), then the account is deleted.
+ */
+export async function registrationSaga(rawInput: RegistrationInput): Promise<RegistrationResult> {
+  const input = parseOrFail(registrationInputSchema, 'registration', rawInput);
+  const userId = input.userId ?? `u-${uuid4()}`;
+  const { email, name } = input;
+  const timeout = formatDuration(input.verificationTimeout);
+
+  const verification: VerificationState = { phase: 'sending', attemptsLeft: MAX_CODE_ATTEMPTS, sends: 0, resendsRefused: 0 };
+  let resendRequested = false;
+  let lastSentAt = 0;
+  let failureReason: string | undefined;
+
+  // Codes from updates and signals are checked one at a time, so attempts are counted exactly.
+  let checking: Promise<unknown> = Promise.resolve();
+  const tryCode = (code: string): Promise<VerificationAnswer> => {
+    const answer = checking.then(() => checkCode(code));
+    checking = answer.catch(() => undefined);
+    return answer;
+  };
+  const checkCode = async (code: string): Promise<VerificationAnswer> => {
+    if (verification.phase !== 'waiting') {
+      return { accepted: verification.phase === 'verified', outcome: verification.phase === 'verified' ? 'verified' : 'closed', attemptsLeft: verification.attemptsLeft };
+    }
+    const { accepted } = await quick.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]);
+    if (verification.phase !== 'waiting') return checkCode(code);
+    if (accepted) {
+      verification.phase = 'verified';
+      return { accepted: true, outcome: 'verified', attemptsLeft: verification.attemptsLeft };
+    }
+    verification.attemptsLeft -= 1;
+    if (verification.attemptsLeft === 0) verification.phase = 'locked';
+    return { accepted: false, outcome: verification.attemptsLeft === 0 ? 'locked' : 'rejected', attemptsLeft: verification.attemptsLeft };
+  };
+
+  setHandler(verificationStateQuery, () => ({ ...verification }));
+  setHandler(verifyEmailUpdate, ({ code }) => tryCode(code), {
+    validator: (arg) => {
+      if (typeof arg?.code !== 'string' || !/^[A-Za-z0-9]{4,12}$/.test(arg.code)) throw new Error('code must be 4 to 12 letters or digits');
+      if (verification.phase !== 'waiting') throw new Error(`registration is not waiting for a code (${verification.phase})`);
+    },
+  });
+  setHandler(verifyEmailSignal, async (arg) => {
+    if (typeof arg?.code === 'string' && /^[A-Za-z0-9]{4,12}$/.test(arg.code)) await tryCode(arg.code);
+  });
+  setHandler(resendVerificationSignal, () => {
+    if (verification.phase === 'waiting') resendRequested = true;
+  });
+
+  const sendCode = (sequence: number) =>
+    activity(mail.sendVerificationEmail, { userId, email, name, sequence });
+
+  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('registration') });
+  try {
+    return await saga.run(async () => {
+      setCurrentDetails('Creating account');
+      await saga.step({
+        name: 'createUser',
+        summary: `Create account ${userId}`,
+        run: activity(steps.createUser, { userId, email, name }),
+        compensate: { name: 'deleteUser', summary: `Delete account ${userId}`, run: activity(steps.deleteUser, { userId }) },
+      });
+
+      setCurrentDetails('Sending verification e-mail');
+      verification.sends = 1;
+      lastSentAt = Date.now();
+      await saga.step({
+        name: 'sendVerification',
+        summary: `E-mail verification code to user ${userId}`,
+        run: sendCode(1),
+        compensate: {
+          name: 'sendRegistrationFailedEmail',
+          summary: `E-mail user ${userId} that the registration failed`,
+          // Best effort: a bounced or failing error e-mail must not keep the account from being deleted.
+          run: async (opts) => {
+            const reason = failureReason ?? saga.state.failure?.message ?? 'the registration was cancelled';
+            try {
+              return await mail.sendRegistrationFailedEmail.executeWithOptions({ summary: opts.summary }, [{ userId, email, name, reason }]);
+            } catch {
+              return { messageId: undefined };
+            }
+          },
+        },
+      });
+
+      verification.phase = 'waiting';
+      const deadlineMs = Date.now() + input.verificationTimeout;
+      verification.deadline = new Date(deadlineMs).toISOString();
+      setCurrentDetails(`Waiting up to ${timeout} for e-mail verification`);
+      const deadline = new CancellationScope();
+      const timer = deadline
+        .run(() => sleep(input.verificationTimeout, { summary: `Waiting up to ${timeout} for e-mail verification` }))
+        .then(
+          () => {
+            if (verification.phase === 'waiting') verification.phase = 'expired';
+          },
+          () => undefined,
+        );
+
+      while (verification.phase === 'waiting') {
+        await condition(() => verification.phase !== 'waiting' || resendRequested);
+        if (!resendRequested || verification.phase !== 'waiting') continue;
+        resendRequested = false;
+        if (verification.sends >= MAX_VERIFICATION_SENDS || Date.now() - lastSentAt < RESEND_INTERVAL_MS) {
+          verification.resendsRefused += 1;
+          continue;
+        }
+        verification.sends += 1;
+        lastSentAt = Date.now();
+        await saga.optionalStep({ name: `resendVerification#${verification.sends}`, summary: `E-mail a new verification code to user ${userId}`, run: sendCode(verification.sends) });
+      }
+      deadline.cancel();
+      await timer;
+
+      if (verification.phase === 'locked') {
+        failureReason = `the verification code was wrong ${MAX_CODE_ATTEMPTS} times`;
+        throw businessFailure(FailureType.VerificationFailed, `E-mail address not verified: ${failureReason}`);
+      }
+      if (verification.phase === 'expired') {
+        failureReason = `the address was not verified within ${timeout}`;
+        throw businessFailure(FailureType.VerificationExpired, `E-mail address not verified: ${failureReason}`);
+      }
+
+      setCurrentDetails('Activating account');
+      await saga.step({ name: 'activateUser', summary: `Activate account ${userId}`, run: activity(steps.activateUser, { userId }) });
+      const welcome = await CancellationScope.nonCancellable(() =>
+        saga.optionalStep({ name: 'sendWelcome', summary: `E-mail welcome to user ${userId}`, run: activity(mail.sendWelcomeEmail, { userId, email, name }) }),
+      );
+      setCurrentDetails('Registered');
+      return { userId, status: 'ACTIVE', welcomeSent: welcome.ok, steps: saga.state.steps };
+    });
+  } finally {
+    if (verification.phase === 'waiting' || verification.phase === 'sending') verification.phase = 'closed';
+  }
+}
