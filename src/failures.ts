@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 export const FailureType = {
   /** Input failed validation; nothing was written. */
   InvalidInput: 'InvalidInput',
-  /** A SKU is unknown to the catalog's stock, sold out, or short of the quantity asked for. */
+  /** A SKU is sold out or short of the quantity asked for (an unknown SKU is `InvalidInput`). */
   OutOfStock: 'OutOfStock',
   /** The payment provider refused the authorization. */
   PaymentDeclined: 'PaymentDeclined',

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { customSearchAttributes } from '../src/search-attributes';
 import { temporalCli, temporalTestServer } from '../src/temporal-binaries';
 
@@ -70,4 +71,18 @@ const quietBundlerLogger = {
 /** A task queue name no other test in the process uses. */
 export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomUUID()}`;
+}
+
+/**
+ * Saves a workflow's history as JSON under `test/histories/<folder>/<name>.json` when
+ * `RECORD_HISTORIES=1`, for the replay tests. Histories are committed: they are what running
+ * workflows look like, and a code change that cannot replay them would break those workflows.
+ */
+export async function recordHistory(handle: { fetchHistory(): Promise<History> }, folder: string, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const dir = resolve(__dirname, 'histories', folder);
+  await mkdir(dir, { recursive: true });
+  const history = await handle.fetchHistory();
+  await writeFile(resolve(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
 }

@@ -1,0 +1,81 @@
+import type { SagaState, StepRecord } from '../saga';
+
+// Plain-text rendering for the terminal. Pure functions of their input, so the tests can pin them
+// and `--watch` can compare frames to redraw only when something changed.
+
+/** Aligns rows under a header; the last column is not padded, and cells are cut at `maxCell` characters. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], maxCell = 72): string {
+  const cut = (s: string) => (s.length > maxCell ? `${s.slice(0, maxCell - 1)}…` : s);
+  const all = [header, ...rows].map((row) => row.map((cell) => cut(cell.replace(/\s+/g, ' '))));
+  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
+  return all
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** What the status screen shows about a workflow besides its saga state. */
+export interface StatusView {
+  workflowId: string;
+  /** Workflow type, e.g. `orderSaga`. */
+  type: string;
+  /** Temporal's execution status (`RUNNING`, `COMPLETED`, `FAILED`, …). */
+  workflowStatus: string;
+  /** The `SagaStatus` search attribute, if the saga wrote one yet. */
+  sagaStatus: string | undefined;
+  /** The start summary shown in the Web UI. */
+  summary: string | undefined;
+  /** The saga's own state, when the query answered. */
+  state: SagaState | undefined;
+  /** Why the state is missing (no worker to answer the query, …). */
+  stateUnavailable?: string;
+  /** Link to the workflow in the Web UI. */
+  uiUrl: string;
+}
+
+function compensationCell(step: StepRecord): string {
+  const c = step.compensation;
+  if (!c) return '-';
+  const attempts = c.attempt > 1 ? ` ×${c.attempt}` : '';
+  return `${c.name}: ${c.status}${attempts}`;
+}
+
+function detailCell(step: StepRecord): string {
+  const error = step.error ?? step.compensation?.error;
+  if (error) return `${error.type ? `${error.type}: ` : ''}${error.message}`;
+  return step.summary ?? '';
+}
+
+/** The steps of a saga as a table: one row per step, its compensation beside it. */
+export function stepsTable(steps: readonly StepRecord[]): string {
+  if (steps.length === 0) return '(no steps yet)';
+  return table(
+    ['STEP', 'STAGE', 'STATUS', 'TRY', 'COMPENSATION', 'DETAIL'],
+    steps.map((s) => [s.name, String(s.group), s.status, String(s.attempt), compensationCell(s), detailCell(s)]),
+  );
+}
+
+/** The full status screen of one saga. */
+export function renderStatus(view: StatusView): string {
+  const status = view.state?.status ?? view.sagaStatus ?? 'UNKNOWN';
+  const lines = [`${view.workflowId}  ${view.type}  saga ${status}  (workflow ${view.workflowStatus})`];
+  if (view.summary) lines.push(view.summary);
+  const state = view.state;
+  if (state?.failure) lines.push(`Failure: ${state.failure.step ? `${state.failure.step}: ` : ''}${state.failure.message}${state.failure.type ? ` (${state.failure.type})` : ''}`);
+  for (const f of state?.compensationFailures ?? []) lines.push(`Compensation failed: ${f.step}: ${f.message}`);
+  if (state?.operatorNote) lines.push(`Operator note: ${state.operatorNote}`);
+  lines.push('');
+  lines.push(state ? stepsTable(state.steps) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
+  lines.push('');
+  lines.push(`Web UI: ${view.uiUrl}`);
+  return lines.join('\n');
+}
+
+/** Link to a workflow in the Web UI. */
+export function workflowUrl(uiUrl: string, namespace: string, workflowId: string): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,106 @@
+import { ConfigError } from '../config';
+
+/** Length of an AES-256 key in bytes. */
+export const KEY_BYTES = 32;
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+
+/** One named AES-256 key. The id travels in every payload it encrypts; the key never does. */
+export interface CodecKey {
+  /** Short name stored in payload metadata, e.g. `"k2"`: letters, digits, ".", "_" and "-". */
+  readonly id: string;
+  /** 32 bytes of key material. */
+  readonly key: Uint8Array;
+}
+
+/** Thrown when decoding a payload encrypted under a key id that the key ring does not hold. */
+export class UnknownKeyError extends Error {
+  override readonly name = 'UnknownKeyError';
+  constructor(
+    readonly keyId: string,
+    readonly knownKeyIds: readonly string[],
+  ) {
+    super(`Payload was encrypted with key "${keyId}", which is not in the key ring (${knownKeyIds.join(', ')}): add it back to SAGA_CODEC_KEYS`);
+  }
+}
+
+/**
+ * The keys a codec may use: the first encrypts everything new, all of them decrypt. Rotating means
+ * putting a new key first and keeping the old ones for as long as histories written under them live.
+ */
+export class KeyRing {
+  readonly #keys: ReadonlyMap<string, Uint8Array>;
+  /** Id of the key that encrypts new payloads. */
+  readonly activeKeyId: string;
+
+  constructor(keys: readonly CodecKey[]) {
+    const problems = keyProblems(keys);
+    if (problems.length) throw new ConfigError(problems);
+    // Copies, so a caller that later zeroes or reuses its buffers cannot change the ring.
+    this.#keys = new Map(keys.map((k) => [k.id, Uint8Array.from(k.key)]));
+    this.activeKeyId = keys[0]!.id;
+  }
+
+  /** Ids of every key, the active one first. */
+  get keyIds(): readonly string[] {
+    return [...this.#keys.keys()];
+  }
+
+  /** The active key, for encryption. */
+  get activeKey(): Uint8Array {
+    return this.#keys.get(this.activeKeyId)!;
+  }
+
+  /** The key with this id; throws {@link UnknownKeyError} when the ring lacks it. */
+  key(id: string): Uint8Array {
+    const key = this.#keys.get(id);
+    if (!key) throw new UnknownKeyError(id, this.keyIds);
+    return key;
+  }
+
+  /** Never print key material, whatever logs or inspects the ring. */
+  toJSON(): { activeKeyId: string; keyIds: readonly string[] } {
+    return { activeKeyId: this.activeKeyId, keyIds: this.keyIds };
+  }
+}
+
+function keyProblems(keys: readonly CodecKey[]): string[] {
+  if (keys.length === 0) return ['the key ring needs at least one key'];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const { id, key } of keys) {
+    if (!KEY_ID.test(id)) problems.push(`key id "${id}" must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (seen.has(id)) problems.push(`key id "${id}" appears more than once`);
+    seen.add(id);
+    if (key.length !== KEY_BYTES) problems.push(`key "${id}" is ${key.length} bytes; AES-256 needs ${KEY_BYTES}`);
+  }
+  return problems;
+}
+
+/**
+ * Parses `"k2:<base64>,k1:<base64>"` (first = active) into keys. Problems name the key id and never
+ * echo key material. Throws {@link ConfigError} listing every problem.
+ */
+export function parseCodecKeys(text: string, variable = 'SAGA_CODEC_KEYS'): CodecKey[] {
+  const problems: string[] = [];
+  const keys: CodecKey[] = [];
+  const entries = text.split(',').map((e) => e.trim());
+  entries.forEach((entry, index) => {
+    const colon = entry.indexOf(':');
+    if (colon < 1) {
+      problems.push(`${variable} entry ${index + 1} is not "<key id>:<base64 key>"`);
+      return;
+    }
+    const id = entry.slice(0, colon).trim();
+    const material = entry.slice(colon + 1).trim();
+    if (!BASE64.test(material)) {
+      problems.push(`${variable}: key "${id}" is not base64`);
+      return;
+    }
+    keys.push({ id, key: Buffer.from(material, 'base64') });
+  });
+  if (keys.length > 0 || problems.length === 0) problems.push(...keyProblems(keys).map((p) => `${variable}: ${p}`));
+  if (problems.length) throw new ConfigError(problems);
+  return keys;
+}

@@ -1,0 +1,376 @@
+// The deterministic core of a saga: step records, the compensation stack and the status machine.
+// No Temporal imports: what differs between the workflow sandbox and a unit test (how a failure is
+// described, which errors are cancellations, what options a call gets) is passed in as `EngineConfig`.
+
+import { CompensationStack, unwind } from './compensation-stack';
+import {
+  SagaStatus,
+  StepStatus,
+  type CompensationFailure,
+  type CompensationRecord,
+  type ErrorRecord,
+  type SagaState,
+  type StepRecord,
+} from './types';
+
+/** A compensation as the engine sees it: a name, a Web UI summary and a runner. */
+export interface CompensationSpec<O> {
+  /** Name of the compensation, e.g. `refundPayment`. */
+  name: string;
+  /** Web UI summary of the compensating call. @default `Undo <step name>` */
+  summary?: string;
+  /** Undoes the step; receives the call options for the compensation. Must be safe if the step never happened. */
+  run: (opts: O) => Promise<unknown>;
+}
+
+/** A step as the engine sees it. `O` is what a call receives (activity options in a workflow). */
+export interface StepSpec<T, O> {
+  /** Name of the step, unique within the saga. */
+  name: string;
+  /** Web UI summary of the forward call. */
+  summary?: string;
+  /** Performs the step. */
+  run: (opts: O) => Promise<T>;
+  /** Undoes the step; registered before `run` is called. */
+  compensate?: CompensationSpec<O>;
+}
+
+/** How an error thrown by a step is to be treated. */
+export type ErrorKind = 'cancellation' | 'failure' | 'bug';
+
+/** What the engine needs from its host. */
+export interface EngineConfig<O> {
+  /** Compensate all at once instead of one group at a time. */
+  parallelCompensation: boolean;
+  /** Go on with earlier compensations after one fails. */
+  continueOnCompensationFailure: boolean;
+  /** Call options of a forward step. */
+  stepOptions: (summary: string | undefined) => O;
+  /** Call options of a compensation. */
+  compensationOptions: (summary: string) => O;
+  /** Reduces an error to its root cause. */
+  describeError: (err: unknown) => ErrorRecord;
+  /** Sorts errors: cancellations propagate, failures are recorded, bugs propagate untouched. */
+  classify: (err: unknown) => ErrorKind;
+  /** Called on every saga status change, the first `RUNNING` included. */
+  onStatus: (status: SagaStatus) => void;
+}
+
+/** Outcome of a non-critical step. */
+export type OptionalResult<T> = { ok: true; value: T } | { ok: false; error: string; type?: string };
+
+/** The short record a failed saga reports as its failure's first detail. */
+export interface SagaFailureDetails {
+  /** Saga status when the workflow failed. */
+  status: SagaStatus;
+  /** The step whose failure made the saga unwind, if a step failed. */
+  failedStep?: string;
+  /** Steps whose compensation succeeded, in the order they finished. */
+  compensated: string[];
+  /** Compensations that exhausted their retries and were not undone since. */
+  compensationFailures: CompensationFailure[];
+}
+
+/** Thrown when a saga is used against its contract: a step name used twice, or a step started outside `run()` or after the saga stopped running. */
+export class SagaUsageError extends Error {
+  override readonly name = 'SagaUsageError';
+  constructor(
+    message: string,
+    readonly step: string,
+  ) {
+    super(message);
+  }
+}
+
+const sagaTransitions: Record<SagaStatus, readonly SagaStatus[]> = {
+  [SagaStatus.RUNNING]: [SagaStatus.COMPLETED, SagaStatus.COMPENSATING],
+  [SagaStatus.COMPENSATING]: [SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED],
+  [SagaStatus.COMPENSATION_FAILED]: [SagaStatus.COMPENSATING, SagaStatus.COMPENSATED, SagaStatus.CANCELLED],
+  [SagaStatus.COMPLETED]: [],
+  [SagaStatus.COMPENSATED]: [],
+  [SagaStatus.CANCELLED]: [],
+};
+
+/** Whether a saga may go from one status to another. */
+export function canChangeSagaStatus(from: SagaStatus, to: SagaStatus): boolean {
+  return sagaTransitions[from].includes(to);
+}
+
+const stepTransitions: Record<StepStatus, readonly StepStatus[]> = {
+  [StepStatus.PENDING]: [StepStatus.RUNNING],
+  [StepStatus.RUNNING]: [StepStatus.DONE, StepStatus.FAILED],
+  [StepStatus.DONE]: [StepStatus.COMPENSATING, StepStatus.SKIPPED],
+  [StepStatus.FAILED]: [StepStatus.COMPENSATING, StepStatus.SKIPPED],
+  [StepStatus.SKIPPED]: [StepStatus.COMPENSATING],
+  [StepStatus.COMPENSATING]: [StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED],
+  [StepStatus.COMPENSATION_FAILED]: [StepStatus.COMPENSATING],
+  [StepStatus.COMPENSATED]: [],
+};
+
+/** Whether a step may go from one status to another. */
+export function canChangeStepStatus(from: StepStatus, to: StepStatus): boolean {
+  return stepTransitions[from].includes(to);
+}
+
+interface Entry<O> {
+  record: StepRecord & { compensation: CompensationRecord };
+  spec: CompensationSpec<O>;
+}
+
+// Workflow time inside the sandbox, where `Date` is deterministic; wall time in unit tests.
+const now = (): string => new Date().toISOString();
+
+function copyError(error: ErrorRecord): ErrorRecord {
+  return { ...error };
+}
+
+function copyRecord(record: StepRecord): StepRecord {
+  const copy: StepRecord = { ...record };
+  if (record.error) copy.error = copyError(record.error);
+  if (record.compensation) {
+    copy.compensation = { ...record.compensation };
+    if (record.compensation.error) copy.compensation.error = copyError(record.compensation.error);
+  }
+  return copy;
+}
+
+/**
+ * Runs steps, keeps their records and their compensations, and unwinds. The host decides *when* to
+ * unwind and which status follows; the engine guarantees *what* is undone and in which order.
+ */
+export class SagaEngine<O> {
+  private current: SagaStatus = SagaStatus.RUNNING;
+  private started = false;
+  private nextGroup = 0;
+  private readonly records: StepRecord[] = [];
+  private readonly names = new Set<string>();
+  private readonly stack = new CompensationStack<Entry<O>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly failedStepOf = new WeakMap<object, string>();
+  private readonly compensatedOrder: string[] = [];
+  private failure: SagaState['failure'];
+  private operatorNote: string | undefined;
+  private hookFailure: ErrorRecord | undefined;
+
+  constructor(private readonly config: EngineConfig<O>) {}
+
+  /** The saga status. */
+  get status(): SagaStatus {
+    return this.current;
+  }
+
+  /** Opens the saga for steps and reports `RUNNING`. */
+  start(): void {
+    this.started = true;
+    this.config.onStatus(this.current);
+  }
+
+  /** Moves the saga to `status`; throws on a transition the status machine does not allow. */
+  setStatus(status: SagaStatus): void {
+    if (status === this.current) return;
+    if (!canChangeSagaStatus(this.current, status)) throw new Error(`Saga status cannot go from ${this.current} to ${status}`);
+    this.current = status;
+    this.config.onStatus(status);
+  }
+
+  /** Runs one step; its compensation is on the stack before it starts. */
+  async step<T>(spec: StepSpec<T, O>): Promise<T> {
+    const group = this.nextGroup++;
+    const [record] = this.register([spec], group);
+    return this.execute(record!, spec);
+  }
+
+  /** Runs steps concurrently as one compensation group; waits for all, then throws the first failure. */
+  async parallel(specs: readonly StepSpec<unknown, O>[]): Promise<unknown[]> {
+    const group = this.nextGroup++;
+    const records = this.register(specs, group);
+    const failures: unknown[] = [];
+    const results = await Promise.all(
+      specs.map((spec, i) =>
+        this.execute(records[i]!, spec).catch((err: unknown) => {
+          failures.push(err);
+          return undefined;
+        }),
+      ),
+    );
+    if (failures.length > 0) throw failures[0];
+    return results;
+  }
+
+  /** Runs a non-critical step: a failure is recorded and returned, the saga goes on. Cancellations and bugs still propagate. */
+  async optionalStep<T>(spec: StepSpec<T, O>): Promise<OptionalResult<T>> {
+    const group = this.nextGroup++;
+    const [record] = this.register([spec], group);
+    try {
+      return { ok: true, value: await this.execute(record!, spec) };
+    } catch (err) {
+      if (this.config.classify(err) !== 'failure') throw err;
+      const { message, type } = this.config.describeError(err);
+      return type === undefined ? { ok: false, error: message } : { ok: false, error: message, type };
+    }
+  }
+
+  /** Records what made the saga unwind; the failing step is found by the error (or one it wraps). */
+  recordFailure(err: unknown): void {
+    const { message, type } = this.config.describeError(err);
+    const step = this.stepOf(err);
+    this.failure = { ...(step === undefined ? {} : { step }), message, ...(type === undefined ? {} : { type }) };
+  }
+
+  /** The step whose failure `err` is, walking its `cause` chain. */
+  stepOf(err: unknown): string | undefined {
+    for (let e: unknown = err; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+      const step = this.failedStepOf.get(e);
+      if (step !== undefined) return step;
+    }
+    return undefined;
+  }
+
+  /**
+   * Waits for steps still in flight, then runs every compensation not yet done, in the configured
+   * order. Returns whether everything is compensated. Leaves the status at `COMPENSATING`, or at
+   * `COMPENSATION_FAILED` when a compensation failed.
+   */
+  async compensate(): Promise<boolean> {
+    this.setStatus(SagaStatus.COMPENSATING);
+    // A step still in flight may yet succeed; its compensation must not race its forward action.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    const groups = this.stack.groups((entry) => entry.record.compensation.status !== StepStatus.DONE);
+    const { failed, skipped } = await unwind(
+      groups,
+      { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure },
+      (entry) => this.runCompensation(entry),
+    );
+    for (const { record } of skipped) {
+      if (record.compensation.status !== StepStatus.PENDING) continue;
+      record.compensation.status = StepStatus.SKIPPED;
+      this.moveStep(record, StepStatus.SKIPPED);
+    }
+    if (failed.length > 0) this.setStatus(SagaStatus.COMPENSATION_FAILED);
+    return failed.length === 0;
+  }
+
+  /** Keeps the operator's explanation of how the saga was compensated by hand. */
+  recordOperatorNote(note: string): void {
+    this.operatorNote = note;
+  }
+
+  /** Keeps why the compensation-failed hook failed. */
+  recordHookFailure(err: unknown): void {
+    this.hookFailure = this.config.describeError(err);
+  }
+
+  /** The short record a failed saga reports. */
+  failureDetails(): SagaFailureDetails {
+    const failedStep = this.failure?.step;
+    return {
+      status: this.current,
+      ...(failedStep === undefined ? {} : { failedStep }),
+      compensated: [...this.compensatedOrder],
+      compensationFailures: this.compensationFailures(),
+    };
+  }
+
+  /** A deep copy of the saga's state. */
+  get state(): SagaState {
+    const state: SagaState = {
+      status: this.current,
+      steps: this.records.map(copyRecord),
+      compensationFailures: this.compensationFailures(),
+    };
+    if (this.failure) state.failure = { ...this.failure };
+    if (this.operatorNote !== undefined) state.operatorNote = this.operatorNote;
+    if (this.hookFailure) state.hookFailure = copyError(this.hookFailure);
+    return state;
+  }
+
+  private compensationFailures(): CompensationFailure[] {
+    return this.records.flatMap((record) => {
+      const c = record.compensation;
+      if (c?.status !== StepStatus.FAILED) return [];
+      const failure: CompensationFailure = { step: record.name, message: c.error?.message ?? 'compensation failed' };
+      if (c.error?.type !== undefined) failure.type = c.error.type;
+      return [failure];
+    });
+  }
+
+  // Validates every spec before any record exists, so a bad stage leaves no trace; then pushes the
+  // stage's compensations as one group *before* anything runs.
+  private register(specs: readonly StepSpec<unknown, O>[], group: number): StepRecord[] {
+    const batch = new Set<string>();
+    for (const { name } of specs) {
+      if (!this.started) throw new SagaUsageError(`Step "${name}" was started outside saga.run()`, name);
+      if (this.current !== SagaStatus.RUNNING) throw new SagaUsageError(`Step "${name}" was started after the saga stopped running (${this.current})`, name);
+      if (this.names.has(name) || batch.has(name)) throw new SagaUsageError(`Step name "${name}" is used twice in this saga`, name);
+      batch.add(name);
+    }
+    const entries: Entry<O>[] = [];
+    const records = specs.map((spec) => {
+      const record: StepRecord = { name: spec.name, status: StepStatus.PENDING, group, attempt: 0 };
+      if (spec.summary !== undefined) record.summary = spec.summary;
+      if (spec.compensate) {
+        const compensation: CompensationRecord = { name: spec.compensate.name, status: StepStatus.PENDING, attempt: 0 };
+        record.compensation = compensation;
+        entries.push({ record: record as Entry<O>['record'], spec: spec.compensate });
+      }
+      this.names.add(spec.name);
+      this.records.push(record);
+      return record;
+    });
+    this.stack.push(entries);
+    return records;
+  }
+
+  private execute<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
+    this.moveStep(record, StepStatus.RUNNING);
+    record.attempt += 1;
+    record.startedAt = now();
+    const run = (async () => {
+      try {
+        const value = await spec.run(this.config.stepOptions(spec.summary));
+        this.moveStep(record, StepStatus.DONE);
+        return value;
+      } catch (err) {
+        record.error = this.config.describeError(err);
+        this.moveStep(record, StepStatus.FAILED);
+        if (typeof err === 'object' && err !== null) this.failedStepOf.set(err, record.name);
+        throw err;
+      } finally {
+        record.endedAt = now();
+      }
+    })();
+    this.inFlight.add(run);
+    const forget = () => void this.inFlight.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  private async runCompensation({ record, spec }: Entry<O>): Promise<boolean> {
+    const c = record.compensation;
+    this.moveStep(record, StepStatus.COMPENSATING);
+    c.status = StepStatus.RUNNING;
+    c.attempt += 1;
+    c.startedAt = now();
+    delete c.endedAt;
+    try {
+      await spec.run(this.config.compensationOptions(spec.summary ?? `Undo ${record.name}`));
+      c.status = StepStatus.DONE;
+      delete c.error;
+      this.moveStep(record, StepStatus.COMPENSATED);
+      this.compensatedOrder.push(record.name);
+      return true;
+    } catch (err) {
+      c.status = StepStatus.FAILED;
+      c.error = this.config.describeError(err);
+      this.moveStep(record, StepStatus.COMPENSATION_FAILED);
+      return false;
+    } finally {
+      c.endedAt = now();
+    }
+  }
+
+  private moveStep(record: StepRecord, status: StepStatus): void {
+    if (!canChangeStepStatus(record.status, status)) throw new Error(`Step "${record.name}" cannot go from ${record.status} to ${status}`);
+    record.status = status;
+  }
+}

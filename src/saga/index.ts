@@ -1,0 +1,29 @@
+// The saga engine: a compensation stack for workflows. Sandbox-safe; see docs/writing-a-saga.md.
+
+export {
+  activity,
+  defaultCompensationRetry,
+  describeFailure,
+  markCompensatedUpdate,
+  retryCompensationUpdate,
+  Saga,
+  sagaStateQuery,
+  type ActivityWithOptions,
+  type CallOptions,
+  type CompensationDefinition,
+  type CompensationFailureMode,
+  type SagaOptions,
+  type StepDefinition,
+  type StepResults,
+} from './saga';
+export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
+export {
+  SagaStatus,
+  StepStatus,
+  type CompensationFailure,
+  type CompensationRecord,
+  type CompensationStatus,
+  type ErrorRecord,
+  type SagaState,
+  type StepRecord,
+} from './types';

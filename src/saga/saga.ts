@@ -1,0 +1,290 @@
+// The saga as workflow code: the pure engine wired to Temporal's cancellation scopes, search
+// attributes, query and update handlers, and failure types. Sandbox-safe: only @temporalio/workflow
+// and @temporalio/common.
+
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  TemporalFailure,
+  type ActivityOptions,
+  type Duration,
+  type RetryPolicy,
+} from '@temporalio/common';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { SagaStatusKey } from '../search-attributes';
+import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
+import { SagaStatus, type ErrorRecord, type SagaState } from './types';
+
+/**
+ * Options a step's `run` or a compensation's `run` receives for its call: the Web UI `summary`, and
+ * for compensations their retry policy and timeouts. Pass them on to `executeWithOptions`.
+ */
+export type CallOptions = Partial<ActivityOptions>;
+
+/** A compensation: what undoes a step. It must be safe to run when the step never happened. */
+export type CompensationDefinition = CompensationSpec<CallOptions>;
+
+/** A step: a forward action, optionally with the compensation that undoes it. */
+export type StepDefinition<T> = StepSpec<T, CallOptions>;
+
+/** The results of a `parallel` stage, in the order of its definitions. */
+export type StepResults<T extends readonly StepDefinition<unknown>[]> = { -readonly [K in keyof T]: T[K] extends StepDefinition<infer R> ? R : never };
+
+/** Anything with the proxy's `executeWithOptions`: an activity from `proxyActivities`. */
+export interface ActivityWithOptions<A extends unknown[], R> {
+  executeWithOptions(options: ActivityOptions, args: A): Promise<R>;
+}
+
+/**
+ * Adapts an activity and its arguments into a step runner that passes the saga's call options
+ * (summary, compensation retry policy) on to the activity.
+ *
+ * @example run: activity(acts.capturePayment, { orderId })
+ */
+export function activity<A extends unknown[], R>(fn: ActivityWithOptions<A, R>, ...args: A): (opts: CallOptions) => Promise<R> {
+  return (opts) => fn.executeWithOptions(opts, args);
+}
+
+/** What the saga does once a compensation has exhausted its retries. */
+export type CompensationFailureMode = 'fail' | 'await-operator';
+
+/** Options of a {@link Saga}. */
+export interface SagaOptions {
+  /** Start all compensations at once instead of one stage at a time, last first. Steps of one `parallel` stage are always compensated together. @default false */
+  parallelCompensation?: boolean;
+  /** After a compensation fails, go on with the earlier ones; `false` stops unwinding at the failing stage. @default true */
+  continueOnCompensationFailure?: boolean;
+  /** Retry policy of compensations; fields left out keep the default. @default unlimited attempts, 1 s initial interval, backoff 2, 5 min maximum interval */
+  compensationRetry?: RetryPolicy;
+  /** Timeout of one compensation attempt. @default '1 minute' */
+  compensationStartToCloseTimeout?: Duration;
+  /** Total time a compensation may take, retries included; unset, only `compensationRetry` bounds it. @default unlimited */
+  compensationScheduleToCloseTimeout?: Duration;
+  /** What to do once a compensation has exhausted its retries: fail the workflow, or wait for an operator's `retryCompensation` or `markCompensated` update. @default 'fail' */
+  onCompensationFailure?: CompensationFailureMode;
+  /** Called each time the saga reaches `COMPENSATION_FAILED` (e.g. to alert an operator); its own failure is recorded in the state, never thrown. @default none */
+  onCompensationFailed?: (state: SagaState) => Promise<void>;
+}
+
+/** The default retry policy of compensations: a compensation must eventually succeed. */
+export const defaultCompensationRetry: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: Number.POSITIVE_INFINITY,
+};
+
+/** The saga's state: steps, statuses, failure and compensation failures. */
+export const sagaStateQuery = defineQuery<SagaState>('sagaState');
+
+/** Operator: run the compensations that are not done yet again. Accepted only while the saga waits in `COMPENSATION_FAILED`; answers with the state after that round. */
+export const retryCompensationUpdate = defineUpdate<SagaState>('retryCompensation');
+
+/** Operator: declare the saga compensated after repairing by hand; the reason is kept as `operatorNote`. Accepted only while the saga waits in `COMPENSATION_FAILED`. */
+export const markCompensatedUpdate = defineUpdate<SagaState, [{ reason: string }]>('markCompensated');
+
+type OperatorAction = { kind: 'retry' } | { kind: 'markCompensated'; reason: string };
+
+/** Reduces a failure to its root cause: the first `ApplicationFailure` in the cause chain, else the innermost error. */
+export function describeFailure(err: unknown): ErrorRecord {
+  let root: unknown = err;
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    root = e;
+    if (e instanceof ApplicationFailure) break;
+  }
+  const record: ErrorRecord = { message: root instanceof Error ? root.message : String(root) };
+  const type = root instanceof ApplicationFailure ? (root.type ?? root.name) : root instanceof Error ? root.name : undefined;
+  if (type) record.type = type;
+  if (err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) record.retryState = err.retryState;
+  return record;
+}
+
+// Only Temporal failures are business outcomes. Any other error is a bug in workflow code: it is
+// rethrown untouched so the workflow task fails and retries until a fix is deployed, as the SDK
+// intends, instead of compensating a saga that did nothing wrong.
+function classify(err: unknown): ErrorKind {
+  if (isCancellation(err)) return 'cancellation';
+  return err instanceof TemporalFailure ? 'failure' : 'bug';
+}
+
+/**
+ * A saga: steps whose compensations are registered before they run and undone last-first when a
+ * later step fails or the workflow is cancelled. Create one per workflow run and put the steps in
+ * {@link Saga.run}, which also exposes the state query, the operator updates and the `SagaStatus`
+ * search attribute.
+ *
+ * @example
+ * ```ts
+ * const saga = new Saga({ compensationRetry: { maximumAttempts: 50 } });
+ * return saga.run(async () => {
+ *   await saga.step({
+ *     name: 'capturePayment',
+ *     summary: `Capture payment for order ${orderId}`,
+ *     run: activity(acts.capturePayment, { orderId }),
+ *     compensate: { name: 'refundPayment', summary: `Refund payment for order ${orderId}`, run: activity(acts.refundPayment, { orderId }) },
+ *   });
+ *   return saga.step({ name: 'createShipment', run: activity(acts.createShipment, { orderId }) });
+ * });
+ * ```
+ */
+export class Saga {
+  private readonly engine: SagaEngine<CallOptions>;
+  private readonly failureMode: CompensationFailureMode;
+  private readonly onCompensationFailed: ((state: SagaState) => Promise<void>) | undefined;
+  private awaitingOperator = false;
+  private requested: OperatorAction | undefined;
+  private actionsTaken = 0;
+  private actionsAnswered = 0;
+
+  constructor(options: SagaOptions = {}) {
+    this.failureMode = options.onCompensationFailure ?? 'fail';
+    this.onCompensationFailed = options.onCompensationFailed;
+    const compensationCall: CallOptions = {
+      retry: { ...defaultCompensationRetry, ...options.compensationRetry },
+      startToCloseTimeout: options.compensationStartToCloseTimeout ?? '1 minute',
+      // Present even when undefined: call options are merged over the proxy's, and a total timeout
+      // meant for forward steps must not cut a compensation's retries short.
+      scheduleToCloseTimeout: options.compensationScheduleToCloseTimeout,
+    };
+    this.engine = new SagaEngine<CallOptions>({
+      parallelCompensation: options.parallelCompensation ?? false,
+      continueOnCompensationFailure: options.continueOnCompensationFailure ?? true,
+      // A step without a summary gets no `summary` key, so a summary set on the proxy still shows.
+      stepOptions: (summary) => (summary === undefined ? {} : { summary }),
+      compensationOptions: (summary) => ({ ...compensationCall, summary }),
+      describeError: describeFailure,
+      classify,
+      onStatus: (status) => upsertSearchAttributes([{ key: SagaStatusKey, value: status }]),
+    });
+  }
+
+  /** Runs one step and returns its result; its compensation is registered before the step starts. */
+  step<T>(def: StepDefinition<T>): Promise<T> {
+    return this.engine.step(def);
+  }
+
+  /** Runs steps concurrently as one stage, compensated together; waits for all to settle, then throws the first failure. */
+  async parallel<const T extends readonly StepDefinition<unknown>[]>(defs: T): Promise<StepResults<T>> {
+    return (await this.engine.parallel(defs)) as StepResults<T>;
+  }
+
+  /** Runs a non-critical step: its failure is returned and recorded, and does not unwind the saga. A cancellation still propagates. */
+  optionalStep<T>(def: StepDefinition<T>): Promise<OptionalResult<T>> {
+    return this.engine.optionalStep(def);
+  }
+
+  /** A deep copy of the saga's state. */
+  get state(): SagaState {
+    return this.engine.state;
+  }
+
+  /**
+   * Runs the saga's body. On success the saga is `COMPLETED` and the body's result returned. On a
+   * failure it unwinds, then throws a non-retryable `ApplicationFailure` with the root failure's type,
+   * the original failure as cause and a {@link SagaFailureDetails} as first detail. On cancellation
+   * it unwinds, becomes `CANCELLED` and rethrows, so the workflow ends cancelled. Unwinding (and the
+   * operator wait) cannot be cancelled. Errors that are not Temporal failures are rethrown untouched.
+   */
+  async run<T>(body: () => Promise<T>): Promise<T> {
+    this.installHandlers();
+    this.engine.start();
+    let result: T;
+    try {
+      result = await body();
+    } catch (err) {
+      if (classify(err) === 'bug') throw err;
+      return this.unwindAfter(err);
+    }
+    this.engine.setStatus(SagaStatus.COMPLETED);
+    return result;
+  }
+
+  private async unwindAfter(err: unknown): Promise<never> {
+    const cancelled = classify(err) === 'cancellation';
+    this.engine.recordFailure(err);
+    await CancellationScope.nonCancellable(async () => {
+      await this.compensateUntilSettled(cancelled);
+      // Let the operator's update handlers answer before the workflow closes.
+      await condition(allHandlersFinished);
+    });
+    if (cancelled) throw err;
+    const { message, type } = describeFailure(err);
+    const step = this.engine.stepOf(err);
+    throw ApplicationFailure.create({
+      type: type ?? 'SagaFailed',
+      message: step === undefined ? message : `${step} failed: ${message}`,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+      details: [this.engine.failureDetails()],
+    });
+  }
+
+  private async compensateUntilSettled(cancelled: boolean): Promise<void> {
+    let compensated = await this.engine.compensate();
+    for (;;) {
+      if (compensated) this.engine.setStatus(cancelled ? SagaStatus.CANCELLED : SagaStatus.COMPENSATED);
+      this.actionsAnswered = this.actionsTaken;
+      if (compensated) return;
+      await this.alert();
+      if (this.failureMode !== 'await-operator') return;
+      compensated = await this.nextOperatorAction();
+    }
+  }
+
+  private async nextOperatorAction(): Promise<boolean> {
+    this.awaitingOperator = true;
+    await condition(() => this.requested !== undefined);
+    const action = this.requested!;
+    this.requested = undefined;
+    this.awaitingOperator = false;
+    if (action.kind === 'retry') return this.engine.compensate();
+    this.engine.recordOperatorNote(action.reason);
+    return true;
+  }
+
+  private async alert(): Promise<void> {
+    if (!this.onCompensationFailed) return;
+    try {
+      await this.onCompensationFailed(this.state);
+    } catch (err) {
+      this.engine.recordHookFailure(err);
+      log.warn('onCompensationFailed hook failed', { error: describeFailure(err).message });
+    }
+  }
+
+  private installHandlers(): void {
+    setHandler(sagaStateQuery, () => this.state);
+    setHandler(retryCompensationUpdate, () => this.request({ kind: 'retry' }), { validator: () => this.assertAwaitingOperator() });
+    setHandler(markCompensatedUpdate, ({ reason }) => this.request({ kind: 'markCompensated', reason: reason.trim() }), {
+      validator: (arg) => {
+        this.assertAwaitingOperator();
+        if (typeof arg?.reason !== 'string' || arg.reason.trim() === '') throw new Error('markCompensated needs a reason: what was repaired, and how');
+      },
+    });
+  }
+
+  private assertAwaitingOperator(): void {
+    if (!this.awaitingOperator || this.requested !== undefined) {
+      throw new Error(`The saga is not waiting for an operator (status ${this.engine.status}); only a saga waiting in ${SagaStatus.COMPENSATION_FAILED} accepts this update`);
+    }
+  }
+
+  private async request(action: OperatorAction): Promise<SagaState> {
+    this.requested = action;
+    const ticket = ++this.actionsTaken;
+    // Handlers run in the workflow's root scope: after a cancellation a plain wait would throw at once.
+    await CancellationScope.nonCancellable(() => condition(() => this.actionsAnswered >= ticket));
+    return this.state;
+  }
+}

@@ -1,0 +1,119 @@
+// The saga's observable vocabulary: statuses and the records a query returns. Plain data with no
+// Temporal imports, so the pure engine, the workflow glue, clients and tests all share it.
+
+/** Where a saga is in its life. Also written to the `SagaStatus` search attribute. */
+export const SagaStatus = {
+  /** The body is running its steps. */
+  RUNNING: 'RUNNING',
+  /** The body returned: every step that had to happen happened. */
+  COMPLETED: 'COMPLETED',
+  /** A step failed (or the workflow was cancelled) and the compensations are running. */
+  COMPENSATING: 'COMPENSATING',
+  /** Every started step was undone (or an operator declared it undone); the workflow reports the failure. */
+  COMPENSATED: 'COMPENSATED',
+  /** A compensation exhausted its retries: something is left done that should not be. Needs an operator. */
+  COMPENSATION_FAILED: 'COMPENSATION_FAILED',
+  /** The workflow was cancelled and every started step was undone. */
+  CANCELLED: 'CANCELLED',
+} as const;
+
+export type SagaStatus = (typeof SagaStatus)[keyof typeof SagaStatus];
+
+/** Where one step is in its life, its compensation included. */
+export const StepStatus = {
+  /** Registered, not yet started. */
+  PENDING: 'pending',
+  /** Its forward action is in flight. */
+  RUNNING: 'running',
+  /** Its forward action succeeded. */
+  DONE: 'done',
+  /** Its forward action failed (it may still have had an effect, so it is compensated too). */
+  FAILED: 'failed',
+  /** Its compensation is in flight. */
+  COMPENSATING: 'compensating',
+  /** Its compensation succeeded. */
+  COMPENSATED: 'compensated',
+  /** Its compensation exhausted its retries. */
+  COMPENSATION_FAILED: 'compensation-failed',
+  /** Its compensation was not attempted because unwinding stopped at an earlier failure. */
+  SKIPPED: 'skipped',
+} as const;
+
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+/** Status of a compensation: a subset of {@link StepStatus}, read from the compensation's own point of view. */
+export type CompensationStatus = typeof StepStatus.PENDING | typeof StepStatus.RUNNING | typeof StepStatus.DONE | typeof StepStatus.FAILED | typeof StepStatus.SKIPPED;
+
+/** A failure reduced to what an operator needs: the root cause's message and type. */
+export interface ErrorRecord {
+  /** Message of the root cause (the business failure, not the activity wrapper around it). */
+  message: string;
+  /** Failure type of the root cause (`PaymentDeclined`), or the error's name when it has none. */
+  type?: string;
+  /** Why the activity's retries ended (`NON_RETRYABLE_FAILURE`, `MAXIMUM_ATTEMPTS_REACHED`, `TIMEOUT`, …). */
+  retryState?: string;
+}
+
+/** The compensation side of a step. */
+export interface CompensationRecord {
+  /** Name of the compensation, e.g. `refundPayment`. */
+  name: string;
+  /** Where the compensation is. */
+  status: CompensationStatus;
+  /** How many times the engine has started it (activity retries happen inside one attempt). */
+  attempt: number;
+  /** Why the last attempt failed. */
+  error?: ErrorRecord;
+  /** Workflow time (ISO 8601) the last attempt started. */
+  startedAt?: string;
+  /** Workflow time (ISO 8601) the last attempt ended. */
+  endedAt?: string;
+}
+
+/** One step of a saga as the query shows it. */
+export interface StepRecord {
+  /** Name of the step, unique within the saga, e.g. `capturePayment`. */
+  name: string;
+  /** Where the step is, its compensation included. */
+  status: StepStatus;
+  /** Stage of the saga the step belongs to: steps of one `parallel` call share it and are compensated together. */
+  group: number;
+  /** How many times the engine has started the forward action: 1 once started (activity retries are inside it). */
+  attempt: number;
+  /** The Web UI summary of the forward action. */
+  summary?: string;
+  /** Why the forward action failed. */
+  error?: ErrorRecord;
+  /** The compensation, when the step has one. */
+  compensation?: CompensationRecord;
+  /** Workflow time (ISO 8601) the forward action started. */
+  startedAt?: string;
+  /** Workflow time (ISO 8601) the forward action ended. */
+  endedAt?: string;
+}
+
+/** A compensation that exhausted its retries and is not (yet) undone. */
+export interface CompensationFailure {
+  /** The step whose compensation failed. */
+  step: string;
+  /** Root cause message. */
+  message: string;
+  /** Root cause type. */
+  type?: string;
+}
+
+/** Everything the saga knows about itself; what `sagaStateQuery` returns. */
+export interface SagaState {
+  /** Saga status, as in the `SagaStatus` search attribute. */
+  status: SagaStatus;
+  /** Every step in the order it was registered. */
+  steps: StepRecord[];
+  /** What made the saga unwind: the failing step (if a step failed) and the root cause. */
+  failure?: { step?: string; message: string; type?: string };
+  /** Compensations that exhausted their retries and have not succeeded since. */
+  compensationFailures: CompensationFailure[];
+  /** What the operator wrote when declaring the saga compensated by hand. */
+  operatorNote?: string;
+  /** Why the `onCompensationFailed` hook itself failed, the last time it did. */
+  hookFailure?: ErrorRecord;
+}

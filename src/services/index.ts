@@ -1,0 +1,66 @@
+import { openDatabase, type Db } from './db';
+import { FaultInjector, faultConfigFromEnv, type FaultConfig } from './faults';
+import { SqlInventory, type InventoryService } from './inventory';
+import { SqlMail, type MailService } from './mail';
+import { SqlPayments, type PaymentsService } from './payments';
+import { SqlShipping, type ShippingService } from './shipping';
+import { SqlUsers, type UsersService } from './users';
+
+export { audit, type AuditReport } from './audit';
+export { openDatabase, redactUrl, type Db, type Queryable } from './db';
+export { FaultInjector, faultConfigFromEnv, parseFaultConfig, serviceNames, type FaultConfig, type ServiceFaults, type ServiceName } from './faults';
+export type { InventoryService, Reservation, StockLevel, StockLine } from './inventory';
+export { BOUNCE_DOMAIN, type MailKind, type MailService, type OutboxMessage } from './mail';
+export { extractVerificationCode } from './mail-templates';
+export { catalog } from './migrations';
+export { FLAKY_FAILURES, paymentTokens, type Payment, type PaymentsService } from './payments';
+export { carrierFor, type Shipment, type ShippingAddress, type ShippingService } from './shipping';
+export type { User, UsersService, UserStatus } from './users';
+
+/** The systems the sagas coordinate, sharing one database. */
+export interface Services {
+  inventory: InventoryService;
+  payments: PaymentsService;
+  shipping: ShippingService;
+  users: UsersService;
+  mail: MailService;
+  /** The fault injector every service consults; reconfigure it at run time. */
+  faults: FaultInjector;
+  /** Where operator alerts are mailed. */
+  operatorEmail: string;
+  /** The shared database, for audits and tests. */
+  db: Db;
+  /** Closes the database. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createServices}. */
+export interface ServicesConfig {
+  /** `sqlite:<file>`, `sqlite::memory:` or `postgres://…`. @default env `DATABASE_URL`, else "sqlite:.data/saga.db" */
+  databaseUrl?: string;
+  /** Faults to inject (testing only). @default env `SAGA_FAULTS` (JSON), else none */
+  faults?: FaultConfig;
+  /** Where operator alerts are mailed. @default "ops@saga.test" */
+  operatorEmail?: string;
+  /** Seed of the fault injector's random draws; overrides `faults.seed`. @default a random seed */
+  seed?: number;
+}
+
+/** Opens the database (migrating it) and builds every service on it. */
+export async function createServices(config: ServicesConfig = {}): Promise<Services> {
+  const faults = new FaultInjector(config.faults ?? faultConfigFromEnv() ?? {});
+  if (config.seed !== undefined) faults.configure({ ...faults.current, seed: config.seed });
+  const db = await openDatabase(config.databaseUrl ?? (process.env.DATABASE_URL || 'sqlite:.data/saga.db'));
+  const mail = new SqlMail(db, faults);
+  return {
+    inventory: new SqlInventory(db, faults),
+    payments: new SqlPayments(db, faults),
+    shipping: new SqlShipping(db, faults),
+    users: new SqlUsers(db, faults, mail),
+    mail,
+    faults,
+    operatorEmail: config.operatorEmail ?? 'ops@saga.test',
+    db,
+    close: () => db.close(),
+  };
+}

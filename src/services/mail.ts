@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { businessFailure, FailureType } from '../failures';
+import { forwardStep } from './barrier';
+import { timestamp } from './clock';
+import type { Db, Queryable } from './db';
+import type { FaultInjector } from './faults';
+import { extractVerificationCode } from './mail-templates';
+
+/** Mail to any address at this domain bounces, like a mail provider's test fixture. */
+export const BOUNCE_DOMAIN = 'bounce.test';
+
+/** The kinds of e-mail the sagas send; the outbox is counted by kind. */
+export type MailKind = 'order-confirmation' | 'verification' | 'welcome' | 'registration-failed' | 'operator-alert';
+
+/** One e-mail to send, with the idempotency key of the step sending it. */
+export interface OutgoingMail {
+  key: string;
+  kind: MailKind;
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** A message as the outbox holds it. */
+export interface OutboxMessage {
+  messageId: string;
+  kind: MailKind;
+  to: string;
+  subject: string;
+  text: string;
+  /** `bounced` when the address is at {@link BOUNCE_DOMAIN}. */
+  status: 'sent' | 'bounced';
+  createdAt: string;
+}
+
+/** Sends e-mail. Every message, delivered or bounced, is kept in the outbox. */
+export interface MailService {
+  /** Sends once per key; a bounce fails with `MailBounced`, now and on every repeat of the key. */
+  send(message: OutgoingMail): Promise<{ messageId: string }>;
+  /** Messages in the outbox, oldest first, optionally only those to one address or of one kind. */
+  outbox(filter?: { to?: string; kind?: MailKind }): Promise<OutboxMessage[]>;
+  /** The code in the latest verification e-mail delivered to `to`: what a user would read in it. */
+  latestVerificationCode(to: string): Promise<string | undefined>;
+}
+
+interface OutboxRow {
+  message_id: string;
+  kind: MailKind;
+  to_address: string;
+  subject: string;
+  body: string;
+  status: 'sent' | 'bounced';
+  created_at: string;
+}
+
+/** Whether mail to `address` bounces. */
+export function bounces(address: string): boolean {
+  return address.toLowerCase().endsWith(`@${BOUNCE_DOMAIN}`);
+}
+
+/** {@link MailService} writing to the outbox table of the shared database (no SMTP transport). */
+export class SqlMail implements MailService {
+  constructor(
+    private readonly db: Db,
+    private readonly faults: FaultInjector,
+  ) {}
+
+  send(message: OutgoingMail): Promise<{ messageId: string }> {
+    return this.sendWith(message);
+  }
+
+  /**
+   * {@link send}, plus `alsoInTransaction`: a change of another service that must commit with the
+   * message or not at all (the verification code's hash). It runs only when the message is delivered.
+   */
+  async sendWith(message: OutgoingMail, alsoInTransaction?: (tx: Queryable) => Promise<void>): Promise<{ messageId: string }> {
+    const to = message.to.toLowerCase();
+    const outcome = await this.faults.around('mail', 'send', () =>
+      this.db.transaction((tx) =>
+        forwardStep(tx, 'mail', message.key, async () => {
+          const bounced = bounces(to);
+          if (!bounced) await alsoInTransaction?.(tx);
+          const messageId = `msg-${randomUUID()}`;
+          await tx.run('INSERT INTO outbox (message_id, idem_key, kind, to_address, subject, body, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+            messageId,
+            message.key,
+            message.kind,
+            to,
+            message.subject,
+            message.text,
+            bounced ? 'bounced' : 'sent',
+            timestamp(),
+          ]);
+          return { messageId, bounced };
+        }),
+      ),
+    );
+    // The bounce is committed first (it happened, and the outbox shows it), then reported.
+    if (outcome.bounced) {
+      throw businessFailure(FailureType.MailBounced, `Mail to ${to} bounced: the mailbox does not exist`, { to, messageId: outcome.messageId });
+    }
+    return { messageId: outcome.messageId };
+  }
+
+  async outbox(filter: { to?: string; kind?: MailKind } = {}): Promise<OutboxMessage[]> {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.to !== undefined) {
+      where.push('to_address = ?');
+      params.push(filter.to.toLowerCase());
+    }
+    if (filter.kind !== undefined) {
+      where.push('kind = ?');
+      params.push(filter.kind);
+    }
+    const rows = await this.db.all<OutboxRow>(
+      `SELECT message_id, kind, to_address, subject, body, status, created_at FROM outbox${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, message_id`,
+      params,
+    );
+    return rows.map((row) => ({
+      messageId: row.message_id,
+      kind: row.kind,
+      to: row.to_address,
+      subject: row.subject,
+      text: row.body,
+      status: row.status,
+      createdAt: row.created_at,
+    }));
+  }
+
+  async latestVerificationCode(to: string): Promise<string | undefined> {
+    const row = await this.db.get<{ body: string }>(
+      "SELECT body FROM outbox WHERE to_address = ? AND kind = 'verification' AND status = 'sent' ORDER BY created_at DESC, message_id DESC LIMIT 1",
+      [to.toLowerCase()],
+    );
+    return row && extractVerificationCode(row.body);
+  }
+}

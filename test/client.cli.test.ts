@@ -1,0 +1,295 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { commands, runCli } from '../src/cli';
+import { loadWorkerConfig } from '../src/config';
+import { orderWorkflowId, registrationWorkflowId } from '../src/sagas';
+import { createServices, type Services } from '../src/services';
+import { createSagaWorker } from '../src/worker';
+import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
+
+let env: TestWorkflowEnvironment;
+let services: Services;
+let worker: Worker;
+let running: Promise<void>;
+let dir: string;
+const taskQueue = uniqueTaskQueue('cli');
+
+beforeAll(async () => {
+  // The failing sagas are the point of several tests: keep their worker warnings out of the report.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  dir = mkdtempSync(join(tmpdir(), 'saga-cli-'));
+  env = await createDevServerEnv();
+  services = await createServices({ databaseUrl: `sqlite:${join(dir, 'saga.db')}` });
+  // The worker's prebuilt-bundle path: require.resolve of the .ts sources does not work under vitest.
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, (await workflowBundle()).code);
+  const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
+  worker = await createSagaWorker({ connection: env.nativeConnection, config, services });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  await running;
+  await services?.close();
+  await env?.teardown();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the client as a user would, against the test server, and collects what it printed. */
+async function cli(argv: string[], extraEnv: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    env: { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, TEMPORAL_UI_URL: 'http://ui.test:8233', ...extraEnv },
+  });
+  return { code, stdout, stderr };
+}
+
+const address = ['--name', 'Ada Lovelace', '--street', '1 Main St', '--city', 'Berlin', '--postal-code', '10115'];
+let orderSeq = 0;
+const orderArgs = (country = 'DE', token = 'tok_visa') => {
+  const orderId = `cli-${Date.now().toString(36)}-${++orderSeq}`;
+  return { orderId, args: ['order', '--order-id', orderId, '--email', 'ada@example.com', '--item', 'sku-widget:2:1999', '--token', token, ...address, '--country', country] };
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+describe('help and usage', () => {
+  it('lists every command in the general help', async () => {
+    const { code, stdout } = await cli(['--help']);
+    expect(code).toBe(0);
+    for (const c of commands) expect(stdout).toContain(c.name);
+  });
+
+  it.each(commands.map((c) => c.name))('prints the usage of %s with --help, without a server', async (name) => {
+    const { code, stdout } = await cli([name, '--help'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Usage: saga-client ${name}`);
+    expect(stdout).toContain('--json');
+  });
+
+  it('refuses an unknown command with exit code 2 and one line', async () => {
+    const { code, stderr } = await cli(['ship-it']);
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain('unknown command "ship-it"');
+  });
+
+  it('refuses an unknown flag, naming the command help', async () => {
+    const { code, stderr } = await cli(['status', 'x', '--frobnicate']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--frobnicate.*client status --help/);
+  });
+
+  it('refuses a missing id', async () => {
+    const { code, stderr } = await cli(['status']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('missing <id>');
+  });
+});
+
+describe('errors are one line and a non-zero exit code', () => {
+  it('reports invalid order input before contacting any server', async () => {
+    const { code, stderr } = await cli(['order', '--email', 'not-an-address', '--item', 'sku-widget:0:100', '--token', 'tok_visa', ...address, '--country', 'DE'], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain('Invalid order');
+    expect(stderr).toContain('email');
+    expect(stderr).toContain('items.0.quantity');
+  });
+
+  it('reports an unreachable server with exit code 3', async () => {
+    const port = await freePort();
+    const { code, stderr } = await cli(['list'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    expect(code).toBe(3);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(`Cannot reach the Temporal server at 127.0.0.1:${port}`);
+  });
+
+  it('reports an invalid configuration with exit code 2', async () => {
+    const { code, stderr } = await cli(['list'], { TEMPORAL_ADDRESS: 'no port here' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('Invalid configuration: TEMPORAL_ADDRESS=no port here is not host:port');
+  });
+
+  it('reports an unknown saga with exit code 4, naming the ids it tried', async () => {
+    const { code, stderr } = await cli(['status', 'no-such-order']);
+    expect(code).toBe(4);
+    expect(stderr).toContain('order-no-such-order');
+  });
+
+  it('answers a JSON error object on stdout with --json', async () => {
+    const { code, stdout } = await cli(['status', 'no-such-order', '--json']);
+    expect(code).toBe(4);
+    expect(JSON.parse(stdout)).toEqual({ error: { message: expect.stringContaining('no-such-order'), exitCode: 4 } });
+  });
+
+  it('refuses to start the same order twice', async () => {
+    const { args } = orderArgs();
+    expect((await cli(args)).code).toBe(0);
+    const again = await cli(args);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+  });
+});
+
+describe('orders', () => {
+  it('starts an order from flags and waits for it to complete', async () => {
+    const { orderId, args } = orderArgs();
+    const { code, stdout } = await cli([...args, '--wait']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Started order ${orderId} as ${orderWorkflowId(orderId)}`);
+    expect(stdout).toMatch(/COMPLETED: shipped with .+, tracking/);
+    expect(stdout).toContain(`http://ui.test:8233/namespaces/default/workflows/${orderWorkflowId(orderId)}`);
+  });
+
+  it('starts an order from a JSON file, reports its compensation and exits 1 when it fails', async () => {
+    const orderId = `cli-file-${Date.now().toString(36)}`;
+    const file = join(dir, 'order.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        orderId,
+        customerId: 'c-1',
+        email: 'ada@example.com',
+        items: [{ sku: 'sku-gadget', quantity: 1, unitPriceCents: 4999 }],
+        payment: { token: 'tok_visa' },
+        shippingAddress: { name: 'Crew', line1: 'McMurdo', city: 'Ross Island', postalCode: '96599', country: 'AQ' },
+      }),
+    );
+    const { code, stdout } = await cli(['order', '--file', file, '--wait', '--json']);
+    expect(code).toBe(1);
+    const out = JSON.parse(stdout);
+    expect(out.workflowId).toBe(orderWorkflowId(orderId));
+    expect(out.outcome.status).toBe('COMPENSATED');
+    expect(out.outcome.compensated).toEqual(expect.arrayContaining(['cancelShipment', 'refundPayment', 'voidPayment', 'releaseStock']));
+  });
+
+  it('shows the step table of an order given by its bare order id', async () => {
+    const { orderId, args } = orderArgs('AQ');
+    await cli([...args, '--wait']);
+    const { code, stdout } = await cli(['status', orderId]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`${orderWorkflowId(orderId)}  orderSaga  saga COMPENSATED  (workflow FAILED)`);
+    expect(stdout).toMatch(/STEP\s+STAGE\s+STATUS\s+TRY\s+COMPENSATION\s+DETAIL/);
+    expect(stdout).toMatch(/capturePayment\s+\d+\s+compensated\s+1\s+refundPayment: done/);
+    expect(stdout).toMatch(/createShipment\s+\d+\s+compensated\s+1\s+cancelShipment: done\s+Undeliverable: /);
+    expect(stdout).toContain('Failure: createShipment');
+  });
+
+  it('gives the saga state as JSON with status --json', async () => {
+    const { orderId, args } = orderArgs();
+    await cli([...args, '--wait']);
+    const { code, stdout } = await cli(['status', orderWorkflowId(orderId), '--json']);
+    expect(code).toBe(0);
+    const view = JSON.parse(stdout);
+    expect(view).toMatchObject({ workflowId: orderWorkflowId(orderId), type: 'orderSaga', workflowStatus: 'COMPLETED', sagaStatus: 'COMPLETED' });
+    expect(view.state.steps.map((s: { name: string }) => s.name)).toEqual(['reserveStock', 'authorizePayment', 'capturePayment', 'createShipment', 'sendConfirmation']);
+  });
+
+  it('lists sagas by saga status through the search attribute', async () => {
+    const { orderId, args } = orderArgs('AQ', 'tok_visa');
+    await cli([...args, '--wait']);
+    let listed = { code: -1, stdout: '' };
+    for (let i = 0; i < 50 && !listed.stdout.includes(orderWorkflowId(orderId)); i++) {
+      listed = await cli(['list', '--status', 'compensated', '--json', '--limit', '100']);
+      if (!listed.stdout.includes(orderWorkflowId(orderId))) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(listed.code).toBe(0);
+    const rows = JSON.parse(listed.stdout) as { workflowId: string; sagaStatus: string }[];
+    expect(rows.find((r) => r.workflowId === orderWorkflowId(orderId))).toMatchObject({ sagaStatus: 'COMPENSATED' });
+    expect(rows.every((r) => r.sagaStatus === 'COMPENSATED')).toBe(true);
+    const text = await cli(['list', '--status', 'COMPENSATED']);
+    expect(text.stdout).toMatch(new RegExp(`${orderWorkflowId(orderId)}\\s+orderSaga\\s+COMPENSATED\\s+FAILED`));
+  });
+
+  it('refuses a saga status that does not exist', async () => {
+    const { code, stderr } = await cli(['list', '--status', 'DONE']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--status must be one of RUNNING, COMPLETED');
+  });
+
+  it('refuses operator updates for a saga that is not waiting for an operator', async () => {
+    const { orderId, args } = orderArgs();
+    await cli([...args, '--wait']);
+    const retry = await cli(['retry-compensation', orderId]);
+    expect(retry.code).not.toBe(0);
+    expect(retry.stderr.trim().split('\n')).toHaveLength(1);
+    const mark = await cli(['mark-compensated', orderId]);
+    expect(mark.code).toBe(2);
+    expect(mark.stderr).toContain('--reason is required');
+  });
+});
+
+describe('registrations', () => {
+  it('verifies a registration by e-mail: a wrong code is refused, the code from the e-mail accepted', async () => {
+    const email = `lin.${Date.now().toString(36)}@example.com`;
+    const started = await cli(['register', '--email', email, '--name', 'Lin']);
+    expect(started.code).toBe(0);
+    expect(started.stdout).toContain(registrationWorkflowId(email));
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+
+    const code = await services.mail.latestVerificationCode(email);
+    expect(code).toBeDefined();
+    const wrong = await cli(['verify', email, '--code', code === '000000' ? '111111' : '000000']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain('Wrong code: 4 attempts left');
+
+    const resent = await cli(['resend', email]);
+    expect(resent.code).toBe(0);
+
+    const right = await cli(['verify', registrationWorkflowId(email), '--code', code ?? '', '--json']);
+    expect(right.code).toBe(0);
+    expect(JSON.parse(right.stdout)).toMatchObject({ accepted: true, outcome: 'verified' });
+    await handle.result();
+  });
+
+  it('refuses verify for an order', async () => {
+    const { orderId, args } = orderArgs();
+    await cli(args);
+    const { code, stderr } = await cli(['verify', orderId, '--code', '123456']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('not a registration');
+  });
+
+  it('cancels a registration and reports it undone', async () => {
+    const email = `kim.${Date.now().toString(36)}@example.com`;
+    await cli(['register', '--email', email, '--name', 'Kim']);
+    const { code, stdout } = await cli(['cancel', email, '--wait']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/CANCELLED: cancelled; undone: .*deleteUser/);
+    const again = await cli(['cancel', email]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('has already ended (CANCELLED)');
+  });
+
+  it('watches a registration redraw until its verification deadline undoes it', async () => {
+    const email = `max.${Date.now().toString(36)}@example.com`;
+    await cli(['register', '--email', email, '--name', 'Max', '--timeout', '2s']);
+    const { code, stdout } = await cli(['status', email, '--watch', '--interval', '200']);
+    expect(code).toBe(0);
+    const frames = stdout.split(/\n(?=registration-)/);
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames[0]).toContain('saga RUNNING');
+    expect(frames.at(-1)).toContain('saga COMPENSATED  (workflow FAILED)');
+    expect(frames.at(-1)).toMatch(/createUser\s+\d+\s+compensated\s+1\s+deleteUser: done/);
+  });
+});

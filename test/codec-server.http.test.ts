@@ -1,0 +1,301 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { AesGcmPayloadCodec, KEY_ID_METADATA } from '../src/codec';
+import { createCodecServer, loadCodecServerConfig, type CodecServer, type CodecServerLogger } from '../src/codec-server';
+import { ConfigError } from '../src/config';
+
+const TOKEN = 'codec-token-0123456789abcdef';
+const UI_ORIGIN = 'http://localhost:8233';
+const k1 = { id: 'k1', key: randomBytes(32) };
+const codec = new AesGcmPayloadCodec([k1]);
+const customer = { email: 'grace.hopper@example.com', name: 'Grace Hopper', payment: { token: 'tok_mastercard_77' } };
+
+type JsonPayload = { metadata: Record<string, string>; data: string };
+const toJson = (p: Payload): JsonPayload => ({
+  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  data: Buffer.from(p.data ?? []).toString('base64'),
+});
+const fromJson = (p: JsonPayload): Payload => ({
+  metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+  data: Buffer.from(p.data, 'base64'),
+});
+
+let now = Date.now();
+const logLines: string[] = [];
+const logger: CodecServerLogger = {
+  info: (msg, meta) => logLines.push(JSON.stringify({ level: 'info', msg, ...meta })),
+  warn: (msg, meta) => logLines.push(JSON.stringify({ level: 'warn', msg, ...meta })),
+  error: (msg, meta) => logLines.push(JSON.stringify({ level: 'error', msg, ...meta })),
+};
+
+let codecServer: CodecServer;
+let base: string;
+let encrypted: JsonPayload[];
+
+beforeAll(async () => {
+  codecServer = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, maxBodyBytes: 64 * 1024, now: () => now });
+  base = await codecServer.listen(0);
+  encrypted = (await codec.encode([defaultPayloadConverter.toPayload(customer), defaultPayloadConverter.toPayload('second')])).map(toJson);
+});
+afterAll(async () => {
+  await codecServer?.stop();
+});
+beforeEach(() => {
+  now = Date.now();
+});
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}`, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+async function decodedValues(res: Response): Promise<unknown[]> {
+  expect(res.status).toBe(200);
+  const { payloads } = (await res.json()) as { payloads: JsonPayload[] };
+  return payloads.map((p) => defaultPayloadConverter.fromPayload(fromJson(p)));
+}
+
+describe('codec server: decode and encode', () => {
+  it('decodes payloads for a caller with the bearer token', async () => {
+    expect(await decodedValues(await post('/decode', { payloads: encrypted }))).toEqual([customer, 'second']);
+  });
+
+  it('encodes payloads under the active key, which it can decode again', async () => {
+    const plain = [toJson(defaultPayloadConverter.toPayload(customer))];
+    const res = await post('/encode', { payloads: plain });
+    expect(res.status).toBe(200);
+    const { payloads } = (await res.json()) as { payloads: JsonPayload[] };
+    expect(Buffer.from(payloads[0]!.metadata[KEY_ID_METADATA]!, 'base64').toString()).toBe('k1');
+    expect(await decodedValues(await post('/decode', { payloads }))).toEqual([customer]);
+  });
+
+  it('answers under any path prefix: only the last segment selects the operation', async () => {
+    expect(await decodedValues(await post('/codec/default/decode', { payloads: encrypted }))).toEqual([customer, 'second']);
+  });
+
+  it('accepts an empty payload list and a request naming its namespace', async () => {
+    const res = await post('/decode', { payloads: [] }, { 'X-Namespace': 'default' });
+    expect(await res.json()).toEqual({ payloads: [] });
+  });
+
+  it('refuses a namespace it does not serve', async () => {
+    const res = await post('/decode', { payloads: encrypted }, { 'X-Namespace': 'other' });
+    expect(res.status).toBe(403);
+  });
+
+  it('refuses anything but JSON', async () => {
+    expect((await post('/decode', { payloads: encrypted }, { 'Content-Type': 'text/plain' })).status).toBe(415);
+    expect((await post('/decode', '{"payloads": [')).status).toBe(400);
+    expect((await post('/decode', { payloads: 'nope' })).status).toBe(400);
+    expect((await post('/decode', { payloads: [{ data: 'not base64!' }] })).status).toBe(400);
+  });
+
+  it('says which key is missing when a payload was encrypted under an unknown key', async () => {
+    const [foreign] = await new AesGcmPayloadCodec([{ id: 'k0', key: randomBytes(32) }]).encode([defaultPayloadConverter.toPayload(customer)]);
+    const res = await post('/decode', { payloads: [toJson(foreign!)] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/key "k0".*not in the key ring/);
+  });
+
+  it('refuses bodies over the size limit', async () => {
+    const res = await post('/decode', { payloads: [{ data: Buffer.alloc(100 * 1024).toString('base64') }] });
+    expect(res.status).toBe(413);
+  });
+
+  it('answers 404 for other paths and 405 for other methods', async () => {
+    expect((await fetch(`${base}/secrets`)).status).toBe(404);
+    expect((await fetch(`${base}/decode`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(405);
+  });
+
+  it('reports health without a token', async () => {
+    const res = await fetch(`${base}/health`);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('codec server: authentication', () => {
+  it('refuses a request without a token with 401 and nothing decoded', async () => {
+    const res = await post('/decode', { payloads: encrypted }, { Authorization: '' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await res.text()).not.toContain('grace');
+  });
+
+  it('refuses a wrong token and a token sent under another scheme', async () => {
+    expect((await post('/decode', { payloads: encrypted }, { Authorization: 'Bearer codec-token-0123456789abcdeX' })).status).toBe(401);
+    expect((await post('/decode', { payloads: encrypted }, { Authorization: `Basic ${TOKEN}` })).status).toBe(401);
+    expect((await post('/encode', { payloads: [] }, { Authorization: '' })).status).toBe(401);
+  });
+
+  it('starts a browser session at /login with the token, as an HttpOnly same-site cookie', async () => {
+    const form = await fetch(`${base}/login`);
+    expect(await form.text()).toContain('name="token"');
+
+    const wrong = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: 'wrong-token-wrong-token' }) });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+
+    // A browser posts the form from the codec server's own origin, which is not the UI's.
+    const signedIn = await fetch(`${base}/login`, { method: 'POST', headers: { Origin: base }, body: new URLSearchParams({ token: TOKEN }) });
+    expect(signedIn.status).toBe(200);
+    const cookie = signedIn.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).not.toContain(TOKEN);
+
+    const session = cookie.split(';')[0]!;
+    const res = await post('/decode', { payloads: encrypted }, { Authorization: '', Cookie: session, Origin: UI_ORIGIN });
+    expect(await decodedValues(res)).toEqual([customer, 'second']);
+  });
+
+  it('refuses an expired or forged session cookie', async () => {
+    const signedIn = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) });
+    const session = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    const [name, value] = session.split('=') as [string, string];
+    const [expires, mac] = value.split('.') as [string, string];
+    const forged = `${name}=${Number(expires) + 3_600_000}.${mac}`;
+    expect((await post('/decode', { payloads: encrypted }, { Authorization: '', Cookie: forged })).status).toBe(401);
+
+    now += 9 * 3_600_000;
+    expect((await post('/decode', { payloads: encrypted }, { Authorization: '', Cookie: session })).status).toBe(401);
+  });
+});
+
+describe('codec server: CORS', () => {
+  const preflight = (origin: string) =>
+    fetch(`${base}/decode`, {
+      method: 'OPTIONS',
+      headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,x-namespace' },
+    });
+
+  it('answers the preflight of the configured UI origin with the headers the Web UI sends', async () => {
+    const res = await preflight(UI_ORIGIN);
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    const allowed = res.headers.get('access-control-allow-headers')!.toLowerCase();
+    for (const header of ['content-type', 'x-namespace', 'authorization']) expect(allowed).toContain(header);
+    expect(res.headers.get('vary')).toContain('Origin');
+  });
+
+  it('gives another origin no CORS headers, for the preflight and for the request itself', async () => {
+    const res = await preflight('https://evil.example');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+
+    const direct = await post('/decode', { payloads: encrypted }, { Origin: 'http://localhost:9999' });
+    expect(direct.status).toBe(403);
+    expect(direct.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await direct.text()).not.toContain('grace');
+  });
+
+  it('adds CORS headers to the configured origin’s requests, refused ones included', async () => {
+    const ok = await post('/decode', { payloads: encrypted }, { Origin: UI_ORIGIN });
+    expect(ok.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    const refused = await post('/decode', { payloads: encrypted }, { Origin: UI_ORIGIN, Authorization: '' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+  });
+
+  it('sends no CORS headers to callers that are not browsers', async () => {
+    const res = await post('/decode', { payloads: encrypted });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('codec server: logging', () => {
+  it('logs request facts but no payload, token or clear text', async () => {
+    logLines.length = 0;
+    await decodedValues(await post('/decode', { payloads: encrypted }, { 'X-Namespace': 'default' }));
+    await post('/decode', { payloads: encrypted }, { Authorization: 'Bearer not-the-token-at-all' });
+    await post('/grace.hopper@example.com/x', {});
+    await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) });
+
+    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ msg: 'codec request', method: 'POST', route: 'decode', status: 200, payloads: 2, namespace: 'default' }),
+      expect.objectContaining({ msg: 'codec request refused', route: 'decode', status: 401 }),
+      expect.objectContaining({ msg: 'codec request refused', route: 'other', status: 404 }),
+      expect.objectContaining({ msg: 'codec request', route: 'login', status: 200 }),
+    ]);
+    const log = logLines.join('\n');
+    for (const secret of ['grace', 'Hopper', 'tok_mastercard', TOKEN, 'not-the-token', encrypted[0]!.data.slice(0, 16)]) {
+      expect(log).not.toContain(secret);
+    }
+  });
+});
+
+describe('codec server: stopping', () => {
+  it('lets a request in flight finish, then refuses new connections', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowCodec = {
+      encode: (p: Payload[]) => codec.encode(p),
+      decode: async (p: Payload[]) => {
+        await gate;
+        return codec.decode(p);
+      },
+    };
+    const slow = createCodecServer({ codec: slowCodec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger });
+    const url = await slow.listen(0);
+    const inFlight = fetch(`${url}/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ payloads: encrypted }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stopped = slow.stop(10_000);
+    release();
+    expect(await decodedValues(await inFlight)).toEqual([customer, 'second']);
+    await stopped;
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+});
+
+describe('loadCodecServerConfig', () => {
+  const keys = `k1:${k1.key.toString('base64')}`;
+
+  it('refuses to start without keys or a token, naming both', () => {
+    expect(() => loadCodecServerConfig({})).toThrow(ConfigError);
+    try {
+      loadCodecServerConfig({});
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        expect.stringContaining('SAGA_CODEC_KEYS is missing'),
+        expect.stringContaining('SAGA_CODEC_SERVER_TOKEN is missing'),
+      ]);
+    }
+  });
+
+  it('refuses a short token', () => {
+    expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: 'short' })).toThrow(/shorter than 16/);
+  });
+
+  it('allows the Web UI origin of TEMPORAL_UI_URL by default, and the local UI when that is unset', () => {
+    const fromUi = loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, TEMPORAL_UI_URL: 'https://temporal.example.com/ui/' });
+    expect(fromUi.allowedOrigins).toEqual(['https://temporal.example.com']);
+    const local = loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN });
+    expect(local).toMatchObject({ allowedOrigins: ['http://localhost:8233'], host: '127.0.0.1', port: 8888, namespace: 'default' });
+  });
+
+  it('takes an explicit origin list and refuses entries that are not bare origins', () => {
+    const config = loadCodecServerConfig({
+      SAGA_CODEC_KEYS: keys,
+      SAGA_CODEC_SERVER_TOKEN: TOKEN,
+      SAGA_CODEC_SERVER_ORIGINS: 'http://localhost:8233, http://127.0.0.1:8233',
+    });
+    expect(config.allowedOrigins).toEqual(['http://localhost:8233', 'http://127.0.0.1:8233']);
+    expect(() =>
+      loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, SAGA_CODEC_SERVER_ORIGINS: 'http://localhost:8233/namespaces' }),
+    ).toThrow(/origin only/);
+    expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, SAGA_CODEC_SERVER_ORIGINS: '*' })).toThrow(/not a URL/);
+  });
+
+  it('refuses a port that is not a number', () => {
+    expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, SAGA_CODEC_SERVER_PORT: 'http' })).toThrow(/not a port/);
+  });
+});
