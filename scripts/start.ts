@@ -4,6 +4,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
 import { table, workflowUrl } from '../src/cli/render';
 import { sagaOutcome, type SagaOutcome } from '../src/cli/outcome';
@@ -134,7 +135,7 @@ async function ensureSearchAttributes(connection: NativeConnection, config: Work
   } catch {
     await connection.operatorService.addSearchAttributes({
       namespace: config.namespace,
-      searchAttributes: Object.fromEntries(customSearchAttributes.map((key) => [key.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+      searchAttributes: Object.fromEntries(customSearchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
     });
     await checkSearchAttributes(connection, config);
   }
@@ -262,23 +263,32 @@ async function main(): Promise<number> {
   if (values['demo-only']) return demoOnly();
 
   const uiPort = values['ui-port'] ? Number(values['ui-port']) : undefined;
-  const stack = await startStack({ ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(uiPort ? { uiPort } : {}) });
+  let stack: Stack | undefined = undefined;
+  let interrupted = false;
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       console.log('\nStopping: draining the worker, then the server…');
-      await stack.stop();
+      await stack?.stop();
       console.log('Stopped.');
     })();
     return stopping;
   };
   const onSignal = () => {
     // A second Ctrl-C does not wait for the drain; the exit handler still kills a server started here.
-    if (stopping) process.exit(130);
-    void stop().then(() => process.exit(0));
+    if (stopping || (interrupted && !stack)) process.exit(130);
+    interrupted = true;
+    if (stack) void stop().then(() => process.exit(0));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  stack = await startStack({ ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(uiPort ? { uiPort } : {}) });
+  // Ctrl-C while the stack was coming up: take it down again rather than leave it running.
+  if (interrupted) {
+    await stop();
+    return 130;
+  }
 
   try {
     console.log(`\nWeb UI: ${stack.uiUrl}/namespaces/${stack.config.namespace}/workflows`);

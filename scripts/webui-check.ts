@@ -187,6 +187,9 @@ async function main(): Promise<number> {
     console.error(`No Chromium at ${chromiumPath()}: install it (apt-get install -y chromium) or set CHROMIUM_PATH.`);
     return 2;
   }
+  // Exiting (rather than dying of the signal) runs the exit handler that kills a dev server started here.
+  process.on('SIGINT', () => process.exit(130));
+  process.on('SIGTERM', () => process.exit(143));
   const stack = await startStack({
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     ...(values['ui-port'] ? { uiPort: Number(values['ui-port']) } : {}),
@@ -199,7 +202,7 @@ async function main(): Promise<number> {
         orderId,
         customerId: 'c-webui',
         email: 'ada@example.com',
-        items: [{ sku: 'sku-widget', quantity: 1, unitPriceCents: 1999 }],
+        items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }],
         payment: { token: 'tok_visa' },
         shippingAddress: { name: 'Station Crew', line1: 'McMurdo Station', city: 'Ross Island', postalCode: '96599', country: 'AQ' },
       },

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { dataConverterFor, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './search-attributes';
@@ -64,6 +65,7 @@ export async function createSagaWorker(opts: {
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  const dataConverter = dataConverterFor(loadCodecConfig());
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const connection = await NativeConnection.connect(connectionOptions(config));
@@ -75,8 +77,14 @@ export async function main(): Promise<void> {
       operatorEmail: config.operatorEmail,
       ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
     });
-    const worker = await createSagaWorker({ connection, config, services });
-    logger.info('Worker started', { address: config.address, namespace: config.namespace, taskQueue: config.taskQueue, database: redact(config.databaseUrl) });
+    const worker = await createSagaWorker({ connection, config, services, overrides: dataConverter ? { dataConverter } : {} });
+    logger.info('Worker started', {
+      address: config.address,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      database: redact(config.databaseUrl),
+      payloadEncryption: dataConverter ? 'on' : 'off',
+    });
     await worker.run();
     logger.info('Worker stopped');
   } finally {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { commands, runCli } from '../src/cli';
 import { loadWorkerConfig } from '../src/config';
 import { orderWorkflowId, registrationWorkflowId } from '../src/sagas';
@@ -20,8 +20,6 @@ let dir: string;
 const taskQueue = uniqueTaskQueue('cli');
 
 beforeAll(async () => {
-  // The failing sagas are the point of several tests: keep their worker warnings out of the report.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
   dir = mkdtempSync(join(tmpdir(), 'saga-cli-'));
   env = await createDevServerEnv();
   services = await createServices({ databaseUrl: `sqlite:${join(dir, 'saga.db')}` });

@@ -9,12 +9,13 @@ import { AesGcmPayloadCodec, dataConverterFor, failureConverterPath, KeyRing, ty
 
 // A history recorded with the codec on, under key id "k1" (a test-only key derived below), and
 // committed: it pins the encrypted format. If a change to the codec made these payloads unreadable,
-// every workflow already running in production would be stuck: this test fails first.
+// every workflow already running in production would be stuck: this test fails first. It was
+// recorded from `contactWorkflow` (test/fixtures/codec-workflows.ts), which must therefore keep
+// replaying it; stored as protobuf bytes, exactly as the server returned the history.
 
 const k1: CodecKey = { id: 'k1', key: createHash('sha256').update('saga-temporal codec test key k1').digest() };
 const k2: CodecKey = { id: 'k2', key: randomBytes(32) };
-// Stored as protobuf bytes, exactly as the server returned it.
-const historyBytes = readFileSync(resolve(__dirname, 'fixtures', 'histories', 'codec-contact-k1.binpb'));
+const historyBytes = readFileSync(resolve(__dirname, 'histories', 'codec', 'contact-k1.binpb'));
 const history = temporal.api.history.v1.History.decode(historyBytes);
 
 let bundle: WorkflowBundleWithSourceMap;

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
+import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { customSearchAttributes } from '../src/search-attributes';
 import { temporalCli, temporalTestServer } from '../src/temporal-binaries';
 
@@ -80,9 +81,24 @@ export function uniqueTaskQueue(prefix = 'test'): string {
  */
 export async function recordHistory(handle: { fetchHistory(): Promise<History> }, folder: string, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const { mkdir, writeFile } = await import('node:fs/promises');
   const dir = resolve(__dirname, 'histories', folder);
   await mkdir(dir, { recursive: true });
-  const history = await handle.fetchHistory();
-  await writeFile(resolve(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
+  const json: unknown = JSON.parse(historyToJSON(await handle.fetchHistory()));
+  await writeFile(resolve(dir, `${name}.json`), `${JSON.stringify(json, scrub, 2)}\n`);
+}
+
+// Stack traces and worker identities name the recording machine's paths and host; replay reads neither.
+function scrub(key: string, value: unknown): unknown {
+  if (key === 'stackTrace') return undefined;
+  if (key === 'identity') return 'saga-tests';
+  return value;
+}
+
+/** Every recorded history of `test/histories/<folder>/`, by file name, ready for `Worker.runReplayHistories`. */
+export async function readHistories(folder: string): Promise<{ workflowId: string; history: History }[]> {
+  const dir = resolve(__dirname, 'histories', folder);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (file) => ({ workflowId: file.slice(0, -'.json'.length), history: historyFromJSON(JSON.parse(await readFile(resolve(dir, file), 'utf8'))) })),
+  );
 }

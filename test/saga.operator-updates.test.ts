@@ -3,8 +3,8 @@ import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createTimeSkippingEnv, uniqueTaskQueue } from './helpers';
-import { quietRuntime, recordHistory, waitUntil } from './fixtures/saga-harness';
+import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
+import { waitUntil } from './fixtures/saga-harness';
 import { createRecordingActivities } from './fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from './fixtures/saga-workflows';
 import { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery, type SagaFailureDetails } from '../src/saga';
@@ -20,7 +20,6 @@ const recording = createRecordingActivities();
 const taskQueue = uniqueTaskQueue('saga-operator');
 
 beforeAll(async () => {
-  quietRuntime();
   env = await createTimeSkippingEnv();
   worker = await Worker.create({
     connection: env.nativeConnection,
@@ -98,7 +97,7 @@ describe('a saga waiting for an operator', () => {
     // Only b was run again: a and c were already undone.
     expect(logOf(handle).slice(8)).toEqual(['undo-failed:b', 'undo-failed:b', 'alert:b', 'undo:b']);
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
-    await recordHistory('operator-retry', handle);
+    await recordHistory(handle, 'saga', 'operator-retry');
   });
 
   it('accepts markCompensated only with a reason, then keeps the note and ends COMPENSATED', async () => {
@@ -119,7 +118,7 @@ describe('a saga waiting for an operator', () => {
     });
     expect(logOf(handle)).not.toContain('undo:b');
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
-    await recordHistory('operator-marked', handle);
+    await recordHistory(handle, 'saga', 'operator-marked');
   });
 
   it('after a cancellation ends CANCELLED once the operator has resolved it', async () => {

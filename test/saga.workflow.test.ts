@@ -3,8 +3,8 @@ import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createTimeSkippingEnv, uniqueTaskQueue } from './helpers';
-import { quietRuntime, recordHistory, waitUntil } from './fixtures/saga-harness';
+import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
+import { waitUntil } from './fixtures/saga-harness';
 import { createRecordingActivities } from './fixtures/saga-activities';
 import { scriptedSaga, typedParallelSaga, type ScriptedSagaInput } from './fixtures/saga-workflows';
 import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '../src/saga';
@@ -17,7 +17,6 @@ const recording = createRecordingActivities();
 const taskQueue = uniqueTaskQueue('saga');
 
 beforeAll(async () => {
-  quietRuntime();
   env = await createTimeSkippingEnv();
   worker = await Worker.create({
     connection: env.nativeConnection,
@@ -77,7 +76,7 @@ describe('a saga that completes', () => {
       ['d', 'done', 2, 1],
     ]);
     expect(state.steps[0]?.summary).toBe('Do a');
-    await recordHistory('completed', handle);
+    await recordHistory(handle, 'saga', 'completed');
   });
 
   it('returns the typed results of a parallel stage', async () => {
@@ -100,7 +99,7 @@ describe('a failing step', () => {
     expect(failure.message).toBe(`s${position} failed: s${position} was declined`);
     expect(detailsOf(failure)).toEqual({ status: 'COMPENSATED', failedStep: `s${position}`, compensated: [...started].reverse(), compensationFailures: [] });
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
-    if (position === 2) await recordHistory('failure-mid-saga', handle);
+    if (position === 2) await recordHistory(handle, 'saga', 'failure-mid-saga');
   });
 
   it('leaves steps without a compensation alone', async () => {
@@ -129,7 +128,7 @@ describe('a failing step', () => {
       ['c', 1],
       ['d', 1],
     ]);
-    await recordHistory('parallel-stage-failure', handle);
+    await recordHistory(handle, 'saga', 'parallel-stage-failure');
   });
 
   it('that ran but timed out is still compensated', async () => {
@@ -139,7 +138,7 @@ describe('a failing step', () => {
     expect(failure.type).toBe('TimeoutFailure');
     const state = await handle.query(sagaStateQuery);
     expect(state.steps[1]).toMatchObject({ name: 'slow', status: 'compensated', error: { type: 'TimeoutFailure', retryState: 'MAXIMUM_ATTEMPTS_REACHED' } });
-    await recordHistory('timed-out-step', handle);
+    await recordHistory(handle, 'saga', 'timed-out-step');
   });
 
   it('in an optional step is recorded and returned, and the saga goes on', async () => {
@@ -158,7 +157,7 @@ describe('a failing compensation', () => {
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'undo:b', 'undo-failed:a', 'undo-failed:a', 'undo:a']);
     expect(detailsOf(failure)).toMatchObject({ status: 'COMPENSATED', compensationFailures: [] });
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
-    await recordHistory('compensation-retried', handle);
+    await recordHistory(handle, 'saga', 'compensation-retried');
   });
 
   it('keeps retrying past the total timeout the activity proxy sets for forward steps', async () => {
@@ -186,7 +185,7 @@ describe('a failing compensation', () => {
     expect(await sagaStatusOf(handle)).toBe('COMPENSATION_FAILED');
     const state = await handle.query(sagaStateQuery);
     expect(state.steps[1]?.compensation).toMatchObject({ name: 'undo-b', status: 'failed', attempt: 1, error: { retryState: 'MAXIMUM_ATTEMPTS_REACHED' } });
-    await recordHistory('compensation-failed', handle);
+    await recordHistory(handle, 'saga', 'compensation-failed');
   });
 
   it('that never succeeds, with continueOnCompensationFailure off, stops the unwinding there', async () => {
@@ -240,7 +239,7 @@ describe('cancellation', () => {
     const state: SagaState = await handle.query(sagaStateQuery);
     expect(state.status).toBe('CANCELLED');
     expect(state.failure?.type).toBe('CancelledFailure');
-    await recordHistory('cancelled-mid-step', handle);
+    await recordHistory(handle, 'saga', 'cancelled-mid-step');
   });
 
   it('mid-compensation does not stop the compensation', async () => {
@@ -254,7 +253,7 @@ describe('cancellation', () => {
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'do:c', 'undo:c', 'undo-started:b', 'undo:b', 'undo:a']);
     expect(failure.type).toBe('PaymentDeclined');
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
-    await recordHistory('cancelled-mid-compensation', handle);
+    await recordHistory(handle, 'saga', 'cancelled-mid-compensation');
   });
 });
 

@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { runCli } from '../src/cli';
+import { retryCompensationUpdate, SagaStatus, sagaStateQuery, type SagaFailureDetails, type SagaState } from '../src/saga';
+import { startOrder } from '../src/sagas';
+import type { OrderInput } from '../src/schemas';
+import { SagaStatusKey } from '../src/search-attributes';
+import { audit, createServices, type Services } from '../src/services';
+import type { orderSaga } from '../src/workflows/order';
+import { compensationRetry } from '../src/workflows/policies';
+import { saveHistory } from './fixtures/chaos-histories';
+import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from './helpers';
+
+// A refund that the payment provider refuses for a day. The real compensation retry budget runs out
+// under time skipping; the saga must then say so everywhere, alert an operator and wait for one.
+
+let env: TestWorkflowEnvironment;
+let services: Services;
+let worker: Worker;
+let running: Promise<void>;
+let dataDir: string;
+const taskQueue = uniqueTaskQueue('compensation-failed');
+let seq = 0;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'compensation-failed-'));
+  env = await createTimeSkippingEnv();
+  services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(services) });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  await running;
+  await services?.close();
+  await env?.teardown();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** An order no carrier delivers: it fails after the payment was captured, so it must be refunded. */
+function undeliverableOrder(): OrderInput & { orderId: string } {
+  seq += 1;
+  return {
+    orderId: `stuck-${seq}-${Date.now().toString(36)}`,
+    customerId: 'c-ops',
+    email: 'polar@example.com',
+    items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1250 }],
+    payment: { token: 'tok_visa' },
+    shippingAddress: { name: 'Research Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' },
+  };
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { TEMPORAL_ADDRESS: env.address } });
+  return { code, out, err };
+}
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const alerts = () => services.mail.outbox({ to: services.operatorEmail, kind: 'operator-alert' });
+
+interface Stuck {
+  input: OrderInput & { orderId: string };
+  handle: WorkflowHandle<typeof orderSaga>;
+  /** The workflow's end; while it is awaited, the test server skips time. */
+  ended: Promise<unknown>;
+}
+
+/** Starts an undeliverable order while refunds fail, and waits until the saga has given up and alerted. */
+async function stuckOrder(): Promise<Stuck> {
+  const input = undeliverableOrder();
+  const alertsBefore = (await alerts()).length;
+  services.faults.set('payments', { failOperations: ['refund'] });
+  const handle = await startOrder(env.client, input, { taskQueue });
+  const ended = handle.result().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await eventually(alerts, (a) => a.length === alertsBefore + 1, 'the operator alert');
+  await eventually(() => handle.query(sagaStateQuery), (s) => s.status === SagaStatus.COMPENSATION_FAILED, 'COMPENSATION_FAILED');
+  return { input, handle, ended };
+}
+
+const sagaStatusOf = async (handle: WorkflowHandle) => (await handle.describe()).typedSearchAttributes.get(SagaStatusKey);
+
+function failureDetailsOf(err: unknown): { type: string | undefined; details: SagaFailureDetails } {
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return { type: (cause as ApplicationFailure).type ?? undefined, details: (cause as ApplicationFailure).details?.[0] as SagaFailureDetails };
+}
+
+describe('a compensation that cannot succeed', () => {
+  it('is retried for its whole budget, then the saga reports COMPENSATION_FAILED in its state and search attribute, alerts the operators and waits', async () => {
+    const { input, handle } = await stuckOrder();
+    try {
+      const state: SagaState = await handle.query(sagaStateQuery);
+      expect(state.compensationFailures).toEqual([expect.objectContaining({ step: 'capturePayment', type: 'InjectedFault' })]);
+      const capture = state.steps.find((s) => s.name === 'capturePayment');
+      expect(capture?.compensation).toMatchObject({ name: 'refundPayment', status: 'failed', error: { retryState: 'RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED' } });
+      // The budget is about a day of workflow time: 12 doublings up to an hour, then hourly.
+      const spentMs = Date.parse(capture!.compensation!.endedAt!) - Date.parse(capture!.compensation!.startedAt!);
+      expect(spentMs).toBeGreaterThan(20 * 3_600_000);
+      expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATION_FAILED);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+
+      const history = await handle.fetchHistory();
+      const refundAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(refundAttempts).toContain(compensationRetry.maximumAttempts);
+
+      // The other compensations went on: the stock is back, only the captured money is stuck.
+      const [alert] = (await alerts()).filter((m) => m.subject.includes(handle.workflowId));
+      expect(alert?.text).toContain('capturePayment');
+      expect(alert?.text).toContain(`retry-compensation ${handle.workflowId}`);
+      expect((await services.inventory.reservations(input.orderId)).map((r) => r.status)).toEqual(['released']);
+      expect((await services.payments.get(input.orderId))?.status).toBe('captured');
+    } finally {
+      services.faults.set('payments', undefined);
+      await handle.executeUpdate(retryCompensationUpdate);
+    }
+  });
+
+  it('alerts again when a retry fails again, and `retry-compensation` after the fix refunds and ends COMPENSATED', async () => {
+    const { input, handle, ended } = await stuckOrder();
+
+    const stillBroken = await handle.executeUpdate(retryCompensationUpdate);
+    expect(stillBroken.status).toBe(SagaStatus.COMPENSATION_FAILED);
+    expect((await alerts()).filter((m) => m.subject.includes(handle.workflowId))).toHaveLength(2);
+
+    services.faults.set('payments', undefined);
+    const retried = await cli('retry-compensation', input.orderId, '--wait');
+    expect(retried).toMatchObject({ code: 0, err: '' });
+    expect(retried.out).toContain(`${handle.workflowId}: saga COMPENSATED after the retry`);
+
+    const { type, details } = failureDetailsOf(await ended);
+    expect(type).toBe('Undeliverable');
+    expect(details).toMatchObject({ status: SagaStatus.COMPENSATED, failedStep: 'createShipment', compensationFailures: [] });
+    expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATED);
+    const payment = await services.payments.get(input.orderId);
+    expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    expect((await audit(services)).problems).toEqual([]);
+    await saveHistory(handle, 'order', 'compensation-failed-retried');
+  });
+
+  it('`mark-compensated --reason` ends the saga COMPENSATED with the operator note, and refuses without a reason', async () => {
+    const { input, handle, ended } = await stuckOrder();
+
+    const noReason = await cli('mark-compensated', input.orderId);
+    expect(noReason.code).toBe(2);
+    expect(noReason.err).toMatch(/--reason is required/);
+    const blankReason = await cli('mark-compensated', input.orderId, '--reason', '   ');
+    expect(blankReason.code).not.toBe(0);
+    expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATION_FAILED);
+
+    const reason = 'Refunded 25.00 EUR by hand in the provider dashboard, ticket OPS-12';
+    const marked = await cli('mark-compensated', handle.workflowId, '--reason', reason);
+    expect(marked).toMatchObject({ code: 0, err: '' });
+    expect(marked.out).toContain(`saga COMPENSATED; operator note: ${reason}`);
+
+    const { details } = failureDetailsOf(await ended);
+    expect(details.status).toBe(SagaStatus.COMPENSATED);
+    const state = await handle.query(sagaStateQuery);
+    expect(state).toMatchObject({ status: SagaStatus.COMPENSATED, operatorNote: reason });
+    expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATED);
+    // The saga takes the operator's word: it refunds nothing more itself.
+    expect((await services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
+    await saveHistory(handle, 'order', 'compensation-failed-marked');
+  });
+});

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chromiumPath } from '../scripts/webui-check';
+
+// The Web UI checked as a person would: `npm run webui-check` in a child process, on free ports, with
+// headless Chromium. Skipped where no Chromium is installed (scripts/ci-system-deps.sh can add it).
+
+const root = resolve(__dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'saga-webui-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+describe.skipIf(!existsSync(chromiumPath()))('Web UI check', () => {
+  it('finds the compensated order by SagaStatus and its compensations with their summaries, and saves screenshots', async () => {
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const shots = join(dir, 'shots');
+    const readme = join(dir, 'readme.png');
+    const child = spawn(
+      process.execPath,
+      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'webui-check.ts'), '--data-dir', join(dir, 'data'), '--ui-port', String(uiPort), '--out-dir', shots, '--readme-image', readme],
+      { cwd: root, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/order-webui-\S+: COMPENSATED/);
+    expect(out.match(/^ok {2}/gm)).toHaveLength(4);
+    expect(out).not.toMatch(/^FAIL/m);
+    expect(readdirSync(shots).sort()).toEqual([
+      '01-workflow-list-saga-status.png',
+      '02-search-attributes.png',
+      '03-history-compensations.png',
+      '04-timeline-compensation.png',
+    ]);
+    for (const file of [...readdirSync(shots).map((f) => join(shots, f)), readme]) expect(readFileSync(file).subarray(0, 8).equals(PNG)).toBe(true);
+  }, 150_000);
+});
