@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond Node: Java (the time-skipping test server), Maven (to
 # fetch it), Python with pip (to fetch the Temporal CLI), and a PostgreSQL server (service tests run
-# against a real one). Installs only what is missing, from Debian's packages.
+# against a real one), and Chromium (the Web UI check). Installs only what is missing, from Debian's packages.
 set -euo pipefail
 missing=()
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0

@@ -8,6 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
 import { table, workflowUrl } from '../src/cli/render';
 import { sagaOutcome, type SagaOutcome } from '../src/cli/outcome';
+import { dataConverterFor, loadCodecConfig } from '../src/codec';
 import { connectionOptions, loadWorkerConfig, type WorkerConfig } from '../src/config';
 import { isReachable, startDevServer, type DevServer } from '../src/devserver';
 import { startOrder, startRegistration } from '../src/sagas';
@@ -87,6 +88,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(options.uiPort ? { uiPort: options.uiPort } : {}),
       dbFile: join(dataDir, 'temporal.db'),
       logFile: join(dataDir, 'temporal-server.log'),
+      ...(env.TEMPORAL_CODEC_ENDPOINT ? { codecEndpoint: env.TEMPORAL_CODEC_ENDPOINT } : {}),
     });
     uiUrl = env.TEMPORAL_UI_URL ? config.uiUrl : server.uiUrl;
     config.address = server.address;
@@ -111,10 +113,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => services.close());
     const connection = await Connection.connect(connectionOptions(config));
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.namespace });
+    const dataConverter = dataConverterFor(loadCodecConfig(env));
+    const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
 
     log(config.workflowBundlePath ? 'Starting the worker…' : 'Bundling the workflows and starting the worker…');
-    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services });
+    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, overrides: dataConverter ? { dataConverter } : {} });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -25,6 +25,8 @@ export interface DevServerOptions {
   logFile?: string | null;
   /** How long to wait for the server to answer. @default 60_000 */
   startTimeoutMs?: number;
+  /** Codec server the Web UI sends payloads to for decoding (`npm run codec-server`). @default none */
+  codecEndpoint?: string;
 }
 
 /** A dev server started by {@link startDevServer}. */
@@ -63,6 +65,7 @@ export function devServerArgs(opts: DevServerOptions = {}): string[] {
     opts.logLevel ?? 'warn',
     '--ui-disable-news-fetch',
     ...(dbFile ? ['--db-filename', resolve(dbFile)] : []),
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     ...customSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${KEYWORD}`]),
   ];
 }

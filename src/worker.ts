@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { dataConverterFor, loadCodecConfig } from './codec';
@@ -39,7 +40,8 @@ export async function checkSearchAttributes(connection: NativeConnection, config
 /** Where the workflow code comes from: a prebuilt bundle in production, the sources in development. */
 async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>> {
   if (config.workflowBundlePath) return { workflowBundle: { code: await readFile(config.workflowBundlePath, 'utf8') } };
-  return { workflowsPath: require.resolve('./workflows') };
+  // The sources' directory: webpack resolves its index under tsx, vitest and compiled output alike.
+  return { workflowsPath: join(__dirname, 'workflows') };
 }
 
 /** Creates the saga worker on an open connection, with the activities bound to `services`. */

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFor, loadCodecConfig } from '../codec';
 import { connectionOptions, loadClientConfig, type TemporalConfig } from '../config';
 import { isReachable } from '../devserver';
 import { commands, type CommandContext, type CommandSpec, type Flags, type OptionSpec } from './commands';
@@ -128,7 +129,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       config,
       async client() {
         connection ??= await connect(config);
-        client ??= new Client({ connection, namespace: config.namespace });
+        const dataConverter = dataConverterFor(loadCodecConfig(io.env));
+        client ??= new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
         return client;
       },
     };

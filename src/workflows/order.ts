@@ -49,7 +49,7 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
     const [, authorization] = await saga.parallel([
       {
         name: 'reserveStock',
-        summary: `Reserve ${itemCount} units for order ${orderId}`,
+        summary: `Reserve ${itemCount} unit${itemCount === 1 ? '' : 's'} for order ${orderId}`,
         run: activity(steps.reserveStock, { orderId, items }),
         compensate: { name: 'releaseStock', summary: `Release stock for order ${orderId}`, run: activity(steps.releaseStock, { orderId }) },
       },
