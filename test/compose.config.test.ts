@@ -62,8 +62,19 @@ const readByConfig = variablesReadIn([join(root, 'src', 'config.ts')]);
 const readBySources = variablesReadIn(filesUnder(join(root, 'src')));
 
 describe('docker-compose.yml', () => {
-  it('has PostgreSQL, the Temporal server, its Web UI, the search-attribute registration and the worker', () => {
-    expect(Object.keys(services).sort()).toEqual(['postgres', 'register-search-attributes', 'temporal', 'temporal-ui', 'worker']);
+  it('has PostgreSQL, the Temporal server, its Web UI, the search-attribute registration, the worker and the codec server', () => {
+    expect(Object.keys(services).sort()).toEqual(['codec-server', 'postgres', 'register-search-attributes', 'temporal', 'temporal-ui', 'worker']);
+  });
+
+  it('runs the codec server only in the encryption profile, from the worker image, with the keys it needs', () => {
+    const codec = service('codec-server') as ReturnType<typeof service> & { profiles?: string[]; command?: string[] };
+    expect(codec.profiles).toEqual(['encryption']);
+    expect(codec.image).toBe(service('worker').image);
+    expect(codec.command).toEqual(['node', 'dist/codec-server.js']);
+    const environment = Object.keys(codec.environment ?? {});
+    for (const name of ['SAGA_CODEC_KEYS', 'SAGA_CODEC_SERVER_TOKEN', 'SAGA_CODEC_SERVER_ORIGINS']) expect(environment).toContain(name);
+    expect(String(codec.environment?.SAGA_CODEC_SERVER_ORIGINS)).toBe('http://localhost:8080');
+    expect(Object.keys(service('temporal-ui').environment ?? {})).toContain('TEMPORAL_CODEC_ENDPOINT');
   });
 
   it('keeps PostgreSQL data in a named volume and checks its health', () => {

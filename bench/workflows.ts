@@ -1,0 +1,156 @@
+// The benchmark's workflows. `plainOrder` does what `orderSaga` does (same activities, options,
+// summaries and stage structure) with a hand-written undo list instead of the saga engine, so the
+// difference between the two is what the engine costs. `stepsSaga` and `stepsPlain` are the same
+// pair for N no-op steps. Workflow code: sandbox rules apply, activities are imported as types only.
+
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { CancellationScope, proxyActivities, proxyLocalActivities, setCurrentDetails } from '@temporalio/workflow';
+import type { Activities } from '../src/activities';
+import { formatMoney, orderTotalCents } from '../src/format';
+import { activity, defaultCompensationRetry, Saga, type CallOptions } from '../src/saga';
+import { orderInputSchema, parseOrFail, type OrderInput } from '../src/schemas';
+import { compensationRetry, mailOptions, stepOptions } from '../src/workflows/policies';
+import type { BenchActivities } from './activities';
+
+export { orderSaga } from '../src/workflows/order';
+
+/** What `plainOrder` returns: the order saga's result without the step records. */
+export interface PlainOrderResult {
+  orderId: string;
+  status: 'COMPLETED';
+  totalCents: number;
+  currency: string;
+  itemCount: number;
+  paymentId: string;
+  shipmentId: string;
+  carrier: string;
+  trackingNumber: string;
+  confirmationSent: boolean;
+  confirmationError?: string;
+}
+
+const steps = proxyActivities<Activities>(stepOptions);
+const mail = proxyActivities<Activities>(mailOptions);
+
+// The options the saga engine gives every compensation call of the order saga.
+const undoOptions = (summary: string): CallOptions => ({
+  retry: { ...defaultCompensationRetry, ...compensationRetry },
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: undefined,
+  summary,
+});
+
+function rootFailureType(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? 'ActivityFailed';
+  return err instanceof ApplicationFailure ? (err.type ?? 'Failed') : 'Failed';
+}
+
+/**
+ * The order saga's steps without the engine: stock and authorization in parallel, capture, shipment,
+ * confirmation. On a failure it runs the compensations registered so far, last stage first (the
+ * failed step's own included, as the engine does), then fails with the root failure's type.
+ */
+export async function plainOrder(rawInput: OrderInput): Promise<PlainOrderResult> {
+  const input = parseOrFail(orderInputSchema, 'order', rawInput);
+  const { orderId, currency } = input;
+  const totalCents = orderTotalCents(input.items);
+  const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
+  const itemCount = items.reduce((n, item) => n + item.quantity, 0);
+  const undo: (() => Promise<unknown>)[][] = [];
+
+  let paymentId: string;
+  let shipment: { shipmentId: string; carrier: string; trackingNumber: string };
+  try {
+    setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
+    undo.push([
+      () => steps.releaseStock.executeWithOptions(undoOptions(`Release stock for order ${orderId}`), [{ orderId }]),
+      () => steps.voidPayment.executeWithOptions(undoOptions(`Void payment authorization for order ${orderId}`), [{ orderId }]),
+    ]);
+    const [reserved, authorized] = await Promise.allSettled([
+      steps.reserveStock.executeWithOptions({ summary: `Reserve ${itemCount} unit${itemCount === 1 ? '' : 's'} for order ${orderId}` }, [{ orderId, items }]),
+      steps.authorizePayment.executeWithOptions({ summary: `Authorize ${formatMoney(totalCents, currency)} for order ${orderId}` }, [
+        { orderId, token: input.payment.token, amountCents: totalCents, currency },
+      ]),
+    ]);
+    if (reserved.status === 'rejected') throw reserved.reason;
+    if (authorized.status === 'rejected') throw authorized.reason;
+    paymentId = authorized.value.paymentId;
+
+    setCurrentDetails('Capturing payment');
+    undo.push([() => steps.refundPayment.executeWithOptions(undoOptions(`Refund payment for order ${orderId}`), [{ orderId }])]);
+    await steps.capturePayment.executeWithOptions({ summary: `Capture payment for order ${orderId}` }, [{ orderId }]);
+
+    setCurrentDetails('Creating shipment');
+    undo.push([() => steps.cancelShipment.executeWithOptions(undoOptions(`Cancel shipment of order ${orderId}`), [{ orderId }])]);
+    shipment = await steps.createShipment.executeWithOptions({ summary: `Ship order ${orderId} to ${input.shippingAddress.country}` }, [
+      { orderId, address: input.shippingAddress, items },
+    ]);
+  } catch (err) {
+    await CancellationScope.nonCancellable(async () => {
+      for (const group of undo.reverse()) await Promise.allSettled(group.map((run) => run()));
+    });
+    throw ApplicationFailure.create({ type: rootFailureType(err), message: `order ${orderId} failed`, nonRetryable: true, cause: err instanceof Error ? err : undefined });
+  }
+
+  setCurrentDetails('Sending confirmation');
+  let confirmationError: string | undefined;
+  await CancellationScope.nonCancellable(() =>
+    mail.sendOrderConfirmation
+      .executeWithOptions({ summary: `E-mail confirmation of order ${orderId}` }, [{ orderId, email: input.email, totalCents, currency, itemCount }])
+      .catch((err: unknown) => {
+        confirmationError = err instanceof Error ? err.message : String(err);
+      }),
+  );
+
+  setCurrentDetails(`Completed: tracking ${shipment.trackingNumber}`);
+  return {
+    orderId,
+    status: 'COMPLETED',
+    totalCents,
+    currency,
+    itemCount,
+    paymentId,
+    shipmentId: shipment.shipmentId,
+    carrier: shipment.carrier,
+    trackingNumber: shipment.trackingNumber,
+    confirmationSent: confirmationError === undefined,
+    ...(confirmationError === undefined ? {} : { confirmationError }),
+  };
+}
+
+/** Input of the N-step workflows. */
+export interface StepsInput {
+  /** How many sequential steps to run. */
+  steps: number;
+  /** Run the steps as local activities instead of regular ones. @default false */
+  local?: boolean;
+}
+
+const regularBench = proxyActivities<BenchActivities>({ startToCloseTimeout: '10 seconds' });
+const localBench = proxyLocalActivities<BenchActivities>({ startToCloseTimeout: '10 seconds' });
+
+/** N sequential no-op steps as saga steps, each with a compensation; returns the sum of the step positions. */
+export async function stepsSaga({ steps: count, local = false }: StepsInput): Promise<number> {
+  const acts = local ? localBench : regularBench;
+  const saga = new Saga();
+  return saga.run(async () => {
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+      const { i: done } = await saga.step({
+        name: `step${i}`,
+        run: activity(acts.benchStep, { i }),
+        compensate: { name: `undo${i}`, run: activity(acts.benchUndo, { i }) },
+      });
+      sum += done;
+    }
+    return sum;
+  });
+}
+
+/** The same N sequential no-op steps as plain activity calls. */
+export async function stepsPlain({ steps: count, local = false }: StepsInput): Promise<number> {
+  const acts = local ? localBench : regularBench;
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += (await acts.benchStep({ i })).i;
+  return sum;
+}

@@ -1,0 +1,273 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { QueryNotRegisteredError, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { FailureType } from '../src/failures';
+import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus, sagaStateQuery } from '../src/saga';
+import { orderWorkflowId, registrationWorkflowId, startOrder, startRegistration } from '../src/sagas';
+import { InvalidInputError, type OrderInput, type RegistrationInput } from '../src/schemas';
+import { audit, createServices, type Services } from '../src/services';
+import { verificationStateQuery, verifyEmailSignal, verifyEmailUpdate, type registrationSaga } from '../src/workflows/registration';
+import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
+
+// Hostile and malformed input, sent for real: through the client's starters (refused before anything
+// reaches the server) and straight at the server as a workflow start (refused by the workflow before
+// any activity). Whatever arrives, every service's state must stay exactly as it was.
+
+let env: TestWorkflowEnvironment;
+let services: Services;
+let worker: Worker;
+let running: Promise<void>;
+let dataDir: string;
+const taskQueue = uniqueTaskQueue('hostile');
+let seq = 0;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'hostile-'));
+  env = await createDevServerEnv();
+  services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(services) });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  await running;
+  await services?.close();
+  await env?.teardown();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Every service's state, as the audit reads it, plus the idempotency records. */
+async function servicesState(): Promise<unknown> {
+  const { stock, payments, shipments, users, outbox, problems } = await audit(services);
+  const [barriers] = await services.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM barriers');
+  return { stock, payments, shipments, users, outbox, problems, barriers: barriers?.n };
+}
+
+function order(): OrderInput & { orderId: string } {
+  seq += 1;
+  return {
+    orderId: `h-${seq}-${Date.now().toString(36)}`,
+    customerId: 'c-1',
+    email: 'ada@example.com',
+    items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }],
+    payment: { token: 'tok_visa' },
+    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+  };
+}
+
+function registration(): RegistrationInput & { userId: string; email: string } {
+  seq += 1;
+  return { userId: `u-h-${seq}-${Date.now().toString(36)}`, email: `grace${seq}.${Date.now().toString(36)}@example.com`, name: 'Grace Hopper', verificationTimeout: '10 minutes' };
+}
+
+const tenMegabytes = 'x'.repeat(10 * 1024 * 1024);
+type Mangle<T> = (input: T) => unknown;
+
+/** Malformed orders: what each does to a valid order, and the problem the error must name. */
+const badOrders: [string, Mangle<OrderInput & { orderId: string }>, RegExp][] = [
+  ['a quantity sent as a string', (o) => ({ ...o, items: [{ ...o.items[0], quantity: '2' }] }), /items\.0\.quantity/],
+  ['an order id sent as a number', (o) => ({ ...o, orderId: 42 }), /orderId/],
+  ['items that are not a list', (o) => ({ ...o, items: 'sku-widget' }), /items/],
+  ['no e-mail address', ({ email: _, ...o }) => o, /email/],
+  ['no shipping address', ({ shippingAddress: _, ...o }) => o, /shippingAddress/],
+  ['an empty cart', (o) => ({ ...o, items: [] }), /at least one item/],
+  ['a cart of 101 lines', (o) => ({ ...o, items: Array.from({ length: 101 }, (_, i) => ({ sku: `sku-line-${i}`, quantity: 1, unitPriceCents: 1 })) }), /at most 100 lines/],
+  ['the same SKU on two lines', (o) => ({ ...o, items: [o.items[0], o.items[0]] }), /each SKU may appear once/],
+  ['a negative quantity', (o) => ({ ...o, items: [{ ...o.items[0], quantity: -1 }] }), /items\.0\.quantity/],
+  ['a negative price', (o) => ({ ...o, items: [{ ...o.items[0], unitPriceCents: -500 }] }), /items\.0\.unitPriceCents/],
+  ['a fractional quantity', (o) => ({ ...o, items: [{ ...o.items[0], quantity: 1.5 }] }), /items\.0\.quantity/],
+  ['a quantity beyond any stock', (o) => ({ ...o, items: [{ ...o.items[0], quantity: 1e12 }] }), /items\.0\.quantity/],
+  ['a price in fractions of a cent', (o) => ({ ...o, items: [{ ...o.items[0], unitPriceCents: 0.5 }] }), /items\.0\.unitPriceCents/],
+  ['an SQL injection in the order id', (o) => ({ ...o, orderId: "o-1'; DROP TABLE stock; --" }), /orderId/],
+  ['a script tag as a SKU', (o) => ({ ...o, items: [{ ...o.items[0], sku: '<script>alert(1)</script>' }] }), /items\.0\.sku/],
+  ['an injection in the payment token', (o) => ({ ...o, payment: { token: "tok_visa' OR '1'='1" } }), /payment\.token/],
+  ['a header injection in the e-mail address', (o) => ({ ...o, email: 'ada@example.com\r\nBcc: everyone@example.com' }), /email/],
+  ['a Cyrillic look-alike letter in the order id', (o) => ({ ...o, orderId: 'оrder-1' }), /orderId/],
+  ['a right-to-left override in the customer id', (o) => ({ ...o, customerId: 'c\u202e1' }), /customerId/],
+  ['a NUL byte in the recipient name', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, name: 'Ada\u0000Lovelace' } }), /shippingAddress\.name/],
+  ['a 10 MB recipient name', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, name: tenMegabytes } }), /shippingAddress\.name/],
+  ['a country name instead of a code', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, country: 'Germany' } }), /shippingAddress\.country/],
+  ['a currency in lower case', (o) => ({ ...o, currency: 'eur' }), /currency/],
+  ['an extra field claiming privileges', (o) => ({ ...o, isAdmin: true }), /isAdmin/],
+  ['a __proto__ key', (o) => ({ ...o, ...(JSON.parse('{"__proto__": {"isAdmin": true}}') as object) }), /__proto__/],
+  ['null instead of an order', () => null, /\(input\)/],
+  ['a string instead of an order', () => 'order please', /\(input\)/],
+];
+
+/** Malformed registrations. */
+const badRegistrations: [string, Mangle<RegistrationInput & { userId: string; email: string }>, RegExp][] = [
+  ['no e-mail address', ({ email: _, ...r }) => r, /email/],
+  ['an e-mail address sent as a number', (r) => ({ ...r, email: 12345 }), /email/],
+  ['a script tag as the e-mail address', (r) => ({ ...r, email: '<script>alert(1)</script>@example.com' }), /email/],
+  ['an SQL injection in the user id', (r) => ({ ...r, userId: "u-1' OR '1'='1" }), /userId/],
+  ['a 10 MB name', (r) => ({ ...r, name: tenMegabytes }), /name/],
+  ['a name of control characters', (r) => ({ ...r, name: '\u0007\u0008' }), /name/],
+  ['a verification timeout of zero', (r) => ({ ...r, verificationTimeout: 0 }), /verificationTimeout/],
+  ['a negative verification timeout', (r) => ({ ...r, verificationTimeout: -5_000 }), /verificationTimeout/],
+  ['a verification timeout of a hundred years', (r) => ({ ...r, verificationTimeout: '36500d' }), /verificationTimeout/],
+  ['a verification timeout that is not a duration', (r) => ({ ...r, verificationTimeout: 'soon' }), /verificationTimeout/],
+  ['an extra field', (r) => ({ ...r, status: 'active' }), /status/],
+];
+
+let before: unknown;
+beforeEach(async () => {
+  before = await servicesState();
+});
+
+describe('malformed input at the client edge', () => {
+  it.each(badOrders)('startOrder refuses %s with InvalidInputError before contacting the server, and nothing changes', async (_, mangle, problem) => {
+    const start = vi.spyOn(env.client.workflow, 'start');
+    try {
+      const err = await startOrder(env.client, mangle(order()) as OrderInput, { taskQueue }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect((err as InvalidInputError).problems).toMatch(problem);
+      expect(start).not.toHaveBeenCalled();
+    } finally {
+      start.mockRestore();
+    }
+    expect(await servicesState()).toEqual(before);
+  });
+
+  it.each(badRegistrations)('startRegistration refuses %s with InvalidInputError before contacting the server, and nothing changes', async (_, mangle, problem) => {
+    const start = vi.spyOn(env.client.workflow, 'start');
+    try {
+      const err = await startRegistration(env.client, mangle(registration()) as RegistrationInput, { taskQueue }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect((err as InvalidInputError).problems).toMatch(problem);
+      expect(start).not.toHaveBeenCalled();
+    } finally {
+      start.mockRestore();
+    }
+    expect(await servicesState()).toEqual(before);
+  });
+});
+
+/** Starts a workflow with raw arguments, bypassing the client's validation, and returns how it failed. */
+async function startDirectly(workflowType: 'orderSaga' | 'registrationSaga', args: unknown[]): Promise<{ handle: WorkflowHandle; err: unknown }> {
+  const handle = await env.client.workflow.start(workflowType, { taskQueue, workflowId: uniqueTaskQueue(`direct-${workflowType}`), args });
+  return { handle, err: await handle.result().catch((e: unknown) => e) };
+}
+
+async function expectRefusedByWorkflow({ handle, err }: { handle: WorkflowHandle; err: unknown }, problem: RegExp): Promise<void> {
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(FailureType.InvalidInput);
+  expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+  expect(cause?.message).toMatch(problem);
+  const history = await handle.fetchHistory();
+  expect(history.events?.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+}
+
+// Ten megabytes cannot reach a workflow at all: the server refuses the payload (see below).
+const smallBadOrders = badOrders.filter(([title]) => !title.startsWith('a 10 MB'));
+const smallBadRegistrations = badRegistrations.filter(([title]) => !title.startsWith('a 10 MB'));
+
+describe('malformed input started directly on the server', () => {
+  it.each(smallBadOrders)('orderSaga fails with a non-retryable InvalidInput before any activity for %s, and nothing changes', async (_, mangle, problem) => {
+    await expectRefusedByWorkflow(await startDirectly('orderSaga', [mangle(order())]), problem);
+    expect(await servicesState()).toEqual(before);
+  });
+
+  it.each(smallBadRegistrations)('registrationSaga fails with a non-retryable InvalidInput before any activity for %s, and nothing changes', async (_, mangle, problem) => {
+    await expectRefusedByWorkflow(await startDirectly('registrationSaga', [mangle(registration())]), problem);
+    expect(await servicesState()).toEqual(before);
+  });
+
+  it('orderSaga started without any argument fails with InvalidInput, and nothing changes', async () => {
+    await expectRefusedByWorkflow(await startDirectly('orderSaga', []), /\(input\)/);
+    expect(await servicesState()).toEqual(before);
+  });
+
+  it('the server refuses a start carrying a 10 MB string, so no workflow exists, and nothing changes', async () => {
+    const input = order();
+    const workflowId = orderWorkflowId(input.orderId);
+    const err = await env.client.workflow
+      .start('orderSaga', { taskQueue, workflowId, args: [{ ...input, shippingAddress: { ...input.shippingAddress, name: tenMegabytes } }] })
+      .catch((e: unknown) => e);
+    console.log('DEBUG', (err as Error).name, (err as Error).message, (err as Error & {cause?: {code?: number; details?: string; message?: string}}).cause?.code, (err as Error & {cause?: {message?: string}}).cause?.message);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/size|limit|larger than max|exhausted/i);
+    await expect(env.client.workflow.getHandle(workflowId).describe()).rejects.toThrow(/not found/i);
+    expect(await servicesState()).toEqual(before);
+  });
+});
+
+describe('hostile-looking but valid input', () => {
+  it('is kept verbatim as data: an order addressed to an SQL injection, a script tag and unicode completes and the tables survive', async () => {
+    const input = order();
+    const address = { name: "Robert'); DROP TABLE stock;--", line1: '<script>alert(1)</script>', city: 'Zürich 東京 🚀', postalCode: '8001', country: 'CH' };
+    const result = await (await startOrder(env.client, { ...input, shippingAddress: address }, { taskQueue })).result();
+    expect(result.status).toBe('COMPLETED');
+    expect((await services.shipping.get(input.orderId))?.address).toEqual(address);
+    const report = await audit(services);
+    expect(report.stock.map((s) => s.sku)).toEqual(['sku-gadget', 'sku-gizmo', 'sku-limited', 'sku-soldout', 'sku-widget']);
+    expect(report.problems).toEqual([]);
+  });
+});
+
+describe('duplicate workflow ids', () => {
+  it('a second start of a running order is refused, and the order is charged once', async () => {
+    const input = order();
+    const [first, second] = await Promise.allSettled([startOrder(env.client, input, { taskQueue }), startOrder(env.client, input, { taskQueue })]);
+    const started = [first, second].filter((r) => r.status === 'fulfilled');
+    const refused = [first, second].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(started).toHaveLength(1);
+    expect(refused.map((r) => r.reason as unknown)).toEqual([expect.any(WorkflowExecutionAlreadyStartedError)]);
+    await (started[0] as PromiseFulfilledResult<WorkflowHandle>).value.result();
+
+    await expect(startOrder(env.client, input, { taskQueue })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    const payment = await services.payments.get(input.orderId);
+    expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
+    expect(await services.inventory.reservations(input.orderId)).toHaveLength(1);
+    expect((await audit(services)).idempotency.duplicateEffects).toEqual([]);
+  });
+
+  it('a second registration of a waiting address, spelled in other case, is refused and leaves one account', async () => {
+    const input = registration();
+    const handle = await startRegistration(env.client, input, { taskQueue });
+    await expect(startRegistration(env.client, { ...input, email: input.email.toUpperCase() }, { taskQueue })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    expect(registrationWorkflowId(input.email.toUpperCase())).toBe(handle.workflowId);
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    const rows = await services.db.all<{ user_id: string }>('SELECT user_id FROM users WHERE email = ?', [input.email]);
+    expect(rows.map((r) => r.user_id)).toEqual([input.userId]);
+  });
+});
+
+describe('unknown and malformed messages to a running saga', () => {
+  it('are refused or ignored without a side effect, and the registration still completes with the right code', async () => {
+    const input = registration();
+    const handle: WorkflowHandle<typeof registrationSaga> = await startRegistration(env.client, input, { taskQueue });
+    for (let i = 0; i < 200 && (await handle.query(verificationStateQuery)).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 50));
+    const waiting = await handle.query(verificationStateQuery);
+    expect(waiting.phase).toBe('waiting');
+    const quiet = await servicesState();
+
+    await handle.signal('noSuchSignal', { code: '123456' });
+    await handle.signal(verifyEmailSignal, { code: { $ne: null } } as unknown as { code: string });
+    await expect(handle.executeUpdate('noSuchUpdate', { args: [] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(handle.query('noSuchQuery')).rejects.toBeInstanceOf(QueryNotRegisteredError);
+    for (const arg of [{ code: 12345678 }, {}, { code: "'; DROP TABLE users; --" }, { code: '<script>' }, { code: '9'.repeat(10_000) }]) {
+      await expect(handle.executeUpdate(verifyEmailUpdate, { args: [arg as { code: string }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    }
+    await expect(handle.executeUpdate(retryCompensationUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(handle.executeUpdate(markCompensatedUpdate, { args: [{ reason: 'nothing to repair' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+
+    expect(await handle.query(verificationStateQuery)).toEqual(waiting);
+    expect((await services.users.get(input.userId))?.failedChecks).toBe(0);
+    expect(await servicesState()).toEqual(quiet);
+
+    const code = await services.mail.latestVerificationCode(input.email);
+    expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: code! }] })).toMatchObject({ accepted: true });
+    expect((await handle.result()).status).toBe('ACTIVE');
+    expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
+  });
+});
