@@ -1,0 +1,599 @@
+// The benchmark itself: which workflows run, how often, at which concurrency, with which worker, and
+// what is kept of each run. The command line (`bench/main.ts`) and the smoke test both drive it
+// through `runBenchmark`, so the harness the test checks is the one that produced the figures.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { loadWorkerConfig } from '../src/config';
+import { FailureType } from '../src/failures';
+import type { SagaFailureDetails } from '../src/saga';
+import type { OrderInput } from '../src/schemas';
+import { createServices, type Services } from '../src/services';
+import { createBenchActivities } from './activities';
+import { historyStats, type HistoryStats } from './history';
+import { closedLoop, ResourceMeter, type ResourceUse } from './load';
+import { median, round, summarizeLatencies, type LatencySummary } from './stats';
+import type { orderSaga, plainOrder, stepsPlain, stepsSaga } from './workflows';
+
+/** The workflow types the benchmark starts. */
+export type BenchWorkflow = 'orderSaga' | 'plainOrder' | 'stepsSaga' | 'stepsPlain';
+
+/** How an order run must end: completed, or compensated after the shipment (the last step) failed. */
+export type OrderOutcome = 'completed' | 'compensated';
+
+/** Which kind of activity the N-step workflows use. */
+export type ActivityKind = 'regular' | 'local';
+
+/** A worker configuration the tuning section compares. */
+export interface TuningVariant {
+  /** What differs from the default, in words. */
+  description: string;
+  /** Worker options laid over the defaults of `createSagaWorker`. */
+  options: Partial<WorkerOptions>;
+}
+
+/** The worker settings the tuning section can compare, by name. `default` is what `createSagaWorker` does today. */
+export const tuningVariants: Record<string, TuningVariant> = {
+  default: { description: 'createSagaWorker defaults: 40 workflow tasks, 200 activities, SDK cache and pollers', options: {} },
+  'no-sticky': {
+    description: 'maxCachedWorkflows 0: no workflow cache, hence no sticky queue; every task replays the history',
+    options: { maxCachedWorkflows: 0 },
+  },
+  'wft-10': { description: 'maxConcurrentWorkflowTaskExecutions 10', options: { maxConcurrentWorkflowTaskExecutions: 10 } },
+  'wft-100': {
+    description: 'maxConcurrentWorkflowTaskExecutions 100 with 50 workflow pollers',
+    options: { maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentWorkflowTaskPolls: 50 },
+  },
+  'autoscale-pollers': {
+    description: 'autoscaling workflow and activity task pollers',
+    options: { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } },
+  },
+};
+
+/** What to run. Every count is bounded, and `budgetMs` stops the run (marking it truncated) if the machine is slower than planned. */
+export interface BenchPlan {
+  /** Name of the plan, reported with the results. */
+  name: string;
+  /** Repetitions of every measured run; figures are medians over them. */
+  repeats: number;
+  /** Untimed orders of each kind before measuring, at concurrency 10. */
+  warmup: number;
+  /** Order load runs: concurrency levels and how many orders each run completes. */
+  load: { concurrency: number; count: number }[];
+  /** N-step scaling: step counts, activity kinds, sequential samples (concurrency 1) and one concurrent run. */
+  steps: { counts: number[]; kinds: ActivityKind[]; sequential: number; concurrency: number; count: number };
+  /** Worker tuning on the successful order saga; `null` skips it. */
+  tuning: { concurrency: number; count: number; variants: string[] } | null;
+  /** Wall-time budget of the whole run; sections still to run when it is spent are skipped. */
+  budgetMs: number;
+}
+
+/** The default plan: about 10 minutes on 2 cores. */
+export const fullPlan: BenchPlan = {
+  name: 'full',
+  repeats: 3,
+  warmup: 30,
+  load: [
+    { concurrency: 1, count: 20 },
+    { concurrency: 10, count: 60 },
+    { concurrency: 50, count: 150 },
+    { concurrency: 200, count: 400 },
+  ],
+  steps: { counts: [2, 4, 8, 16], kinds: ['regular', 'local'], sequential: 5, concurrency: 20, count: 40 },
+  tuning: { concurrency: 100, count: 200, variants: Object.keys(tuningVariants) },
+  budgetMs: 12 * 60_000,
+};
+
+/** `--quick`: the same sections with small counts, about 1 to 2 minutes. */
+export const quickPlan: BenchPlan = {
+  name: 'quick',
+  repeats: 3,
+  warmup: 10,
+  load: [
+    { concurrency: 1, count: 4 },
+    { concurrency: 10, count: 20 },
+    { concurrency: 50, count: 50 },
+    { concurrency: 200, count: 200 },
+  ],
+  steps: { counts: [2, 4, 8, 16], kinds: ['regular', 'local'], sequential: 2, concurrency: 10, count: 10 },
+  tuning: { concurrency: 50, count: 50, variants: ['default', 'no-sticky', 'wft-100'] },
+  budgetMs: 3 * 60_000,
+};
+
+/** One measured run. */
+export interface RunStats {
+  /** Workflows started. */
+  count: number;
+  /** Workflows that failed, timed out or ended otherwise than expected. */
+  errors: number;
+  /** First error message, to diagnose a run with errors. */
+  firstError?: string;
+  elapsedMs: number;
+  /** Workflows that ended as expected, per second of wall time. */
+  throughput: number;
+  /** End-to-end latency, from the start call to the result. */
+  latencyMs: LatencySummary;
+  /** CPU time of the benchmark process (worker and client) per workflow, in ms. */
+  cpuMsPerWorkflow: number;
+  /** CPU time of the Temporal server per workflow, in ms, when it is a local process. */
+  serverCpuMsPerWorkflow?: number;
+  /** Highest RSS of the benchmark process during the run, in MiB. */
+  peakRssMb: number;
+  /** One-minute load average when the run ended. */
+  loadAvg1: number;
+}
+
+/** Medians over the repeats of a cell. */
+export interface CellMedians {
+  throughput: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  cpuMsPerWorkflow: number;
+  serverCpuMsPerWorkflow?: number;
+  peakRssMb: number;
+}
+
+/** Order load at one concurrency, for one workflow and outcome. */
+export interface LoadCell {
+  workflow: 'orderSaga' | 'plainOrder';
+  outcome: OrderOutcome;
+  concurrency: number;
+  count: number;
+  runs: RunStats[];
+  median: CellMedians;
+}
+
+/** The saga layer's cost at one concurrency and outcome: saga divided by plain, measured in the same repeat, median over repeats. */
+export interface OverheadRow {
+  outcome: OrderOutcome;
+  concurrency: number;
+  /** Saga throughput / plain throughput: below 1 means the saga completes fewer per second. */
+  throughputRatio: number;
+  /** Saga p50 latency / plain p50 latency: above 1 means the saga takes longer. */
+  latencyP50Ratio: number;
+  /** Saga CPU per workflow / plain CPU per workflow, in the benchmark process. */
+  cpuRatio: number;
+  /** The overhead in percent: (plain throughput / saga throughput - 1) * 100. */
+  throughputOverheadPct: number;
+}
+
+/** One N-step workflow's figures. */
+export interface StepsFigures {
+  /** Median over repeats of the p50 latency of sequential runs (concurrency 1), in ms. */
+  latencyP50Ms: number;
+  /** Median throughput of the concurrent run. */
+  throughput: number;
+  /** Median CPU of the benchmark process per workflow in the concurrent run, in ms. */
+  cpuMsPerWorkflow: number;
+  history: HistoryStats;
+}
+
+/** The saga and plain N-step workflows for one step count and activity kind. */
+export interface StepsRow {
+  steps: number;
+  kind: ActivityKind;
+  saga: StepsFigures;
+  plain: StepsFigures;
+  /** Saga / plain, median of the per-repeat ratios. */
+  ratio: { latencyP50: number; throughput: number; cpu: number };
+}
+
+/** One worker configuration's figures. */
+export interface TuningRow {
+  variant: string;
+  description: string;
+  runs: RunStats[];
+  median: CellMedians;
+}
+
+/** Everything one benchmark run measured; written as JSON. */
+export interface BenchResults {
+  /** Version of this shape. */
+  schema: 1;
+  plan: BenchPlan;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  /** Whether the budget ran out and later runs were skipped. */
+  truncated: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  server: { address: string; startedByBenchmark: boolean };
+  database: string;
+  load: LoadCell[];
+  overhead: OverheadRow[];
+  steps: StepsRow[];
+  tuning: TuningRow[];
+  /** The tuning variant with the highest median throughput and no errors, and whether it beats the default beyond the noise. */
+  recommendation: { variant: string; throughputVsDefault: number; beatsDefault: boolean } | null;
+  /** Histories of one order of each workflow and outcome. */
+  orderHistories: { workflow: 'orderSaga' | 'plainOrder'; outcome: OrderOutcome; history: HistoryStats }[];
+  /** The benchmark process over the whole run. */
+  resources: { cpuUserS: number; cpuSystemS: number; maxRssMb: number; serverCpuS?: number };
+}
+
+/** Where the benchmark runs and what it may use. */
+export interface BenchOptions {
+  /** Connection of the benchmark's workers. */
+  connection: NativeConnection;
+  /** Client that starts the workflows. */
+  client: Client;
+  /** @default "default" */
+  namespace?: string;
+  /** @default {@link fullPlan} */
+  plan?: BenchPlan;
+  /** Prebuilt bundle of `bench/workflows.ts`. @default bundled at start */
+  workflowBundle?: { code: string };
+  /** Database of the services. @default a SQLite file in a fresh temporary folder, removed afterwards */
+  databaseUrl?: string;
+  /** Address reported with the results. */
+  serverAddress: string;
+  /** Pid of a local server whose CPU time is measured. @default not measured */
+  serverPid?: number;
+  /** Whether the benchmark started the server itself. @default false */
+  startedServer?: boolean;
+  /** Receives progress lines. @default none */
+  log?: (line: string) => void;
+  /** Per-workflow limit on waiting for a result, in ms. @default 120_000 */
+  resultTimeoutMs?: number;
+}
+
+const quietBundler = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+/** Bundles `bench/workflows.ts` (the order saga included) for the benchmark's workers. */
+export async function benchBundle(): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(__dirname, 'workflows.ts'), logger: quietBundler });
+  return { code };
+}
+
+function orderInput(orderId: string, compensate: boolean): OrderInput {
+  return {
+    orderId,
+    customerId: 'bench',
+    email: 'bench@example.com',
+    items: [
+      { sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 },
+      { sku: 'sku-gadget', quantity: 1, unitPriceCents: 4999 },
+    ],
+    payment: { token: 'tok_visa' },
+    // Antarctica has no carrier: the shipment, the last compensable step, fails and everything before it is undone.
+    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: compensate ? 'AQ' : 'GB' },
+  };
+}
+
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function cellMedians(runs: readonly RunStats[]): CellMedians {
+  const m: CellMedians = {
+    throughput: round(median(runs.map((r) => r.throughput))),
+    p50: round(median(runs.map((r) => r.latencyMs.p50)), 1),
+    p95: round(median(runs.map((r) => r.latencyMs.p95)), 1),
+    p99: round(median(runs.map((r) => r.latencyMs.p99)), 1),
+    cpuMsPerWorkflow: round(median(runs.map((r) => r.cpuMsPerWorkflow))),
+    peakRssMb: round(median(runs.map((r) => r.peakRssMb)), 1),
+  };
+  const server = runs.flatMap((r) => (r.serverCpuMsPerWorkflow === undefined ? [] : [r.serverCpuMsPerWorkflow]));
+  if (server.length > 0) m.serverCpuMsPerWorkflow = round(median(server));
+  return m;
+}
+
+/** Runs the benchmark plan and returns what it measured. */
+export async function runBenchmark(options: BenchOptions): Promise<BenchResults> {
+  const plan = options.plan ?? fullPlan;
+  const log = options.log ?? (() => undefined);
+  const { client } = options;
+  const namespace = options.namespace ?? 'default';
+  const resultTimeoutMs = options.resultTimeoutMs ?? 120_000;
+  const t0 = performance.now();
+  const deadline = t0 + plan.budgetMs;
+  const startedAt = new Date().toISOString();
+  const loadAvgStart = loadavg().map((l) => round(l));
+  const cpuStart = process.cpuUsage();
+  const serverCpuStart = options.serverPid === undefined ? undefined : new ResourceMeter(options.serverPid);
+  serverCpuStart?.start();
+  let truncated = false;
+  const outOfTime = (): boolean => {
+    if (performance.now() > deadline) truncated = true;
+    return truncated;
+  };
+
+  const tag = `b${Date.now().toString(36)}`;
+  let seq = 0;
+  const bundle = options.workflowBundle ?? (await benchBundle());
+  const tempDir = options.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'saga-bench-'));
+  const databaseUrl = options.databaseUrl ?? `sqlite:${join(tempDir!, 'services.db')}`;
+  const services: Services = await createServices({ databaseUrl, faults: {} });
+  const activities = { ...createActivities(services), ...createBenchActivities() };
+  const defaults = loadWorkerConfig({});
+
+  async function withWorker<T>(taskQueue: string, overrides: Partial<WorkerOptions>, fn: () => Promise<T>): Promise<T> {
+    const worker = await Worker.create({
+      connection: options.connection,
+      namespace,
+      taskQueue,
+      activities,
+      workflowBundle: bundle,
+      maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
+      maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
+      ...overrides,
+    });
+    const running = worker.run();
+    try {
+      return await fn();
+    } finally {
+      worker.shutdown();
+      await running;
+    }
+  }
+
+  const samples = new Map<string, string>();
+  const keepSample = (key: string, workflowId: string): void => {
+    if (!samples.has(key)) samples.set(key, workflowId);
+  };
+
+  async function runOrder(taskQueue: string, workflow: 'orderSaga' | 'plainOrder', outcome: OrderOutcome): Promise<void> {
+    const orderId = `${tag}-${++seq}`;
+    const workflowId = `bench-${workflow}-${orderId}`;
+    const handle: WorkflowHandle<typeof orderSaga | typeof plainOrder> = await client.workflow.start(workflow, {
+      taskQueue,
+      workflowId,
+      args: [orderInput(orderId, outcome === 'compensated')],
+    });
+    const settled = await within(
+      handle.result().then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+      resultTimeoutMs,
+      workflowId,
+    );
+    if (outcome === 'completed') {
+      if (!settled.ok) throw new Error(`${workflowId} failed: ${String(settled.error)}`);
+      if (settled.value.status !== 'COMPLETED' || !settled.value.confirmationSent) throw new Error(`${workflowId} did not complete fully`);
+    } else {
+      if (settled.ok) throw new Error(`${workflowId} completed but was expected to compensate`);
+      const cause = settled.error instanceof WorkflowFailedError ? settled.error.cause : undefined;
+      if (!(cause instanceof ApplicationFailure) || cause.type !== FailureType.Undeliverable) throw new Error(`${workflowId} failed unexpectedly: ${String(settled.error)}`);
+      if (workflow === 'orderSaga' && (cause.details?.[0] as SagaFailureDetails | undefined)?.status !== 'COMPENSATED') {
+        throw new Error(`${workflowId} ended without compensating everything`);
+      }
+    }
+    keepSample(`${workflow}/${outcome}`, workflowId);
+  }
+
+  async function runSteps(taskQueue: string, workflow: 'stepsSaga' | 'stepsPlain', steps: number, kind: ActivityKind): Promise<void> {
+    const workflowId = `bench-${workflow}-${tag}-${++seq}`;
+    const handle: WorkflowHandle<typeof stepsSaga | typeof stepsPlain> = await client.workflow.start(workflow, {
+      taskQueue,
+      workflowId,
+      args: [{ steps, local: kind === 'local' }],
+    });
+    const sum = await within(handle.result(), resultTimeoutMs, workflowId);
+    if (sum !== (steps * (steps - 1)) / 2) throw new Error(`${workflowId} returned ${sum}`);
+    keepSample(`${workflow}/${steps}/${kind}`, workflowId);
+  }
+
+  async function measure(count: number, concurrency: number, job: () => Promise<void>): Promise<RunStats> {
+    const meter = new ResourceMeter(options.serverPid);
+    meter.start();
+    const loop = await closedLoop(count, concurrency, job);
+    const use: ResourceUse = meter.stop();
+    const done = loop.latencies.length;
+    const stats: RunStats = {
+      count,
+      errors: loop.errors.length,
+      elapsedMs: round(loop.elapsedMs, 1),
+      throughput: round((done * 1000) / loop.elapsedMs),
+      latencyMs: (({ p50, p95, p99, max }) => ({ p50: round(p50, 1), p95: round(p95, 1), p99: round(p99, 1), max: round(max, 1) }))(summarizeLatencies(loop.latencies)),
+      cpuMsPerWorkflow: round(use.cpuMs / count),
+      peakRssMb: round(use.peakRssMb, 1),
+      loadAvg1: round(loadavg()[0] ?? 0),
+    };
+    if (use.serverCpuMs !== undefined) stats.serverCpuMsPerWorkflow = round(use.serverCpuMs / count);
+    if (loop.errors[0] !== undefined) stats.firstError = loop.errors[0];
+    return stats;
+  }
+
+  const load: LoadCell[] = [];
+  const overhead: OverheadRow[] = [];
+  const stepsRows: StepsRow[] = [];
+  const tuning: TuningRow[] = [];
+  const orderKinds: { workflow: 'orderSaga' | 'plainOrder'; outcome: OrderOutcome }[] = [
+    { workflow: 'orderSaga', outcome: 'completed' },
+    { workflow: 'plainOrder', outcome: 'completed' },
+    { workflow: 'orderSaga', outcome: 'compensated' },
+    { workflow: 'plainOrder', outcome: 'compensated' },
+  ];
+
+  try {
+    const mainQueue = `${tag}-main`;
+    await withWorker(mainQueue, {}, async () => {
+      log(`warming up (${plan.warmup} orders of each kind)`);
+      for (const { workflow, outcome } of orderKinds) {
+        const warm = await closedLoop(plan.warmup, 10, () => runOrder(mainQueue, workflow, outcome));
+        if (warm.errors.length > 0) throw new Error(`Warm-up of ${workflow} (${outcome}) failed: ${warm.errors[0]}`);
+      }
+      for (const kind of plan.steps.kinds) {
+        for (const workflow of ['stepsSaga', 'stepsPlain'] as const) await closedLoop(Math.min(plan.warmup, 10), 5, () => runSteps(mainQueue, workflow, 4, kind));
+      }
+
+      const cells = new Map<string, LoadCell>();
+      for (let r = 0; r < plan.repeats && !outOfTime(); r++) {
+        for (const { concurrency, count } of plan.load) {
+          if (outOfTime()) break;
+          for (const { workflow, outcome } of rotate(orderKinds, r)) {
+            const key = `${workflow}/${outcome}/${concurrency}`;
+            const cell = cells.get(key) ?? { workflow, outcome, concurrency, count, runs: [], median: cellMedians([]) };
+            cells.set(key, cell);
+            const run = await measure(count, concurrency, () => runOrder(mainQueue, workflow, outcome));
+            cell.runs.push(run);
+            log(`load r${r + 1} ${workflow} ${outcome} c=${concurrency}: ${run.throughput}/s p50 ${run.latencyMs.p50} ms${run.errors ? `, ${run.errors} errors` : ''}`);
+          }
+        }
+      }
+      for (const cell of cells.values()) {
+        cell.median = cellMedians(cell.runs);
+        load.push(cell);
+      }
+      for (const outcome of ['completed', 'compensated'] as const) {
+        for (const { concurrency } of plan.load) {
+          const saga = cells.get(`orderSaga/${outcome}/${concurrency}`);
+          const plain = cells.get(`plainOrder/${outcome}/${concurrency}`);
+          const n = Math.min(saga?.runs.length ?? 0, plain?.runs.length ?? 0);
+          if (!saga || !plain || n === 0) continue;
+          const pairs = Array.from({ length: n }, (_, i) => [saga.runs[i]!, plain.runs[i]!] as const);
+          const throughputRatio = median(pairs.map(([s, p]) => s.throughput / p.throughput));
+          overhead.push({
+            outcome,
+            concurrency,
+            throughputRatio: round(throughputRatio, 3),
+            latencyP50Ratio: round(median(pairs.map(([s, p]) => s.latencyMs.p50 / p.latencyMs.p50)), 3),
+            cpuRatio: round(median(pairs.map(([s, p]) => s.cpuMsPerWorkflow / p.cpuMsPerWorkflow)), 3),
+            throughputOverheadPct: round((1 / throughputRatio - 1) * 100, 1),
+          });
+        }
+      }
+
+      for (const kind of plan.steps.kinds) {
+        for (const steps of plan.steps.counts) {
+          if (outOfTime()) break;
+          const runs = { stepsSaga: { seq: [] as RunStats[], conc: [] as RunStats[] }, stepsPlain: { seq: [] as RunStats[], conc: [] as RunStats[] } };
+          for (let r = 0; r < plan.repeats; r++) {
+            for (const workflow of rotate(['stepsSaga', 'stepsPlain'] as const, r)) {
+              runs[workflow].seq.push(await measure(plan.steps.sequential, 1, () => runSteps(mainQueue, workflow, steps, kind)));
+              runs[workflow].conc.push(await measure(plan.steps.count, plan.steps.concurrency, () => runSteps(mainQueue, workflow, steps, kind)));
+            }
+          }
+          const figures = async (workflow: 'stepsSaga' | 'stepsPlain'): Promise<StepsFigures> => ({
+            latencyP50Ms: round(median(runs[workflow].seq.map((r) => r.latencyMs.p50)), 1),
+            throughput: round(median(runs[workflow].conc.map((r) => r.throughput))),
+            cpuMsPerWorkflow: round(median(runs[workflow].conc.map((r) => r.cpuMsPerWorkflow))),
+            history: await historyStats(client.workflow.getHandle(samples.get(`${workflow}/${steps}/${kind}`)!)),
+          });
+          const ratio = (pick: (r: RunStats) => number, set: 'seq' | 'conc'): number =>
+            round(median(runs.stepsSaga[set].map((s, i) => pick(s) / pick(runs.stepsPlain[set][i]!))), 3);
+          const row: StepsRow = {
+            steps,
+            kind,
+            saga: await figures('stepsSaga'),
+            plain: await figures('stepsPlain'),
+            ratio: { latencyP50: ratio((r) => r.latencyMs.p50, 'seq'), throughput: ratio((r) => r.throughput, 'conc'), cpu: ratio((r) => r.cpuMsPerWorkflow, 'conc') },
+          };
+          stepsRows.push(row);
+          log(`steps ${steps} ${kind}: saga ${row.saga.latencyP50Ms} ms / plain ${row.plain.latencyP50Ms} ms, ${row.saga.history.events} / ${row.plain.history.events} events`);
+        }
+      }
+    });
+
+    if (plan.tuning) {
+      const { concurrency, count, variants } = plan.tuning;
+      const rows = new Map<string, TuningRow>();
+      for (let r = 0; r < plan.repeats && !outOfTime(); r++) {
+        for (const name of rotate(variants, r)) {
+          if (outOfTime()) break;
+          const variant = tuningVariants[name];
+          if (!variant) throw new Error(`Unknown tuning variant ${name}; known: ${Object.keys(tuningVariants).join(', ')}`);
+          const queue = `${tag}-tune-${name}-${r}`;
+          const run = await withWorker(queue, variant.options, async () => {
+            await closedLoop(Math.min(plan.warmup, 20), 10, () => runOrder(queue, 'orderSaga', 'completed'));
+            return measure(count, concurrency, () => runOrder(queue, 'orderSaga', 'completed'));
+          });
+          const row = rows.get(name) ?? { variant: name, description: variant.description, runs: [], median: cellMedians([]) };
+          rows.set(name, row);
+          row.runs.push(run);
+          log(`tuning r${r + 1} ${name}: ${run.throughput}/s p50 ${run.latencyMs.p50} ms${run.errors ? `, ${run.errors} errors` : ''}`);
+        }
+      }
+      for (const row of rows.values()) {
+        row.median = cellMedians(row.runs);
+        tuning.push(row);
+      }
+    }
+
+    const orderHistories: BenchResults['orderHistories'] = [];
+    for (const { workflow, outcome } of orderKinds) {
+      const id = samples.get(`${workflow}/${outcome}`);
+      if (id) orderHistories.push({ workflow, outcome, history: await historyStats(client.workflow.getHandle(id)) });
+    }
+
+    const usage = process.cpuUsage(cpuStart);
+    const serverUse = serverCpuStart?.stop();
+    const resources: BenchResults['resources'] = {
+      cpuUserS: round(usage.user / 1e6, 1),
+      cpuSystemS: round(usage.system / 1e6, 1),
+      maxRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
+    };
+    if (serverUse?.serverCpuMs !== undefined) resources.serverCpuS = round(serverUse.serverCpuMs / 1000, 1);
+
+    const cpuModel = cpus()[0]?.model ?? 'unknown';
+    return {
+      schema: 1,
+      plan,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      durationS: round((performance.now() - t0) / 1000, 1),
+      truncated,
+      machine: {
+        cpus: cpus().length,
+        cpuModel,
+        memoryGb: round(totalmem() / 2 ** 30, 1),
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        loadAvgStart,
+        loadAvgEnd: loadavg().map((l) => round(l)),
+      },
+      server: { address: options.serverAddress, startedByBenchmark: options.startedServer ?? false },
+      database: databaseUrl.startsWith('sqlite:') ? (databaseUrl === 'sqlite::memory:' ? 'sqlite (memory)' : 'sqlite (file, WAL)') : 'postgres',
+      load,
+      overhead,
+      steps: stepsRows,
+      tuning,
+      recommendation: recommend(tuning),
+      orderHistories,
+      resources,
+    };
+  } finally {
+    await services.close();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+// Machines are noisy: a variant must beat the default by more than this to be worth a change.
+const NOISE = 0.05;
+
+function recommend(rows: readonly TuningRow[]): BenchResults['recommendation'] {
+  const clean = rows.filter((row) => row.runs.every((run) => run.errors === 0));
+  const best = [...clean].sort((a, b) => b.median.throughput - a.median.throughput)[0];
+  const base = rows.find((row) => row.variant === 'default');
+  if (!best || !base) return null;
+  const vsDefault = best.median.throughput / base.median.throughput;
+  return { variant: best.variant, throughputVsDefault: round(vsDefault, 3), beatsDefault: best.variant !== 'default' && vsDefault > 1 + NOISE };
+}

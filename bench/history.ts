@@ -1,0 +1,48 @@
+// What one workflow leaves in the server: its history's events, encoded size and payload bytes.
+
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+/** Size of one workflow's history. */
+export interface HistoryStats {
+  /** Number of history events. */
+  events: number;
+  /** Size of the encoded history (protobuf), in bytes. */
+  historyBytes: number;
+  /** Bytes of every payload in the history (data plus metadata): inputs, results, failures' details, summaries. */
+  payloadBytes: number;
+  /** Events by type, e.g. `ACTIVITY_TASK_SCHEDULED: 5`. */
+  eventTypes: Record<string, number>;
+}
+
+function isPayload(value: object): value is { data?: Uint8Array | null; metadata?: Record<string, Uint8Array> | null } {
+  return 'data' in value && 'metadata' in value && (value.data === null || value.data === undefined || value.data instanceof Uint8Array);
+}
+
+function payloadBytes(value: unknown): number {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return 0;
+  if (isPayload(value)) {
+    const meta = Object.values(value.metadata ?? {}).reduce((n, v) => n + v.length, 0);
+    return (value.data?.length ?? 0) + meta;
+  }
+  let total = 0;
+  for (const child of Object.values(value)) total += payloadBytes(child);
+  return total;
+}
+
+/** Fetches a finished workflow's history and measures it. */
+export async function historyStats(handle: WorkflowHandle): Promise<HistoryStats> {
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  const eventTypes: Record<string, number> = {};
+  for (const event of events) {
+    const name = (temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? 'UNKNOWN').replace(/^EVENT_TYPE_/, '');
+    eventTypes[name] = (eventTypes[name] ?? 0) + 1;
+  }
+  return {
+    events: events.length,
+    historyBytes: temporal.api.history.v1.History.encode(history).finish().length,
+    payloadBytes: payloadBytes(history),
+    eventTypes,
+  };
+}

@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SagaStatus, sagaStateQuery, StepStatus } from '../src/saga';
+import { createServices, type FaultConfig, type Services } from '../src/services';
+import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
+import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';
+import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, waitForAll, type StartedSaga } from './fixtures/chaos-workload';
+import { createDevServerEnv, uniqueTaskQueue } from './helpers';
+
+// Workers are separate processes here, killed with SIGKILL while their sagas are mid-flight. This runs
+// on the real dev server: it hands a dead worker's sticky workflow tasks to the shared queue after
+// about five seconds, where the Java test server would wait forever. An activity the dead worker was
+// running is retried once its start-to-close timeout passes (30 s for steps, a minute for
+// compensations): that is what bounds these tests' wall time.
+
+const seed = seedFromEnv();
+// Every call takes a moment, so that at any instant some sagas are calling forward steps and others
+// compensating.
+const slow = { latencyMs: [250, 600] as const };
+const faults: FaultConfig = { seed, inventory: slow, payments: slow, shipping: slow, users: slow, mail: slow };
+
+let env: TestWorkflowEnvironment;
+let dataDir: string;
+let bundlePath: string;
+const workers: WorkerProcess[] = [];
+const opened: Services[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'worker-crash-'));
+  env = await createDevServerEnv();
+  bundlePath = await writeWorkflowBundle(dataDir);
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await Promise.all(opened.map((s) => s.close()));
+  await env?.teardown();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A scenario's own task queue, services database and workers. */
+async function scenario(name: string) {
+  const taskQueue = uniqueTaskQueue(name);
+  const databaseUrl = `sqlite:${join(dataDir, `${name}.db`)}`;
+  const services = await createServices({ databaseUrl, faults: {} });
+  opened.push(services);
+  const worker = async () => {
+    const w = await spawnWorker({ address: env.address, taskQueue, databaseUrl, bundlePath, faults });
+    workers.push(w);
+    return w;
+  };
+  // Half the orders cannot be shipped: they fail after the capture and compensate three steps.
+  const workload = planWorkload({
+    orders: 24,
+    registrations: 0,
+    seed,
+    tag: name,
+    cancelRate: 0,
+    orderMix: [
+      ['visa', 1],
+      ['undeliverable', 1],
+    ],
+  });
+  return { taskQueue, services, worker, workload };
+}
+
+/** Waits until some sagas are running a forward step and others a compensation; answers how many of each. */
+async function untilMidFlight(sagas: readonly StartedSaga[]): Promise<{ forward: number; compensating: number }> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const states = await Promise.all(sagas.map((s) => s.handle.query(sagaStateQuery).catch(() => undefined)));
+    const forward = states.filter((s) => s?.status === SagaStatus.RUNNING && s.steps.some((step) => step.status === StepStatus.RUNNING)).length;
+    const compensating = states.filter((s) => s?.status === SagaStatus.COMPENSATING && s.steps.some((step) => step.status === StepStatus.COMPENSATING)).length;
+    if (forward > 0 && compensating > 0) return { forward, compensating };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the sagas never were forward and compensating at the same time');
+}
+
+describe.concurrent('a worker process killed with SIGKILL', () => {
+  it('mid-saga, forward and compensating, then restarted: every saga finishes and the audit holds', async ({ expect }) => {
+    const { taskQueue, services, worker, workload } = await scenario('kill-restart');
+    const first = await worker();
+    const started = await startWorkload(env.client, services, workload, { taskQueue });
+
+    const inFlight = await untilMidFlight(started.sagas);
+    await first.kill();
+    expect(await first.exited).toBe('SIGKILL');
+    expect(inFlight.forward).toBeGreaterThan(0);
+    expect(inFlight.compensating).toBeGreaterThan(0);
+
+    const second = await worker();
+    const stuck = await waitForAll(started.sagas, 150_000);
+    expect(stuck, second.log()).toEqual([]);
+    const report = await checkInvariants(services, await collectOutcomes(started.sagas));
+    console.log(`kill and restart, at the kill: ${inFlight.forward} sagas forward, ${inFlight.compensating} compensating\n${formatReport(report, seed)}`);
+    expect(report.violations).toEqual([]);
+    expect(report.statuses).toEqual({ [SagaStatus.COMPLETED]: expect.any(Number), [SagaStatus.COMPENSATED]: expect.any(Number) });
+    await second.stop();
+  });
+
+  it('while another worker polls the same queue: the survivor finishes every saga the dead one had started', async ({ expect }) => {
+    const { taskQueue, services, worker, workload } = await scenario('kill-one-of-two');
+    const [doomed, survivor] = await Promise.all([worker(), worker()]);
+    let survivorExited = false;
+    void survivor.exited.then(() => (survivorExited = true));
+    const started = await startWorkload(env.client, services, workload, { taskQueue });
+
+    const inFlight = await untilMidFlight(started.sagas);
+    await doomed.kill();
+
+    const stuck = await waitForAll(started.sagas, 150_000);
+    expect(stuck, survivor.log()).toEqual([]);
+    const report = await checkInvariants(services, await collectOutcomes(started.sagas));
+    console.log(`one of two workers killed, at the kill: ${inFlight.forward} sagas forward, ${inFlight.compensating} compensating\n${formatReport(report, seed)}`);
+    expect(report.violations).toEqual([]);
+
+    // Proof of the hand-over: sagas whose history shows both workers, the dead one first.
+    let handedOver = 0;
+    for (const { handle } of started.sagas) {
+      const identities = ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+        const identity = e.workflowTaskCompletedEventAttributes?.identity ?? e.activityTaskStartedEventAttributes?.identity;
+        return identity ? [identity] : [];
+      });
+      if (identities.includes(doomed.identity) && identities.lastIndexOf(survivor.identity) > identities.lastIndexOf(doomed.identity)) handedOver += 1;
+    }
+    expect(handedOver).toBeGreaterThan(0);
+    expect(survivorExited).toBe(false);
+    await survivor.stop();
+  });
+});
