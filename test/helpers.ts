@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type Activities } from '../src/activities';
+import { createServices, type Services } from '../src/services';
 import { temporal } from '@temporalio/proto';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { customSearchAttributes } from '../src/search-attributes';
@@ -101,4 +105,48 @@ export async function readHistories(folder: string): Promise<{ workflowId: strin
   return Promise.all(
     files.map(async (file) => ({ workflowId: file.slice(0, -'.json'.length), history: historyFromJSON(JSON.parse(await readFile(resolve(dir, file), 'utf8'))) })),
   );
+}
+
+/** A Temporal environment with a running saga worker on real services (SQLite in a temp folder). */
+export interface SagaTestbed {
+  env: TestWorkflowEnvironment;
+  services: Services;
+  /** Task queue the worker polls. */
+  taskQueue: string;
+  /** Stops the worker, closes the database, tears the server down, removes the temp folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the servers, the services and the saga worker for one test file. `server` picks the
+ * time-skipping test server (anything with a timer) or the dev server; `activities` wraps the real
+ * activities (to slow one down or make one die).
+ */
+export async function startSagaTestbed(
+  options: { server?: 'time-skipping' | 'dev-server'; activities?: (real: Activities) => object; bundle?: Promise<WorkflowBundleWithSourceMap> } = {},
+): Promise<SagaTestbed> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'saga-test-'));
+  const env = await (options.server === 'dev-server' ? createDevServerEnv() : createTimeSkippingEnv());
+  const services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
+  const taskQueue = uniqueTaskQueue('sagas');
+  const real = createActivities(services);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await (options.bundle ?? workflowBundle()),
+    activities: options.activities ? options.activities(real) : real,
+  });
+  const running = worker.run();
+  return {
+    env,
+    services,
+    taskQueue,
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await services.close();
+      await env.teardown();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

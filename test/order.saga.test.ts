@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -13,38 +10,25 @@ import { SagaStatus, sagaStateQuery, type SagaState } from '../src/saga';
 import { orderWorkflowId, startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';
-import { createServices, type Services } from '../src/services';
+import type { Services } from '../src/services';
 import type { orderSaga } from '../src/workflows/order';
-import { createTimeSkippingEnv, recordHistory, uniqueTaskQueue, workflowBundle } from './helpers';
+import { recordHistory, startSagaTestbed, uniqueTaskQueue, workflowBundle, type SagaTestbed } from './helpers';
 
 let env: TestWorkflowEnvironment;
 let services: Services;
-let worker: Worker;
-let running: Promise<void>;
-let dataDir: string;
-const taskQueue = uniqueTaskQueue('orders');
+let taskQueue: string;
+let testbed: SagaTestbed;
 let seq = 0;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'order-saga-'));
-  env = await createTimeSkippingEnv();
-  services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities(services),
-  });
-  running = worker.run();
+  testbed = await startSagaTestbed();
+  ({ env, services, taskQueue } = testbed);
 });
 
 afterAll(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await running;
-  await services?.close();
-  await env?.teardown();
-  rmSync(dataDir, { recursive: true, force: true });
+  await testbed?.close();
 });
+
 
 function order(overrides: Partial<OrderInput> = {}): OrderInput {
   seq += 1;

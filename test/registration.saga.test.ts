@@ -1,18 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
 import { FailureType } from '../src/failures';
 import { SagaStatus, sagaStateQuery } from '../src/saga';
 import { registrationWorkflowId, startRegistration } from '../src/sagas';
 import type { RegistrationInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';
-import { createServices, type Services } from '../src/services';
+import type { Services } from '../src/services';
 import {
   MAX_CODE_ATTEMPTS,
   resendVerificationSignal,
@@ -21,31 +16,23 @@ import {
   verifyEmailUpdate,
   type registrationSaga,
 } from '../src/workflows/registration';
-import { createTimeSkippingEnv, recordHistory, uniqueTaskQueue, workflowBundle } from './helpers';
+import { recordHistory, startSagaTestbed, type SagaTestbed } from './helpers';
 
 let env: TestWorkflowEnvironment;
 let services: Services;
-let worker: Worker;
-let running: Promise<void>;
-let dataDir: string;
-const taskQueue = uniqueTaskQueue('registrations');
+let taskQueue: string;
+let testbed: SagaTestbed;
 let seq = 0;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'registration-saga-'));
-  env = await createTimeSkippingEnv();
-  services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(services) });
-  running = worker.run();
+  testbed = await startSagaTestbed();
+  ({ env, services, taskQueue } = testbed);
 });
 
 afterAll(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await running;
-  await services?.close();
-  await env?.teardown();
-  rmSync(dataDir, { recursive: true, force: true });
+  await testbed?.close();
 });
+
 
 type Handle = WorkflowHandle<typeof registrationSaga>;
 
