@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { checkSearchAttributes } from '../src/worker';
-import { fullPlan, quickPlan, runBenchmark, type BenchResults } from './harness';
+import { benchBundle, fullPlan, quickPlan, runBenchmark, type BenchResults } from './harness';
 import { summarizeProfiles } from './profile';
 import { formatReport } from './report';
 
@@ -42,7 +42,7 @@ function freePort(): Promise<number> {
 
 // Re-runs this command under `node --cpu-prof` (which must be given at start-up, and profiles the
 // workflow thread too), then summarizes the profiles it wrote.
-function profiled(args: string[], outDir: string): number {
+async function profiled(args: string[], outDir: string): Promise<number> {
   const dir = resolve(outDir, `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const script = process.argv[1];
   if (!script) throw new Error('Cannot tell which script to profile');
@@ -50,7 +50,8 @@ function profiled(args: string[], outDir: string): number {
     stdio: 'inherit',
   });
   if (child.status !== 0) return child.status ?? 1;
-  const summary = summarizeProfiles(dir);
+  // The same sources bundle to the same lines, so frames in the workflow thread map back to their modules.
+  const summary = summarizeProfiles(dir, (await benchBundle()).code);
   writeFileSync(join(dir, 'summary.md'), `${summary}\n`);
   console.log(`\n${summary}\n\nProfiles and summary: ${dir}`);
   return 0;

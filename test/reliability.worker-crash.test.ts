@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SagaStatus, sagaStateQuery, StepStatus } from '../src/saga';
+import { SagaStatus } from '../src/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
 import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';
-import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, waitForAll, type StartedSaga } from './fixtures/chaos-workload';
+import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, untilMidFlight, waitForAll, type StartedSaga } from './fixtures/chaos-workload';
 import { createDevServerEnv, uniqueTaskQueue } from './helpers';
 
 // Workers are separate processes here, killed with SIGKILL while their sagas are mid-flight. This runs
@@ -67,17 +67,17 @@ async function scenario(name: string) {
   return { taskQueue, services, worker, workload };
 }
 
-/** Waits until some sagas are running a forward step and others a compensation; answers how many of each. */
-async function untilMidFlight(sagas: readonly StartedSaga[]): Promise<{ forward: number; compensating: number }> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const states = await Promise.all(sagas.map((s) => s.handle.query(sagaStateQuery).catch(() => undefined)));
-    const forward = states.filter((s) => s?.status === SagaStatus.RUNNING && s.steps.some((step) => step.status === StepStatus.RUNNING)).length;
-    const compensating = states.filter((s) => s?.status === SagaStatus.COMPENSATING && s.steps.some((step) => step.status === StepStatus.COMPENSATING)).length;
-    if (forward > 0 && compensating > 0) return { forward, compensating };
-    await new Promise((r) => setTimeout(r, 100));
+/** How many sagas were worked on by `from` and then, after its last event, by `to`. */
+async function handedOver(sagas: readonly StartedSaga[], from: WorkerProcess, to: WorkerProcess): Promise<number> {
+  let count = 0;
+  for (const { handle } of sagas) {
+    const identities = ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+      const identity = e.workflowTaskCompletedEventAttributes?.identity ?? e.activityTaskStartedEventAttributes?.identity;
+      return identity ? [identity] : [];
+    });
+    if (identities.includes(from.identity) && identities.lastIndexOf(to.identity) > identities.lastIndexOf(from.identity)) count += 1;
   }
-  throw new Error('the sagas never were forward and compensating at the same time');
+  return count;
 }
 
 describe.concurrent('a worker process killed with SIGKILL', () => {
@@ -99,8 +99,9 @@ describe.concurrent('a worker process killed with SIGKILL', () => {
     console.log(`kill and restart, at the kill: ${inFlight.forward} sagas forward, ${inFlight.compensating} compensating\n${formatReport(report, seed)}`);
     expect(report.violations).toEqual([]);
     expect(report.statuses).toEqual({ [SagaStatus.COMPLETED]: expect.any(Number), [SagaStatus.COMPENSATED]: expect.any(Number) });
+    expect(await handedOver(started.sagas, first, second)).toBeGreaterThan(0);
     await second.stop();
-  });
+  }, 180_000);
 
   it('while another worker polls the same queue: the survivor finishes every saga the dead one had started', async ({ expect }) => {
     const { taskQueue, services, worker, workload } = await scenario('kill-one-of-two');
@@ -119,16 +120,8 @@ describe.concurrent('a worker process killed with SIGKILL', () => {
     expect(report.violations).toEqual([]);
 
     // Proof of the hand-over: sagas whose history shows both workers, the dead one first.
-    let handedOver = 0;
-    for (const { handle } of started.sagas) {
-      const identities = ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
-        const identity = e.workflowTaskCompletedEventAttributes?.identity ?? e.activityTaskStartedEventAttributes?.identity;
-        return identity ? [identity] : [];
-      });
-      if (identities.includes(doomed.identity) && identities.lastIndexOf(survivor.identity) > identities.lastIndexOf(doomed.identity)) handedOver += 1;
-    }
-    expect(handedOver).toBeGreaterThan(0);
+    expect(await handedOver(started.sagas, doomed, survivor)).toBeGreaterThan(0);
     expect(survivorExited).toBe(false);
     await survivor.stop();
-  });
+  }, 180_000);
 });

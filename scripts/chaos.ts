@@ -1,0 +1,134 @@
+// `npm run chaos`: the chaos invariant run of `test/chaos.invariants.test.ts` at a larger scale and for
+// as long as asked. It starts its own in-memory dev server (its Web UI shows the run), runs rounds of
+// seeded order and registration sagas against a worker whose services fail, stall and lose replies,
+// and after every round checks every invariant over everything run so far. Exits 1 on any violation.
+//
+//   npm run chaos -- --orders 1000 --registrations 250 --duration 600 --seed 42
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { startDevServer } from '../src/devserver';
+import { createServices, type FaultConfig, type ServiceFaults } from '../src/services';
+import { checkInvariants, formatReport } from '../test/fixtures/chaos-invariants';
+import { freePort } from '../test/fixtures/chaos-processes';
+import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type SagaOutcome } from '../test/fixtures/chaos-workload';
+import { workflowBundle } from '../test/helpers';
+
+const usage = `Usage: npm run chaos -- [options]
+
+  --orders <n>           Order sagas per round (default 1000)
+  --registrations <n>    Registration sagas per round (default 250)
+  --duration <seconds>   Keep starting rounds until this much time has passed (default: one round)
+  --seed <n>             Seed of the workload and the fault draws (default: SEED, else random)
+  --transient <rate>     Probability a service call fails before acting (default 0.1)
+  --lost-reply <rate>    Probability a call commits and then fails (default 0.05)
+  --latency <ms>         Maximum latency added to each call (default 50)
+  --cancel <rate>        Share of orders the customer cancels (default 0.1)
+  --timeout <seconds>    How long a round may take before its open sagas count as stuck (default 600)
+  --keep                 Keep the services' database and print where it is
+`;
+
+function number(value: string | undefined, fallback: number, name: string, max = Number.POSITIVE_INFINITY): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > max) throw new Error(`--${name} must be a number between 0 and ${max} (got "${value}")`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      orders: { type: 'string' },
+      registrations: { type: 'string' },
+      duration: { type: 'string' },
+      seed: { type: 'string' },
+      transient: { type: 'string' },
+      'lost-reply': { type: 'string' },
+      latency: { type: 'string' },
+      cancel: { type: 'string' },
+      timeout: { type: 'string' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const orders = Math.floor(number(values.orders, 1_000, 'orders'));
+  const registrations = Math.floor(number(values.registrations, 250, 'registrations'));
+  const durationMs = number(values.duration, 0, 'duration') * 1_000;
+  const seed = values.seed === undefined ? seedFromEnv() : Math.floor(number(values.seed, 0, 'seed'));
+  const timeoutMs = number(values.timeout, 600, 'timeout') * 1_000;
+  const perService: ServiceFaults = {
+    transientErrorRate: number(values.transient, 0.1, 'transient', 1),
+    lostReplyRate: number(values['lost-reply'], 0.05, 'lost-reply', 1),
+    latencyMs: [0, number(values.latency, 50, 'latency', 60_000)],
+  };
+  const faults: FaultConfig = { seed, inventory: perService, payments: perService, shipping: perService, users: perService, mail: perService };
+
+  // Activities fail on purpose all the time: only real errors are worth printing.
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } } });
+  const dataDir = mkdtempSync(join(tmpdir(), 'saga-chaos-'));
+  const server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null, logFile: null, logLevel: 'error' });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults });
+  const injected = countInjectedFaults(services.faults);
+  const taskQueue = `chaos-${seed}`;
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities(services),
+    maxConcurrentActivityTaskExecutions: 200,
+  });
+  const running = worker.run();
+  console.log(`chaos run: seed ${seed}, ${orders} orders and ${registrations} registrations per round; Web UI ${server.uiUrl}`);
+
+  const outcomes: SagaOutcome[] = [];
+  let failed = false;
+  const began = Date.now();
+  try {
+    for (let round = 1; ; round++) {
+      const roundStart = Date.now();
+      const workload = planWorkload({ orders, registrations, seed: seed + round - 1, tag: `c${seed}-r${round}`, cancelRate: number(values.cancel, 0.1, 'cancel', 1) });
+      const started = await startWorkload(client, services, workload, { taskQueue, phaseTimeoutMs: timeoutMs });
+      await started.driven;
+      const stuck = await waitForAll(started.sagas, timeoutMs);
+      outcomes.push(...(await collectOutcomes(started.sagas)));
+      const report = await checkInvariants(services, outcomes);
+      console.log(`\nround ${round} (${Math.round((Date.now() - roundStart) / 1000)} s), totals so far:\n${formatReport(report, seed, { ...injected })}`);
+      if (stuck.length > 0) console.log(`${stuck.length} saga(s) still open after ${timeoutMs / 1000} s: ${stuck.slice(0, 20).join(', ')}`);
+      if (report.violations.length > 0 || stuck.length > 0) {
+        failed = true;
+        break;
+      }
+      if (Date.now() - began >= durationMs) break;
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await nativeConnection.close();
+    await connection.close();
+    await services.close();
+    await server.stop();
+    if (values.keep) console.log(`services database kept in ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(2);
+  },
+);
