@@ -1,48 +1,35 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
 import { runCli } from '../src/cli';
 import { retryCompensationUpdate, SagaStatus, sagaStateQuery, type SagaFailureDetails, type SagaState } from '../src/saga';
 import { startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';
-import { audit, createServices, type Services } from '../src/services';
+import { audit, type Services } from '../src/services';
 import type { orderSaga } from '../src/workflows/order';
 import { compensationRetry } from '../src/workflows/policies';
-import { createTimeSkippingEnv, recordHistory, uniqueTaskQueue, workflowBundle } from './helpers';
+import { recordHistory, startSagaTestbed, type SagaTestbed } from './helpers';
 
 // A refund that the payment provider refuses for a day. The real compensation retry budget runs out
 // under time skipping; the saga must then say so everywhere, alert an operator and wait for one.
 
 let env: TestWorkflowEnvironment;
 let services: Services;
-let worker: Worker;
-let running: Promise<void>;
-let dataDir: string;
-const taskQueue = uniqueTaskQueue('compensation-failed');
+let taskQueue: string;
+let testbed: SagaTestbed;
 let seq = 0;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'compensation-failed-'));
-  env = await createTimeSkippingEnv();
-  services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(services) });
-  running = worker.run();
+  testbed = await startSagaTestbed();
+  ({ env, services, taskQueue } = testbed);
 });
 
 afterAll(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await running;
-  await services?.close();
-  await env?.teardown();
-  rmSync(dataDir, { recursive: true, force: true });
+  await testbed?.close();
 });
+
 
 /** An order no carrier delivers: it fails after the payment was captured, so it must be refunded. */
 function undeliverableOrder(): OrderInput & { orderId: string } {

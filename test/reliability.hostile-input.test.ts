@@ -1,19 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Client, Connection, QueryNotRegisteredError, ServiceError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
 import { FailureType } from '../src/failures';
 import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus, sagaStateQuery } from '../src/saga';
 import { orderWorkflowId, registrationWorkflowId, startOrder, startRegistration } from '../src/sagas';
 import { InvalidInputError, type OrderInput, type RegistrationInput } from '../src/schemas';
-import { audit, createServices, type Services } from '../src/services';
+import { audit, type Services } from '../src/services';
 import { verificationStateQuery, verifyEmailSignal, verifyEmailUpdate, type registrationSaga, type VerificationState } from '../src/workflows/registration';
-import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
+import { startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from './helpers';
 
 // Hostile and malformed input, sent for real: through the client's starters (refused before anything
 // reaches the server) and straight at the server as a workflow start (refused by the workflow before
@@ -21,27 +16,19 @@ import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
 
 let env: TestWorkflowEnvironment;
 let services: Services;
-let worker: Worker;
-let running: Promise<void>;
-let dataDir: string;
-const taskQueue = uniqueTaskQueue('hostile');
+let taskQueue: string;
+let testbed: SagaTestbed;
 let seq = 0;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'hostile-'));
-  env = await createDevServerEnv();
-  services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(services) });
-  running = worker.run();
+  testbed = await startSagaTestbed({ server: 'dev-server' });
+  ({ env, services, taskQueue } = testbed);
 });
 
 afterAll(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await running;
-  await services?.close();
-  await env?.teardown();
-  rmSync(dataDir, { recursive: true, force: true });
+  await testbed?.close();
 });
+
 
 /** Every service's state, as the audit reads it, plus the idempotency records. */
 async function servicesState(): Promise<unknown> {
