@@ -354,12 +354,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
     }
   }
 
-  const samples = new Map<string, string>();
-  const keepSample = (key: string, workflowId: string): void => {
-    if (!samples.has(key)) samples.set(key, workflowId);
-  };
-
-  async function runOrder(taskQueue: string, workflow: 'orderSaga' | 'plainOrder', outcome: OrderOutcome): Promise<void> {
+  async function runOrder(taskQueue: string, workflow: 'orderSaga' | 'plainOrder', outcome: OrderOutcome): Promise<string> {
     const orderId = `${tag}-${++seq}`;
     const workflowId = `bench-${workflow}-${orderId}`;
     const handle: WorkflowHandle<typeof orderSaga | typeof plainOrder> = await client.workflow.start(workflow, {
@@ -386,10 +381,10 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
         throw new Error(`${workflowId} ended without compensating everything`);
       }
     }
-    keepSample(`${workflow}/${outcome}`, workflowId);
+    return workflowId;
   }
 
-  async function runSteps(taskQueue: string, workflow: 'stepsSaga' | 'stepsPlain', steps: number, kind: ActivityKind): Promise<void> {
+  async function runSteps(taskQueue: string, workflow: 'stepsSaga' | 'stepsPlain', steps: number, kind: ActivityKind): Promise<string> {
     const workflowId = `bench-${workflow}-${tag}-${++seq}`;
     const handle: WorkflowHandle<typeof stepsSaga | typeof stepsPlain> = await client.workflow.start(workflow, {
       taskQueue,
@@ -398,10 +393,13 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
     });
     const sum = await within(handle.result(), resultTimeoutMs, workflowId);
     if (sum !== (steps * (steps - 1)) / 2) throw new Error(`${workflowId} returned ${sum}`);
-    keepSample(`${workflow}/${steps}/${kind}`, workflowId);
+    return workflowId;
   }
 
-  async function measure(count: number, concurrency: number, job: () => Promise<void>): Promise<RunStats> {
+  // One more run on its own, so the history measured is that of an uncontended workflow.
+  const probe = async (run: () => Promise<string>): Promise<HistoryStats> => historyStats(client.workflow.getHandle(await run()));
+
+  async function measure(count: number, concurrency: number, job: () => Promise<unknown>): Promise<RunStats> {
     const meter = new ResourceMeter(options.serverPid);
     meter.start();
     const loop = await closedLoop(count, concurrency, job);
@@ -426,6 +424,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
   const overhead: OverheadRow[] = [];
   const stepsRows: StepsRow[] = [];
   const tuning: TuningRow[] = [];
+  const orderHistories: BenchResults['orderHistories'] = [];
   const orderKinds: { workflow: 'orderSaga' | 'plainOrder'; outcome: OrderOutcome }[] = [
     { workflow: 'orderSaga', outcome: 'completed' },
     { workflow: 'plainOrder', outcome: 'completed' },
@@ -463,6 +462,9 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
         cell.median = cellMedians(cell.runs);
         load.push(cell);
       }
+      for (const { workflow, outcome } of orderKinds) {
+        orderHistories.push({ workflow, outcome, history: await probe(() => runOrder(mainQueue, workflow, outcome)) });
+      }
       for (const outcome of ['completed', 'compensated'] as const) {
         for (const { concurrency } of plan.load) {
           const saga = cells.get(`orderSaga/${outcome}/${concurrency}`);
@@ -496,7 +498,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
             latencyP50Ms: round(median(runs[workflow].seq.map((r) => r.latencyMs.p50)), 1),
             throughput: round(median(runs[workflow].conc.map((r) => r.throughput))),
             cpuMsPerWorkflow: round(median(runs[workflow].conc.map((r) => r.cpuMsPerWorkflow))),
-            history: await historyStats(client.workflow.getHandle(samples.get(`${workflow}/${steps}/${kind}`)!)),
+            history: await probe(() => runSteps(mainQueue, workflow, steps, kind)),
           });
           const ratio = (pick: (r: RunStats) => number, set: 'seq' | 'conc'): number =>
             round(median(runs.stepsSaga[set].map((s, i) => pick(s) / pick(runs.stepsPlain[set][i]!))), 3);
@@ -538,11 +540,6 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
       }
     }
 
-    const orderHistories: BenchResults['orderHistories'] = [];
-    for (const { workflow, outcome } of orderKinds) {
-      const id = samples.get(`${workflow}/${outcome}`);
-      if (id) orderHistories.push({ workflow, outcome, history: await historyStats(client.workflow.getHandle(id)) });
-    }
 
     const usage = process.cpuUsage(cpuStart);
     const serverUse = serverCpuStart?.stop();

@@ -17,7 +17,7 @@ export interface LoopResult {
 }
 
 /** Runs `count` jobs with at most `concurrency` in flight; `job(n)` gets the job's sequence number. */
-export async function closedLoop(count: number, concurrency: number, job: (n: number) => Promise<void>): Promise<LoopResult> {
+export async function closedLoop(count: number, concurrency: number, job: (n: number) => Promise<unknown>): Promise<LoopResult> {
   const latencies: number[] = [];
   const errors: string[] = [];
   let next = 0;

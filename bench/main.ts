@@ -6,7 +6,7 @@
 //   npm run bench -- --profile    the same, with the process profiled (--cpu-prof) and the hot frames summarized
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,20 +14,9 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { checkSearchAttributes } from '../src/worker';
-import { benchBundle, fullPlan, quickPlan, runBenchmark, type BenchResults } from './harness';
+import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
 import { summarizeProfiles } from './profile';
-import { formatReport } from './report';
-
-/** Where results go unless `--out` says otherwise. */
-export const DEFAULT_OUT_DIR = '.artifacts/bench';
-
-/** Writes the results as `results-<timestamp>.json` in `dir` and returns the file's path. */
-export function writeResults(results: BenchResults, dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `results-${results.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  return file;
-}
+import { DEFAULT_OUT_DIR, formatReport, writeResults } from './report';
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {

@@ -1,5 +1,7 @@
-// The results as Markdown tables: readable in a terminal and pasted as is into BENCHMARKS.md.
+// The results as Markdown tables (readable in a terminal, pasted as is into BENCHMARKS.md) and as JSON.
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BenchResults } from './harness';
 
 /** DTM's published figure: two-branch sagas per second with its barrier, 4 cores, MySQL. */
@@ -137,4 +139,15 @@ export function formatReport(results: BenchResults): string {
     );
   }
   return out.join('\n');
+}
+
+/** Where results go unless `--out` says otherwise. */
+export const DEFAULT_OUT_DIR = '.artifacts/bench';
+
+/** Writes the results as `results-<timestamp>.json` in `dir` and returns the file's path. */
+export function writeResults(results: BenchResults, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `results-${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
 }
