@@ -23,7 +23,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts', 'bench/workflows.ts', 'test/fixtures/*-workflows.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -44,7 +44,7 @@ export interface ResourceUse {
   cpuMs: number;
   /** CPU time of the Temporal server process, in ms; absent when it is not a local process we know. */
   serverCpuMs?: number;
-  /** Highest resident set size of this process seen while measuring, in MiB (sampled every 50 ms). */
+  /** Highest resident set size of this process seen while measuring, in MiB (sampled every 100 ms). */
   peakRssMb: number;
 }
 
@@ -92,7 +92,7 @@ export class ResourceMeter {
     this.peakRss = process.memoryUsage.rss();
     this.timer = setInterval(() => {
       this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
-    }, 50);
+    }, 100);
     this.timer.unref();
   }
 

@@ -125,8 +125,10 @@ export function summarizeProfile(profile: CpuProfile, modules: readonly BundleMo
   const frames = new Map<string, FrameTime>();
   const frameOf = (frame: CallFrame): FrameTime => {
     const { where, area } = locate(frame, modules);
-    // Bundle lines say nothing to a reader: a function there is named by its module only.
-    const key = `${frame.functionName || '(anonymous)'} ${where}${where && !where.startsWith('[bundle]') && !where.startsWith('node:') ? `:${frame.lineNumber + 1}` : ''}`.trim();
+    // Lines of the bundle and of TypeScript transpiled on the fly say nothing to a reader: such a
+    // function is named by its module only; plain JavaScript files keep their line.
+    const line = /\.(c|m)?js$/.test(where) ? `:${frame.lineNumber + 1}` : '';
+    const key = `${frame.functionName || '(anonymous)'} ${where}${line}`.trim();
     let entry = frames.get(key);
     if (!entry) {
       entry = { name: key, area, selfMs: 0, totalMs: 0 };

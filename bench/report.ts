@@ -60,8 +60,16 @@ export function formatReport(results: BenchResults): string {
   out.push('', '### Saga layer overhead (orderSaga / plainOrder, same repeat)', '');
   out.push(
     markdownTable(
-      ['outcome', 'in flight', 'throughput ratio', 'throughput overhead', 'p50 latency ratio', 'worker CPU ratio'],
-      results.overhead.map((o) => [o.outcome, o.concurrency, n(o.throughputRatio, 3), `${n(o.throughputOverheadPct)} %`, n(o.latencyP50Ratio, 3), n(o.cpuRatio, 3)]),
+      ['outcome', 'in flight', 'throughput ratio', 'throughput overhead', 'p50 latency ratio', 'worker CPU ratio', 'worker + server CPU ratio'],
+      results.overhead.map((o) => [
+        o.outcome,
+        o.concurrency,
+        n(o.throughputRatio, 3),
+        `${n(o.throughputOverheadPct)} %`,
+        n(o.latencyP50Ratio, 3),
+        n(o.cpuRatio, 3),
+        n(o.totalCpuRatio, 3),
+      ]),
     ),
   );
 
