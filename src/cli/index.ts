@@ -122,6 +122,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (typeof flags.address === 'string') env.TEMPORAL_ADDRESS = flags.address;
     if (typeof flags.namespace === 'string') env.TEMPORAL_NAMESPACE = flags.namespace;
     const config = loadClientConfig(env);
+    // Read with the rest of the configuration: bad keys are reported before anything connects.
+    const dataConverter = dataConverterFor(loadCodecConfig(env));
     let client: Client | undefined;
     const ctx: CommandContext = {
       io,
@@ -129,7 +131,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       config,
       async client() {
         connection ??= await connect(config);
-        const dataConverter = dataConverterFor(loadCodecConfig(io.env));
         client ??= new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
         return client;
       },
