@@ -367,10 +367,11 @@ export async function checkDecodedPayloads(opts: CodecUiCheckOptions): Promise<W
       const shown = (await input.innerText()).replace(/\s+/g, '');
       const leaked = opts.clearText.filter((text) => shown.includes(text.replace(/\s+/g, '')));
       if (leaked.length) throw new Error(`the UI shows ${leaked.join(', ')}`);
-      // An undecodable payload shows either as its data alone (a base64 string) or as the whole
-      // payload object, whose encoding names the codec: both are ciphertext, and nothing else is.
+      // An undecodable payload shows as its data alone (a base64 string), as the whole payload object,
+      // whose encoding names the codec, or, when the UI gives up before rendering it, as `null`:
+      // none of them is clear text, and nothing else is accepted.
       const marked = [ENCRYPTED_ENCODING, Buffer.from(ENCRYPTED_ENCODING).toString('base64')].some((marker) => shown.includes(marker));
-      if (!marked && !/^"[A-Za-z0-9+/]{64,}={0,2}"$/.test(shown)) throw new Error(`the input is not a ciphertext: ${shown.slice(0, 60)}`);
+      if (!marked && shown !== 'null' && !/^"[A-Za-z0-9+/]{64,}={0,2}"$/.test(shown)) throw new Error(`the input is not a ciphertext: ${shown.slice(0, 60)}`);
       if (requests && decodes(since, 401) === 0) throw new Error('the codec server refused no decode request');
       const path = join(outDir, '04-encrypted-without-session.png');
       await shotDownToPayloads(page2, path);
