@@ -8,6 +8,10 @@ import { orderWorkflowId, registrationWorkflowId, startOrder, startRegistration 
 import { InvalidInputError, type OrderInput, type RegistrationInput } from '../src/schemas';
 import { audit, type Services } from '../src/services';
 import { verificationStateQuery, verifyEmailSignal, verifyEmailUpdate, type registrationSaga, type VerificationState } from '../src/workflows/registration';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnWorker, writeWorkflowBundle } from './fixtures/chaos-processes';
 import { startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from './helpers';
 
 // Hostile and malformed input, sent for real: through the client's starters (refused before anything
@@ -278,3 +282,51 @@ describe('unknown and malformed messages to a running saga', () => {
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
   });
 });
+
+describe('personal data in the worker log', () => {
+  it('a bounced address and a duplicate account leave ids in the log, never the address or the name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'saga-log-'));
+    const logQueue = uniqueTaskQueue('log');
+    const worker = await spawnWorker({ address: env.address, taskQueue: logQueue, databaseUrl: `sqlite:${join(dir, 'services.db')}`, bundlePath: await writeWorkflowBundle(dir) });
+    try {
+      const stamp = Date.now().toString(36);
+      const bounced = { email: `mary.shelley.${stamp}@bounce.test`, name: 'Mary Shelley', verificationTimeout: '10 minutes' };
+      const bounceErr = await (await startRegistration(env.client, bounced, { taskQueue: logQueue })).result().catch((e: unknown) => e);
+      expect(bounceErr).toBeInstanceOf(WorkflowFailedError);
+
+      const taken = { userId: `u-first-${stamp}`, email: `ada.byron.${stamp}@example.com`, name: 'Ada Byron', verificationTimeout: '10 minutes' };
+      const first = await startRegistration(env.client, taken, { taskQueue: logQueue });
+      await untilWaiting(first);
+      const second = await env.client.workflow.start('registrationSaga', {
+        taskQueue: logQueue,
+        workflowId: uniqueTaskQueue('duplicate-account'),
+        args: [{ ...taken, userId: `u-second-${stamp}` }],
+      });
+      const takenErr = await second.result().catch((e: unknown) => e);
+      expect(takenErr).toBeInstanceOf(WorkflowFailedError);
+      await first.cancel();
+      await first.result().catch(() => undefined);
+
+      const log = worker.log();
+      for (const secret of [bounced.email, taken.email, 'Mary Shelley', 'Ada Byron']) expect(log).not.toContain(secret);
+      // The failed attempts were logged, by id: the test would pass vacuously on a silent worker.
+      expect(log).toMatch(/"msg":"Activity failed".*bounced/);
+      expect(log).toContain(`user u-second-${stamp}`);
+      for (const err of [bounceErr, takenErr]) {
+        const messages = JSON.stringify(failureMessages(err));
+        expect(messages).not.toContain(bounced.email);
+        expect(messages).not.toContain(taken.email);
+      }
+    } finally {
+      await worker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Every message along an error's cause chain. */
+function failureMessages(err: unknown): string[] {
+  const messages: string[] = [];
+  for (let e = err as Error | undefined; e; e = e.cause as Error | undefined) messages.push(e.message);
+  return messages;
+}

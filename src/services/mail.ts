@@ -95,9 +95,13 @@ export class SqlMail implements MailService {
         }),
       ),
     );
-    // The bounce is committed first (it happened, and the outbox shows it), then reported.
+    // The bounce is committed first (it happened, and the outbox shows it), then reported. The message
+    // names the message id only (it is logged in clear); the address goes into the encrypted details.
     if (outcome.bounced) {
-      throw businessFailure(FailureType.MailBounced, `Mail to ${to} bounced: the mailbox does not exist`, { to, messageId: outcome.messageId });
+      throw businessFailure(FailureType.MailBounced, `Mail ${outcome.messageId} (${message.kind}) bounced: the mailbox does not exist`, {
+        to,
+        messageId: outcome.messageId,
+      });
     }
     return { messageId: outcome.messageId };
   }

@@ -67,8 +67,10 @@ function hashCode(salt: string, code: string): string {
   return createHmac('sha256', salt).update(code).digest('hex');
 }
 
-function emailTaken(email: string): Error {
-  return businessFailure(FailureType.EmailTaken, `An account for ${email} already exists`, { email });
+// The message names the user id only: messages are logged by the worker at every failed attempt and
+// repeated in the saga's failure, while details travel as a payload, which the codec encrypts.
+function emailTaken(userId: string, email: string): Error {
+  return businessFailure(FailureType.EmailTaken, `Another account already uses the e-mail address of user ${userId}`, { userId, email });
 }
 
 /**
@@ -95,7 +97,7 @@ export class SqlUsers implements UsersService {
             if (existing.status === 'pending' && existing.email === email) return pending;
             throw businessFailure(FailureType.EmailTaken, `User id ${input.userId} is already registered`, { userId: input.userId });
           }
-          if (await tx.get(`SELECT user_id FROM users WHERE email = ? AND status <> 'deleted'`, [email])) throw emailTaken(email);
+          if (await tx.get(`SELECT user_id FROM users WHERE email = ? AND status <> 'deleted'`, [email])) throw emailTaken(input.userId, email);
           try {
             if (existing) {
               await tx.run(
@@ -111,7 +113,7 @@ export class SqlUsers implements UsersService {
             }
           } catch (err) {
             // Another registration for the address committed between the check and the write.
-            if (isUniqueViolation(err)) throw emailTaken(email);
+            if (isUniqueViolation(err)) throw emailTaken(input.userId, email);
             throw err;
           }
           return pending;
