@@ -25,7 +25,7 @@ export interface CodecServerLogger {
 export interface CodecServerOptions {
   /** The codec whose `decode` and `encode` the endpoints expose. */
   codec: PayloadCodec;
-  /** Bearer token every caller must present (at least 16 characters). */
+  /** Bearer token every caller must present (at least 16 characters and about 80 bits, see {@link tokenWeakness}). */
   token: string;
   /** Browser origins allowed to call, e.g. `["http://localhost:8233"]`: CORS headers go to these only. */
   allowedOrigins: readonly string[];
@@ -33,6 +33,12 @@ export interface CodecServerOptions {
   namespace: string;
   /** Largest request body accepted. @default 8 MiB */
   maxBodyBytes?: number;
+  /** Most payloads one request may carry, so one call cannot hold the event loop for long. @default 1000 */
+  maxPayloads?: number;
+  /** Wrong tokens one client address may present per window before it is refused with 429. @default 10 */
+  maxFailedSignIns?: number;
+  /** The window over which wrong tokens are counted, and how long a client stays refused. @default 15 minutes */
+  signInWindowMs?: number;
   /** Lifetime of a browser session started at `/login`. @default 8 hours */
   sessionTtlMs?: number;
   /** Access log. @default JSON lines on stderr */
@@ -53,6 +59,10 @@ export interface CodecServer {
 
 const SESSION_COOKIE = 'saga_codec_session';
 const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_BITS = 80;
+// Past this many client addresses under watch, the oldest are forgotten: the table must stay bounded
+// even when the wrong tokens come from many addresses.
+const MAX_TRACKED_CLIENTS = 10_000;
 const ALLOWED_HEADERS = 'Authorization, Content-Type, X-Namespace';
 // Only these names reach the log: an arbitrary path could carry anything.
 const KNOWN_ROUTES = new Set(['decode', 'encode', 'login', 'health']);
@@ -79,12 +89,33 @@ function writeLine(level: string, msg: string, meta: Record<string, unknown> = {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...meta })}\n`);
 }
 
-/** Creates (but does not start) a codec server. */
+/**
+ * Why a token is too weak to guard decrypted personal data, or undefined when it is strong enough:
+ * at least 16 characters and about 80 bits by a per-character Shannon estimate, which refuses
+ * repeated or patterned strings (`aaaa…`, `12341234…`) while `openssl rand -base64 32` passes easily.
+ */
+export function tokenWeakness(token: string): string | undefined {
+  if (token.length < MIN_TOKEN_LENGTH) return `is shorter than ${MIN_TOKEN_LENGTH} characters`;
+  const counts = new Map<string, number>();
+  for (const ch of token) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bitsPerChar = 0;
+  for (const n of counts.values()) bitsPerChar -= (n / token.length) * Math.log2(n / token.length);
+  if (bitsPerChar * token.length < MIN_TOKEN_BITS) return `is too predictable (about ${Math.floor(bitsPerChar * token.length)} bits; use random bytes, e.g. openssl rand -base64 32)`;
+  return undefined;
+}
+
+/** Creates (but does not start) a codec server; throws {@link ConfigError} for a weak token. */
 export function createCodecServer(options: CodecServerOptions): CodecServer {
-  if (options.token.length < MIN_TOKEN_LENGTH) throw new ConfigError([`the codec server token needs at least ${MIN_TOKEN_LENGTH} characters`]);
+  const weakness = tokenWeakness(options.token);
+  if (weakness) throw new ConfigError([`the codec server token ${weakness}`]);
   const { codec, namespace } = options;
   const allowedOrigins = new Set(options.allowedOrigins);
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  const maxPayloads = options.maxPayloads ?? 1000;
+  const maxFailedSignIns = options.maxFailedSignIns ?? 10;
+  const signInWindowMs = options.signInWindowMs ?? 15 * 60_000;
+  /** Wrong tokens per client address: how many, and when the count started. */
+  const failedSignIns = new Map<string, { count: number; since: number }>();
   const sessionTtlMs = options.sessionTtlMs ?? 8 * 3_600_000;
   const logger = options.logger ?? stderrLogger;
   const now = options.now ?? Date.now;
@@ -98,11 +129,36 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
     return timingSafeEqual(sha256(token), tokenDigest);
   }
 
-  function authenticate(req: IncomingMessage): void {
+  // Guessing the token is refused per client address once it has presented too many wrong ones; a
+  // right token does not help while the address is refused, so a guess that happens to be right
+  // reveals nothing either.
+  function refuseWhileLockedOut(client: string): void {
+    const entry = failedSignIns.get(client);
+    if (!entry) return;
+    const left = entry.since + signInWindowMs - now();
+    if (left <= 0) failedSignIns.delete(client);
+    else if (entry.count >= maxFailedSignIns) {
+      throw new HttpError(429, 'too many wrong tokens from this address: try again later', { 'Retry-After': String(Math.ceil(left / 1000)) });
+    }
+  }
+
+  function recordFailedSignIn(client: string): void {
+    const entry = failedSignIns.get(client);
+    if (entry && entry.since + signInWindowMs > now()) entry.count += 1;
+    else {
+      failedSignIns.delete(client);
+      if (failedSignIns.size >= MAX_TRACKED_CLIENTS) failedSignIns.delete(failedSignIns.keys().next().value!);
+      failedSignIns.set(client, { count: 1, since: now() });
+    }
+  }
+
+  function authenticate(req: IncomingMessage, client: string): void {
     const authorization = req.headers.authorization;
     if (authorization) {
+      refuseWhileLockedOut(client);
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (match && hasValidToken(match[1]!)) return;
+      recordFailedSignIn(client);
       throw new HttpError(401, 'invalid bearer token', { 'WWW-Authenticate': 'Bearer realm="saga-codec", error="invalid_token"' });
     }
     const session = readCookie(req, SESSION_COOKIE);
@@ -117,10 +173,11 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
   async function handle(req: IncomingMessage, res: ServerResponse, facts: Record<string, unknown>): Promise<number> {
     const route = (new URL(req.url ?? '/', 'http://codec.invalid').pathname.split('/').filter(Boolean).pop() ?? '').toLowerCase();
     facts.route = KNOWN_ROUTES.has(route) ? route : 'other';
+    const client = req.socket.remoteAddress ?? 'unknown';
     // The login page posts to itself (its own origin) and the health check is not for browsers:
     // only the codec endpoints are called cross-origin, and only from the UI.
     if (route === 'health' && req.method === 'GET') return send(res, 200, { status: 'ok' });
-    if (route === 'login') return login(req, res);
+    if (route === 'login') return login(req, res, client);
     if (route !== 'decode' && route !== 'encode') throw new HttpError(404, 'not found: use POST /decode or POST /encode');
 
     const origin = req.headers.origin;
@@ -143,13 +200,13 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
     }
     if (req.method !== 'POST') throw new HttpError(405, 'use POST', { Allow: 'POST, OPTIONS' });
 
-    authenticate(req);
+    authenticate(req, client);
     const requested = req.headers['x-namespace'];
     if (requested !== undefined && requested !== namespace) throw new HttpError(403, `this codec server serves namespace "${namespace}" only`);
     facts.namespace = namespace;
     if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'send Content-Type: application/json');
 
-    const payloads = parsePayloads(await readBody(req, maxBodyBytes));
+    const payloads = parsePayloads(await readBody(req, maxBodyBytes), maxPayloads);
     facts.payloads = payloads.length;
     let converted: Payload[];
     try {
@@ -162,11 +219,21 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
     return send(res, 200, { payloads: converted.map(payloadToJson) });
   }
 
-  async function login(req: IncomingMessage, res: ServerResponse): Promise<number> {
+  async function login(req: IncomingMessage, res: ServerResponse, client: string): Promise<number> {
     if (req.method === 'GET') return sendPage(res, 200, loginPage(''));
     if (req.method !== 'POST') throw new HttpError(405, 'use GET or POST', { Allow: 'GET, POST' });
+    try {
+      refuseWhileLockedOut(client);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      res.setHeader('Retry-After', err.headers['Retry-After']!);
+      return sendPage(res, 429, loginPage('Too many wrong tokens from this address. Try again later.'));
+    }
     const form = new URLSearchParams((await readBody(req, 16 * 1024)).toString('utf8'));
-    if (!hasValidToken(form.get('token') ?? '')) return sendPage(res, 401, loginPage('That token is not valid.'));
+    if (!hasValidToken(form.get('token') ?? '')) {
+      recordFailedSignIn(client);
+      return sendPage(res, 401, loginPage('That token is not valid.'));
+    }
     const expiresAt = now() + sessionTtlMs;
     res.setHeader(
       'Set-Cookie',
@@ -194,7 +261,8 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
       })
       .then((status) => {
         const ms = Number((process.hrtime.bigint() - started) / 1_000_000n);
-        const meta = { ...facts, status, ms };
+        // The client's address goes with refusals only: who is probing is news, who decodes is not.
+        const meta = { ...facts, status, ms, ...(status >= 400 ? { client: req.socket.remoteAddress } : {}) };
         // Orchestrators poll the health check every few seconds: only its failures are news.
         if (facts.route === 'health' && status === 200) return;
         if (status >= 500) logger.error('codec request failed', meta);
@@ -267,15 +335,32 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
+/**
+ * Whether `s` is base64 (standard or URL-safe alphabet, padding optional), checked in one pass: a
+ * regular expression over a string of megabytes overflows the engine's stack.
+ */
+export function isBase64(s: string): boolean {
+  let end = s.length;
+  let padding = 0;
+  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */ && padding < 2) {
+    end -= 1;
+    padding += 1;
+  }
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    const alphanumeric = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+    if (!alphanumeric && c !== 43 /* + */ && c !== 47 /* / */ && c !== 45 /* - */ && c !== 95 /* _ */) return false;
+  }
+  return padding === 0 ? end % 4 !== 1 : s.length % 4 === 0;
+}
 
 function bytes(value: unknown, where: string): Uint8Array {
-  if (typeof value !== 'string' || !BASE64.test(value)) throw new HttpError(400, `${where} must be a base64 string`);
+  if (typeof value !== 'string' || !isBase64(value)) throw new HttpError(400, `${where} must be a base64 string`);
   return Buffer.from(value, 'base64');
 }
 
 /** Reads a Payloads message in protobuf JSON form: bytes as base64, empty fields possibly omitted. */
-function parsePayloads(body: Buffer): Payload[] {
+function parsePayloads(body: Buffer, maxPayloads: number): Payload[] {
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
@@ -286,6 +371,7 @@ function parsePayloads(body: Buffer): Payload[] {
   if (typeof json !== 'object' || json === null || (list !== undefined && !Array.isArray(list))) {
     throw new HttpError(400, 'expected {"payloads": [...]}');
   }
+  if (list && list.length > maxPayloads) throw new HttpError(413, `more than ${maxPayloads} payloads in one request: split it`);
   return ((list ?? []) as unknown[]).map((item, i) => {
     if (typeof item !== 'object' || item === null) throw new HttpError(400, `payloads[${i}] is not an object`);
     const { metadata = {}, data = '' } = item as { metadata?: unknown; data?: unknown };
@@ -347,7 +433,7 @@ export interface CodecServerConfig {
   host: string;
   /** @default 8888 (env `SAGA_CODEC_SERVER_PORT`) */
   port: number;
-  /** Bearer token callers must present. Env `SAGA_CODEC_SERVER_TOKEN` (required, at least 16 characters). */
+  /** Bearer token callers must present. Env `SAGA_CODEC_SERVER_TOKEN` (required, at least 16 characters and about 80 bits). */
   token: string;
   /** Browser origins allowed (CORS). @default the origin of `TEMPORAL_UI_URL`, else "http://localhost:8233" (env `SAGA_CODEC_SERVER_ORIGINS`, comma-separated) */
   allowedOrigins: string[];
@@ -370,7 +456,10 @@ export function loadCodecServerConfig(env: Record<string, string | undefined> = 
   }
   const token = env.SAGA_CODEC_SERVER_TOKEN ?? '';
   if (!token) problems.push('SAGA_CODEC_SERVER_TOKEN is missing: the codec server refuses to run without a token');
-  else if (token.length < MIN_TOKEN_LENGTH) problems.push(`SAGA_CODEC_SERVER_TOKEN is shorter than ${MIN_TOKEN_LENGTH} characters`);
+  else {
+    const weakness = tokenWeakness(token);
+    if (weakness) problems.push(`SAGA_CODEC_SERVER_TOKEN ${weakness}`);
+  }
   const portText = env.SAGA_CODEC_SERVER_PORT || '8888';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push(`SAGA_CODEC_SERVER_PORT=${portText} is not a port number`);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, KEY_ID_METADATA } from '../src/codec';
-import { createCodecServer, loadCodecServerConfig, type CodecServer, type CodecServerLogger } from '../src/codec-server';
+import { createCodecServer, isBase64, loadCodecServerConfig, tokenWeakness, type CodecServer, type CodecServerLogger } from '../src/codec-server';
 import { ConfigError } from '../src/config';
 
 const TOKEN = 'codec-token-0123456789abcdef';
@@ -114,6 +114,76 @@ describe('codec server: decode and encode', () => {
   it('reports health without a token', async () => {
     const res = await fetch(`${base}/health`);
     expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('codec server: hostile bodies', () => {
+  let big: CodecServer;
+  let bigBase: string;
+  beforeAll(async () => {
+    big = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, maxPayloads: 50 });
+    bigBase = await big.listen(0);
+  });
+  afterAll(async () => {
+    await big?.stop();
+  });
+  const postBig = (body: string) =>
+    fetch(`${bigBase}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body });
+
+  it('checks the base64 of a payload just under the 8 MiB limit in linear time: 200 when valid, 400 when not, never 500', async () => {
+    const data = Buffer.alloc(6 * 1024 * 1024, 7).toString('base64');
+    expect(data.length).toBeGreaterThan(8 * 1024 * 1024 - 64);
+    const valid = JSON.stringify({ payloads: [{ data: data.slice(0, 8 * 1024 * 1024 - 64) }] });
+    expect(Buffer.byteLength(valid)).toBeLessThanOrEqual(8 * 1024 * 1024);
+    const ok = await postBig(valid);
+    expect(ok.status).toBe(200);
+    const bad = await postBig(JSON.stringify({ payloads: [{ data: `${data.slice(0, 8 * 1024 * 1024 - 68)}!!!!` }] }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe('payloads[0].data must be a base64 string');
+  });
+
+  it('answers 413 to a body over 8 MiB and to more payloads than one request may carry', async () => {
+    expect((await postBig(JSON.stringify({ payloads: [{ data: 'A'.repeat(8 * 1024 * 1024 + 4) }] }))).status).toBe(413);
+    const many = await postBig(JSON.stringify({ payloads: Array.from({ length: 51 }, () => ({ data: '' })) }));
+    expect(many.status).toBe(413);
+    expect(((await many.json()) as { error: string }).error).toMatch(/more than 50 payloads/);
+    expect((await postBig(JSON.stringify({ payloads: Array.from({ length: 50 }, () => ({ data: '' })) }))).status).toBe(200);
+  });
+
+  it('tells base64 from anything else, padded or not, standard or URL-safe', () => {
+    for (const valid of ['', 'QQ', 'QQ==', 'QUI', 'QUI=', 'QUJD', 'a+/b', 'a-_b']) expect(isBase64(valid)).toBe(true);
+    for (const invalid of ['Q', 'QUJDR', 'QQ=', 'Q===', '=', 'QU!D', 'QUJD\n', 'QQ==QQ==']) expect(isBase64(invalid)).toBe(false);
+  });
+});
+
+describe('codec server: guessing the token', () => {
+  let guarded: CodecServer;
+  let guardedBase: string;
+  let clock = Date.now();
+  beforeAll(async () => {
+    guarded = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, maxFailedSignIns: 3, signInWindowMs: 60_000, now: () => clock });
+    guardedBase = await guarded.listen(0);
+  });
+  afterAll(async () => {
+    await guarded?.stop();
+  });
+  const decodeWith = (token: string) =>
+    fetch(`${guardedBase}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ payloads: encrypted }) });
+
+  it('refuses a client address with 429 after too many wrong tokens, the right one included, and logs the address', async () => {
+    logLines.length = 0;
+    for (let i = 0; i < 3; i++) expect((await decodeWith(`wrong-guess-${i}-0123456789abcdef`)).status).toBe(401);
+    const locked = await decodeWith(TOKEN);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await fetch(`${guardedBase}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) })).status).toBe(429);
+
+    const refusals = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(refusals.map((r) => r.status)).toEqual([401, 401, 401, 429, 429]);
+    for (const r of refusals) expect(String(r.client)).toMatch(/127\.0\.0\.1/);
+
+    clock += 61_000;
+    expect(await decodedValues(await decodeWith(TOKEN))).toEqual([customer, 'second']);
   });
 });
 
@@ -273,6 +343,15 @@ describe('loadCodecServerConfig', () => {
 
   it('refuses a short token', () => {
     expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: 'short' })).toThrow(/shorter than 16/);
+  });
+
+  it('refuses weak tokens at start: repeated or patterned characters', () => {
+    for (const weak of ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '1234123412341234', 'passwordpassword']) {
+      expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: weak })).toThrow(/too predictable/);
+      expect(() => createCodecServer({ codec, token: weak, allowedOrigins: [], namespace: 'default', logger })).toThrow(ConfigError);
+    }
+    expect(tokenWeakness(randomBytes(32).toString('base64'))).toBeUndefined();
+    expect(tokenWeakness(TOKEN)).toBeUndefined();
   });
 
   it('allows the Web UI origin of TEMPORAL_UI_URL by default, and the local UI when that is unset', () => {

@@ -44,7 +44,7 @@ describe('loadCodecConfig', () => {
     expect(problems).toEqual([
       'SAGA_CODEC_KEYS: key "short" is 16 bytes; AES-256 needs 32',
       'SAGA_CODEC_KEYS: key id "k1" appears more than once',
-      'SAGA_CODEC_KEYS: key id "bad id" must be 1-64 letters, digits, ".", "_" or "-"',
+      'SAGA_CODEC_KEYS: key id (a malformed id of 6 characters) of entry 4 must be 1-64 letters, digits, ".", "_" or "-"',
     ]);
   });
 
@@ -66,6 +66,27 @@ describe('loadCodecConfig', () => {
     expect(error.message).toContain('31 bytes');
     expect(error.message).not.toContain(material);
     expect(error.message).not.toContain(material.slice(0, 12));
+  });
+
+  it('names an entry written the wrong way round (<key>:<id>) without echoing the key', () => {
+    const material = b64(key1);
+    const error = (() => {
+      try {
+        loadCodecConfig({ SAGA_CODEC_KEYS: `${material}:k1` });
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(error.message).toContain('entry 1 looks reversed');
+    expect(error.message).not.toContain(material.slice(0, 12));
+  });
+
+  it('never echoes a malformed id, which may be key material, in any problem', () => {
+    const material = `${b64(randomBytes(30))}+/`;
+    const problems = problemsOf(() => parseCodecKeys(`${material}:k1`));
+    expect(problems.join('\n')).not.toContain(material.slice(0, 12));
+    expect(problems).toEqual(['SAGA_CODEC_KEYS: key id (a malformed id of 42 characters) of entry 1 must be 1-64 letters, digits, ".", "_" or "-"', 'SAGA_CODEC_KEYS: key of entry 1 is 1 bytes; AES-256 needs 32']);
   });
 });
 

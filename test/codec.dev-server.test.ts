@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, type DataConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type DataConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, ReplayError, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -225,6 +225,45 @@ describe('payload encryption on a real server: test workflow', () => {
     expect(keyIdOf(events?.find((e) => e.workflowExecutionStartedEventAttributes)?.workflowExecutionStartedEventAttributes?.input?.payloads)).toBe('k1');
     expect(keyIdOf(events?.find((e) => e.workflowExecutionSignaledEventAttributes)?.workflowExecutionSignaledEventAttributes?.input?.payloads)).toBe('k2');
     expect(keyIdOf(events?.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes?.result?.payloads)).toBe('k2');
+  });
+});
+
+describe('strict mode: with keys set, unencrypted payloads are refused', () => {
+  it('a worker with keys refuses a saga started in plain text by a client without keys: no activity runs', async () => {
+    const taskQueue = uniqueTaskQueue('strict');
+    const workflowId = `contact-plain-${randomUUID()}`;
+    let greeted = 0;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: fixtureBundle,
+      activities: { ...contactActivities, greetContact: async (contact: Contact) => `${++greeted} ${contact.name}` },
+      dataConverter,
+    });
+    const failedTask = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(contactWorkflow, { taskQueue, workflowId, args: [newContact()] });
+      for (let i = 0; i < 100; i++) {
+        const { events } = await handle.fetchHistory();
+        const failed = events?.find((e) => e.workflowTaskFailedEventAttributes);
+        if (failed) {
+          await handle.terminate('refused in the test');
+          return { failed, events: events! };
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('the worker never failed the plain-text workflow task');
+    });
+    // The failure itself is encrypted, like every failure message with the codec on.
+    const encodedAttributes = failedTask.failed.workflowTaskFailedEventAttributes?.failure?.encodedAttributes;
+    const [attributes] = await dataConverter.payloadCodecs![0]!.decode([encodedAttributes as Payload]);
+    expect(defaultPayloadConverter.fromPayload<{ message: string }>(attributes!).message).toMatch(/unencrypted payload/);
+    expect(failedTask.events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+    expect(greeted).toBe(0);
+  });
+
+  it('a client with keys refuses to read a plain-text result', async () => {
+    const { workflowId } = await runContactWorkflow(env.client, undefined, newContact());
+    await expect(codecClient.workflow.getHandle(workflowId).result()).rejects.toThrow(/unencrypted payload/);
   });
 });
 

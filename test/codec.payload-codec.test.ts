@@ -5,9 +5,12 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import {
   AesGcmPayloadCodec,
   CIPHER_METADATA,
+  dataConverterFor,
   ENCRYPTED_ENCODING,
   KEY_ID_METADATA,
+  loadCodecConfig,
   PayloadDecryptionError,
+  UnencryptedPayloadError,
   UnknownKeyError,
   type CodecKey,
 } from '../src/codec';
@@ -56,6 +59,35 @@ describe('AesGcmPayloadCodec', () => {
     const [a, b] = await codec.encode([toPayload(customer), toPayload(customer)]);
     expect(Buffer.from(a!.data!).equals(Buffer.from(b!.data!))).toBe(false);
     expect((await codec.decode([a!, b!])).map(fromPayload)).toEqual([customer, customer]);
+  });
+
+  it('refuses unencrypted payloads in strict mode, and encrypted ones whose metadata was stripped', async () => {
+    const codec = new AesGcmPayloadCodec([k1], { strict: true });
+    await expect(codec.decode([toPayload(customer)])).rejects.toThrow(UnencryptedPayloadError);
+    const [encoded] = await codec.encode([toPayload(customer)]);
+    await expect(codec.decode([{ ...encoded!, metadata: {} }])).rejects.toThrow(UnencryptedPayloadError);
+    const { encoding: _dropped, ...rest } = encoded!.metadata!;
+    await expect(codec.decode([{ ...encoded!, metadata: rest }])).rejects.toThrow(UnencryptedPayloadError);
+    expect(fromPayload((await codec.decode([encoded!]))[0]!)).toEqual(customer);
+  });
+
+  it('is strict in the data converter whenever keys are set, unless SAGA_CODEC_STRICT=false', async () => {
+    const keys = `k1:${Buffer.from(k1.key).toString('base64')}`;
+    const strictCodec = dataConverterFor(loadCodecConfig({ SAGA_CODEC_KEYS: keys }))!.payloadCodecs![0]!;
+    await expect(strictCodec.decode([toPayload(customer)])).rejects.toThrow(UnencryptedPayloadError);
+    const migrating = dataConverterFor(loadCodecConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_STRICT: 'false' }))!.payloadCodecs![0]!;
+    expect(fromPayload((await migrating.decode([toPayload(customer)]))[0]!)).toEqual(customer);
+    expect(() => loadCodecConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_STRICT: 'maybe' })).toThrow(/SAGA_CODEC_STRICT/);
+  });
+
+  it('never echoes an attacker-chosen key id at length', async () => {
+    const codec = new AesGcmPayloadCodec([k1]);
+    const [encoded] = await codec.encode([toPayload(customer)]);
+    const hostileId = `k${'A'.repeat(10_000)}`;
+    const error = (await codec.decode([{ ...encoded!, metadata: { ...encoded!.metadata, [KEY_ID_METADATA]: Buffer.from(hostileId) } }]).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(UnknownKeyError);
+    expect(error.message.length).toBeLessThan(200);
+    expect(error.message).not.toContain('AAAAAAAAAA');
   });
 
   it('passes payloads that were never encrypted through decode unchanged', async () => {

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { KeyRing, type CodecKey } from './key-ring';
+import { describeKeyId, KeyRing, type CodecKey } from './key-ring';
 
 /** `encoding` metadata of a payload this codec encrypted. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -23,8 +23,25 @@ export class PayloadDecryptionError extends Error {
     readonly keyId: string,
     reason: string,
   ) {
-    super(`Payload encrypted with key "${keyId}" cannot be decrypted: ${reason}`);
+    super(`Payload encrypted with key ${describeKeyId(keyId)} cannot be decrypted: ${reason}`);
   }
+}
+
+/**
+ * Thrown in strict mode when a payload to decode is not encrypted: plaintext from a client without
+ * the keys, or an encrypted payload whose metadata was stripped.
+ */
+export class UnencryptedPayloadError extends Error {
+  override readonly name = 'UnencryptedPayloadError';
+  constructor() {
+    super('Refused an unencrypted payload: every payload must be encrypted with a key of SAGA_CODEC_KEYS (set SAGA_CODEC_STRICT=false only while migrating)');
+  }
+}
+
+/** Options of {@link AesGcmPayloadCodec}. */
+export interface AesGcmPayloadCodecOptions {
+  /** Refuse to decode payloads that are not encrypted. @default false (the configuration turns it on whenever keys are set) */
+  strict?: boolean;
 }
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -35,7 +52,8 @@ const text = (bytes: Uint8Array | null | undefined) => (bytes ? new TextDecoder(
  * visible) is serialized and encrypted under the key ring's active key; the key id and the cipher go
  * into the new payload's metadata so any key of the ring can decrypt it later. Payloads that are
  * not encrypted pass through decode untouched, so histories written before the codec was turned on
- * stay readable.
+ * stay readable, unless `strict` is on: then they are refused, so a client without the keys cannot
+ * slip plaintext (personal data, or input nobody authenticated) into a saga.
  *
  * Each encryption draws a fresh random IV, so encoding is not deterministic. Replay does not care:
  * the server stores the encoded payloads and hands them back; workflow code never re-encodes and
@@ -43,9 +61,12 @@ const text = (bytes: Uint8Array | null | undefined) => (bytes ? new TextDecoder(
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
   readonly keyRing: KeyRing;
+  /** Whether unencrypted payloads are refused by `decode`. */
+  readonly strict: boolean;
 
-  constructor(keys: KeyRing | readonly CodecKey[]) {
+  constructor(keys: KeyRing | readonly CodecKey[], options: AesGcmPayloadCodecOptions = {}) {
     this.keyRing = keys instanceof KeyRing ? keys : new KeyRing(keys);
+    this.strict = options.strict ?? false;
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
@@ -64,14 +85,18 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((payload) => (isEncrypted(payload) ? this.#decrypt(payload) : payload));
+    return payloads.map((payload) => {
+      if (isEncrypted(payload)) return this.#decrypt(payload);
+      if (this.strict) throw new UnencryptedPayloadError();
+      return payload;
+    });
   }
 
   #decrypt(payload: Payload): Payload {
     const keyId = text(payload.metadata?.[KEY_ID_METADATA]);
-    if (!keyId) throw new PayloadDecryptionError('(none)', `the "${KEY_ID_METADATA}" metadata is missing`);
+    if (!keyId) throw new PayloadDecryptionError('', `the "${KEY_ID_METADATA}" metadata is missing`);
     const cipherName = text(payload.metadata?.[CIPHER_METADATA]);
-    if (cipherName !== undefined && cipherName !== CIPHER) throw new PayloadDecryptionError(keyId, `unsupported cipher "${cipherName}"`);
+    if (cipherName !== undefined && cipherName !== CIPHER) throw new PayloadDecryptionError(keyId, `unsupported cipher (only ${CIPHER} is read)`);
     const key = this.keyRing.key(keyId);
     const data = payload.data ?? new Uint8Array();
     if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError(keyId, 'the payload is truncated');

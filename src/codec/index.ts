@@ -1,26 +1,39 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataConverter } from '@temporalio/common';
+import { ConfigError } from '../config';
 import { AesGcmPayloadCodec } from './aes-gcm-codec';
 import { KeyRing, parseCodecKeys } from './key-ring';
 
-export { AesGcmPayloadCodec, PayloadDecryptionError, isEncrypted, ENCRYPTED_ENCODING, KEY_ID_METADATA, CIPHER_METADATA, CIPHER } from './aes-gcm-codec';
-export { KeyRing, UnknownKeyError, parseCodecKeys, KEY_BYTES, type CodecKey } from './key-ring';
+export { AesGcmPayloadCodec, PayloadDecryptionError, UnencryptedPayloadError, isEncrypted, type AesGcmPayloadCodecOptions, ENCRYPTED_ENCODING, KEY_ID_METADATA, CIPHER_METADATA, CIPHER } from './aes-gcm-codec';
+export { KeyRing, UnknownKeyError, describeKeyId, parseCodecKeys, KEY_BYTES, type CodecKey } from './key-ring';
 
 /** The payload codec's configuration: present when encryption is on. */
 export interface CodecConfig {
   /** Keys for encryption (the first) and decryption (all). Env `SAGA_CODEC_KEYS="k2:<base64>,k1:<base64>"`. */
   keyRing: KeyRing;
+  /** Refuse unencrypted payloads. @default true (env `SAGA_CODEC_STRICT=false` turns it off, for migrating a running system) */
+  strict?: boolean;
 }
 
 /**
- * Reads `SAGA_CODEC_KEYS`; returns undefined when it is unset or empty (encryption off). Throws
- * `ConfigError` listing every problem with the keys, without echoing key material.
+ * Reads `SAGA_CODEC_KEYS` and `SAGA_CODEC_STRICT`; returns undefined when the keys are unset or empty
+ * (encryption off). Throws `ConfigError` listing every problem, without echoing key material.
  */
 export function loadCodecConfig(env: Record<string, string | undefined> = process.env): CodecConfig | undefined {
   const raw = env.SAGA_CODEC_KEYS?.trim();
-  if (!raw) return undefined;
-  return { keyRing: new KeyRing(parseCodecKeys(raw)) };
+  const strictText = (env.SAGA_CODEC_STRICT ?? '').trim().toLowerCase();
+  const problems: string[] = [];
+  if (!['', 'true', 'false'].includes(strictText)) problems.push('SAGA_CODEC_STRICT must be true or false');
+  let keyRing: KeyRing | undefined;
+  try {
+    if (raw) keyRing = new KeyRing(parseCodecKeys(raw));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return keyRing && { keyRing, strict: strictText !== 'false' };
 }
 
 /** Module the workflow sandbox loads for failures: messages and stack traces go into encrypted payloads. */
@@ -35,10 +48,10 @@ function siblingModule(name: string): string {
 }
 
 /**
- * The data converter for the worker and the client: the AES-256-GCM codec plus the failure converter
- * that moves failure messages into payloads. Undefined when the codec is off (the SDK default applies).
+ * The data converter for the worker and the client: the AES-256-GCM codec (strict unless the config
+ * says otherwise) plus the failure converter that moves failure messages into payloads. Undefined when the codec is off (the SDK default applies).
  */
 export function dataConverterFor(config: CodecConfig | undefined): DataConverter | undefined {
   if (!config) return undefined;
-  return { payloadCodecs: [new AesGcmPayloadCodec(config.keyRing)], failureConverterPath };
+  return { payloadCodecs: [new AesGcmPayloadCodec(config.keyRing, { strict: config.strict ?? true })], failureConverterPath };
 }

@@ -14,6 +14,15 @@ export interface CodecKey {
   readonly key: Uint8Array;
 }
 
+/**
+ * A key id as error messages may show it: quoted when it is a well-formed id (at most 64 safe
+ * characters), otherwise only its length. A malformed id may be key material written in the wrong
+ * place (`<key>:<id>`), or a value an attacker put into a payload's metadata.
+ */
+export function describeKeyId(id: string): string {
+  return KEY_ID.test(id) ? `"${id}"` : `(a malformed id of ${id.length} characters)`;
+}
+
 /** Thrown when decoding a payload encrypted under a key id that the key ring does not hold. */
 export class UnknownKeyError extends Error {
   override readonly name = 'UnknownKeyError';
@@ -21,7 +30,7 @@ export class UnknownKeyError extends Error {
     readonly keyId: string,
     readonly knownKeyIds: readonly string[],
   ) {
-    super(`Payload was encrypted with key "${keyId}", which is not in the key ring (${knownKeyIds.join(', ')}): add it back to SAGA_CODEC_KEYS`);
+    super(`Payload was encrypted with key ${describeKeyId(keyId)}, which is not in the key ring (${knownKeyIds.join(', ')}): add it back to SAGA_CODEC_KEYS`);
   }
 }
 
@@ -69,12 +78,13 @@ function keyProblems(keys: readonly CodecKey[]): string[] {
   if (keys.length === 0) return ['the key ring needs at least one key'];
   const problems: string[] = [];
   const seen = new Set<string>();
-  for (const { id, key } of keys) {
-    if (!KEY_ID.test(id)) problems.push(`key id "${id}" must be 1-64 letters, digits, ".", "_" or "-"`);
-    if (seen.has(id)) problems.push(`key id "${id}" appears more than once`);
+  keys.forEach(({ id, key }, index) => {
+    const valid = KEY_ID.test(id);
+    if (!valid) problems.push(`key id ${describeKeyId(id)} of entry ${index + 1} must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (seen.has(id)) problems.push(`key id ${describeKeyId(id)} appears more than once`);
     seen.add(id);
-    if (key.length !== KEY_BYTES) problems.push(`key "${id}" is ${key.length} bytes; AES-256 needs ${KEY_BYTES}`);
-  }
+    if (key.length !== KEY_BYTES) problems.push(`key ${valid ? `"${id}"` : `of entry ${index + 1}`} is ${key.length} bytes; AES-256 needs ${KEY_BYTES}`);
+  });
   return problems;
 }
 
@@ -94,8 +104,13 @@ export function parseCodecKeys(text: string, variable = 'SAGA_CODEC_KEYS'): Code
     }
     const id = entry.slice(0, colon).trim();
     const material = entry.slice(colon + 1).trim();
+    // `<key>:<id>` puts 32 bytes of base64 where the id belongs: say so without repeating either part.
+    if (!KEY_ID.test(id) && KEY_ID.test(material) && BASE64.test(id) && Buffer.from(id, 'base64').length === KEY_BYTES) {
+      problems.push(`${variable} entry ${index + 1} looks reversed: write "<key id>:<base64 key>"`);
+      return;
+    }
     if (!BASE64.test(material)) {
-      problems.push(`${variable}: key "${id}" is not base64`);
+      problems.push(`${variable}: key ${KEY_ID.test(id) ? `"${id}"` : `of entry ${index + 1}`} is not base64`);
       return;
     }
     keys.push({ id, key: Buffer.from(material, 'base64') });
