@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } 
 import { table, workflowUrl } from '../src/cli/render';
 import { sagaOutcome, type SagaOutcome } from '../src/cli/outcome';
 import { dataConverterFor, loadCodecConfig } from '../src/codec';
-import { connectionOptions, loadWorkerConfig, type WorkerConfig } from '../src/config';
+import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../src/config';
 import { isReachable, startDevServer, type DevServer } from '../src/devserver';
 import { startOrder, startRegistration } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
@@ -108,6 +108,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
+      database: databaseOptions(config),
       ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
     });
     cleanups.push(() => services.close());
@@ -183,10 +184,10 @@ async function waitForPhase(handle: WorkflowHandle, phase: string, timeoutMs = 3
  * payment provider, one is declined, one cannot be shipped and is undone step by step) and two
  * registrations (one verified with the code read from the mail outbox, one whose address bounces).
  */
-export async function runDemo(opts: { client: Client; services: Pick<Services, 'mail'>; config: Pick<WorkerConfig, 'taskQueue' | 'namespace'>; uiUrl: string; runId?: string }): Promise<DemoRow[]> {
+export async function runDemo(opts: { client: Client; services: Pick<Services, 'mail'>; config: Pick<WorkerConfig, 'taskQueue' | 'namespace' | 'idSecret'>; uiUrl: string; runId?: string }): Promise<DemoRow[]> {
   const { client, services, config } = opts;
   const run = opts.runId ?? Date.now().toString(36);
-  const start = { taskQueue: config.taskQueue };
+  const start = { taskQueue: config.taskQueue, idSecret: config.idSecret };
   const describeOrder = (r: unknown) => {
     const result = r as OrderResult;
     return `shipped with ${result.carrier}, tracking ${result.trackingNumber}`;

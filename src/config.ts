@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import { FaultConfigError, faultConfigFromEnv } from './services/faults';
 
 /**
  * Configuration of the worker and the client, read from the environment and validated in one pass so
@@ -18,6 +19,13 @@ export interface TemporalConfig {
   apiKey: string | undefined;
   /** Base URL of the Web UI, for links printed by the client. @default "http://localhost:8233" (env `TEMPORAL_UI_URL`) */
   uiUrl: string;
+  /**
+   * Key of the registration workflow ids' hash: every client and worker of a namespace must share it.
+   * Env `SAGA_ID_SECRET` (at least 32 characters; required when `NODE_ENV=production`). @default a public development value
+   */
+  idSecret: string;
+  /** Whether `idSecret` is the public development default (the worker says so in its log). */
+  idSecretIsDevelopmentDefault: boolean;
 }
 
 export interface WorkerConfig extends TemporalConfig {
@@ -27,15 +35,31 @@ export interface WorkerConfig extends TemporalConfig {
   operatorEmail: string;
   /** Prebuilt workflow bundle (`npm run build:bundle`); when unset the worker bundles at start. Env `WORKFLOW_BUNDLE_PATH`. */
   workflowBundlePath: string | undefined;
-  /** Fault injection as JSON (testing only). Env `SAGA_FAULTS`. */
+  /** Fault injection as JSON (testing only). Env `SAGA_FAULTS`; refused unless `SAGA_FAULTS_ENABLED=true` when it turns any fault on. */
   faults: string | undefined;
   /** Max concurrent activity executions. @default 200 (env `WORKER_MAX_ACTIVITIES`) */
   maxConcurrentActivities: number;
   /** Max concurrent workflow tasks. @default 40 (env `WORKER_MAX_WORKFLOW_TASKS`) */
   maxConcurrentWorkflowTasks: number;
+  /**
+   * PostgreSQL connections: each running activity holds at most one, so more than the activity
+   * concurrency is waste, and fewer makes activities wait (up to the connect timeout, then retry).
+   * @default min(maxConcurrentActivities, 20) (env `DATABASE_POOL_SIZE`)
+   */
+  databasePoolSize: number;
+  /** Longest wait for a PostgreSQL connection, in ms. @default 5000 (env `DATABASE_CONNECT_TIMEOUT_MS`) */
+  databaseConnectTimeoutMs: number;
+  /** Longest PostgreSQL statement, in ms. @default 30000 (env `DATABASE_STATEMENT_TIMEOUT_MS`) */
+  databaseStatementTimeoutMs: number;
   /** Log level. @default "info" (env `LOG_LEVEL`) */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
+
+/**
+ * The key of registration workflow ids when `SAGA_ID_SECRET` is unset. It is public, so ids made with
+ * it can be recomputed by anyone: fine for development, refused in production.
+ */
+export const DEVELOPMENT_ID_SECRET = 'saga-temporal development id secret: public, set SAGA_ID_SECRET';
 
 /** Thrown when the environment holds an invalid or incomplete configuration; lists every problem. */
 export class ConfigError extends Error {
@@ -113,7 +137,12 @@ function readTemporal(env: Env, problems: string[]): TemporalConfig {
     };
   }
   const uiUrl = (env.TEMPORAL_UI_URL || 'http://localhost:8233').replace(/\/+$/, '');
-  return { address, namespace, taskQueue, tls, apiKey, uiUrl };
+  const idSecret = env.SAGA_ID_SECRET || undefined;
+  if (idSecret === undefined && env.NODE_ENV === 'production') {
+    problems.push('SAGA_ID_SECRET is missing: production needs a secret key for registration workflow ids (e.g. openssl rand -base64 32)');
+  }
+  if (idSecret !== undefined && idSecret.length < 32) problems.push('SAGA_ID_SECRET is shorter than 32 characters');
+  return { address, namespace, taskQueue, tls, apiKey, uiUrl, idSecret: idSecret ?? DEVELOPMENT_ID_SECRET, idSecretIsDevelopmentDefault: idSecret === undefined };
 }
 
 /** Reads the client's configuration; throws {@link ConfigError} listing every problem. */
@@ -133,14 +162,14 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')})`);
   }
   const faults = env.SAGA_FAULTS || undefined;
-  if (faults) {
-    try {
-      JSON.parse(faults);
-    } catch {
-      problems.push('SAGA_FAULTS is not valid JSON');
-    }
+  try {
+    faultConfigFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof FaultConfigError)) throw err;
+    problems.push(err.problems);
   }
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  const maxConcurrentActivities = positiveInt(env, 'WORKER_MAX_ACTIVITIES', 200, problems);
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel} is not one of debug, info, warn, error`);
   const config: WorkerConfig = {
     ...temporal,
@@ -148,12 +177,20 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     operatorEmail: env.OPERATOR_EMAIL || 'ops@saga.test',
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     faults,
-    maxConcurrentActivities: positiveInt(env, 'WORKER_MAX_ACTIVITIES', 200, problems),
+    maxConcurrentActivities,
     maxConcurrentWorkflowTasks: positiveInt(env, 'WORKER_MAX_WORKFLOW_TASKS', 40, problems),
+    databasePoolSize: positiveInt(env, 'DATABASE_POOL_SIZE', Math.min(maxConcurrentActivities, 20), problems),
+    databaseConnectTimeoutMs: positiveInt(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, problems),
+    databaseStatementTimeoutMs: positiveInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, problems),
     logLevel: logLevel as WorkerConfig['logLevel'],
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** The database options of a worker's configuration, for `createServices`. */
+export function databaseOptions(config: WorkerConfig): { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number } {
+  return { poolSize: config.databasePoolSize, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs };
 }
 
 /** Connection options shared by the client's `Connection` and the worker's `NativeConnection`. */

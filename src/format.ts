@@ -1,6 +1,9 @@
 // Pure formatting shared by workflows (summaries) and Node code (client output). Sandbox-safe.
 
-/** Total of an order in cents. */
+/**
+ * Total of an order in cents. Exact: the order schema's bounds (100 lines, 10,000 units, 1,000,000.00
+ * per unit) keep it below 10^14, far under `Number.MAX_SAFE_INTEGER`.
+ */
 export function orderTotalCents(items: readonly { quantity: number; unitPriceCents: number }[]): number {
   return items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
 }

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import { DEVELOPMENT_ID_SECRET } from './config';
 import { orderInputSchema, parseOrThrow, registrationInputSchema, type OrderInput, type RegistrationInput } from './schemas';
 import { formatDuration, orderSummary } from './format';
 import type { orderSaga } from './workflows/order';
@@ -13,6 +14,8 @@ import type { registrationSaga } from './workflows/registration';
 export interface StartOptions {
   /** @default "sagas" */
   taskQueue?: string;
+  /** Key of the registration workflow id's hash (env `SAGA_ID_SECRET`). @default DEVELOPMENT_ID_SECRET */
+  idSecret?: string;
 }
 
 /** `order-<orderId>`: one workflow per order, so a second start for the same order is refused. */
@@ -21,12 +24,14 @@ export function orderWorkflowId(orderId: string): string {
 }
 
 /**
- * `registration-<16 hex>` from the normalized address: one registration per address at a time, and
- * the address itself stays out of workflow ids, lists and URLs.
+ * `registration-<16 hex>`, an HMAC of the normalized address keyed by `idSecret`: one registration per
+ * address at a time, and the address stays out of workflow ids, lists and URLs. Keyed, because an
+ * unkeyed hash would let anyone who can list workflows test whether an address registered.
+ * @default idSecret DEVELOPMENT_ID_SECRET
  */
-export function registrationWorkflowId(email: string): string {
-  const normalized = email.trim().toLowerCase();
-  return `registration-${createHash('sha256').update(normalized).digest('hex').slice(0, 16)}`;
+export function registrationWorkflowId(email: string, idSecret: string = DEVELOPMENT_ID_SECRET): string {
+  const normalized = email.trim().normalize('NFKC').toLowerCase();
+  return `registration-${createHmac('sha256', idSecret).update(normalized).digest('hex').slice(0, 16)}`;
 }
 
 /** Validates the order and starts `orderSaga`; throws `InvalidInputError` before contacting the server. */
@@ -50,7 +55,7 @@ export async function startRegistration(
   const valid = parseOrThrow(registrationInputSchema, 'registration', input);
   return client.workflow.start<typeof registrationSaga>('registrationSaga', {
     taskQueue: options.taskQueue ?? 'sagas',
-    workflowId: registrationWorkflowId(valid.email),
+    workflowId: registrationWorkflowId(valid.email, options.idSecret),
     // A failed or finished registration may be tried again; a running one may not be joined twice.
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     args: [valid],

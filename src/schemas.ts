@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { businessFailure, FailureType } from './failures';
+import { orderTotalCents } from './format';
 
 // Input schemas for the sagas. They run at the edge (the client) and again when a workflow starts, so
 // they must stay deterministic and sandbox-safe: zod only, no I/O.
@@ -12,21 +13,36 @@ const id = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 
-/** An e-mail address, normalized to lower case. Kept deliberately plain: the mail service is the real judge. */
+// Invisible and control characters (`\p{C}`: zero-width space, right-to-left override, C0 and C1
+// controls, NUL, unassigned code points) make two strings that look the same compare different, or
+// make a log line lie about its content. Text is NFKC-normalized first, so full-width and other
+// compatibility forms fold into the letters they look like.
+const INVISIBLE_OR_CONTROL = /\p{C}/u;
+const NON_ASCII = /[^\x20-\x7e]/;
+
+/**
+ * An e-mail address: NFKC-normalized, lower case, ASCII only. Letters of other scripts are refused
+ * rather than kept, because a Cyrillic "а" looks like a Latin "a": two addresses that look the same
+ * must not make two accounts. Kept deliberately plain otherwise: the mail service is the real judge.
+ */
 export const emailSchema = z
   .string()
   .trim()
   .max(254)
+  .normalize('NFKC')
   .toLowerCase()
+  .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed')
+  .refine((s) => !NON_ASCII.test(s), 'only ASCII e-mail addresses are accepted')
   .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address');
 
 const text = (max: number) =>
   z
     .string()
     .trim()
+    .normalize('NFKC')
     .min(1)
     .max(max)
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed');
+    .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed');
 
 export const skuSchema = z.string().regex(/^sku-[a-z0-9-]{1,48}$/, 'a SKU looks like "sku-widget"');
 
@@ -57,7 +73,10 @@ export const orderInputSchema = z.strictObject({
     .array(orderItemSchema)
     .min(1, 'an order needs at least one item')
     .max(100, 'an order has at most 100 lines')
-    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear once'),
+    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear once')
+    // A line may be free (a gift), an order may not: there would be nothing to authorize, and the
+    // payment step refuses a zero amount. Refused here, at the client and at the workflow's start.
+    .refine((items) => orderTotalCents(items) >= 1, 'the order total must be at least 1 cent: free orders are not taken'),
   payment: z.strictObject({ token: z.string().regex(/^tok_[a-z0-9_]{1,40}$/, 'a payment token looks like "tok_visa"') }),
   shippingAddress: shippingAddressSchema,
 });

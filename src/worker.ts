@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { dataConverterFor, loadCodecConfig } from './codec';
-import { ConfigError, connectionOptions, loadWorkerConfig, type WorkerConfig } from './config';
+import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './search-attributes';
-import { createServices, type Services } from './services';
+import { createServices, faultsAreOn, type Services } from './services';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
 export class MissingSearchAttributeError extends Error {
@@ -74,10 +74,18 @@ export async function main(): Promise<void> {
   let services: Services | undefined;
   try {
     await checkSearchAttributes(connection, config);
+    const faults = config.faults ? JSON.parse(config.faults) : undefined;
+    if (faults && faultsAreOn(faults)) {
+      logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
+    }
+    if (config.idSecretIsDevelopmentDefault) {
+      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused with NODE_ENV=production)');
+    }
     services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
-      ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
+      database: databaseOptions(config),
+      ...(faults ? { faults } : {}),
     });
     const worker = await createSagaWorker({ connection, config, services, overrides: dataConverter ? { dataConverter } : {} });
     logger.info('Worker started', {
@@ -85,6 +93,7 @@ export async function main(): Promise<void> {
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       database: redact(config.databaseUrl),
+      ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
       payloadEncryption: dataConverter ? 'on' : 'off',
     });
     await worker.run();

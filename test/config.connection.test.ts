@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, connectionOptions, loadClientConfig, loadWorkerConfig } from '../src/config';
+import { ConfigError, connectionOptions, DEVELOPMENT_ID_SECRET, loadClientConfig, loadWorkerConfig } from '../src/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'saga-config-'));
 const pem = (name: string, label: string) => {
@@ -40,6 +40,8 @@ describe('client configuration: address and namespace', () => {
       tls: undefined,
       apiKey: undefined,
       uiUrl: 'http://localhost:8233',
+      idSecret: DEVELOPMENT_ID_SECRET,
+      idSecretIsDevelopmentDefault: true,
     });
     expect(connectionOptions(config)).toEqual({ address: 'localhost:7233' });
   });

@@ -71,7 +71,7 @@ describe('fault injector', () => {
   });
 
   it('reads its configuration from SAGA_FAULTS and rejects a malformed one', () => {
-    expect(faultConfigFromEnv({ SAGA_FAULTS: '{"seed":7,"payments":{"failOperations":["refund"],"latencyMs":[5,20]}}' })).toEqual({
+    expect(faultConfigFromEnv({ SAGA_FAULTS: '{"seed":7,"payments":{"failOperations":["refund"],"latencyMs":[5,20]}}', SAGA_FAULTS_ENABLED: 'true' })).toEqual({
       seed: 7,
       payments: { failOperations: ['refund'], latencyMs: [5, 20] },
     });
@@ -114,6 +114,7 @@ describe('services with faults', () => {
 
   it('takes its faults from SAGA_FAULTS when none are passed', async () => {
     vi.stubEnv('SAGA_FAULTS', '{"mail":{"lostReplyRate":0.5}}');
+    vi.stubEnv('SAGA_FAULTS_ENABLED', 'true');
     const other = await createServices({ databaseUrl: database.url });
     try {
       expect(other.faults.current).toEqual({ mail: { lostReplyRate: 0.5 } });

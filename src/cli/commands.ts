@@ -104,7 +104,7 @@ function outcomeJson(outcome: SagaOutcome): Record<string, unknown> {
 
 async function findSaga(ctx: CommandContext, ref: string, type?: 'registrationSaga' | 'orderSaga') {
   const client = await ctx.client();
-  const saga = await resolveSaga(client, ref);
+  const saga = await resolveSaga(client, ref, ctx.config.idSecret);
   if (type && saga.description.type !== type) {
     throw new CliError(`${saga.workflowId} is a ${saga.description.type}, not a ${type === 'registrationSaga' ? 'registration' : 'order'}`, ExitCode.USAGE);
   }
@@ -216,7 +216,7 @@ const register: CommandSpec = {
       ...(str(flags, 'timeout') ? { verificationTimeout: str(flags, 'timeout') } : {}),
     };
     const valid = parseOrThrow(registrationInputSchema, 'registration', input);
-    const handle = await startRegistration(await ctx.client(), valid, { taskQueue: ctx.config.taskQueue });
+    const handle = await startRegistration(await ctx.client(), valid, { taskQueue: ctx.config.taskQueue, idSecret: ctx.config.idSecret });
     const started = { workflowId: handle.workflowId, email: valid.email, uiUrl: url(ctx, handle.workflowId) };
     if (ctx.json) json(ctx, started);
     else {

@@ -57,6 +57,18 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** Size of the PostgreSQL connection pool. @default 10 */
   poolSize?: number;
+  /**
+   * How long to wait for a PostgreSQL connection, new or from the pool, in ms; a call that waits
+   * longer fails (and its activity retries) instead of hanging. @default 5000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Longest PostgreSQL statement, in ms: the server cancels it (`statement_timeout`), and the client
+   * gives up on a server that stopped answering a little later. @default 30000
+   */
+  statementTimeoutMs?: number;
+  /** Where pool errors (a connection lost while idle) are reported. @default a JSON line on stderr */
+  onPoolError?: (err: Error) => void;
 }
 
 /**
@@ -68,7 +80,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   if (url.startsWith('sqlite:')) {
     db = openSqlite(url.slice('sqlite:'.length), options.busyTimeoutMs ?? 5000);
   } else if (/^postgres(ql)?:\/\//.test(url)) {
-    db = openPostgres(url, options.poolSize ?? 10);
+    db = openPostgres(url, options);
   } else {
     throw new DatabaseUrlError(url);
   }
@@ -87,7 +99,9 @@ function openSqlite(path: string, busyTimeoutMs: number): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const conn = new BetterSqlite3(file, { timeout: busyTimeoutMs });
   conn.pragma('journal_mode = WAL');
-  conn.pragma('synchronous = NORMAL');
+  // FULL: a step Temporal recorded as done must survive a power failure. NORMAL in WAL mode may lose
+  // the last commits, and the barrier row that makes a retried step a no-op would go with them.
+  conn.pragma('synchronous = FULL');
   conn.pragma('foreign_keys = ON');
   return new SqliteDb(conn);
 }
@@ -176,12 +190,34 @@ const numberTypes = {
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 const TRANSACTION_ATTEMPTS = 5;
 
-function openPostgres(url: string, poolSize: number): Db {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: numberTypes });
-  // An idle client losing its connection (server restart) must not crash the process; the next
-  // query reports the problem to its caller instead.
-  pool.on('error', () => undefined);
+function openPostgres(url: string, options: OpenDatabaseOptions): Db {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    types: numberTypes,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    // The server cancels a statement that runs too long and ends a session left idle inside a
+    // transaction (its locks would block every other step); the client gives up on a server that
+    // does not answer at all.
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: 2 * statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 5_000,
+  });
+  // An idle client losing its connection (server restart) must not crash the process; it is logged,
+  // and the next query reports the problem to its caller.
+  const onPoolError = options.onPoolError ?? logPoolError;
+  pool.on('error', (err) => onPoolError(err));
   return new PostgresDb(pool);
+}
+
+function logPoolError(err: Error): void {
+  const code = (err as { code?: unknown }).code;
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'PostgreSQL pool error', error: { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) } })}\n`,
+  );
 }
 
 const placeholderCache = new Map<string, string>();
@@ -235,7 +271,9 @@ class PostgresDb implements Db {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
+        // Explicit, whatever the server's default: the barrier relies on READ COMMITTED, where a
+        // statement that waited on another transaction's row lock sees that row once it commits.
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         const result = await fn(postgresQueryable(client));
         await client.query('COMMIT');
         return result;

@@ -59,7 +59,19 @@ export function parseFaultConfig(value: unknown): FaultConfig {
   return parsed.data;
 }
 
-/** The fault configuration in the `SAGA_FAULTS` environment variable (JSON), or undefined when unset. */
+/** The variable that must be `true` before `SAGA_FAULTS` may turn any fault on. */
+export const FAULTS_OPT_IN = 'SAGA_FAULTS_ENABLED';
+
+/** Whether a fault configuration turns any fault on (a seed alone, or `{}`, does not). */
+export function faultsAreOn(config: FaultConfig): boolean {
+  return serviceNames.some((service) => config[service] !== undefined);
+}
+
+/**
+ * The fault configuration in the `SAGA_FAULTS` environment variable (JSON), or undefined when unset.
+ * Faults are refused unless `SAGA_FAULTS_ENABLED=true` too: a variable left over from a test run must
+ * not make a production worker fail calls on purpose.
+ */
 export function faultConfigFromEnv(env: Record<string, string | undefined> = process.env): FaultConfig | undefined {
   const raw = env.SAGA_FAULTS;
   if (!raw) return undefined;
@@ -69,7 +81,11 @@ export function faultConfigFromEnv(env: Record<string, string | undefined> = pro
   } catch {
     throw new FaultConfigError('SAGA_FAULTS is not valid JSON');
   }
-  return parseFaultConfig(value);
+  const config = parseFaultConfig(value);
+  if (faultsAreOn(config) && env[FAULTS_OPT_IN]?.trim().toLowerCase() !== 'true') {
+    throw new FaultConfigError(`SAGA_FAULTS turns faults on, but ${FAULTS_OPT_IN} is not "true": fault injection is for testing and must be switched on explicitly`);
+  }
+  return config;
 }
 
 /** mulberry32: tiny, fast and good enough to decide whether a call fails. */

@@ -1,4 +1,4 @@
-import { openDatabase, type Db } from './db';
+import { openDatabase, type Db, type OpenDatabaseOptions } from './db';
 import { FaultInjector, faultConfigFromEnv, type FaultConfig } from './faults';
 import { SqlInventory, type InventoryService } from './inventory';
 import { SqlMail, type MailService } from './mail';
@@ -7,8 +7,8 @@ import { SqlShipping, type ShippingService } from './shipping';
 import { SqlUsers, type UsersService } from './users';
 
 export { audit, type AuditReport } from './audit';
-export { openDatabase, redactUrl, type Db, type Queryable } from './db';
-export { FaultInjector, faultConfigFromEnv, parseFaultConfig, serviceNames, type FaultConfig, type ServiceFaults, type ServiceName } from './faults';
+export { openDatabase, redactUrl, type Db, type OpenDatabaseOptions, type Queryable } from './db';
+export { FaultInjector, FAULTS_OPT_IN, faultConfigFromEnv, faultsAreOn, parseFaultConfig, serviceNames, type FaultConfig, type ServiceFaults, type ServiceName } from './faults';
 export type { InventoryService, Reservation, StockLevel, StockLine } from './inventory';
 export { BOUNCE_DOMAIN, type MailKind, type MailService, type OutboxMessage } from './mail';
 export { extractVerificationCode } from './mail-templates';
@@ -38,19 +38,21 @@ export interface Services {
 export interface ServicesConfig {
   /** `sqlite:<file>`, `sqlite::memory:` or `postgres://…`. @default env `DATABASE_URL`, else "sqlite:.data/saga.db" */
   databaseUrl?: string;
-  /** Faults to inject (testing only). @default env `SAGA_FAULTS` (JSON), else none */
+  /** Faults to inject (testing only). @default env `SAGA_FAULTS` (JSON, refused without `SAGA_FAULTS_ENABLED=true`), else none */
   faults?: FaultConfig;
   /** Where operator alerts are mailed. @default "ops@saga.test" */
   operatorEmail?: string;
   /** Seed of the fault injector's random draws; overrides `faults.seed`. @default a random seed */
   seed?: number;
+  /** Pool size and timeouts of the database. @default those of {@link openDatabase} */
+  database?: OpenDatabaseOptions;
 }
 
 /** Opens the database (migrating it) and builds every service on it. */
 export async function createServices(config: ServicesConfig = {}): Promise<Services> {
   const faults = new FaultInjector(config.faults ?? faultConfigFromEnv() ?? {});
   if (config.seed !== undefined) faults.configure({ ...faults.current, seed: config.seed });
-  const db = await openDatabase(config.databaseUrl ?? (process.env.DATABASE_URL || 'sqlite:.data/saga.db'));
+  const db = await openDatabase(config.databaseUrl ?? (process.env.DATABASE_URL || 'sqlite:.data/saga.db'), config.database);
   const mail = new SqlMail(db, faults);
   return {
     inventory: new SqlInventory(db, faults),
