@@ -5,7 +5,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../src/failures';
 import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus, sagaStateQuery } from '../src/saga';
 import { orderWorkflowId, registrationWorkflowId, startOrder, startRegistration } from '../src/sagas';
-import { InvalidInputError, type OrderInput, type RegistrationInput } from '../src/schemas';
+import { orderSummary, orderTotalCents } from '../src/format';
+import { InvalidInputError, orderInputSchema, parseOrThrow, type OrderInput, type RegistrationInput } from '../src/schemas';
 import { audit, type Services } from '../src/services';
 import { verificationStateQuery, verifyEmailSignal, verifyEmailUpdate, type registrationSaga, type VerificationState } from '../src/workflows/registration';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -88,6 +89,16 @@ const badOrders: [string, Mangle<OrderInput & { orderId: string }>, RegExp][] = 
   ['a currency in lower case', (o) => ({ ...o, currency: 'eur' }), /currency/],
   ['an extra field claiming privileges', (o) => ({ ...o, isAdmin: true }), /isAdmin/],
   ['a __proto__ key', (o) => ({ ...o, ...(JSON.parse('{"__proto__": {"isAdmin": true}}') as object) }), /__proto__/],
+  ['NaN as a quantity', (o) => ({ ...o, items: [{ ...o.items[0], quantity: Number.NaN }] }), /items\.0\.quantity/],
+  ['Infinity as a price', (o) => ({ ...o, items: [{ ...o.items[0], unitPriceCents: Number.POSITIVE_INFINITY }] }), /items\.0\.unitPriceCents/],
+  ['an order whose every line is free', (o) => ({ ...o, items: [{ ...o.items[0], unitPriceCents: 0 }] }), /at least 1 cent/],
+  ['a nested __proto__ key in an order line', (o) => ({ ...o, items: [{ ...o.items[0], ...(JSON.parse('{"__proto__": {"unitPriceCents": 0}}') as object) }] }), /items\.0: .*__proto__/],
+  ['a constructor key in the shipping address', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, constructor: { prototype: { isAdmin: true } } } }), /shippingAddress: .*constructor/],
+  ['a zero-width space in the e-mail address', (o) => ({ ...o, email: 'ada\u200b@example.com' }), /email: invisible and control characters/],
+  ['a Cyrillic look-alike letter in the e-mail address', (o) => ({ ...o, email: '\u0430da@example.com' }), /email: only ASCII/],
+  ['a right-to-left override in the recipient name', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, name: 'Ada \u202eecalevoL' } }), /shippingAddress\.name/],
+  ['a C1 control character in the street', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, line1: '12 St James Sq\u0085' } }), /shippingAddress\.line1/],
+  ['a zero-width joiner in the city', (o) => ({ ...o, shippingAddress: { ...o.shippingAddress, city: 'Lon\u200ddon' } }), /shippingAddress\.city/],
   ['null instead of an order', () => null, /\(input\)/],
   ['a string instead of an order', () => 'order please', /\(input\)/],
 ];
@@ -105,6 +116,14 @@ const badRegistrations: [string, Mangle<RegistrationInput & { userId: string; em
   ['a verification timeout of a hundred years', (r) => ({ ...r, verificationTimeout: '36500d' }), /verificationTimeout/],
   ['a verification timeout that is not a duration', (r) => ({ ...r, verificationTimeout: 'soon' }), /verificationTimeout/],
   ['an extra field', (r) => ({ ...r, status: 'active' }), /status/],
+  ['a constructor key', (r) => ({ ...r, constructor: { prototype: { status: 'active' } } }), /constructor/],
+  ['a zero-width space in the e-mail address', (r) => ({ ...r, email: r.email.replace('@', '\u200b@') }), /email/],
+  ['a right-to-left override in the e-mail address', (r) => ({ ...r, email: `\u202e${r.email}` }), /email/],
+  ['a NUL byte in the e-mail address', (r) => ({ ...r, email: r.email.replace('@', '\u0000@') }), /email/],
+  ['a Greek look-alike letter in the e-mail address', (r) => ({ ...r, email: r.email.replace('o', '\u03bf') }), /email: only ASCII/],
+  ['a combining accent in the e-mail address', (r) => ({ ...r, email: r.email.replace('@', 'e\u0301@') }), /email: only ASCII/],
+  ['a right-to-left override in the name', (r) => ({ ...r, name: 'Grace \u202erepoH' }), /name/],
+  ['a C1 control character in the name', (r) => ({ ...r, name: 'Grace\u0085Hopper' }), /name/],
 ];
 
 let before: unknown;
@@ -223,6 +242,33 @@ async function untilWaiting(handle: WorkflowHandle): Promise<VerificationState> 
   throw new Error(`${handle.workflowId} never waited for its code`);
 }
 
+describe('the largest valid cart', () => {
+  function largestCart(): OrderInput & { orderId: string } {
+    const input = order();
+    return { ...input, items: Array.from({ length: 100 }, (_, i) => ({ sku: `sku-max-${i}`, quantity: 10_000, unitPriceCents: 100_000_000 })) };
+  }
+
+  it('passes validation with an exact total far below the safe-integer limit', () => {
+    const valid = parseOrThrow(orderInputSchema, 'order', largestCart());
+    expect(orderTotalCents(valid.items)).toBe(100_000_000_000_000);
+    expect(Number.isSafeInteger(orderTotalCents(valid.items) * 90)).toBe(true);
+    expect(orderSummary(valid)).toMatch(/1000000 items, 1000000000000\.00 EUR$/);
+  });
+
+  it('runs through the saga to a typed refusal (its SKUs are unknown), undoing the payment, with the amount intact', async () => {
+    const input = largestCart();
+    const err = await (await startOrder(env.client, input, { taskQueue })).result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.InvalidInput);
+    const payment = await services.payments.get(input.orderId);
+    if (payment) {
+      expect(payment.ledger.find((e) => e.kind === 'authorize')?.amountCents).toBe(100_000_000_000_000);
+      expect(payment.status).toBe('voided');
+    }
+    expect((await audit(services)).problems).toEqual([]);
+  });
+});
+
 describe('duplicate workflow ids', () => {
   it('a second start of a running order is refused, and the order is charged once', async () => {
     const input = order();
@@ -252,6 +298,46 @@ describe('duplicate workflow ids', () => {
     await handle.result().catch(() => undefined);
     const rows = await services.db.all<{ user_id: string; status: string }>('SELECT user_id, status FROM users WHERE email = ?', [input.email]);
     expect(rows).toEqual([{ user_id: input.userId, status: 'deleted' }]);
+  });
+});
+
+describe('addresses that look the same', () => {
+  /** The address with its local part in full-width letters, which NFKC folds back to ASCII. */
+  const fullWidth = (email: string) => {
+    const [local, domain] = email.split('@') as [string, string];
+    return `${local.replace(/[a-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0x61 + 0xff41))}@${domain}`;
+  };
+
+  it('a full-width spelling of a waiting address is the same registration: refused, one account', async () => {
+    const input = registration();
+    const handle = await startRegistration(env.client, input, { taskQueue });
+    await untilWaiting(handle);
+    expect(fullWidth(input.email)).not.toBe(input.email);
+    expect(registrationWorkflowId(fullWidth(input.email))).toBe(handle.workflowId);
+    await expect(startRegistration(env.client, { ...input, userId: `${input.userId}-wide`, email: fullWidth(input.email) }, { taskQueue })).rejects.toBeInstanceOf(
+      WorkflowExecutionAlreadyStartedError,
+    );
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    const rows = await services.db.all<{ user_id: string }>('SELECT user_id FROM users WHERE user_id LIKE ?', [`${input.userId}%`]);
+    expect(rows).toEqual([{ user_id: input.userId }]);
+  });
+
+  it('a full-width spelling started directly under another workflow id meets the same account and is refused as EmailTaken', async () => {
+    const input = registration();
+    const handle = await startRegistration(env.client, input, { taskQueue });
+    await untilWaiting(handle);
+    const second = await env.client.workflow.start('registrationSaga', {
+      taskQueue,
+      workflowId: uniqueTaskQueue('nfkc-duplicate'),
+      args: [{ ...input, userId: `${input.userId}-wide`, email: fullWidth(input.email) }],
+    });
+    const err = await second.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.EmailTaken);
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    expect(await services.users.get(`${input.userId}-wide`)).toBeUndefined();
   });
 });
 
