@@ -8,7 +8,8 @@ import type { Db, Queryable } from './db';
 //
 // Concurrency relies only on the primary key: a second transaction inserting the same (service, key,
 // op) waits for the first to finish (PostgreSQL) or cannot run at the same time at all (SQLite), and
-// then sees its row. A compensation claims the forward row before its own, so a forward call and its
+// then sees its row. On PostgreSQL that needs READ COMMITTED, which `Db.transaction` asks for
+// explicitly: under a snapshot isolation the waiting insert would fail with a serialization error. A compensation claims the forward row before its own, so a forward call and its
 // compensation racing each other are ordered by that one row.
 
 interface BarrierRow {
