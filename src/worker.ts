@@ -67,7 +67,8 @@ export async function createSagaWorker(opts: {
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
   const config = loadWorkerConfig();
-  const dataConverter = dataConverterFor(loadCodecConfig());
+  const codec = loadCodecConfig();
+  const dataConverter = dataConverterFor(codec);
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const connection = await NativeConnection.connect(connectionOptions(config));
@@ -94,7 +95,7 @@ export async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       database: redact(config.databaseUrl),
       ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
-      payloadEncryption: dataConverter ? 'on' : 'off',
+      payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
     await worker.run();
     logger.info('Worker stopped');
