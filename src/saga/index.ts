@@ -16,8 +16,10 @@ export {
   type StepDefinition,
   type StepResults,
 } from './saga';
+export { sagaActivities, sagaId } from './saga-activities';
 export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
 export {
+  SAGA_ID_FIELD,
   SagaStatus,
   StepStatus,
   type CompensationFailure,

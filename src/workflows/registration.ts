@@ -4,7 +4,6 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -13,7 +12,7 @@ import {
 import type { Activities } from '../activities';
 import { formatDuration } from '../format';
 import { businessFailure, FailureType } from '../failures';
-import { activity, Saga, type StepRecord } from '../saga';
+import { activity, Saga, sagaActivities, type StepRecord } from '../saga';
 import { parseOrFail, registrationInputSchema, type RegistrationInput } from '../schemas';
 import { alertOperator } from './operator';
 import { compensationRetry, mailOptions, quickOptions, stepOptions } from './policies';
@@ -64,9 +63,9 @@ export const verifyEmailSignal = defineSignal<[{ code: string }]>('verifyEmail')
 export const resendVerificationSignal = defineSignal('resendVerification');
 export const verificationStateQuery = defineQuery<VerificationState>('verificationState');
 
-const steps = proxyActivities<Activities>(stepOptions);
-const quick = proxyActivities<Activities>(quickOptions);
-const mail = proxyActivities<Activities>(mailOptions);
+const steps = sagaActivities<Activities>(stepOptions);
+const quick = sagaActivities<Activities>(quickOptions);
+const mail = sagaActivities<Activities>(mailOptions);
 
 /**
  * The registration saga: create the account, mail a verification code and wait for it until a
