@@ -7,6 +7,7 @@ export {
   markCompensatedUpdate,
   retryCompensationUpdate,
   Saga,
+  SagaFailureType,
   sagaStateQuery,
   type ActivityWithOptions,
   type CallOptions,
