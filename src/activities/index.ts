@@ -131,7 +131,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Checks a code the user typed; each scheduled check is its own step, so a retry cannot count twice. */
-    async checkVerificationCode(input: { userId: string; code: string }): Promise<{ accepted: boolean }> {
+    async checkVerificationCode(input: { userId: string; code: string }): Promise<{ accepted: boolean; locked?: true }> {
       const { userId, code } = parseOrFail(verificationCodeInput, 'checkVerificationCode input', input);
       return users.checkVerificationCode({ key: perCallKey('checkVerificationCode'), userId, code });
     },

@@ -98,6 +98,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
   let lastSentAt = 0;
   let failureReason: string | undefined;
   let messages = 0;
+  let addressLocked = false;
   const closed = (): VerificationAnswer => ({
     accepted: verification.phase === 'verified',
     outcome: verification.phase === 'verified' ? 'verified' : 'closed',
@@ -116,13 +117,19 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     // scheduled: the unwinding must not race a late code, and a cancelled scope cannot run one.
     if (verification.phase !== 'waiting' || CancellationScope.current().consideredCancelled) return closed();
     // A check already under way when a cancellation arrives finishes, so its answer is counted.
-    const { accepted } = await CancellationScope.nonCancellable(() =>
+    const { accepted, locked } = await CancellationScope.nonCancellable(() =>
       quick.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]),
     );
     if (verification.phase !== 'waiting') return closed();
     if (accepted) {
       verification.phase = 'verified';
       return { accepted: true, outcome: 'verified', attemptsLeft: verification.attemptsLeft };
+    }
+    if (locked) {
+      addressLocked = true;
+      verification.attemptsLeft = 0;
+      verification.phase = 'locked';
+      return { accepted: false, outcome: 'locked', attemptsLeft: 0 };
     }
     verification.attemptsLeft -= 1;
     if (verification.attemptsLeft === 0) verification.phase = 'locked';
@@ -244,7 +251,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     // Read through the declared type: handlers change the phase while the loop awaits.
     const outcome = (verification as VerificationState).phase;
     if (outcome === 'locked') {
-      failureReason = `the verification code was wrong ${MAX_CODE_ATTEMPTS} times`;
+      failureReason = addressLocked ? 'too many wrong codes were entered for this address; it is locked' : `the verification code was wrong ${MAX_CODE_ATTEMPTS} times`;
       throw businessFailure(FailureType.VerificationFailed, `E-mail address not verified: ${failureReason}`);
     }
     if (outcome === 'flooded') {
