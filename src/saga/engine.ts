@@ -52,8 +52,8 @@ export interface EngineConfig<O> {
   parallelCompensation: boolean;
   /** Go on with earlier compensations after one fails. */
   continueOnCompensationFailure: boolean;
-  /** Call options of a forward step; `inStage` for a step of a `parallel` stage, which its siblings' failure may cancel. */
-  stepOptions: (summary: string | undefined, inStage: boolean) => O;
+  /** Call options of a forward step. */
+  stepOptions: (summary: string | undefined) => O;
   /** Call options of a compensation. */
   compensationOptions: (summary: string) => O;
   /** Reduces an error to its root cause. */
@@ -203,7 +203,7 @@ export class SagaEngine<O> {
     const runAll = () =>
       Promise.all(
         specs.map((spec, i) =>
-          this.execute(records[i]!, spec, true).catch((err: unknown) => {
+          this.execute(records[i]!, spec).catch((err: unknown) => {
             if (failures.length === 0 && this.config.classify(err) === 'failure') scope?.cancel();
             failures.push(err);
             return undefined;
@@ -349,13 +349,13 @@ export class SagaEngine<O> {
     return records;
   }
 
-  private execute<T>(record: StepRecord, spec: StepSpec<T, O>, inStage = false): Promise<T> {
+  private execute<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
     this.moveStep(record, StepStatus.RUNNING);
     record.attempt += 1;
     record.startedAt = now();
     const run = (async () => {
       try {
-        const value = await spec.run(this.config.stepOptions(spec.summary, inStage));
+        const value = await spec.run(this.config.stepOptions(spec.summary));
         this.moveStep(record, StepStatus.DONE);
         return value;
       } catch (err) {

@@ -3,7 +3,6 @@
 // and @temporalio/common.
 
 import {
-  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
@@ -137,8 +136,8 @@ function tracked<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-// Histories recorded before parallel stages cancelled their siblings (and let cancelled ones go at
-// once) waited for every sibling: they replay so.
+// Histories recorded before parallel stages cancelled their siblings waited for every sibling: they
+// replay so. Asked only when a stage fails, so a saga that completes pays nothing for it.
 const PARALLEL_STAGE_PATCH = 'saga-cancel-parallel-stage-on-failure';
 
 function cancellableStage() {
@@ -193,14 +192,8 @@ export class Saga {
     this.engine = new SagaEngine<CallOptions>({
       parallelCompensation: options.parallelCompensation ?? false,
       continueOnCompensationFailure: options.continueOnCompensationFailure ?? true,
-      // A step without a summary gets no `summary` key, so a summary set on the proxy still shows. A
-      // step of a parallel stage is let go as soon as it is cancelled (a sibling failed, or the
-      // workflow was cancelled) rather than waited for: its compensation runs next, and the barrier
-      // refuses the forward call should it land after it.
-      stepOptions: (summary, inStage) => ({
-        ...(summary === undefined ? {} : { summary }),
-        ...(inStage && patched(PARALLEL_STAGE_PATCH) ? { cancellationType: ActivityCancellationType.TRY_CANCEL } : {}),
-      }),
+      // A step without a summary gets no `summary` key, so a summary set on the proxy still shows.
+      stepOptions: (summary) => (summary === undefined ? {} : { summary }),
       compensationOptions: (summary) => ({ ...compensationCall, summary }),
       describeError: describeFailure,
       classify,
