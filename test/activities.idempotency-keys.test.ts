@@ -63,7 +63,7 @@ async function rowCounts(): Promise<Record<string, number>> {
 }
 
 describe('idempotency keys from the activity context', () => {
-  it('derives the key from the workflow id, the run id and the step name', async () => {
+  it('derives the key from the workflow id, the run id (when no saga id is given) and the step name', async () => {
     const { workflowId, orderId, items } = order();
     await step('reserveStock', { orderId, items }, { workflowId, runId: 'run-a' });
     const barrier = await services.db.get<{ idem_key: string }>("SELECT idem_key FROM barriers WHERE service = 'inventory' AND idem_key LIKE ?", [`${workflowId}/%`]);
@@ -77,11 +77,29 @@ describe('idempotency keys from the activity context', () => {
     expect(await services.inventory.reservations(orderId)).toHaveLength(1);
   });
 
-  it('treats a new run of the workflow as a new step', async () => {
+  it('keys on the saga id in the input, not the run: a run started by a reset finds the first run\'s step', async () => {
     const { workflowId, orderId, items } = order();
-    const first = await step('reserveStock', { orderId, items }, { workflowId, runId: 'run-1' });
-    const second = await step('reserveStock', { orderId, items }, { workflowId, runId: 'run-2' });
+    const first = await step('reserveStock', { orderId, items, sagaId: 'run-1' } as never, { workflowId, runId: 'run-1' });
+    const afterReset = await step('reserveStock', { orderId, items, sagaId: 'run-1' } as never, { workflowId, runId: 'run-2' });
+    expect(afterReset).toEqual(first);
+    expect(await step('releaseStock', { orderId, sagaId: 'run-1' } as never, { workflowId, runId: 'run-3' })).toEqual({ released: 2 });
+    const barrier = await services.db.get<{ idem_key: string }>("SELECT idem_key FROM barriers WHERE service = 'inventory' AND idem_key LIKE ?", [`${workflowId}/%`]);
+    expect(barrier).toEqual({ idem_key: `${workflowId}/run-1/reserveStock` });
+  });
+
+  it('treats a new saga under the same workflow id (a new start) as a new step', async () => {
+    const { workflowId, orderId, items } = order();
+    const first = await step('reserveStock', { orderId, items, sagaId: 'run-1' } as never, { workflowId, runId: 'run-1' });
+    const second = await step('reserveStock', { orderId, items, sagaId: 'run-2' } as never, { workflowId, runId: 'run-2' });
     expect(second.reservationId).not.toBe(first.reservationId);
+  });
+
+  it('refuses a malformed saga id with InvalidInput, writing nothing', async () => {
+    const { workflowId, orderId, items } = order();
+    const before = await rowCounts();
+    const failure = await failureOf(step('reserveStock', { orderId, items, sagaId: '../x' } as never, { workflowId }));
+    expect(failure).toMatchObject({ type: FailureType.InvalidInput, nonRetryable: true });
+    expect(await rowCounts()).toEqual(before);
   });
 
   it('gives a compensation the key of the step it undoes', async () => {

@@ -20,8 +20,11 @@ let taskQueue: string;
 let testbed: SagaTestbed;
 let seq = 0;
 
+// On the dev server: a failing parallel stage cancels its sibling, and the Java time-skipping server
+// cannot take a cancellation that races the sibling's completion (ACTIVITY_UNKNOWN). Orders have no
+// timers to skip.
 beforeAll(async () => {
-  testbed = await startSagaTestbed();
+  testbed = await startSagaTestbed({ server: 'dev-server' });
   ({ env, services, taskQueue } = testbed);
 });
 

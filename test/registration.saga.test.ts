@@ -7,6 +7,7 @@ import { SagaStatus, sagaStateQuery } from '../src/saga';
 import { registrationWorkflowId, startRegistration } from '../src/sagas';
 import type { RegistrationInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';
+import { MAX_FAILED_CHECKS_PER_ADDRESS } from '../src/services/users';
 import type { Services } from '../src/services';
 import {
   MAX_CODE_ATTEMPTS,
@@ -148,6 +149,29 @@ describe('registration saga', () => {
     const [failedMail] = await services.mail.outbox({ to: input.email, kind: 'registration-failed' });
     expect(failedMail?.text).toMatch(/wrong 5 times/);
     await recordHistory(handle, 'registration', 'too-many-wrong-codes');
+  });
+
+  it(`locks the address after ${MAX_FAILED_CHECKS_PER_ADDRESS} wrong codes over all its registrations, even to the right code`, async () => {
+    const email = registration().email;
+    const runs = MAX_FAILED_CHECKS_PER_ADDRESS / MAX_CODE_ATTEMPTS;
+    for (let run = 0; run < runs; run++) {
+      const input = registration({ email });
+      const handle = await startRegistration(env.client, input, { taskQueue });
+      await waitingForCode(handle);
+      const code = await codeFor(email);
+      for (let i = 0; i < MAX_CODE_ATTEMPTS; i++) await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: wrong(code) }] });
+      expect(await failureType(handle)).toBe(FailureType.VerificationFailed);
+    }
+    // A new registration of the address gets no fresh tries: the right code is refused too.
+    const input = registration({ email });
+    const handle = await startRegistration(env.client, input, { taskQueue });
+    await waitingForCode(handle);
+    expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: await codeFor(email) }] })).toEqual({ accepted: false, outcome: 'locked', attemptsLeft: 0 });
+    expect(await failureType(handle)).toBe(FailureType.VerificationFailed);
+    expect((await handle.query(sagaStateQuery)).failure?.message).toMatch(/locked/);
+    expect((await services.users.get(input.userId))?.status).toBe('deleted');
+    const mails = await services.mail.outbox({ to: email, kind: 'registration-failed' });
+    expect(mails.at(-1)?.text).toMatch(/too many wrong codes were entered for this address/);
   });
 
   it('refuses a resend inside the rate limit, then sends a new code that replaces the old one', async () => {

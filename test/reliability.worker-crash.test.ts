@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SagaStatus } from '../src/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
@@ -13,8 +14,9 @@ import { createDevServerEnv, uniqueTaskQueue } from './helpers';
 // Workers are separate processes here, killed with SIGKILL while their sagas are mid-flight. This runs
 // on the real dev server: it hands a dead worker's sticky workflow tasks to the shared queue after
 // about five seconds, where the Java test server would wait forever. An activity the dead worker was
-// running is retried once its start-to-close timeout passes (30 s for steps, a minute for
-// compensations): that is what bounds these tests' wall time.
+// running stops heartbeating and is retried once its heartbeat timeout (10 s) passes, well before its
+// start-to-close timeout (30 s for steps, a minute for compensations) could: the histories show which
+// of the two ended each attempt the dead worker left behind.
 
 const seed = seedFromEnv();
 // Every call takes a moment, so that at any instant some sagas are calling forward steps and others
@@ -67,6 +69,24 @@ async function scenario(name: string) {
   return { taskQueue, services, worker, workload };
 }
 
+const { TIMEOUT_TYPE_HEARTBEAT } = temporal.api.enums.v1.TimeoutType;
+
+/**
+ * The timeout types that ended an activity attempt before a retry, over all the sagas' histories:
+ * an attempt left behind by a dead worker ends by its heartbeat timeout, or (without heartbeats) by
+ * its start-to-close timeout.
+ */
+async function attemptTimeouts(sagas: readonly StartedSaga[]): Promise<number[]> {
+  const types: number[] = [];
+  for (const { handle } of sagas) {
+    for (const e of (await handle.fetchHistory()).events ?? []) {
+      const type = e.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo?.timeoutType;
+      if (type !== undefined && type !== null) types.push(type);
+    }
+  }
+  return types;
+}
+
 /** How many sagas were worked on by `from` and then, after its last event, by `to`. */
 async function handedOver(sagas: readonly StartedSaga[], from: WorkerProcess, to: WorkerProcess): Promise<number> {
   let count = 0;
@@ -100,6 +120,10 @@ describe.concurrent('a worker process killed with SIGKILL', () => {
     expect(report.violations).toEqual([]);
     expect(report.statuses).toEqual({ [SagaStatus.COMPLETED]: expect.any(Number), [SagaStatus.COMPENSATED]: expect.any(Number) });
     expect(await handedOver(started.sagas, first, second)).toBeGreaterThan(0);
+    // Recovery came from the heartbeat timeout, for every attempt the dead worker left behind.
+    const timeouts = await attemptTimeouts(started.sagas);
+    expect(timeouts.length).toBeGreaterThan(0);
+    expect(timeouts.every((t) => t === TIMEOUT_TYPE_HEARTBEAT), `timeout types ${timeouts.join(',')}`).toBe(true);
     await second.stop();
   }, 180_000);
 
@@ -122,6 +146,11 @@ describe.concurrent('a worker process killed with SIGKILL', () => {
     // Proof of the hand-over: sagas whose history shows both workers, the dead one first.
     expect(await handedOver(started.sagas, doomed, survivor)).toBeGreaterThan(0);
     expect(survivorExited).toBe(false);
+    // The bound is the type of timeout, not a wall-clock figure a loaded machine could break: the
+    // heartbeat timeout (10 s) released whatever steps the dead worker held (it may have held none at
+    // the instant of the kill, the survivor running them), the start-to-close one (30 s) never had to.
+    const timeouts = await attemptTimeouts(started.sagas);
+    expect(timeouts.every((t) => t === TIMEOUT_TYPE_HEARTBEAT), `timeout types ${timeouts.join(',')}`).toBe(true);
     await survivor.stop();
   }, 180_000);
 });

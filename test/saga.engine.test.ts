@@ -224,3 +224,36 @@ describe('the saga engine', () => {
     expect(engine.state.compensationFailures).toHaveLength(1);
   });
 });
+
+describe('the saga engine at its edges', () => {
+  it('cancels the rest of a parallel stage through the host scope when one step fails, once', async () => {
+    const log: string[] = [];
+    let cancels = 0;
+    const { engine } = createFakeEngine({ stageScope: () => ({ run: (fn) => fn(), cancel: () => void (cancels += 1) }) });
+    engine.start();
+    const stage = engine.parallel([step(log, 'a', { turns: 5 }), step(log, 'b', { fails: new FakeFailure('b declined') }), step(log, 'c', { fails: new FakeFailure('c declined'), turns: 2 })]);
+    await expect(stage).rejects.toThrow('b declined');
+    expect(cancels).toBe(1);
+  });
+
+  it('does not cancel a stage for a cancellation or a bug', async () => {
+    let cancels = 0;
+    const { engine } = createFakeEngine({ stageScope: () => ({ run: (fn) => fn(), cancel: () => void (cancels += 1) }) });
+    engine.start();
+    await expect(engine.parallel([step([], 'a', { fails: new FakeCancellation('stop') })])).rejects.toThrow('stop');
+    expect(cancels).toBe(0);
+  });
+
+  it('reports the steps a body left in flight and the first failure among them', async () => {
+    const log: string[] = [];
+    const { engine } = createFakeEngine();
+    engine.start();
+    void engine.step(step(log, 'ok', { turns: 3 })).catch(() => undefined);
+    void engine.step(step(log, 'late', { fails: new FakeFailure('late declined'), turns: 6 })).catch(() => undefined);
+    const settled = await engine.settleAbandoned();
+    expect(settled.steps).toEqual(['ok', 'late']);
+    expect((settled.failure as Error).message).toBe('late declined');
+    expect(engine.state.steps.map((s) => s.status)).toEqual([StepStatus.DONE, StepStatus.FAILED]);
+    expect(await engine.settleAbandoned()).toEqual({ steps: [] });
+  });
+});

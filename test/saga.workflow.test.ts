@@ -111,26 +111,6 @@ describe('a failing step', () => {
     expect(state.failure).toEqual({ step: 'c', message: 'c was declined', type: 'PaymentDeclined' });
   });
 
-  it('in a parallel stage lets its siblings finish, undoes the whole stage together, then the earlier steps', async () => {
-    const handle = await start({ stages: [{ name: 'a' }, [{ name: 'b' }, { name: 'c', mode: 'fail' }, { name: 'd' }], { name: 'e' }] });
-    const failure = await failureOf(handle);
-    const log = logOf(handle);
-    expect(log.slice(0, 1)).toEqual(['do:a']);
-    expect(log.slice(1, 4).sort()).toEqual(['do:b', 'do:c', 'do:d']);
-    expect(log.slice(4, 7).sort()).toEqual(['undo:b', 'undo:c', 'undo:d']);
-    expect(log.slice(7)).toEqual(['undo:a']);
-    expect(failure.message).toBe('c failed: c was declined');
-    expect(detailsOf(failure).failedStep).toBe('c');
-    const state = await handle.query(sagaStateQuery);
-    expect(state.steps.map((s) => [s.name, s.group])).toEqual([
-      ['a', 0],
-      ['b', 1],
-      ['c', 1],
-      ['d', 1],
-    ]);
-    await recordHistory(handle, 'saga', 'parallel-stage-failure');
-  });
-
   it('that ran but timed out is still compensated', async () => {
     const handle = await start({ stages: [{ name: 'a' }, { name: 'slow', mode: 'timeout' }] });
     const failure = await failureOf(handle);

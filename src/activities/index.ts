@@ -15,7 +15,8 @@ import {
   verificationCodeInput,
   verificationEmailInput,
 } from './inputs';
-import { idempotencyKey, perCallKey } from './keys';
+import { withHeartbeats } from './heartbeat';
+import { bindSagaIds, idempotencyKey, perCallKey } from './keys';
 
 export { idempotencyKey, perCallKey } from './keys';
 
@@ -29,12 +30,13 @@ function newVerificationCode(): string {
 
 /**
  * The saga steps as activities: each validates its input (`InvalidInput` before any write), derives its
- * idempotency key from the activity context, and calls one service. A compensation uses the key of the
+ * idempotency key from the activity context and the saga id in its input, and calls one service. Every
+ * activity heartbeats while it runs, so a dead worker's step is retried within the heartbeat timeout. A compensation uses the key of the
  * step it undoes.
  */
 export function createActivities(deps: ActivityDeps) {
   const { inventory, payments, shipping, users, mail } = deps;
-  return {
+  return withHeartbeats(bindSagaIds({
     /** Holds stock for every line of an order, or nothing (`OutOfStock`). */
     async reserveStock(input: { orderId: string; items: StockLine[] }): Promise<{ reservationId: string; units: number }> {
       const { orderId, items } = parseOrFail(reserveStockInput, 'reserveStock input', input);
@@ -131,7 +133,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Checks a code the user typed; each scheduled check is its own step, so a retry cannot count twice. */
-    async checkVerificationCode(input: { userId: string; code: string }): Promise<{ accepted: boolean }> {
+    async checkVerificationCode(input: { userId: string; code: string }): Promise<{ accepted: boolean; locked?: true }> {
       const { userId, code } = parseOrFail(verificationCodeInput, 'checkVerificationCode input', input);
       return users.checkVerificationCode({ key: perCallKey('checkVerificationCode'), userId, code });
     },
@@ -147,7 +149,7 @@ export function createActivities(deps: ActivityDeps) {
       const { userId } = parseOrFail(userRefInput, 'deleteUser input', input);
       return users.delete({ key: idempotencyKey('createUser'), userId });
     },
-  };
+  }));
 }
 
 /** The activities' types, for `proxyActivities<Activities>()` in workflow code. */

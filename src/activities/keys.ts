@@ -1,13 +1,34 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../failures';
+import { SAGA_ID_FIELD } from '../saga/types';
+
+// The saga id of the activity being run, taken from its input by `bindSagaIds` so that the activities'
+// bodies (and their input schemas) need not know about it.
+const current = new AsyncLocalStorage<string | undefined>();
+
+const sagaIdPattern = /^[A-Za-z0-9-]{1,64}$/;
 
 /**
- * The idempotency key of a saga step: `${workflowId}/${runId}/${step}`. It is the same on every retry
- * and every replay of the step, and a compensation passes its forward step's name so both share a key.
- * Refuses (non-retryably) to run outside a workflow: without one there is no saga to pair the step with
- * its compensation, and a made-up key would silently break the barrier.
+ * Wraps each activity so that `idempotencyKey` sees the saga id its workflow put in the input (see
+ * `sagaActivities`). A malformed saga id is refused (`InvalidInput`) before the activity runs.
  */
-export function idempotencyKey(step: string): string {
+export function bindSagaIds<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const bound: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    bound[name] = async (input: unknown) => {
+      const id = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[SAGA_ID_FIELD] : undefined;
+      if (id !== undefined && (typeof id !== 'string' || !sagaIdPattern.test(id))) {
+        throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `Invalid ${name} input: ${SAGA_ID_FIELD} must be a run id`, nonRetryable: true });
+      }
+      return current.run(id, () => (fn as (input: unknown) => Promise<unknown>)(input));
+    };
+  }
+  return bound as unknown as T;
+}
+
+function workflowOfActivity(): { workflowId: string; runId: string } {
   const { workflowExecution, activityType } = activityInfo();
   if (!workflowExecution?.workflowId || !workflowExecution.runId) {
     throw ApplicationFailure.create({
@@ -16,10 +37,30 @@ export function idempotencyKey(step: string): string {
       nonRetryable: true,
     });
   }
-  return `${workflowExecution.workflowId}/${workflowExecution.runId}/${step}`;
+  return { workflowId: workflowExecution.workflowId, runId: workflowExecution.runId };
 }
 
-/** The key of a step that a workflow may schedule several times (checks, alerts): unique per scheduled activity, stable across its retries. */
+/**
+ * The idempotency key of a saga step: `${workflowId}/${sagaId}/${step}`, where the saga id is the first
+ * run id of the workflow's execution chain. It is the same on every retry, every replay and every run
+ * a reset starts, and differs for a new start of the same workflow id. A compensation passes its forward
+ * step's name so both share a key. Without a saga id in the input (a workflow scheduling the activity
+ * through plain `proxyActivities`) the run id stands in: the same value for a run that was never reset.
+ * Refuses (non-retryably) to run outside a workflow: without one there is no saga to pair the step with
+ * its compensation, and a made-up key would silently break the barrier.
+ */
+export function idempotencyKey(step: string): string {
+  const { workflowId, runId } = workflowOfActivity();
+  return `${workflowId}/${current.getStore() ?? runId}/${step}`;
+}
+
+/**
+ * The key of a step that a workflow may schedule several times (checks, alerts):
+ * `${workflowId}/${runId}/${step}/${activityId}`, unique per scheduled activity and stable across its
+ * retries. It names the run, not the saga: activity ids restart in a run created by a reset, and a call
+ * made there is a new call, not a repeat of one the old run made.
+ */
 export function perCallKey(step: string): string {
-  return idempotencyKey(`${step}/${activityInfo().activityId}`);
+  const { workflowId, runId } = workflowOfActivity();
+  return `${workflowId}/${runId}/${step}/${activityInfo().activityId}`;
 }

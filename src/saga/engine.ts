@@ -38,6 +38,14 @@ export interface StepSpec<T, O> {
 /** How an error thrown by a step is to be treated. */
 export type ErrorKind = 'cancellation' | 'failure' | 'bug';
 
+/** A group of calls the host can cancel together: a cancellation scope in a workflow. */
+export interface StageScope {
+  /** Runs `fn` inside the scope: calls it starts are cancelled by {@link StageScope.cancel}. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** Cancels what runs inside the scope. */
+  cancel(): void;
+}
+
 /** What the engine needs from its host. */
 export interface EngineConfig<O> {
   /** Compensate all at once instead of one group at a time. */
@@ -54,6 +62,8 @@ export interface EngineConfig<O> {
   classify: (err: unknown) => ErrorKind;
   /** Called on every saga status change, the first `RUNNING` included. */
   onStatus: (status: SagaStatus) => void;
+  /** A fresh scope for the steps of one `parallel` stage, cancelled when one of them fails. @default none: the siblings run to their end */
+  stageScope?: () => StageScope;
 }
 
 /** Outcome of a non-critical step. */
@@ -145,7 +155,7 @@ export class SagaEngine<O> {
   private readonly records: StepRecord[] = [];
   private readonly names = new Set<string>();
   private readonly stack = new CompensationStack<Entry<O>>();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new Map<Promise<unknown>, string>();
   private readonly failedStepOf = new WeakMap<object, string>();
   private readonly compensatedOrder: string[] = [];
   private failure: SagaState['failure'];
@@ -180,19 +190,27 @@ export class SagaEngine<O> {
     return this.execute(record!, spec);
   }
 
-  /** Runs steps concurrently as one compensation group; waits for all, then throws the first failure. */
+  /**
+   * Runs steps concurrently as one compensation group. When one fails (a failure, not a cancellation
+   * or a bug), the others are cancelled through the host's stage scope; once all have settled, the
+   * first failure is thrown.
+   */
   async parallel(specs: readonly StepSpec<unknown, O>[]): Promise<unknown[]> {
     const group = this.nextGroup++;
     const records = this.register(specs, group);
+    const scope = this.config.stageScope?.();
     const failures: unknown[] = [];
-    const results = await Promise.all(
-      specs.map((spec, i) =>
-        this.execute(records[i]!, spec).catch((err: unknown) => {
-          failures.push(err);
-          return undefined;
-        }),
-      ),
-    );
+    const runAll = () =>
+      Promise.all(
+        specs.map((spec, i) =>
+          this.execute(records[i]!, spec).catch((err: unknown) => {
+            if (failures.length === 0 && this.config.classify(err) === 'failure') scope?.cancel();
+            failures.push(err);
+            return undefined;
+          }),
+        ),
+      );
+    const results = await (scope ? scope.run(runAll) : runAll());
     if (failures.length > 0) throw failures[0];
     return results;
   }
@@ -234,7 +252,7 @@ export class SagaEngine<O> {
   async compensate(): Promise<boolean> {
     this.setStatus(SagaStatus.COMPENSATING);
     // A step still in flight may yet succeed; its compensation must not race its forward action.
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
     const groups = this.stack.groups((entry) => entry.record.compensation.status !== StepStatus.DONE);
     const { failed, skipped } = await unwind(
       groups,
@@ -248,6 +266,16 @@ export class SagaEngine<O> {
     }
     if (failed.length > 0) this.setStatus(SagaStatus.COMPENSATION_FAILED);
     return failed.length === 0;
+  }
+
+  /**
+   * Waits for steps still in flight when the saga's body returned (a forgotten `await`, a race over
+   * steps) and returns their names with the first failure among them, which the saga must unwind for.
+   */
+  async settleAbandoned(): Promise<{ steps: string[]; failure?: unknown }> {
+    const steps = [...this.inFlight.values()];
+    const rejected = (await Promise.allSettled([...this.inFlight.keys()])).find((r) => r.status === 'rejected');
+    return rejected ? { steps, failure: rejected.reason } : { steps };
   }
 
   /** Keeps the operator's explanation of how the saga was compensated by hand. */
@@ -339,7 +367,7 @@ export class SagaEngine<O> {
         record.endedAt = now();
       }
     })();
-    this.inFlight.add(run);
+    this.inFlight.set(run, record.name);
     const forget = () => void this.inFlight.delete(run);
     run.then(forget, forget);
     return run;

@@ -7,6 +7,7 @@ export {
   markCompensatedUpdate,
   retryCompensationUpdate,
   Saga,
+  SagaFailureType,
   sagaStateQuery,
   type ActivityWithOptions,
   type CallOptions,
@@ -16,8 +17,10 @@ export {
   type StepDefinition,
   type StepResults,
 } from './saga';
+export { sagaActivities, sagaId } from './saga-activities';
 export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
 export {
+  SAGA_ID_FIELD,
   SagaStatus,
   StepStatus,
   type CompensationFailure,

@@ -19,6 +19,7 @@ import {
   defineUpdate,
   isCancellation,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -112,10 +113,41 @@ export function describeFailure(err: unknown): ErrorRecord {
 
 // Only Temporal failures are business outcomes. Any other error is a bug in workflow code: it is
 // rethrown untouched so the workflow task fails and retries until a fix is deployed, as the SDK
-// intends, instead of compensating a saga that did nothing wrong.
+// intends, instead of compensating a saga that did nothing wrong. A cancellation is the saga's own
+// only when the scope the saga runs in is cancelled (the workflow was): a step cut short by an inner
+// scope (`CancellationScope.withTimeout`, or one the body cancels) is a failure like any other.
 function classify(err: unknown): ErrorKind {
-  if (isCancellation(err)) return 'cancellation';
+  if (isCancellation(err)) return CancellationScope.current().consideredCancelled ? 'cancellation' : 'failure';
   return err instanceof TemporalFailure ? 'failure' : 'bug';
+}
+
+/** Failure types the saga itself throws, besides the root failure's own type. */
+export const SagaFailureType = {
+  /** An inner cancellation scope (`withTimeout`, or one the body cancelled) cut a step short; the saga was unwound. */
+  StepCancelled: 'StepCancelled',
+  /** The workflow was cancelled and a compensation exhausted its retries: something is left done. */
+  CompensationFailed: 'CompensationFailed',
+} as const;
+
+// A step promise the body drops must not fail the workflow task as an unhandled rejection: `run()`
+// waits for such a step and unwinds for its failure. Whoever awaits the promise still gets the error.
+function tracked<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+// Histories recorded before parallel stages cancelled their siblings waited for every sibling: they
+// replay so. Asked only when a stage fails, so a saga that completes pays nothing for it.
+const PARALLEL_STAGE_PATCH = 'saga-cancel-parallel-stage-on-failure';
+
+function cancellableStage() {
+  const scope = new CancellationScope();
+  return {
+    run: <T>(fn: () => Promise<T>) => scope.run(fn),
+    cancel: () => {
+      if (patched(PARALLEL_STAGE_PATCH)) scope.cancel();
+    },
+  };
 }
 
 /**
@@ -166,22 +198,23 @@ export class Saga {
       describeError: describeFailure,
       classify,
       onStatus: (status) => upsertSearchAttributes([{ key: SagaStatusKey, value: status }]),
+      stageScope: cancellableStage,
     });
   }
 
   /** Runs one step and returns its result; its compensation is registered before the step starts. */
   step<T>(def: StepDefinition<T>): Promise<T> {
-    return this.engine.step(def);
+    return tracked(this.engine.step(def));
   }
 
-  /** Runs steps concurrently as one stage, compensated together; waits for all to settle, then throws the first failure. */
-  async parallel<const T extends readonly StepDefinition<unknown>[]>(defs: T): Promise<StepResults<T>> {
-    return (await this.engine.parallel(defs)) as StepResults<T>;
+  /** Runs steps concurrently as one stage, compensated together; when one fails the others are cancelled, and once all have settled the first failure is thrown. */
+  parallel<const T extends readonly StepDefinition<unknown>[]>(defs: T): Promise<StepResults<T>> {
+    return tracked(this.engine.parallel(defs) as Promise<StepResults<T>>);
   }
 
   /** Runs a non-critical step: its failure is returned and recorded, and does not unwind the saga. A cancellation still propagates. */
   optionalStep<T>(def: StepDefinition<T>): Promise<OptionalResult<T>> {
-    return this.engine.optionalStep(def);
+    return tracked(this.engine.optionalStep(def));
   }
 
   /** A deep copy of the saga's state. */
@@ -190,10 +223,13 @@ export class Saga {
   }
 
   /**
-   * Runs the saga's body. On success the saga is `COMPLETED` and the body's result returned. On a
-   * failure it unwinds, then throws a non-retryable `ApplicationFailure` with the root failure's type,
-   * the original failure as cause and a {@link SagaFailureDetails} as first detail. On cancellation
-   * it unwinds, becomes `CANCELLED` and rethrows, so the workflow ends cancelled. Unwinding (and the
+   * Runs the saga's body. On success the saga is `COMPLETED` and the body's result returned; steps the
+   * body left in flight (a forgotten `await`) are waited for first, and one of them failing unwinds
+   * the saga. On a failure it unwinds, then throws a non-retryable `ApplicationFailure` with the root
+   * failure's type (`StepCancelled` for a step an inner cancellation scope cut short), the original
+   * failure as cause and a {@link SagaFailureDetails} as first detail. On cancellation of the workflow
+   * it unwinds, becomes `CANCELLED` and rethrows, so the workflow ends cancelled; if a compensation
+   * failed it throws a `CompensationFailed` failure carrying the details instead. Unwinding (and the
    * operator wait) cannot be cancelled. Errors that are not Temporal failures are rethrown untouched.
    */
   async run<T>(body: () => Promise<T>): Promise<T> {
@@ -202,12 +238,20 @@ export class Saga {
     let result: T;
     try {
       result = await body();
+      await this.settleAbandoned();
     } catch (err) {
       if (classify(err) === 'bug') throw err;
       return this.unwindAfter(err);
     }
     this.engine.setStatus(SagaStatus.COMPLETED);
     return result;
+  }
+
+  private async settleAbandoned(): Promise<void> {
+    const settled = await this.engine.settleAbandoned();
+    if (settled.steps.length === 0) return;
+    log.warn('The saga body returned while steps were still running; waited for them', { steps: settled.steps });
+    if ('failure' in settled) throw settled.failure;
   }
 
   private async unwindAfter(err: unknown): Promise<never> {
@@ -218,15 +262,26 @@ export class Saga {
       // Let the operator's update handlers answer before the workflow closes.
       await condition(allHandlersFinished);
     });
-    if (cancelled) throw err;
+    const details = this.engine.failureDetails();
+    if (cancelled) {
+      if (details.status === SagaStatus.CANCELLED) throw err;
+      const failed = details.compensationFailures.map((f) => `${f.step}: ${f.message}`).join('; ');
+      throw ApplicationFailure.create({
+        type: SagaFailureType.CompensationFailed,
+        message: `The saga was cancelled and could not undo everything: ${failed}`,
+        nonRetryable: true,
+        cause: err instanceof Error ? err : undefined,
+        details: [details],
+      });
+    }
     const { message, type } = describeFailure(err);
     const step = this.engine.stepOf(err);
     throw ApplicationFailure.create({
-      type: type ?? 'SagaFailed',
+      type: isCancellation(err) ? SagaFailureType.StepCancelled : (type ?? 'SagaFailed'),
       message: step === undefined ? message : `${step} failed: ${message}`,
       nonRetryable: true,
       cause: err instanceof Error ? err : undefined,
-      details: [this.engine.failureDetails()],
+      details: [details],
     });
   }
 
@@ -236,6 +291,8 @@ export class Saga {
       if (compensated) this.engine.setStatus(cancelled ? SagaStatus.CANCELLED : SagaStatus.COMPENSATED);
       this.actionsAnswered = this.actionsTaken;
       if (compensated) return;
+      // Open for the operator from the moment the status reads COMPENSATION_FAILED, before the alert.
+      if (this.failureMode === 'await-operator') this.awaitingOperator = true;
       await this.alert();
       if (this.failureMode !== 'await-operator') return;
       compensated = await this.nextOperatorAction();
@@ -243,7 +300,6 @@ export class Saga {
   }
 
   private async nextOperatorAction(): Promise<boolean> {
-    this.awaitingOperator = true;
     await condition(() => this.requested !== undefined);
     const action = this.requested!;
     this.requested = undefined;

@@ -1,6 +1,9 @@
 // The saga's observable vocabulary: statuses and the records a query returns. Plain data with no
 // Temporal imports, so the pure engine, the workflow glue, clients and tests all share it.
 
+/** The field of an activity's input object that carries the saga id (see `sagaActivities`). */
+export const SAGA_ID_FIELD = 'sagaId';
+
 /** Where a saga is in its life. Also written to the `SagaStatus` search attribute. */
 export const SagaStatus = {
   /** The body is running its steps. */

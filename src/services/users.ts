@@ -9,6 +9,12 @@ import type { SqlMail } from './mail';
 
 export type UserStatus = 'pending' | 'active' | 'deleted';
 
+/**
+ * Wrong codes one address may have entered, over all its registrations, before its codes are refused
+ * for good: a registration may be started again and again, and each run allows five tries.
+ */
+export const MAX_FAILED_CHECKS_PER_ADDRESS = 20;
+
 /** A user account. The verification code itself is never stored, only a salted hash of it. */
 export interface User {
   userId: string;
@@ -42,8 +48,12 @@ export interface UsersService {
    * returns the first message and leaves the first code in force.
    */
   issueVerificationCode(input: { key: string; userId: string; sequence: number; code: string; to: string; message: MailContent }): Promise<{ messageId: string }>;
-  /** Compares `code` with the latest code in constant time. An accepted code is used up. A repeated key returns the first answer. */
-  checkVerificationCode(input: { key: string; userId: string; code: string }): Promise<{ accepted: boolean }>;
+  /**
+   * Compares `code` with the latest code in constant time. An accepted code is used up. Once the
+   * address has had {@link MAX_FAILED_CHECKS_PER_ADDRESS} wrong codes, over all its accounts, every
+   * check is refused with `locked: true`. A repeated key returns the first answer.
+   */
+  checkVerificationCode(input: { key: string; userId: string; code: string }): Promise<{ accepted: boolean; locked?: true }>;
   /** An account, deleted ones included. */
   get(userId: string): Promise<User | undefined>;
 }
@@ -100,10 +110,11 @@ export class SqlUsers implements UsersService {
           if (await tx.get(`SELECT user_id FROM users WHERE email = ? AND status <> 'deleted'`, [email])) throw emailTaken(input.userId, email);
           try {
             if (existing) {
+              // The wrong codes of an address stay counted when it registers again under the same id.
               await tx.run(
-                `UPDATE users SET email = ?, name = ?, status = 'pending', created_key = ?, code_hash = NULL, code_salt = NULL, code_sequence = NULL,
-                 code_issued_at = NULL, failed_checks = 0, updated_at = ? WHERE user_id = ?`,
-                [email, input.name, input.key, now, input.userId],
+                `UPDATE users SET failed_checks = CASE WHEN email = ? THEN failed_checks ELSE 0 END, email = ?, name = ?, status = 'pending', created_key = ?,
+                 code_hash = NULL, code_salt = NULL, code_sequence = NULL, code_issued_at = NULL, updated_at = ? WHERE user_id = ?`,
+                [email, email, input.name, input.key, now, input.userId],
               );
             } else {
               await tx.run(
@@ -183,18 +194,22 @@ export class SqlUsers implements UsersService {
     });
   }
 
-  checkVerificationCode(input: { key: string; userId: string; code: string }): Promise<{ accepted: boolean }> {
+  checkVerificationCode(input: { key: string; userId: string; code: string }): Promise<{ accepted: boolean; locked?: true }> {
     return this.faults.around('users', 'checkVerificationCode', () =>
       this.db.transaction((tx) =>
-        forwardStep(tx, 'users', input.key, async () => {
+        forwardStep(tx, 'users', input.key, async (): Promise<{ accepted: boolean; locked?: true }> => {
           const user = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
           if (!user || user.status !== 'pending' || !user.code_hash || !user.code_salt) return { accepted: false };
+          // Counted per address, over every account it ever had, so that starting the registration
+          // again does not buy a guesser more tries.
+          const wrong = await tx.get<{ n: number | null }>('SELECT SUM(failed_checks) AS n FROM users WHERE email = ?', [user.email]);
+          if (Number(wrong?.n ?? 0) >= MAX_FAILED_CHECKS_PER_ADDRESS) return { accepted: false, locked: true };
           const expected = Buffer.from(user.code_hash, 'hex');
           const actual = Buffer.from(hashCode(user.code_salt, input.code), 'hex');
           const now = timestamp();
           if (!timingSafeEqual(expected, actual)) {
             await tx.run('UPDATE users SET failed_checks = failed_checks + 1, updated_at = ? WHERE user_id = ?', [now, input.userId]);
-            return { accepted: false };
+            return Number(wrong?.n ?? 0) + 1 >= MAX_FAILED_CHECKS_PER_ADDRESS ? { accepted: false, locked: true } : { accepted: false };
           }
           // Single use: the code is consumed by the check that accepts it, and only by one.
           const consumed = await tx.run('UPDATE users SET code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ? AND code_hash = ?', [

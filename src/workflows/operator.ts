@@ -1,9 +1,9 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { SagaState } from '../saga';
+import { sagaActivities, type SagaState } from '../saga';
 import { mailOptions } from './policies';
 
-const { sendOperatorAlert } = proxyActivities<Activities>({ ...mailOptions, summary: 'Alert operators: compensation failed' });
+const { sendOperatorAlert } = sagaActivities<Activities>({ ...mailOptions, summary: 'Alert operators: compensation failed' });
 
 /**
  * The hook a saga calls when a compensation has exhausted its retries: mails the operators what failed

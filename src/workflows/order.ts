@@ -1,6 +1,6 @@
-import { CancellationScope, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { CancellationScope, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { activity, Saga, type StepRecord } from '../saga';
+import { activity, Saga, sagaActivities, type StepRecord } from '../saga';
 import { orderInputSchema, parseOrFail, type OrderInput } from '../schemas';
 import { alertOperator } from './operator';
 import { formatMoney, orderTotalCents } from '../format';
@@ -25,8 +25,8 @@ export interface OrderResult {
   steps: StepRecord[];
 }
 
-const steps = proxyActivities<Activities>(stepOptions);
-const mail = proxyActivities<Activities>(mailOptions);
+const steps = sagaActivities<Activities>(stepOptions);
+const mail = sagaActivities<Activities>(mailOptions);
 
 /**
  * The order saga: reserve stock and authorize payment in parallel, capture, ship, confirm by e-mail.

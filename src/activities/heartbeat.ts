@@ -1,0 +1,27 @@
+import { Context } from '@temporalio/activity';
+
+/** How often a running activity heartbeats. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/**
+ * Wraps each activity so that it heartbeats when it starts and every {@link HEARTBEAT_INTERVAL_MS}
+ * while it runs. With a heartbeat timeout on the activity options, a step whose worker died is retried
+ * elsewhere once the heartbeats stop (seconds), not once its start-to-close timeout passes; a step
+ * that is merely slow (a database under load) keeps its attempt. The SDK throttles what reaches the server.
+ */
+export function withHeartbeats<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T, everyMs = HEARTBEAT_INTERVAL_MS): T {
+  const wrapped: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (input: unknown) => {
+      const context = Context.current();
+      context.heartbeat();
+      const timer = setInterval(() => context.heartbeat(), everyMs);
+      try {
+        return await (fn as (input: unknown) => Promise<unknown>)(input);
+      } finally {
+        clearInterval(timer);
+      }
+    };
+  }
+  return wrapped as unknown as T;
+}

@@ -1,0 +1,41 @@
+// Activities that know which saga scheduled them. An activity sees only its own run id, and a reset
+// starts a new run: a key built on it would let a re-executed step take effect twice and leave a
+// compensation with nothing to find. The first run id of the execution chain survives resets (and
+// retries), yet a fresh start of the same workflow id gets a new one, so it names the saga itself.
+// Sandbox-safe: only @temporalio/workflow.
+
+import { proxyActivities, workflowInfo, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import { SAGA_ID_FIELD } from './types';
+
+/** The saga's identity within its workflow id: the first run id of the execution chain, kept by resets. */
+export function sagaId(): string {
+  return workflowInfo().firstExecutionRunId;
+}
+
+type Callable = ((...args: unknown[]) => Promise<unknown>) & { executeWithOptions(options: ActivityOptions, args: unknown[]): Promise<unknown> };
+
+// Only plain input objects get the field: an activity whose input is not an object has no key to build.
+function withSagaId(args: unknown[]): unknown[] {
+  const [input, ...rest] = args;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return args;
+  return [{ ...input, [SAGA_ID_FIELD]: sagaId() }, ...rest];
+}
+
+/**
+ * `proxyActivities`, except that every call adds the saga's identity ({@link SAGA_ID_FIELD}) to the
+ * activity's input object, so the activity can key its effect on the saga rather than on the run.
+ *
+ * @example const acts = sagaActivities<Activities>({ startToCloseTimeout: '30 seconds' });
+ */
+export function sagaActivities<A extends object>(options: ActivityOptions): ActivityInterfaceFor<A> {
+  const proxy = proxyActivities<A>(options) as unknown as Record<string, Callable>;
+  return new Proxy({} as ActivityInterfaceFor<A>, {
+    get(_target, name) {
+      if (typeof name !== 'string') return undefined;
+      const fn = proxy[name]!;
+      const call = (...args: unknown[]) => fn(...withSagaId(args));
+      call.executeWithOptions = (opts: ActivityOptions, args: unknown[]) => fn.executeWithOptions(opts, withSagaId(args));
+      return call;
+    },
+  });
+}
