@@ -54,14 +54,14 @@ async function main(): Promise<number> {
   const historyHosts = int(values['history-hosts'], 'history-hosts');
   const numHistoryShards = int(values.shards, 'shards');
 
-  let cluster: Cluster | undefined;
-  let worker: ManagedProcess | undefined;
+  // Filled in as things start; the signal handler stops whatever is there.
+  const started: { cluster?: Cluster; worker?: ManagedProcess } = {};
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       console.log('\nStopping the saga worker, the Temporal services, then PostgreSQL…');
-      await worker?.stop(60_000);
-      await cluster?.stop();
+      await started.worker?.stop(60_000);
+      await started.cluster?.stop();
       console.log('Stopped.');
     })());
   let interrupted = false;
@@ -71,14 +71,14 @@ async function main(): Promise<number> {
     if (interrupted) process.exit(130);
     interrupted = true;
     // While starting, the start itself stops what it started and rejects.
-    if (!cluster) starting.abort();
+    if (!started.cluster) starting.abort();
     else void stop().then(() => process.exit(0));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   console.log(`Starting the Temporal cluster (state in ${dataDir})…`);
-  cluster = await startCluster({
+  const cluster = await startCluster({
     dataDir,
     signal: starting.signal,
     log: (line) => console.log(`  ${line}`),
@@ -87,11 +87,12 @@ async function main(): Promise<number> {
     ...(historyHosts ? { historyHosts } : {}),
     ...(numHistoryShards ? { numHistoryShards } : {}),
   });
+  started.cluster = cluster;
 
   const envFile = join(dataDir, 'cluster.env');
   writeFileSync(envFile, `${Object.entries(cluster.workerEnv).map(([k, v]) => `export ${k}='${v}'`).join('\n')}\n`, { mode: 0o600 });
   if (!values['no-worker']) {
-    worker = managedProcess({
+    started.worker = managedProcess({
       name: 'saga-worker',
       command: process.execPath,
       args: ['--import', 'tsx', resolve(__dirname, '..', 'src', 'worker.ts')],
@@ -99,12 +100,13 @@ async function main(): Promise<number> {
       logFile: join(cluster.logDir, 'saga-worker.log'),
       cwd: resolve(__dirname, '..'),
     });
-    worker.start();
-    void worker.exited().then((code) => {
-      if (!stopping) console.log(`The saga worker exited with code ${code}: see ${join(cluster?.logDir ?? dataDir, 'saga-worker.log')}`);
+    started.worker.start();
+    void started.worker.exited().then((code) => {
+      if (!stopping) console.log(`The saga worker exited with code ${code}: see ${join(cluster.logDir, 'saga-worker.log')}`);
     });
   }
 
+  const worker = started.worker;
   const lines = [
     `Temporal frontend   ${cluster.address} (namespace ${cluster.namespace}, ${cluster.numHistoryShards} history shards)`,
     `Web UI              ${cluster.uiUrl}/namespaces/${cluster.namespace}/workflows`,

@@ -34,7 +34,8 @@ export const SERVER_VERSION = '1.29.1';
 export const UI_SERVER_VERSION = '2.54.1';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const home = join(root, '.temporal');
+// Another folder stands for a clean machine in the installer's own tests.
+const home = process.env.TEMPORAL_INSTALL_DIR ? resolve(process.env.TEMPORAL_INSTALL_DIR) : join(root, '.temporal');
 const quiet = process.argv.includes('--quiet');
 const cluster = process.argv.includes('--cluster');
 const say = (msg) => console.log(`[install-temporal] ${msg}`);
@@ -258,6 +259,9 @@ function ensure({ label, variable, dir, binaryName, channels, quietFailure = fal
   return { path: null, channel: null };
 }
 
+// First when asked for: what it lacks (Go, PostgreSQL) is reported before anything else is fetched.
+const clusterPaths = cluster ? ensureCluster() : {};
+
 const cli = ensure({
   label: 'Temporal CLI',
   variable: 'TEMPORAL_CLI_PATH',
@@ -272,8 +276,6 @@ const testServer = ensure({
   binaryName: 'temporal-test-server',
   channels: testServerChannels,
 });
-
-const clusterPaths = cluster ? ensureCluster() : {};
 
 mkdirSync(home, { recursive: true });
 writeFileSync(join(home, 'paths.json'), `${JSON.stringify({ cli, testServer, ...clusterPaths }, null, 2)}\n`);

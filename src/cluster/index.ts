@@ -216,8 +216,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const address = `127.0.0.1:${ports.frontend.grpc}`;
   if (await isReachable(address)) throw new ClusterError(`Port ${ports.frontend.grpc} is already in use: stop what listens there, or choose another frontend port.`);
 
-  log(`PostgreSQL on 127.0.0.1:${ports.postgres} (data in ${join(dir, 'postgres')})`);
   const postgres: LocalPostgres = startLocalPostgres({ dir: join(dir, 'postgres'), port: ports.postgres, superuserPassword: secrets.postgresPassword, fast: opts.fast ?? false });
+  log(`PostgreSQL on 127.0.0.1:${ports.postgres} (data in ${postgres.dir})`);
   const processes = new Map<string, ManagedProcess>();
   const stopAll = async () => {
     for (const name of ['ui', 'frontend', 'worker', 'matching', ...ports.history.map((_, i) => `history-${i + 1}`)]) await processes.get(name)?.stop();

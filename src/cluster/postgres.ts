@@ -3,7 +3,8 @@
 // folder outlives the launcher, so workflows and the services' data survive a restart.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 /** Thrown when PostgreSQL is missing or will not start; the message names what to do. */
 export class LocalPostgresError extends Error {
@@ -42,6 +43,8 @@ export interface LocalPostgres {
   adminUrl: string;
   /** Whether this call created the data folder. */
   created: boolean;
+  /** The folder holding the data (the asked one, unless the postgres user cannot reach it). */
+  dir: string;
   /** Stops the server (fast shutdown: open transactions roll back, nothing committed is lost). */
   stop(): void;
 }
@@ -50,29 +53,34 @@ export interface LocalPostgres {
 export function startLocalPostgres(opts: LocalPostgresOptions): LocalPostgres {
   const bin = findPostgresBin();
   if (!bin) throw new LocalPostgresError('The cluster needs the PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN to their folder.');
-  const data = join(opts.dir, 'data');
-  const log = join(opts.dir, 'server.log');
-  // PostgreSQL refuses to run as root: as root it runs as the `postgres` user, which must own its folder.
+  // PostgreSQL refuses to run as root: as root it runs as the `postgres` user, which must own its
+  // folder and reach it. A checkout under a private home folder (/root) is out of its reach: then the
+  // data goes to a folder of the postgres user's home, named after the cluster folder.
   const asRoot = process.getuid?.() === 0;
+  mkdirSync(opts.dir, { recursive: true });
+  const reachable = !asRoot || spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dirname(opts.dir)]).status === 0;
+  const home = reachable ? opts.dir : join('/var/lib/postgresql', `saga-cluster-${createHash('sha256').update(opts.dir).digest('hex').slice(0, 12)}`);
+  mkdirSync(home, { recursive: true });
+  const data = join(home, 'data');
+  const log = join(home, 'server.log');
   const run = (tool: string, args: string[]) => {
     const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]] : [join(bin, tool), args];
-    return spawnSync(cmd as string, argv as string[], { encoding: 'utf8', cwd: opts.dir });
+    return spawnSync(cmd as string, argv as string[], { encoding: 'utf8', cwd: home });
   };
   const must = (tool: string, args: string[]) => {
     const res = run(tool, args);
     if (res.status !== 0) throw new LocalPostgresError(`${tool} failed (${res.status}): ${(res.stderr || res.stdout).trim()} (see ${log})`);
   };
 
-  mkdirSync(opts.dir, { recursive: true });
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
-    chownSync(opts.dir, uid, gid);
+    chownSync(home, uid, gid);
   }
   const created = !existsSync(join(data, 'PG_VERSION'));
   if (created) {
     rmSync(data, { recursive: true, force: true });
-    const pwfile = join(opts.dir, 'initdb.pw');
+    const pwfile = join(home, 'initdb.pw');
     writeFileSync(pwfile, `${opts.superuserPassword}\n`, { mode: 0o600 });
     if (asRoot) chownSync(pwfile, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), 0);
     try {
@@ -82,7 +90,7 @@ export function startLocalPostgres(opts: LocalPostgresOptions): LocalPostgres {
     }
   }
   if (run('pg_ctl', ['-D', data, 'status']).status !== 0) {
-    const settings = [`-p ${opts.port}`, `-k ${opts.dir}`, '-c listen_addresses=127.0.0.1', '-c max_connections=300'];
+    const settings = [`-p ${opts.port}`, `-k ${home}`, '-c listen_addresses=127.0.0.1', '-c max_connections=300'];
     if (opts.fast) settings.push('-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off');
     must('pg_ctl', ['-D', data, '-l', log, '-o', settings.join(' '), '-w', '-t', '60', 'start']);
   }
@@ -90,6 +98,7 @@ export function startLocalPostgres(opts: LocalPostgresOptions): LocalPostgres {
     port: opts.port,
     adminUrl: `postgres://postgres:${encodeURIComponent(opts.superuserPassword)}@127.0.0.1:${opts.port}/postgres`,
     created,
+    dir: home,
     stop: () => must('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
   };
 }
