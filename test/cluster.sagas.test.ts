@@ -203,6 +203,7 @@ describe('the sagas on the Temporal cluster (PostgreSQL, separate services, encr
 
       // Mid-run: the shards of the dead history host move to the other one, the dead matching host's
       // task queue partitions are reloaded, the frontend's clients reconnect.
+      const { count: openAtKill } = await client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`);
       await cluster.kill('history-1');
       kills.push('history-1 SIGKILL');
       await new Promise((r) => setTimeout(r, 3_000));
@@ -219,7 +220,8 @@ describe('the sagas on the Temporal cluster (PostgreSQL, separate services, encr
       expect(stuck, 'sagas still open after the run').toEqual([]);
       const report = await checkInvariants(services, await collectOutcomes(started.sagas));
       const seconds = Math.round((Date.now() - began) / 1000);
-      console.log(`cluster chaos run: ${ORDERS + REGISTRATIONS} sagas in ${seconds} s; kills: ${kills.join(', ')}\n${formatReport(report, seed, { ...injected })}`);
+      console.log(`cluster chaos run: ${ORDERS + REGISTRATIONS} sagas in ${seconds} s, ${openAtKill} open at the first kill; kills: ${kills.join(', ')}\n${formatReport(report, seed, { ...injected })}`);
+      expect(openAtKill).toBeGreaterThan(0);
       expect(report.violations).toEqual([]);
       expect(report.checked).toMatchObject({ sagas: ORDERS + REGISTRATIONS, orders: ORDERS, registrations: REGISTRATIONS });
       for (const status of [SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.CANCELLED]) expect(report.statuses[status] ?? 0).toBeGreaterThan(0);

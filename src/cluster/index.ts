@@ -68,6 +68,8 @@ export interface Cluster {
   databaseUrl: string;
   /** Superuser URL of the cluster's PostgreSQL. */
   postgresUrl: string;
+  /** Process id of PostgreSQL's postmaster (its backends are its children). */
+  postgresPid: number | undefined;
   secrets: ClusterSecrets;
   numHistoryShards: number;
   /** The Temporal processes by name: `history-1`…, `matching`, `frontend`, `worker`, `ui`. */
@@ -335,6 +337,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       uiUrl,
       databaseUrl,
       postgresUrl: postgres.adminUrl,
+      postgresPid: postgres.pid(),
       secrets,
       numHistoryShards,
       processes,

@@ -2,7 +2,7 @@
 // cluster's own, on a port of its own, with password authentication over TCP on 127.0.0.1 only. The
 // folder outlives the launcher, so workflows and the services' data survive a restart.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -45,6 +45,8 @@ export interface LocalPostgres {
   created: boolean;
   /** The folder holding the data (the asked one, unless the postgres user cannot reach it). */
   dir: string;
+  /** Process id of the postmaster, from its pid file; undefined when it is not running. */
+  pid(): number | undefined;
   /** Stops the server (fast shutdown: open transactions roll back, nothing committed is lost). */
   stop(): void;
 }
@@ -99,6 +101,11 @@ export function startLocalPostgres(opts: LocalPostgresOptions): LocalPostgres {
     adminUrl: `postgres://postgres:${encodeURIComponent(opts.superuserPassword)}@127.0.0.1:${opts.port}/postgres`,
     created,
     dir: home,
+    pid: () => {
+      const file = join(data, 'postmaster.pid');
+      const first = existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : NaN;
+      return Number.isInteger(first) ? first : undefined;
+    },
     stop: () => must('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
   };
 }
