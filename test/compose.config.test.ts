@@ -25,6 +25,7 @@ interface Service {
 /** The server version `scripts/install-temporal.mjs` builds for `npm run cluster` (read, not imported: importing it installs). */
 const SERVER_VERSION = /export const SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
 /** The environment name of the server config: `deploy/temporal/<env>.yaml`. */
+const UI_SERVER_VERSION = /export const UI_SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
 const SERVER_ENV = 'saga';
 const temporalServices: Record<string, string> = { 'temporal-history': 'history', 'temporal-matching': 'matching', temporal: 'frontend', 'temporal-worker': 'worker' };
 /** The variables the server config fails without. */
@@ -221,6 +222,10 @@ describe('docker-compose.yml', () => {
     for (const name of ['temporal-history', 'temporal-matching', 'temporal-worker', 'temporal-schema']) expect(service(name).ports, name).toBeUndefined();
     const published = Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':').slice(-2, -1)[0]));
     expect(new Set(published).size).toBe(published.length);
+  });
+
+  it('runs the Web UI at the version `npm run cluster` builds', () => {
+    expect(service('temporal-ui').image).toBe(`temporalio/ui:${UI_SERVER_VERSION}`);
   });
 
   it('points the Web UI at the Temporal server', () => {
