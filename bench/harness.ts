@@ -240,8 +240,8 @@ export interface BenchOptions {
   serverPid?: number | readonly number[];
   /** What the server is, for the report. @default "external" */
   topology?: 'dev-server' | 'cluster' | 'external';
-  /** Saga workers polling each task queue, all in this process. @default 1 */
-  workers?: number;
+  /** Connections of further saga workers polling each task queue beside the first, all in this process (one connection each: a connection takes one worker per task queue). @default none */
+  moreWorkerConnections?: readonly NativeConnection[];
   /** Whether the benchmark started the server itself. @default false */
   startedServer?: boolean;
   /** Receives progress lines. @default none */
@@ -341,9 +341,9 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
 
   async function withWorker<T>(taskQueue: string, overrides: Partial<WorkerOptions>, fn: () => Promise<T>): Promise<T> {
     const workers = await Promise.all(
-      Array.from({ length: options.workers ?? 1 }, () =>
+      [options.connection, ...(options.moreWorkerConnections ?? [])].map((connection) =>
         Worker.create({
-          connection: options.connection,
+          connection,
           namespace,
           taskQueue,
           activities,
@@ -562,7 +562,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
         loadAvgStart,
         loadAvgEnd: loadavg().map((l) => round(l)),
       },
-      server: { address: options.serverAddress, startedByBenchmark: options.startedServer ?? false, topology: options.topology ?? 'external', sagaWorkers: options.workers ?? 1 },
+      server: { address: options.serverAddress, startedByBenchmark: options.startedServer ?? false, topology: options.topology ?? 'external', sagaWorkers: 1 + (options.moreWorkerConnections?.length ?? 0) },
       database: databaseUrl.startsWith('sqlite:') ? (databaseUrl === 'sqlite::memory:' ? 'sqlite (memory)' : 'sqlite (file, WAL)') : 'postgres',
       load,
       overhead,

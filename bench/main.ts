@@ -93,6 +93,7 @@ async function main(): Promise<number> {
     address = server.address;
   }
   const nativeConnection = await NativeConnection.connect({ address });
+  const moreWorkerConnections = await Promise.all(Array.from({ length: workers - 1 }, () => NativeConnection.connect({ address })));
   const connection = await Connection.connect({ address });
   try {
     if (external) await checkSearchAttributes(nativeConnection, { address, namespace });
@@ -104,7 +105,7 @@ async function main(): Promise<number> {
       serverAddress: address,
       startedServer: server !== undefined || cluster !== undefined,
       topology: server ? 'dev-server' : cluster ? 'cluster' : 'external',
-      workers,
+      moreWorkerConnections,
       ...(server ? { serverPid: server.pid } : {}),
       ...(cluster ? { serverPid: clusterPids(cluster) } : {}),
       ...(values.db === 'memory' ? { databaseUrl: 'sqlite::memory:' } : values.db ? { databaseUrl: values.db } : {}),
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
   } finally {
     await connection.close();
     await nativeConnection.close();
+    for (const more of moreWorkerConnections) await more.close();
     await server?.stop();
     await cluster?.stop();
     if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
