@@ -56,7 +56,7 @@ export function startLocalPostgres(opts: LocalPostgresOptions): LocalPostgres {
   const bin = findPostgresBin();
   if (!bin) throw new LocalPostgresError('The cluster needs the PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN to their folder.');
   // PostgreSQL refuses to run as root: as root it runs as the `postgres` user, which must own its
-  // folder and reach it. A checkout under a private home folder (/root) is out of its reach: then the
+  // folder and reach it. A checkout in a private home folder (root's) is out of its reach: then the
   // data goes to a folder of the postgres user's home, named after the cluster folder.
   const asRoot = process.getuid?.() === 0;
   mkdirSync(opts.dir, { recursive: true });
