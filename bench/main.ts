@@ -115,12 +115,15 @@ async function main(): Promise<number> {
     console.log(`Results: ${writeResults(results, outDir)}`);
     return results.truncated ? 2 : 0;
   } finally {
-    await connection.close();
-    await nativeConnection.close();
-    for (const more of moreWorkerConnections) await more.close();
-    await server?.stop();
-    await cluster?.stop();
-    if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
+    try {
+      await connection.close();
+      await nativeConnection.close();
+      for (const more of moreWorkerConnections) await more.close();
+    } finally {
+      await server?.stop();
+      await cluster?.stop();
+      if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -221,8 +221,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const postgres: LocalPostgres = startLocalPostgres({ dir: join(dir, 'postgres'), port: ports.postgres, superuserPassword: secrets.postgresPassword, fast: opts.fast ?? false });
   log(`PostgreSQL on 127.0.0.1:${ports.postgres} (data in ${postgres.dir})`);
   const processes = new Map<string, ManagedProcess>();
+  // pg_ctl runs PostgreSQL as a daemon: a launcher that exits without stopping the cluster (an
+  // uncaught error) must not leave it behind. The Temporal processes have their own exit handlers.
+  const stopPostgresOnExit = () => {
+    try {
+      postgres.stop();
+    } catch {
+      // Exiting anyway; the next start adopts or restarts it.
+    }
+  };
+  process.once('exit', stopPostgresOnExit);
   const stopAll = async () => {
     for (const name of ['ui', 'frontend', 'worker', 'matching', ...ports.history.map((_, i) => `history-${i + 1}`)]) await processes.get(name)?.stop();
+    process.removeListener('exit', stopPostgresOnExit);
     postgres.stop();
   };
 
