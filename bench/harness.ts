@@ -206,7 +206,7 @@ export interface BenchResults {
   /** Whether the budget ran out and later runs were skipped. */
   truncated: boolean;
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
-  server: { address: string; startedByBenchmark: boolean };
+  server: { address: string; startedByBenchmark: boolean; topology: 'dev-server' | 'cluster' | 'external'; sagaWorkers: number };
   database: string;
   load: LoadCell[];
   overhead: OverheadRow[];
@@ -236,8 +236,12 @@ export interface BenchOptions {
   databaseUrl?: string;
   /** Address reported with the results. */
   serverAddress: string;
-  /** Pid of a local server whose CPU time is measured. @default not measured */
-  serverPid?: number;
+  /** Pid (or pids, for a server of several processes) of a local server whose CPU time is measured. @default not measured */
+  serverPid?: number | readonly number[];
+  /** What the server is, for the report. @default "external" */
+  topology?: 'dev-server' | 'cluster' | 'external';
+  /** Connections of further saga workers polling each task queue beside the first, all in this process (one connection each: a connection takes one worker per task queue). @default none */
+  moreWorkerConnections?: readonly NativeConnection[];
   /** Whether the benchmark started the server itself. @default false */
   startedServer?: boolean;
   /** Receives progress lines. @default none */
@@ -336,22 +340,26 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
   const defaults = loadWorkerConfig({});
 
   async function withWorker<T>(taskQueue: string, overrides: Partial<WorkerOptions>, fn: () => Promise<T>): Promise<T> {
-    const worker = await Worker.create({
-      connection: options.connection,
-      namespace,
-      taskQueue,
-      activities,
-      workflowBundle: bundle,
-      maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
-      maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
-      ...overrides,
-    });
-    const running = worker.run();
+    const workers = await Promise.all(
+      [options.connection, ...(options.moreWorkerConnections ?? [])].map((connection) =>
+        Worker.create({
+          connection,
+          namespace,
+          taskQueue,
+          activities,
+          workflowBundle: bundle,
+          maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
+          maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
+          ...overrides,
+        }),
+      ),
+    );
+    const running = workers.map((worker) => worker.run());
     try {
       return await fn();
     } finally {
-      worker.shutdown();
-      await running;
+      for (const worker of workers) worker.shutdown();
+      await Promise.all(running);
     }
   }
 
@@ -554,7 +562,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
         loadAvgStart,
         loadAvgEnd: loadavg().map((l) => round(l)),
       },
-      server: { address: options.serverAddress, startedByBenchmark: options.startedServer ?? false },
+      server: { address: options.serverAddress, startedByBenchmark: options.startedServer ?? false, topology: options.topology ?? 'external', sagaWorkers: 1 + (options.moreWorkerConnections?.length ?? 0) },
       database: databaseUrl.startsWith('sqlite:') ? (databaseUrl === 'sqlite::memory:' ? 'sqlite (memory)' : 'sqlite (file, WAL)') : 'postgres',
       load,
       overhead,

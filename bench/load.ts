@@ -62,7 +62,12 @@ function ticksPerSecond(): number {
 }
 
 /** CPU time of a local process in ms from `/proc/<pid>/stat` (Linux), or undefined when unreadable. */
-export function processCpuMs(pid: number): number | undefined {
+export function processCpuMs(pid: number | readonly number[]): number | undefined {
+  // A server of several processes (the cluster): their sum, or nothing when one is gone.
+  if (typeof pid !== 'number') {
+    const each = pid.map((p) => processCpuMs(p));
+    return each.every((ms) => ms !== undefined) ? each.reduce<number>((n, ms) => n + (ms ?? 0), 0) : undefined;
+  }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces: the fields that follow it start after its closing parenthesis.
@@ -83,7 +88,7 @@ export class ResourceMeter {
   private peakRss = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly serverPid?: number) {}
+  constructor(private readonly serverPid?: number | readonly number[]) {}
 
   /** Starts measuring. */
   start(): void {

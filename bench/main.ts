@@ -3,15 +3,19 @@
 //
 //   npm run bench                 the full plan, about 10 minutes on 2 cores
 //   npm run bench -- --quick      small counts, about 1 to 2 minutes
+//   npm run bench -- --cluster    against a throw-away cluster (src/cluster) instead of the dev server
+//   npm run bench -- --workers 2  two saga workers on each task queue
 //   npm run bench -- --profile    the same, with the process profiled (--cpu-prof) and the hot frames summarized
 
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
+import { startCluster, type Cluster } from '../src/cluster';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { checkSearchAttributes } from '../src/worker';
 import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
@@ -53,8 +57,12 @@ async function main(): Promise<number> {
       profile: { type: 'boolean', default: false },
       out: { type: 'string', default: DEFAULT_OUT_DIR },
       db: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
     },
   });
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer (got "${values.workers}")`);
   const outDir = values.out ?? DEFAULT_OUT_DIR;
   if (values.profile) return profiled(process.argv.slice(2), outDir);
 
@@ -65,17 +73,27 @@ async function main(): Promise<number> {
   });
 
   let server: DevServer | undefined;
-  const external = process.env.TEMPORAL_ADDRESS;
+  let cluster: Cluster | undefined;
+  let clusterDir: string | undefined;
+  const external = values.cluster ? undefined : process.env.TEMPORAL_ADDRESS;
   const namespace = process.env.TEMPORAL_NAMESPACE || 'default';
   let address: string;
   if (external) {
     address = external;
+  } else if (values.cluster) {
+    console.log('Starting a throw-away Temporal cluster (PostgreSQL, 2 history hosts, matching, frontend, worker)…');
+    clusterDir = mkdtempSync(join(tmpdir(), 'saga-bench-cluster-'));
+    // The PostgreSQL server runs as the postgres user when this runs as root.
+    chmodSync(clusterDir, 0o755);
+    cluster = await startCluster({ dataDir: clusterDir, frontendPort: await freeBlock(), uiPort: await freePort(), fast: true });
+    address = cluster.address;
   } else {
     console.log('Starting an in-memory Temporal dev server…');
     server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null, logFile: null });
     address = server.address;
   }
   const nativeConnection = await NativeConnection.connect({ address });
+  const moreWorkerConnections = await Promise.all(Array.from({ length: workers - 1 }, () => NativeConnection.connect({ address })));
   const connection = await Connection.connect({ address });
   try {
     if (external) await checkSearchAttributes(nativeConnection, { address, namespace });
@@ -85,8 +103,11 @@ async function main(): Promise<number> {
       namespace,
       plan: values.quick ? quickPlan : fullPlan,
       serverAddress: address,
-      startedServer: server !== undefined,
+      startedServer: server !== undefined || cluster !== undefined,
+      topology: server ? 'dev-server' : cluster ? 'cluster' : 'external',
+      moreWorkerConnections,
       ...(server ? { serverPid: server.pid } : {}),
+      ...(cluster ? { serverPid: clusterPids(cluster) } : {}),
       ...(values.db === 'memory' ? { databaseUrl: 'sqlite::memory:' } : values.db ? { databaseUrl: values.db } : {}),
       log: (line) => console.log(line),
     });
@@ -94,10 +115,49 @@ async function main(): Promise<number> {
     console.log(`Results: ${writeResults(results, outDir)}`);
     return results.truncated ? 2 : 0;
   } finally {
-    await connection.close();
-    await nativeConnection.close();
-    await server?.stop();
+    try {
+      await connection.close();
+      await nativeConnection.close();
+      for (const more of moreWorkerConnections) await more.close();
+    } finally {
+      await server?.stop();
+      await cluster?.stop();
+      if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
+    }
   }
+}
+
+/** A frontend port whose block of derived ports (+0…+91) is free, below 32768 as membership ports must be. */
+async function freeBlock(): Promise<number> {
+  const listens = (port: number) =>
+    new Promise<boolean>((done) => {
+      const probe = createServer();
+      probe.once('error', () => done(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 100) * 100;
+    let free = true;
+    for (let port = base; port <= base + 91 && free; port++) free = await listens(port);
+    if (free) return base;
+  }
+  throw new Error('no free block of ports between 20000 and 30000');
+}
+
+/** The cluster's server processes: the Temporal services and PostgreSQL's postmaster with its backends. */
+function clusterPids(cluster: Cluster): number[] {
+  const temporal = [...cluster.processes.entries()].filter(([name]) => name !== 'ui').flatMap(([, p]) => (p.pid === undefined ? [] : [p.pid]));
+  const postmaster = cluster.postgresPid;
+  const backends = readdirSync('/proc').filter((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+    } catch {
+      return false;
+    }
+  });
+  return [...temporal, ...(postmaster === undefined ? [] : [postmaster]), ...backends.map(Number)];
 }
 
 if (require.main === module) {

@@ -28,11 +28,16 @@ export function peakSagaThroughput(results: BenchResults): { throughput: number;
 export function formatReport(results: BenchResults): string {
   const out: string[] = [];
   const { machine } = results;
+  const serverNote = {
+    'dev-server': ' (dev server started by the benchmark, in memory)',
+    cluster: ' (cluster started by the benchmark: PostgreSQL with fsync off, 2 history hosts, matching, frontend, worker)',
+    external: '',
+  } as const;
   out.push(
     `Plan ${results.plan.name}, ${results.durationS} s${results.truncated ? ' (TRUNCATED: budget spent, later runs skipped)' : ''}; ` +
       `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ` +
       `load average ${machine.loadAvgStart.join('/')} at start, ${machine.loadAvgEnd.join('/')} at end; ` +
-      `server ${results.server.address}${results.server.startedByBenchmark ? ' (dev server started by the benchmark, in memory)' : ''}; services on ${results.database}; ` +
+      `server ${results.server.address}${serverNote[results.server.topology ?? 'external']}; ${results.server.sagaWorkers ?? 1} saga worker(s); services on ${results.database}; ` +
       `medians over ${results.plan.repeats} repeats.`,
   );
 

@@ -8,7 +8,15 @@
 // `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH` override either one. When no channel works, the
 // SDK's own download stays the fallback, so a machine with internet needs nothing from here.
 //
-// Idempotent: a second run checks two version stamps and exits. `--quiet` prints only on work or failure.
+// With `--cluster`, also what `npm run cluster` and the cluster tests run, built with Go from the Go
+// module proxy (about 7 minutes on 2 cores the first time, so never on a plain `npm install`):
+//   - the production Temporal server `go.temporal.io/server` (one binary, one process per service),
+//     its schema tool and its PostgreSQL schema, in `.temporal/server/`;
+//   - the standalone Web UI `github.com/temporalio/ui-server/v2`, in `.temporal/ui-server/`.
+// `TEMPORAL_SERVER_PATH`, `TEMPORAL_SQL_TOOL_PATH`, `TEMPORAL_SCHEMA_DIR` and `TEMPORAL_UI_SERVER_PATH`
+// override them. Here there is no fallback: a missing piece exits 1 with one line naming it.
+//
+// Idempotent: a second run checks the version stamps and exits. `--quiet` prints only on work or failure.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,10 +28,16 @@ export const CLI_VERSION = '1.9.1';
 // `go install` nor a build from the proxy's copy works for them; 1.5.1 is the newest that builds.
 export const CLI_GO_VERSION = '1.5.1';
 export const TEST_SERVER_VERSION = '1.38.0';
+/** The production server; docker-compose.yml pins the same version of its images (a test checks it). */
+export const SERVER_VERSION = '1.29.1';
+// 2.58 and later need a newer Go than Debian's or the one this project is tested with.
+export const UI_SERVER_VERSION = '2.54.1';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const home = join(root, '.temporal');
+// Another folder stands for a clean machine in the installer's own tests.
+const home = process.env.TEMPORAL_INSTALL_DIR ? resolve(process.env.TEMPORAL_INSTALL_DIR) : join(root, '.temporal');
 const quiet = process.argv.includes('--quiet');
+const cluster = process.argv.includes('--cluster');
 const say = (msg) => console.log(`[install-temporal] ${msg}`);
 const info = (msg) => quiet || say(msg);
 
@@ -147,7 +161,77 @@ const testServerChannels = [
   },
 ];
 
-function ensure({ label, variable, dir, binaryName, channels }) {
+/** A `go install` channel that builds `pkg@version` and renames Go's default binary name to `binaryName`. */
+function goChannel(pkg, version, built, binaryName) {
+  return {
+    name: `Go module ${pkg}@v${version}`,
+    version,
+    build(out) {
+      run('go', ['install', `${pkg}@v${version}`], { env: { ...process.env, GOBIN: out } });
+      renameSync(join(out, built), join(out, binaryName));
+    },
+  };
+}
+
+/** The folder of the server's Go module, downloaded (not built) by the module proxy client. */
+function serverModuleDir() {
+  const json = JSON.parse(run('go', ['mod', 'download', '-json', `go.temporal.io/server@v${SERVER_VERSION}`]));
+  if (!json.Dir) throw new InstallError(`go mod download gave no folder for go.temporal.io/server@v${SERVER_VERSION}`);
+  return json.Dir;
+}
+
+/** Stops with one line: what is missing, and how to provide it. */
+function missing(what) {
+  console.error(`[install-temporal] ${what}`);
+  process.exit(1);
+}
+
+function hasPostgres() {
+  if (process.env.PG_BIN) return existsSync(join(process.env.PG_BIN, 'initdb'));
+  const debian = '/usr/lib/postgresql';
+  if (existsSync(debian) && readdirSync(debian).some((v) => existsSync(join(debian, v, 'bin', 'initdb')))) return true;
+  return spawnSync('sh', ['-c', 'command -v initdb'], { stdio: 'ignore' }).status === 0;
+}
+
+/** The server, its schema tool and schema, and the Web UI server, for the local cluster. */
+function ensureCluster() {
+  if (!hasPostgres()) missing('The cluster needs the PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN to their folder.');
+  const haveGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+  const need = (label, variable, dir, binaryName, channel) => {
+    const got = ensure({ label, variable, dir, binaryName, channels: [channel], quietFailure: true });
+    if (got.path) return got;
+    return missing(
+      haveGo
+        ? `Could not build ${label} ${channel.version} with Go (see above); set ${variable} to use your own.`
+        : `Building ${label} ${channel.version} needs Go 1.25 or newer on the PATH (Debian: golang-go), or set ${variable} to use your own.`,
+    );
+  };
+  // The server, the schema tool and the schema come from one module version: one folder, one stamp.
+  const server = need('the Temporal server', 'TEMPORAL_SERVER_PATH', join(home, 'server'), 'temporal-server', {
+    name: `Go module go.temporal.io/server@v${SERVER_VERSION} (server, sql tool, schema)`,
+    version: SERVER_VERSION,
+    build(out) {
+      goChannel('go.temporal.io/server/cmd/server', SERVER_VERSION, 'server', 'temporal-server').build(out);
+      goChannel('go.temporal.io/server/cmd/tools/sql', SERVER_VERSION, 'sql', 'temporal-sql-tool').build(out);
+      run('cp', ['-R', join(serverModuleDir(), 'schema', 'postgresql', 'v12'), join(out, 'schema')]);
+      run('chmod', ['-R', 'u+w', join(out, 'schema')]);
+    },
+  });
+  const ui = need('the Temporal Web UI server', 'TEMPORAL_UI_SERVER_PATH', join(home, 'ui-server'), 'temporal-ui-server', goChannel('github.com/temporalio/ui-server/v2/cmd/server', UI_SERVER_VERSION, 'server', 'temporal-ui-server'));
+  const sqlOverride = checkOverride('TEMPORAL_SQL_TOOL_PATH');
+  const sqlTool = sqlOverride ?? join(home, 'server', 'temporal-sql-tool');
+  if (!isExecutableFile(sqlTool)) missing('TEMPORAL_SERVER_PATH is set, so no schema tool was built here: set TEMPORAL_SQL_TOOL_PATH and TEMPORAL_SCHEMA_DIR too.');
+  const schema = process.env.TEMPORAL_SCHEMA_DIR || join(home, 'server', 'schema');
+  if (!existsSync(join(schema, 'temporal', 'versioned'))) missing(`${schema} has no temporal/versioned folder: set TEMPORAL_SCHEMA_DIR to the server module's schema/postgresql/v12.`);
+  return {
+    server,
+    sqlTool: { path: sqlTool, channel: sqlOverride ? 'TEMPORAL_SQL_TOOL_PATH' : server.channel },
+    schema: { path: schema, channel: process.env.TEMPORAL_SCHEMA_DIR ? 'TEMPORAL_SCHEMA_DIR' : server.channel },
+    ui,
+  };
+}
+
+function ensure({ label, variable, dir, binaryName, channels, quietFailure = false }) {
   const override = checkOverride(variable);
   if (override) return { path: override, channel: variable };
   const binary = join(dir, binaryName);
@@ -170,9 +254,13 @@ function ensure({ label, variable, dir, binaryName, channels }) {
       say(`${channel.name} failed: ${err.message}`);
     }
   }
+  if (quietFailure) return { path: null, channel: null };
   say(`could not install ${label}; every channel failed:\n  - ${failures.join('\n  - ')}\n  The SDK will try its own download at run time (needs internet), or set ${variable}.`);
   return { path: null, channel: null };
 }
+
+// First when asked for: what it lacks (Go, PostgreSQL) is reported before anything else is fetched.
+const clusterPaths = cluster ? ensureCluster() : {};
 
 const cli = ensure({
   label: 'Temporal CLI',
@@ -190,4 +278,4 @@ const testServer = ensure({
 });
 
 mkdirSync(home, { recursive: true });
-writeFileSync(join(home, 'paths.json'), `${JSON.stringify({ cli, testServer }, null, 2)}\n`);
+writeFileSync(join(home, 'paths.json'), `${JSON.stringify({ cli, testServer, ...clusterPaths }, null, 2)}\n`);

@@ -37,3 +37,45 @@ export function temporalCli(): ServerExecutable {
 export function temporalTestServer(): ServerExecutable {
   return resolveExecutable('TEMPORAL_TEST_SERVER_PATH', join(TEMPORAL_HOME, 'test-server', 'temporal-test-server'));
 }
+
+/** Thrown when a piece of the local cluster is neither installed nor given by its override. */
+export class ClusterBinaryMissingError extends Error {
+  override readonly name = 'ClusterBinaryMissingError';
+  constructor(
+    readonly what: string,
+    readonly variable: string,
+  ) {
+    super(`${what} is not installed: run \`npm run install-temporal -- --cluster\` (builds it with Go), or set ${variable}.`);
+  }
+}
+
+function required(variable: string, installed: string, what: string): string {
+  const resolved = resolveExecutable(variable, installed);
+  if (resolved.type !== 'existing-path') throw new ClusterBinaryMissingError(what, variable);
+  return resolved.path;
+}
+
+/** What `npm run cluster` runs, as installed by `install-temporal --cluster` or given by the overrides. */
+export interface ClusterBinaries {
+  /** The Temporal server (`TEMPORAL_SERVER_PATH`). */
+  server: string;
+  /** Its schema tool (`TEMPORAL_SQL_TOOL_PATH`). */
+  sqlTool: string;
+  /** Its PostgreSQL schema, `schema/postgresql/v12` of the server module (`TEMPORAL_SCHEMA_DIR`). */
+  schemaDir: string;
+  /** The standalone Web UI server (`TEMPORAL_UI_SERVER_PATH`). */
+  uiServer: string;
+}
+
+/** The cluster's binaries; throws {@link ClusterBinaryMissingError} or {@link TemporalBinaryError} naming what is missing. */
+export function clusterBinaries(): ClusterBinaries {
+  const serverDir = join(TEMPORAL_HOME, 'server');
+  const schemaDir = process.env.TEMPORAL_SCHEMA_DIR || join(serverDir, 'schema');
+  if (!existsSync(join(schemaDir, 'temporal', 'versioned'))) throw new ClusterBinaryMissingError('The Temporal PostgreSQL schema', 'TEMPORAL_SCHEMA_DIR');
+  return {
+    server: required('TEMPORAL_SERVER_PATH', join(serverDir, 'temporal-server'), 'The Temporal server'),
+    sqlTool: required('TEMPORAL_SQL_TOOL_PATH', join(serverDir, 'temporal-sql-tool'), 'The Temporal schema tool'),
+    schemaDir,
+    uiServer: required('TEMPORAL_UI_SERVER_PATH', join(TEMPORAL_HOME, 'ui-server', 'temporal-ui-server'), 'The Temporal Web UI server'),
+  };
+}

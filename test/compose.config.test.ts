@@ -22,7 +22,24 @@ interface Service {
   restart?: string;
 }
 
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+/** The server version `scripts/install-temporal.mjs` builds for `npm run cluster` (read, not imported: importing it installs). */
+const SERVER_VERSION = /export const SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
+/** The environment name of the server config: `deploy/temporal/<env>.yaml`. */
+const UI_SERVER_VERSION = /export const UI_SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
+const SERVER_ENV = 'saga';
+const temporalServices: Record<string, string> = { 'temporal-history': 'history', 'temporal-matching': 'matching', temporal: 'frontend', 'temporal-worker': 'worker' };
+/** The variables the server config fails without. */
+const requiredByServerConfig = [...(/range list ((?:"[A-Z_]+" ?)+)/.exec(readFileSync(join(root, 'deploy', 'temporal', 'saga.yaml'), 'utf8'))?.[1] ?? '').matchAll(/"([A-Z_]+)"/g)].map((m) => m[1] as string);
+
+function filesNamed(dir: string, pattern: RegExp): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? filesNamed(path, pattern) : pattern.test(entry) ? [path] : [];
+  });
+}
+
+// `merge`: the Temporal services share their settings through YAML merge keys (`<<: *temporal-env`).
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 const services = compose.services;
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 
@@ -32,9 +49,19 @@ function service(name: string): Service {
   return s;
 }
 
-/** Compose's `${VAR:-default}` interpolation with nothing set in the environment, and `$$` escapes. */
+/** The secrets compose requires (`${VAR:?}`), as a user would set them. */
+const secrets: Record<string, string> = { TEMPORAL_DB_PASSWORD: 'temporal-secret', SAGA_DB_PASSWORD: 'saga-secret' };
+
+/** Compose's interpolation with only {@link secrets} set: `${VAR:-default}`, `${VAR:?message}` and `$$` escapes. */
 function interpolate(value: string): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, _name: string, fallback?: string) => fallback ?? '').replace(/\$\$/g, '$');
+  return value
+    .replace(/\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g, (_m, name: string, op?: string, arg?: string) => {
+      const set = secrets[name];
+      if (set !== undefined) return set;
+      if (op === '?') throw new Error(`${name} is required: ${arg}`);
+      return arg ?? '';
+    })
+    .replace(/\$\$/g, '$');
 }
 
 function env(name: string): Record<string, string> {
@@ -62,8 +89,19 @@ const readByConfig = variablesReadIn([join(root, 'src', 'config.ts')]);
 const readBySources = variablesReadIn(filesUnder(join(root, 'src')));
 
 describe('docker-compose.yml', () => {
-  it('has PostgreSQL, the Temporal server, its Web UI, the search-attribute registration, the worker and the codec server', () => {
-    expect(Object.keys(services).sort()).toEqual(['codec-server', 'postgres', 'register-search-attributes', 'temporal', 'temporal-ui', 'worker']);
+  it('has PostgreSQL, the schema job, one container per Temporal service, the registration, the Web UI, the worker and the codec server', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'codec-server',
+      'postgres',
+      'register-search-attributes',
+      'temporal',
+      'temporal-history',
+      'temporal-matching',
+      'temporal-schema',
+      'temporal-ui',
+      'temporal-worker',
+      'worker',
+    ]);
   });
 
   it('runs the codec server only in the encryption profile, from the worker image, with the keys it needs', () => {
@@ -97,27 +135,97 @@ describe('docker-compose.yml', () => {
     expect(env('postgres').SAGA_DB_PASSWORD).toBe(decodeURIComponent(url.password));
   });
 
-  it('sets up the Temporal schema on that PostgreSQL and waits for it to be healthy', () => {
-    const t = service('temporal');
-    expect(t.image).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
-    const e = env('temporal');
-    expect(e.DB).toMatch(/^postgres/);
-    expect(services[e.POSTGRES_SEEDS ?? '']).toBe(service('postgres'));
-    expect(e.POSTGRES_USER).toBe(env('postgres').POSTGRES_USER);
-    expect(e.POSTGRES_PWD).toBe(env('postgres').POSTGRES_PASSWORD);
-    expect(t.depends_on?.postgres?.condition).toBe('service_healthy');
-    expect(JSON.stringify(t.healthcheck?.test)).toContain('cluster health');
-    const dynamicConfig = (t.volumes ?? []).find((v) => v.includes('/etc/temporal/config/dynamicconfig'))?.split(':')[0] ?? '';
-    expect(existsSync(join(root, dynamicConfig, 'development-sql.yaml'))).toBe(true);
-    expect(e.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/development-sql.yaml');
+  it('runs temporalio/server at the version install-temporal builds, one service per container, on the shared server config', () => {
+    for (const [name, role] of Object.entries(temporalServices)) {
+      const t = service(name);
+      expect(t.image).toBe(`temporalio/server:${SERVER_VERSION}`);
+      const command = interpolate(Array.isArray(t.command) ? t.command.join(' ') : (t.command ?? ''));
+      expect(command).toContain(`--root /etc/temporal --config config --env ${SERVER_ENV} --allow-no-auth start --service ${role}`);
+      expect(command).toContain('TEMPORAL_BROADCAST_ADDRESS=$(hostname -i)');
+      expect(t.volumes).toEqual(['./deploy/temporal:/etc/temporal/config:ro']);
+      expect(t.depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
+      const e = env(name);
+      expect(e.DYNAMIC_CONFIG_FILE).toBe(`/etc/temporal/config/dynamicconfig/${SERVER_ENV}.yaml`);
+      expect(services[e.TEMPORAL_DB_HOST ?? '']).toBe(service('postgres'));
+      expect(e.TEMPORAL_DB_USER).toBe(env('postgres').POSTGRES_USER);
+      expect(e.TEMPORAL_DB_PASSWORD).toBe(env('postgres').POSTGRES_PASSWORD);
+      expect(e.TEMPORAL_FRONTEND_ADDRESS).toBe('temporal:7233');
+      // Every variable the server config insists on is set.
+      for (const name of requiredByServerConfig) expect(e[name], name).toBeTruthy();
+    }
+    expect(JSON.stringify(service('temporal').healthcheck?.test)).toContain('cluster health');
   });
 
-  it('publishes gRPC on 7233, the Web UI on 8080 and the services database on loopback only', () => {
-    expect(service('temporal').ports).toContain('7233:7233');
-    expect(service('temporal-ui').ports).toContain('8080:8080');
-    expect(service('postgres').ports?.every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
+  it('uses one copy of the server config and its dynamic config, the one `npm run cluster` runs', () => {
+    expect(existsSync(join(root, 'deploy', 'temporal', `${SERVER_ENV}.yaml`))).toBe(true);
+    expect(existsSync(join(root, 'deploy', 'temporal', 'dynamicconfig', `${SERVER_ENV}.yaml`))).toBe(true);
+    const yamls = filesNamed(join(root, 'deploy'), /\.ya?ml$/).map((f) => f.slice(root.length + 1)).sort();
+    expect(yamls).toEqual(['deploy/temporal/dynamicconfig/saga.yaml', 'deploy/temporal/saga.yaml', 'deploy/ui/saga.yaml']);
+    const cluster = readFileSync(join(root, 'src', 'cluster', 'index.ts'), 'utf8');
+    expect(cluster).toContain(`'--root', DEPLOY, '--config', 'temporal', '--env', '${SERVER_ENV}'`);
+    expect(cluster).toContain(`join(DEPLOY, 'temporal', 'dynamicconfig', '${SERVER_ENV}.yaml')`);
+  });
+
+  it('creates and migrates both Temporal databases with the schema tool of the same version, then exits', () => {
+    const job = service('temporal-schema');
+    expect(job.image).toMatch(new RegExp(`^temporalio/admin-tools:${SERVER_VERSION.replace(/\./g, '\\.')}-`));
+    expect(job.depends_on?.postgres?.condition).toBe('service_healthy');
+    expect(job.restart).toBe('no');
+    const command = interpolate(Array.isArray(job.command) ? job.command.join(' ') : (job.command ?? ''));
+    for (const step of ['create-database', 'setup-schema -v 0.0', 'update-schema -d /etc/temporal/schema/postgresql/v12/$schema/versioned']) expect(command).toContain(step);
+    expect(command).toContain('temporal:temporal temporal_visibility:visibility');
+    expect(env('temporal-schema').SQL_PASSWORD).toBe(env('postgres').POSTGRES_PASSWORD);
+    // The password travels in the environment, never on a command line.
+    expect(command).not.toContain('--pw');
+  });
+
+  it('pins every image it pulls to an exact version', () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (!s.image || s.image.startsWith('saga-temporal-')) continue;
+      expect(s.image, name).toMatch(/^[a-z0-9/_-]+:v?\d+\.\d+(\.\d+)?(-[\w.-]+)?$/);
+    }
+  });
+
+  it('has no default password: compose refuses to start until TEMPORAL_DB_PASSWORD and SAGA_DB_PASSWORD are set', () => {
+    const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    for (const variable of Object.keys(secrets)) {
+      const uses = [...text.matchAll(new RegExp(`\\$\\{${variable}([^}]*)\\}`, 'g'))].map((m) => m[1]);
+      expect(uses.length, variable).toBeGreaterThan(0);
+      for (const use of uses) expect(use, variable).toMatch(/^:\?/);
+    }
+    for (const [name, s] of Object.entries(services)) {
+      for (const [key, value] of Object.entries(s.environment ?? {})) {
+        if (/PASSWORD|PWD/.test(key)) expect(String(value), `${name}.${key}`).toMatch(/^\$\{[A-Z_]+:\?[^}]*\}$/);
+      }
+    }
+  });
+
+  it('passes the services database password to psql as a variable, never pasted into the SQL', () => {
+    const text = readFileSync(join(root, 'deploy', 'postgres', 'create-saga-database.sh'), 'utf8');
+    expect(text).toContain('-v saga_password="$SAGA_DB_PASSWORD"');
+    expect(text).toContain("PASSWORD :'saga_password'");
+    // A quoted here-document: the shell expands nothing inside the SQL.
+    expect(text).toMatch(/<<\s*'SQL'/);
+    const sql = text.slice(text.indexOf("<<'SQL'"));
+    expect(sql).not.toMatch(/\$\{?SAGA_DB_PASSWORD/);
+  });
+
+  it('publishes gRPC on 7233, the Web UI on 8080 and the databases on 127.0.0.1 only, unless PUBLISH_ADDRESS says otherwise', () => {
+    expect(service('temporal').ports?.map(interpolate)).toEqual(['127.0.0.1:7233:7233']);
+    expect(service('temporal-ui').ports?.map(interpolate)).toEqual(['127.0.0.1:8080:8080']);
+    for (const [name, s] of Object.entries(services)) {
+      for (const port of s.ports ?? []) {
+        expect(port, name).toMatch(/^\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:/);
+        expect(interpolate(port), name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+      }
+    }
+    for (const name of ['temporal-history', 'temporal-matching', 'temporal-worker', 'temporal-schema']) expect(service(name).ports, name).toBeUndefined();
     const published = Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':').slice(-2, -1)[0]));
     expect(new Set(published).size).toBe(published.length);
+  });
+
+  it('runs the Web UI at the version `npm run cluster` builds', () => {
+    expect(service('temporal-ui').image).toBe(`temporalio/ui:${UI_SERVER_VERSION}`);
   });
 
   it('points the Web UI at the Temporal server', () => {
@@ -132,6 +240,7 @@ describe('docker-compose.yml', () => {
       expect(command).toContain(`--name ${key.name} --type Keyword`);
       expect(command).toMatch(new RegExp(`list .*grep -qw ${key.name}\\s*\\|\\|`));
     }
+    expect(command).toMatch(/namespace describe --namespace default .*\|\| temporal operator namespace create --namespace default --retention \d+h/);
     expect(env('register-search-attributes').TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(reg.depends_on?.temporal?.condition).toBe('service_healthy');
     expect(reg.restart).toBe('no');

@@ -17,10 +17,14 @@ import { findPostgresBin, startPostgresCluster, type TestDatabase } from './post
 // to this machine) running an order against it.
 
 const root = resolve(__dirname, '..');
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
 };
-const interpolate = (value: string) => value.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, _n: string, fallback?: string) => fallback ?? '');
+// The passwords compose requires, as a user sets them; one with quotes and a semicolon, which the
+// init script must hand to PostgreSQL as data, not as SQL.
+const secrets: Record<string, string> = { TEMPORAL_DB_PASSWORD: 'temporal-secret', SAGA_DB_PASSWORD: "s'x; DROP ROLE saga; --" };
+const interpolate = (value: string) =>
+  value.replace(/\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}/g, (_m, name: string, fallback?: string) => secrets[name] ?? fallback ?? '');
 const serviceEnv = (name: string) => Object.fromEntries(Object.entries(compose.services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
 
 const bin = findPostgresBin();
