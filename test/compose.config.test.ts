@@ -50,7 +50,11 @@ function service(name: string): Service {
 }
 
 /** The secrets compose requires (`${VAR:?}`), as a user would set them. */
-const secrets: Record<string, string> = { TEMPORAL_DB_PASSWORD: 'temporal-secret', SAGA_DB_PASSWORD: 'saga-secret' };
+const secrets: Record<string, string> = {
+  TEMPORAL_DB_PASSWORD: 'temporal-secret',
+  SAGA_DB_PASSWORD: 'saga-secret',
+  SAGA_ID_SECRET: 'id-secret-of-at-least-thirty-two-characters',
+};
 
 /** Compose's interpolation with only {@link secrets} set: `${VAR:-default}`, `${VAR:?message}` and `$$` escapes. */
 function interpolate(value: string): string {
@@ -186,7 +190,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has no default password: compose refuses to start until TEMPORAL_DB_PASSWORD and SAGA_DB_PASSWORD are set', () => {
+  it('has no default secret: compose refuses to start until the database passwords and SAGA_ID_SECRET are set', () => {
     const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
     for (const variable of Object.keys(secrets)) {
       const uses = [...text.matchAll(new RegExp(`\\$\\{${variable}([^}]*)\\}`, 'g'))].map((m) => m[1]);
@@ -195,7 +199,7 @@ describe('docker-compose.yml', () => {
     }
     for (const [name, s] of Object.entries(services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
-        if (/PASSWORD|PWD/.test(key)) expect(String(value), `${name}.${key}`).toMatch(/^\$\{[A-Z_]+:\?[^}]*\}$/);
+        if (/PASSWORD|PWD|SECRET/.test(key)) expect(String(value), `${name}.${key}`).toMatch(/^\$\{[A-Z_]+:\?[^}]*\}$/);
       }
     }
   });
