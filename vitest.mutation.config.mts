@@ -12,6 +12,8 @@ export default defineConfig({
     include: [
       'test/saga.engine.test.ts',
       'test/saga.unwind-order.test.ts',
+      'test/engine.state-records.test.ts',
+      'test/barrier.ordering.test.ts',
       'test/services.business-outcomes.test.ts',
       'test/services.idempotent-steps.test.ts',
       'test/services.fault-injection.test.ts',
