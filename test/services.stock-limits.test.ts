@@ -49,6 +49,7 @@ describe.each(testEngines())('stock and money limits on $name', (engine) => {
       // The 10 units taken by the first test come back, and are taken again as 9 + 1.
       const [held] = await services().db.all<{ idem_key: string; order_id: string }>("SELECT idem_key, order_id FROM reservations WHERE status = 'held'");
       expect(await inventory.release({ key: held!.idem_key, orderId: held!.order_id })).toEqual({ released: 10 });
+      expect((await inventory.reservations(held!.order_id))[0]).toMatchObject({ status: 'released', releasedAt: expect.any(String) });
       expect(await inventory.reserve({ key, orderId, items: [{ sku: 'sku-limited', quantity: 9 }] })).toMatchObject({ units: 9 });
       expect(await inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items: [{ sku: 'sku-limited', quantity: 1 }] })).toMatchObject({ units: 1 });
       expect((await failureOf(inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items: [{ sku: 'sku-limited', quantity: 1 }] }))).type).toBe(FailureType.OutOfStock);
@@ -83,6 +84,16 @@ describe.each(testEngines())('stock and money limits on $name', (engine) => {
   describe.skipIf(!engine.create)('all or nothing across SKUs', () => {
     beforeAll(() => releaseLimited(services()));
 
+    it('takes lines in SKU order, so the first short SKU in that order is the one refused', async () => {
+      const { inventory } = services();
+      const items = [
+        { sku: 'sku-soldout', quantity: 1 },
+        { sku: 'sku-limited', quantity: 11 },
+      ];
+      const failure = await failureOf(inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items }));
+      expect(failure.details).toEqual([{ sku: 'sku-limited', requested: 11, onHand: 10 }]);
+    });
+
     it('takes nothing of any line when one line is one unit past its stock', async () => {
       const { inventory } = services();
       const widgets = await inventory.stock('sku-widget');
@@ -109,7 +120,25 @@ describe.each(testEngines())('stock and money limits on $name', (engine) => {
       const before = await inventory.stock('sku-widget');
       const failure = await failureOf(inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items: [{ sku: 'sku-widget', quantity }] }));
       expect(failure).toMatchObject({ type: FailureType.InvalidInput, nonRetryable: true });
+      expect(failure.message).toBe('A reservation needs at least one line, each with a positive whole quantity');
       expect(await inventory.stock('sku-widget')).toEqual(before);
+    });
+
+    it('refuses a reservation with one bad quantity among good lines, taking none of them', async () => {
+      const { inventory } = services();
+      const before = await inventory.stock('sku-widget');
+      const items = [
+        { sku: 'sku-widget', quantity: 2 },
+        { sku: 'sku-gadget', quantity: 0 },
+      ];
+      expect((await failureOf(inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items }))).type).toBe(FailureType.InvalidInput);
+      expect(await inventory.stock('sku-widget')).toEqual(before);
+    });
+
+    it('names the unknown SKU it refuses', async () => {
+      const failure = await failureOf(services().inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items: [{ sku: 'sku-unicorn', quantity: 1 }] }));
+      expect(failure.message).toBe('Unknown SKU sku-unicorn: it is not in the catalog');
+      expect(failure.details).toEqual([{ sku: 'sku-unicorn' }]);
     });
 
     it('reserves a quantity of one, the smallest there is', async () => {
@@ -142,6 +171,59 @@ describe.each(testEngines())('stock and money limits on $name', (engine) => {
       expect(payment?.status).toBe('refunded');
     });
 
+    it('refunds nothing under a second capture key that found the payment already captured, and keeps one refund', async () => {
+      const { payments } = services();
+      const orderId = `o-${uid()}`;
+      const authKey = keyOf('authorizePayment');
+      const first = keyOf('capturePayment');
+      const second = keyOf('capturePayment');
+      await payments.authorize({ key: authKey, orderId, token: 'tok_visa', amountCents: 900, currency: 'EUR' });
+      await payments.capture({ key: first, authorizationKey: authKey, orderId });
+      expect(await payments.capture({ key: second, authorizationKey: authKey, orderId })).toMatchObject({ capturedCents: 900 });
+      expect(await payments.refund({ key: second, orderId })).toEqual({ refundedCents: 0 });
+      expect(await payments.refund({ key: first, orderId })).toEqual({ refundedCents: 900 });
+      expect((await payments.get(orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    });
+
+    it('declines tok_declined naming the order, and fails tok_flaky naming the attempt', async () => {
+      const { payments } = services();
+      const orderId = `o-${uid()}`;
+      const declined = await failureOf(payments.authorize({ key: keyOf('authorizePayment'), orderId, token: 'tok_declined', amountCents: 100, currency: 'EUR' }));
+      expect(declined.message).toBe(`Payment declined for order ${orderId}`);
+      expect(declined.details).toEqual([{ orderId }]);
+      const flaky = await failureOf(payments.authorize({ key: keyOf('authorizePayment'), orderId, token: 'tok_flaky', amountCents: 100, currency: 'EUR' }));
+      expect(flaky).toMatchObject({ type: 'ProviderUnavailable', nonRetryable: false });
+      expect(flaky.message).toBe('Payment provider unavailable (tok_flaky, attempt 1)');
+      const missing = await failureOf(payments.capture({ key: keyOf('capturePayment'), authorizationKey: keyOf('authorizePayment'), orderId }));
+      expect(missing.message).toBe(`Order ${orderId} has no authorization to capture`);
+    });
+
+    it.each([
+      ['payments', 'authorize'],
+      ['payments', 'capture'],
+      ['payments', 'void'],
+      ['payments', 'refund'],
+      ['inventory', 'reserve'],
+      ['inventory', 'release'],
+    ] as const)('lets fault injection reach %s %s by its name', async (service, operation) => {
+      const { faults, payments, inventory } = services();
+      const orderId = `o-${uid()}`;
+      const calls = {
+        authorize: () => payments.authorize({ key: keyOf('authorizePayment'), orderId, token: 'tok_visa', amountCents: 100, currency: 'EUR' }),
+        capture: () => payments.capture({ key: keyOf('capturePayment'), authorizationKey: keyOf('authorizePayment'), orderId }),
+        void: () => payments.void({ key: keyOf('authorizePayment'), orderId }),
+        refund: () => payments.refund({ key: keyOf('capturePayment'), orderId }),
+        reserve: () => inventory.reserve({ key: keyOf('reserveStock'), orderId, items: [{ sku: 'sku-widget', quantity: 1 }] }),
+        release: () => inventory.release({ key: keyOf('reserveStock'), orderId }),
+      };
+      faults.set(service, { failOperations: [operation] });
+      try {
+        expect((await failureOf(calls[operation]())).nonRetryable).toBe(false);
+      } finally {
+        faults.set(service, undefined);
+      }
+    });
+
     it('authorizes and captures an order of zero cents, the smallest amount', async () => {
       const { payments } = services();
       const orderId = `o-${uid()}`;
@@ -172,6 +254,7 @@ describe.each(testEngines())('stock and money limits on $name', (engine) => {
       const failure = await failureOf(payments.capture({ key: keyOf('capturePayment'), authorizationKey: authKey, orderId }));
       expect(failure).toMatchObject({ type: FailureType.StepAlreadyCompensated, nonRetryable: true });
       expect(failure.message).toContain('voided');
+      expect(failure.details).toEqual([{ paymentId: expect.stringMatching(/^pay-/), status: 'voided' }]);
       expect((await payments.get(orderId))?.ledger.map((e) => [e.kind, e.amountCents])).toEqual([
         ['authorize', 700],
         ['void', 700],
