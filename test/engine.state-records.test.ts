@@ -156,7 +156,13 @@ describe('compensating', () => {
     const log: string[] = [];
     const slow = engine.step({
       name: 'slow',
-      run: () => new Promise((resolve) => setTimeout(() => resolve(void log.push('do:slow') ?? 'slow'), 20)),
+      run: () =>
+        new Promise<string>((resolve) =>
+          setTimeout(() => {
+            log.push('do:slow');
+            resolve('slow');
+          }, 20),
+        ),
       compensate: { name: 'undo-slow', run: async () => void log.push('undo:slow') },
     });
     await expect(engine.step(failing('fast', new FakeFailure('boom')))).rejects.toThrow('boom');
