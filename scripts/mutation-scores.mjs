@@ -3,13 +3,13 @@
 // `thresholds.break` judges the whole run; these floors judge each file.
 import { readFileSync } from 'node:fs';
 
-/** Floors per file, in percent: the engine, the compensation stack and the barrier keep 90 at least. */
+/** Floors per file, in percent: 90 for the engine, the compensation stack and the barrier, 85 for payments and stock. */
 const floors = {
   'src/saga/engine.ts': 90,
   'src/saga/compensation-stack.ts': 90,
   'src/services/barrier.ts': 90,
-  'src/services/payments.ts': 80,
-  'src/services/inventory.ts': 80,
+  'src/services/payments.ts': 85,
+  'src/services/inventory.ts': 85,
 };
 
 const report = JSON.parse(readFileSync(process.argv[2] ?? 'reports/mutation/mutation.json', 'utf8'));

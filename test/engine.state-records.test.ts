@@ -33,13 +33,15 @@ describe('the saga state', () => {
     expect(engine.status).toBe(SagaStatus.RUNNING);
     await engine.step(ok('first', { summary: 'Do first', compensate: undo('undo-first') }));
     await engine.parallel([ok('left'), ok('right')]);
-    await engine.optionalStep(ok('last'));
+    await engine.optionalStep(ok('optional'));
+    await engine.step(ok('last'));
     const steps = engine.state.steps;
     expect(steps.map((s) => [s.name, s.group])).toEqual([
       ['first', 0],
       ['left', 1],
       ['right', 1],
-      ['last', 2],
+      ['optional', 2],
+      ['last', 3],
     ]);
     expect(steps[0]).toStrictEqual({
       name: 'first',
@@ -116,6 +118,7 @@ describe('the failure record', () => {
     engine.recordFailure(new Error('outer', { cause: new Error('inner') }));
     expect(engine.state.failure).toStrictEqual({ message: 'Error: outer' });
     expect(engine.stepOf(new Error('outer', { cause: new Error('inner') }))).toBeUndefined();
+    expect(engine.stepOf(new Error('outer', { cause: null }))).toBeUndefined();
     await engine.compensate();
     expect(engine.failureDetails()).toStrictEqual({ status: SagaStatus.COMPENSATING, compensated: [], compensationFailures: [] });
   });

@@ -84,14 +84,17 @@ describe.each(testEngines())('stock and money limits on $name', (engine) => {
   describe.skipIf(!engine.create)('all or nothing across SKUs', () => {
     beforeAll(() => releaseLimited(services()));
 
-    it('takes lines in SKU order, so the first short SKU in that order is the one refused', async () => {
+    it('takes lines in SKU order, so the first short SKU in that order is the one refused, whatever the cart order', async () => {
       const { inventory } = services();
-      const items = [
-        { sku: 'sku-soldout', quantity: 1 },
-        { sku: 'sku-limited', quantity: 11 },
-      ];
-      const failure = await failureOf(inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items }));
-      expect(failure.details).toEqual([{ sku: 'sku-limited', requested: 11, onHand: 10 }]);
+      const soldout = { sku: 'sku-soldout', quantity: 1 };
+      const limited = { sku: 'sku-limited', quantity: 11 };
+      for (const items of [
+        [soldout, limited],
+        [limited, soldout],
+      ]) {
+        const failure = await failureOf(inventory.reserve({ key: keyOf('reserveStock'), orderId: `o-${uid()}`, items }));
+        expect(failure.details).toEqual([{ sku: 'sku-limited', requested: 11, onHand: 10 }]);
+      }
     });
 
     it('takes nothing of any line when one line is one unit past its stock', async () => {
