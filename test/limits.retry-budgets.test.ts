@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities } from '../src/activities';
+import { SagaStatus, sagaStateQuery } from '../src/saga';
+import { startOrder } from '../src/sagas';
+import type { OrderInput } from '../src/schemas';
+import type { Services } from '../src/services';
+import { startSagaTestbed, type SagaTestbed } from './helpers';
+
+// Retry budgets pinned at the limit and one past it. The real activities run behind a wrapper that
+// fails the first N attempts of one call transiently, N read from the order id (`…-failN`), as a
+// provider that is down for a while would; time skipping turns the backoff into milliseconds.
+
+let env: TestWorkflowEnvironment;
+let services: Services;
+let taskQueue: string;
+let testbed: SagaTestbed;
+let seq = 0;
+
+// The budgets as documented (README, docs/reliability.md), not read from the policies: changing one
+// is a change of contract, and this test is where it shows.
+const mailAttempts = 5;
+const compensationAttempts = 36;
+
+function failingFirst<A extends unknown[], R>(fn: (...args: A) => Promise<R>, orderIdOf: (...args: A) => string): (...args: A) => Promise<R> {
+  return async (...args) => {
+    const failures = Number(/-fail(\d+)$/.exec(orderIdOf(...args))?.[1] ?? 0);
+    const { attempt } = Context.current().info;
+    if (attempt <= failures) throw ApplicationFailure.retryable(`Provider unavailable (attempt ${attempt} of ${failures} failing)`, 'ProviderUnavailable');
+    return fn(...args);
+  };
+}
+
+beforeAll(async () => {
+  testbed = await startSagaTestbed({
+    activities: (real: Activities) => ({
+      ...real,
+      sendOrderConfirmation: failingFirst(real.sendOrderConfirmation, (input) => input.orderId),
+      refundPayment: failingFirst(real.refundPayment, (input) => input.orderId),
+    }),
+  });
+  ({ env, services, taskQueue } = testbed);
+});
+
+afterAll(async () => {
+  await testbed?.close();
+});
+
+function order(failures: number, overrides: Partial<OrderInput> = {}): OrderInput & { orderId: string; email: string } {
+  seq += 1;
+  return {
+    orderId: `o-budget-${seq}-${Date.now().toString(36)}-fail${failures}`,
+    customerId: 'c-1',
+    email: `budget${seq}@example.com`,
+    items: [{ sku: 'sku-widget', quantity: 1, unitPriceCents: 1000 }],
+    payment: { token: 'tok_visa' },
+    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+    ...overrides,
+  } as OrderInput & { orderId: string; email: string };
+}
+
+const antarctica = { name: 'Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' };
+
+describe(`the confirmation e-mail's budget of ${mailAttempts} attempts`, () => {
+  it(`sends the confirmation on the last attempt, after ${mailAttempts - 1} failures`, async () => {
+    const input = order(mailAttempts - 1);
+    const result = await (await startOrder(env.client, input, { taskQueue })).result();
+    expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
+    expect(result.steps.find((s) => s.name === 'sendConfirmation')).toMatchObject({ status: 'done' });
+    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(1);
+  });
+
+  it(`gives up after ${mailAttempts} failures and keeps the order, charged and shipped`, async () => {
+    const input = order(mailAttempts);
+    const result = await (await startOrder(env.client, input, { taskQueue })).result();
+    expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: false, confirmationError: expect.stringMatching(/Provider unavailable/) });
+    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(0);
+    expect((await services.payments.get(input.orderId))?.status).toBe('captured');
+    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+  });
+});
+
+describe(`a compensation's budget of ${compensationAttempts} attempts`, () => {
+  it(`refunds on the last attempt, after ${compensationAttempts - 1} failures, without alerting an operator`, async () => {
+    const input = order(compensationAttempts - 1, { shippingAddress: antarctica });
+    const handle = await startOrder(env.client, input, { taskQueue });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const state = await handle.query(sagaStateQuery);
+    expect(state.status).toBe(SagaStatus.COMPENSATED);
+    expect(state.steps.find((s) => s.name === 'capturePayment')?.compensation).toMatchObject({ status: 'done' });
+    const payment = await services.payments.get(input.orderId);
+    expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    expect(await services.mail.outbox({ kind: 'operator-alert' })).toHaveLength(0);
+    const history = await handle.fetchHistory();
+    const refundAttempt = history.events?.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === compensationAttempts);
+    expect(refundAttempt).toBeDefined();
+  });
+});
