@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
-import { startCluster, type Cluster } from '../src/cluster';
+import { freeClusterPortBlock, startCluster, type Cluster } from '../src/cluster';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { checkSearchAttributes } from '../src/worker';
 import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
@@ -85,7 +85,7 @@ async function main(): Promise<number> {
     clusterDir = mkdtempSync(join(tmpdir(), 'saga-bench-cluster-'));
     // The PostgreSQL server runs as the postgres user when this runs as root.
     chmodSync(clusterDir, 0o755);
-    cluster = await startCluster({ dataDir: clusterDir, frontendPort: await freeBlock(), uiPort: await freePort(), fast: true });
+    cluster = await startCluster({ dataDir: clusterDir, frontendPort: await freeClusterPortBlock(), uiPort: await freePort(), fast: true });
     address = cluster.address;
   } else {
     console.log('Starting an in-memory Temporal dev server…');
@@ -127,22 +127,6 @@ async function main(): Promise<number> {
   }
 }
 
-/** A frontend port whose block of derived ports (+0…+91) is free, below 32768 as membership ports must be. */
-async function freeBlock(): Promise<number> {
-  const listens = (port: number) =>
-    new Promise<boolean>((done) => {
-      const probe = createServer();
-      probe.once('error', () => done(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 100) * 100;
-    let free = true;
-    for (let port = base; port <= base + 91 && free; port++) free = await listens(port);
-    if (free) return base;
-  }
-  throw new Error('no free block of ports between 20000 and 30000');
-}
 
 /** The cluster's server processes: the Temporal services and PostgreSQL's postmaster with its backends. */
 function clusterPids(cluster: Cluster): number[] {

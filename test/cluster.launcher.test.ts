@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeClusterPortBlock } from '../src/cluster';
 
 // `npm run cluster` as a person runs it: a child process printing its addresses, a client order run
 // against it, Ctrl-C, and a second start on the same folder that still knows the order.
@@ -13,21 +13,6 @@ let dataDir: string;
 let frontendPort: number;
 const children: ChildProcess[] = [];
 
-async function freeBlock(): Promise<number> {
-  const listens = (port: number) =>
-    new Promise<boolean>((done) => {
-      const server = createServer();
-      server.once('error', () => done(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 100) * 100;
-    let free = true;
-    for (let port = base; port <= base + 91 && free; port++) free = await listens(port);
-    if (free) return base;
-  }
-  throw new Error('no free block of ports between 20000 and 30000');
-}
 
 function launch(): { output: () => string; exited: Promise<number | null>; waitFor: (text: string, ms: number) => Promise<void>; child: ChildProcess } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'cluster.ts'), '--data-dir', dataDir, '--port', String(frontendPort), '--ui-port', String(frontendPort + 91)], {
@@ -76,7 +61,7 @@ beforeAll(async () => {
   if (install.status !== 0) throw new Error(`the cluster's binaries could not be installed: ${install.stderr.trim()}`);
   dataDir = mkdtempSync(join(tmpdir(), 'saga-cluster-cli-'));
   chmodSync(dataDir, 0o755);
-  frontendPort = await freeBlock();
+  frontendPort = await freeClusterPortBlock();
 }, 40 * 60_000);
 
 afterAll(async () => {

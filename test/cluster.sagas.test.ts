@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
-import { startCluster, type Cluster } from '../src/cluster';
+import { freeClusterPortBlock, startCluster, type Cluster } from '../src/cluster';
 import { dataConverterFor, loadCodecConfig } from '../src/codec';
 import { SagaStatus } from '../src/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
@@ -49,22 +48,6 @@ const databases: TestDatabase[] = [];
 const opened: Services[] = [];
 const workers: WorkerProcess[] = [];
 
-/** A frontend port whose whole block of derived ports (frontend + 0…90) is free, below 32768. */
-async function freeBlock(): Promise<number> {
-  const listens = (port: number) =>
-    new Promise<boolean>((done) => {
-      const server = createServer();
-      server.once('error', () => done(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 100) * 100;
-    let free = true;
-    for (let port = base; port <= base + 90 && free; port++) free = await listens(port);
-    if (free) return base;
-  }
-  throw new Error('no free block of ports between 20000 and 30000');
-}
 
 /** A fresh services database on the cluster's PostgreSQL, and services on it (faults only where the test injects them). */
 async function servicesDatabase(faults: FaultConfig = {}): Promise<{ url: string; services: Services }> {
@@ -105,7 +88,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'saga-cluster-'));
   // The PostgreSQL server runs as the postgres user when the tests run as root: let it in.
   chmodSync(dataDir, 0o755);
-  const frontendPort = await freeBlock();
+  const frontendPort = await freeClusterPortBlock();
   cluster = await startCluster({ dataDir, frontendPort, uiPort: frontendPort + 91, historyHosts: 2, fast: true });
   // Worker processes spawned below inherit it: encryption on everywhere.
   process.env.SAGA_CODEC_KEYS = cluster.secrets.codecKeys;

@@ -1,13 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll } from 'vitest';
+import { findPostgresBin } from '../src/cluster/postgres';
 import { createServices, type Services } from '../src/services';
+
+export { findPostgresBin };
 
 // Test databases. SQLite needs nothing but a temporary file. PostgreSQL is either the server named by
 // TEST_DATABASE_URL (a fresh database is created in it per test file) or a throwaway cluster started
@@ -44,20 +47,6 @@ export async function createSqliteDatabase(): Promise<TestDatabase> {
   return { url: `sqlite:${join(dir, 'saga.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The directory of `initdb` and `pg_ctl`: `PG_BIN`, the newest `/usr/lib/postgresql/<n>/bin`, or the PATH. */
-export function findPostgresBin(): string | undefined {
-  if (process.env.PG_BIN) return existsSync(join(process.env.PG_BIN, 'initdb')) ? process.env.PG_BIN : undefined;
-  const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin', 'initdb')))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return join(root, versions[0], 'bin');
-  }
-  const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
-  const found = which.status === 0 ? which.stdout.trim() : '';
-  return found ? join(found, '..') : undefined;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { Connection } from '@temporalio/client';
@@ -107,6 +108,27 @@ export function clusterPorts(frontend: number, historyHosts: number) {
   // Temporal stores membership ports in a PostgreSQL smallint.
   if (frontend + 90 >= 32768) throw new ClusterError(`frontendPort ${frontend} is too high: membership ports must stay below 32768`);
   return ports;
+}
+
+/**
+ * A frontend port whose whole block of derived ports ({@link clusterPorts}: +0 to +91) is free on
+ * 127.0.0.1, between 20000 and 30000 so that membership ports stay below 32768. For tests and
+ * benchmarks that run a throw-away cluster beside other servers.
+ */
+export async function freeClusterPortBlock(): Promise<number> {
+  const listens = (port: number) =>
+    new Promise<boolean>((done) => {
+      const probe = createServer();
+      probe.once('error', () => done(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 100) * 100;
+    let free = true;
+    for (let port = base; port <= base + 91 && free; port++) free = await listens(port);
+    if (free) return base;
+  }
+  throw new ClusterError('no free block of ports between 20000 and 30000');
 }
 
 function loadSecrets(dir: string): ClusterSecrets {
