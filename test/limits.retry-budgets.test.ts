@@ -1,18 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../src/activities';
 import { SagaStatus, sagaStateQuery } from '../src/saga';
-import { startOrder } from '../src/sagas';
+import { startOrder, startRegistration } from '../src/sagas';
+import { verificationStateQuery, verifyEmailUpdate } from '../src/workflows/registration';
 import type { OrderInput } from '../src/schemas';
 import type { Services } from '../src/services';
 import { startSagaTestbed, type SagaTestbed } from './helpers';
 
 // Retry budgets pinned at the limit and one past it. The real activities run behind a wrapper that
-// fails the first N attempts of one call transiently, N read from the order id (`…-failN`), as a
-// provider that is down for a while would; time skipping turns the backoff into milliseconds.
+// fails the first N attempts of one call transiently, N read from the order id (`…-failN` for the
+// e-mail and the refund, `…-shipfailN` for the shipment), as a provider that is down for a while
+// would; the same for the verification code check, N read from the user id (`…-checkfailN`);
+// time skipping turns the backoff into milliseconds.
 
 let env: TestWorkflowEnvironment;
 let services: Services;
@@ -24,10 +27,40 @@ let seq = 0;
 // is a change of contract, and this test is where it shows.
 const mailAttempts = 5;
 const compensationAttempts = 36;
+// Forward steps: five minutes in all, the retries 0.5 s apart at first, doubling up to 30 s.
+const stepBudgetSeconds = 5 * 60;
+const stepBackoff: Backoff = { initialSeconds: 0.5, coefficient: 2, maximumSeconds: 30 };
+// A registration's wrong codes allowed, which a check that cannot be made must not use up.
+const codeAttempts = 5;
 
-function failingFirst<A extends unknown[], R>(fn: (...args: A) => Promise<R>, orderIdOf: (...args: A) => string): (...args: A) => Promise<R> {
+interface Backoff {
+  initialSeconds: number;
+  coefficient: number;
+  maximumSeconds: number;
+}
+
+/** The last attempt that starts inside a budget: the server schedules no retry past it. */
+function lastAttemptInsideBudget(budgetSeconds: number, backoff: Backoff): { attempt: number; startsAt: number; nextAt: number } {
+  let attempt = 1;
+  let startsAt = 0;
+  let interval = backoff.initialSeconds;
+  while (startsAt + interval <= budgetSeconds) {
+    attempt += 1;
+    startsAt += interval;
+    interval = Math.min(interval * backoff.coefficient, backoff.maximumSeconds);
+  }
+  return { attempt, startsAt, nextAt: startsAt + interval };
+}
+
+const stepLimit = lastAttemptInsideBudget(stepBudgetSeconds, stepBackoff);
+// The verification code check: one minute in all, 0.2 s apart at first, doubling up to 5 s.
+const checkBudgetSeconds = 60;
+const checkLimit = lastAttemptInsideBudget(checkBudgetSeconds, { initialSeconds: 0.2, coefficient: 2, maximumSeconds: 5 });
+
+function failingFirst<A extends unknown[], R>(fn: (...args: A) => Promise<R>, idOf: (...args: A) => string, tag = 'fail'): (...args: A) => Promise<R> {
+  const pattern = new RegExp(`-${tag}(\\d+)$`);
   return async (...args) => {
-    const failures = Number(/-fail(\d+)$/.exec(orderIdOf(...args))?.[1] ?? 0);
+    const failures = Number(pattern.exec(idOf(...args))?.[1] ?? 0);
     const { attempt } = Context.current().info;
     if (attempt <= failures) throw ApplicationFailure.retryable(`Provider unavailable (attempt ${attempt} of ${failures} failing)`, 'ProviderUnavailable');
     return fn(...args);
@@ -40,6 +73,8 @@ beforeAll(async () => {
       ...real,
       sendOrderConfirmation: failingFirst(real.sendOrderConfirmation, (input) => input.orderId),
       refundPayment: failingFirst(real.refundPayment, (input) => input.orderId),
+      createShipment: failingFirst(real.createShipment, (input) => input.orderId, 'shipfail'),
+      checkVerificationCode: failingFirst(real.checkVerificationCode, (input) => input.userId, 'checkfail'),
     }),
   });
   ({ env, services, taskQueue } = testbed);
@@ -49,10 +84,10 @@ afterAll(async () => {
   await testbed?.close();
 });
 
-function order(failures: number, overrides: Partial<OrderInput> = {}): OrderInput & { orderId: string; email: string } {
+function order(failures: number, overrides: Partial<OrderInput> = {}, tag = 'fail'): OrderInput & { orderId: string; email: string } {
   seq += 1;
   return {
-    orderId: `o-budget-${seq}-${Date.now().toString(36)}-fail${failures}`,
+    orderId: `o-budget-${seq}-${Date.now().toString(36)}-${tag}${failures}`,
     customerId: 'c-1',
     email: `budget${seq}@example.com`,
     items: [{ sku: 'sku-widget', quantity: 1, unitPriceCents: 1000 }],
@@ -98,5 +133,97 @@ describe(`a compensation's budget of ${compensationAttempts} attempts`, () => {
     const history = await handle.fetchHistory();
     const refundAttempt = history.events?.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === compensationAttempts);
     expect(refundAttempt).toBeDefined();
+  });
+});
+
+describe(`a forward step's budget of ${stepBudgetSeconds / 60} minutes`, () => {
+  // The history keeps one started event per activity, written when it closes, with its last attempt.
+  async function attemptsOf(handle: WorkflowHandle, activityType: string): Promise<number[]> {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType).map((e) => String(e.eventId)));
+    return events.flatMap((e) => {
+      const started = e.activityTaskStartedEventAttributes;
+      return started && scheduled.has(String(started.scheduledEventId)) ? [started.attempt ?? 0] : [];
+    });
+  }
+
+  it(`ships on attempt ${stepLimit.attempt}, the last that starts inside the budget (at ${stepLimit.startsAt} s), and completes the order`, async () => {
+    const input = order(stepLimit.attempt - 1, {}, 'shipfail');
+    const handle = await startOrder(env.client, input, { taskQueue });
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
+    expect(result.steps.find((s) => s.name === 'createShipment')).toMatchObject({ status: 'done' });
+    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+    expect((await services.payments.get(input.orderId))?.status).toBe('captured');
+    expect(await attemptsOf(handle, 'createShipment')).toEqual([stepLimit.attempt]);
+  });
+
+  it(`gives up when attempt ${stepLimit.attempt} fails too (the next would start at ${stepLimit.nextAt} s) and compensates with the step's timeout as the failure`, async () => {
+    const input = order(stepLimit.attempt, {}, 'shipfail');
+    const handle = await startOrder(env.client, input, { taskQueue });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const state = await handle.query(sagaStateQuery);
+    expect(state.status).toBe(SagaStatus.COMPENSATED);
+    // The server reports the budget as the retry state; the error itself is the last attempt's.
+    const lastError = { message: `Provider unavailable (attempt ${stepLimit.attempt} of ${stepLimit.attempt} failing)`, type: 'ProviderUnavailable' };
+    expect(state.failure).toEqual({ step: 'createShipment', ...lastError });
+    const shipment = state.steps.find((s) => s.name === 'createShipment');
+    expect(shipment).toMatchObject({ status: 'compensated', error: { ...lastError, retryState: 'TIMEOUT' } });
+    const elapsedSeconds = (Date.parse(shipment?.endedAt ?? '') - Date.parse(shipment?.startedAt ?? '')) / 1000;
+    expect(elapsedSeconds).toBeGreaterThanOrEqual(stepLimit.startsAt);
+    expect(elapsedSeconds).toBeLessThan(stepBudgetSeconds);
+    expect(state.steps.map((s) => [s.name, s.compensation?.status])).toEqual([
+      ['reserveStock', 'done'],
+      ['authorizePayment', 'done'],
+      ['capturePayment', 'done'],
+      ['createShipment', 'done'],
+    ]);
+    const payment = await services.payments.get(input.orderId);
+    expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    expect(await services.shipping.get(input.orderId)).toBeUndefined();
+    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(0);
+    expect(await attemptsOf(handle, 'createShipment')).toEqual([stepLimit.attempt]);
+  });
+});
+
+describe(`the verification code check's budget of ${checkBudgetSeconds} seconds`, () => {
+  async function waitingRegistration(failures: number): Promise<{ handle: WorkflowHandle; code: string; userId: string }> {
+    seq += 1;
+    const userId = `u-budget-${seq}-${Date.now().toString(36)}-checkfail${failures}`;
+    const email = `budget${seq}.${Date.now().toString(36)}@example.com`;
+    const handle = await startRegistration(env.client, { userId, email, name: 'Grace Hopper' }, { taskQueue });
+    await expect.poll(async () => (await handle.query(verificationStateQuery)).phase, { timeout: 20_000, interval: 25 }).toBe('waiting');
+    const code = await services.mail.latestVerificationCode(email);
+    if (!code) throw new Error(`no verification e-mail to ${email}`);
+    return { handle, code, userId };
+  }
+
+  // An update does not move the clock by itself: once the check is under way, a sleep past the
+  // budget lets its retries run (sleeping earlier would pass the time before the check starts).
+  async function verifyWhileTimePasses(handle: WorkflowHandle, code: string): Promise<unknown> {
+    const answer = handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] }).catch((e: unknown) => e);
+    await expect.poll(async () => (await handle.describe()).raw.pendingActivities?.length ?? 0, { timeout: 20_000, interval: 25 }).toBe(1);
+    await env.sleep(`${2 * checkBudgetSeconds} seconds`);
+    return answer;
+  }
+
+  it(`accepts the code on attempt ${checkLimit.attempt}, the last that starts inside the budget (at ${checkLimit.startsAt} s)`, async () => {
+    const { handle, code, userId } = await waitingRegistration(checkLimit.attempt - 1);
+    expect(await verifyWhileTimePasses(handle, code)).toEqual({ accepted: true, outcome: 'verified', attemptsLeft: codeAttempts });
+    expect(await handle.result()).toMatchObject({ status: 'ACTIVE' });
+    expect((await services.users.get(userId))?.status).toBe('active');
+  });
+
+  it(`fails the update when attempt ${checkLimit.attempt} fails too (the next would start at ${checkLimit.nextAt} s), without costing an attempt`, async () => {
+    const { handle, code, userId } = await waitingRegistration(checkLimit.attempt);
+    const answer = await verifyWhileTimePasses(handle, code);
+    expect(answer).toBeInstanceOf(WorkflowUpdateFailedError);
+    const failure = (answer as WorkflowUpdateFailedError).cause;
+    expect(failure).toBeInstanceOf(ActivityFailure);
+    expect(failure).toMatchObject({ activityType: 'checkVerificationCode', retryState: 'TIMEOUT' });
+    expect(failure?.cause).toMatchObject({ type: 'ProviderUnavailable', message: `Provider unavailable (attempt ${checkLimit.attempt} of ${checkLimit.attempt} failing)` });
+    expect(await handle.query(verificationStateQuery)).toMatchObject({ phase: 'waiting', attemptsLeft: codeAttempts });
+    expect((await services.users.get(userId))?.status).toBe('pending');
   });
 });
