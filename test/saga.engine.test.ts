@@ -236,6 +236,14 @@ describe('the saga engine at its edges', () => {
     expect(cancels).toBe(1);
   });
 
+  it('cancels the stage at its first business failure, even when no other step fails', async () => {
+    let cancels = 0;
+    const { engine } = createFakeEngine({ stageScope: () => ({ run: (fn) => fn(), cancel: () => void (cancels += 1) }) });
+    engine.start();
+    await expect(engine.parallel([step([], 'a', { turns: 5 }), step([], 'b', { fails: new FakeFailure('b declined') })])).rejects.toThrow('b declined');
+    expect(cancels).toBe(1);
+  });
+
   it('does not cancel a stage for a cancellation or a bug', async () => {
     let cancels = 0;
     const { engine } = createFakeEngine({ stageScope: () => ({ run: (fn) => fn(), cancel: () => void (cancels += 1) }) });
