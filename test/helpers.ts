@@ -120,10 +120,10 @@ export interface SagaTestbed {
 /**
  * Starts the servers, the services and the saga worker for one test file. `server` picks the
  * time-skipping test server (anything with a timer) or the dev server; `activities` wraps the real
- * activities (to slow one down or make one die).
+ * activities (to slow one down or make one die), and gets the services to build activities on slowed ones.
  */
 export async function startSagaTestbed(
-  options: { server?: 'time-skipping' | 'dev-server'; activities?: (real: Activities) => object; bundle?: Promise<WorkflowBundleWithSourceMap> } = {},
+  options: { server?: 'time-skipping' | 'dev-server'; activities?: (real: Activities, services: Services) => object; bundle?: Promise<WorkflowBundleWithSourceMap> } = {},
 ): Promise<SagaTestbed> {
   const dataDir = mkdtempSync(join(tmpdir(), 'saga-test-'));
   const env = await (options.server === 'dev-server' ? createDevServerEnv() : createTimeSkippingEnv());
@@ -134,7 +134,7 @@ export async function startSagaTestbed(
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await (options.bundle ?? workflowBundle()),
-    activities: options.activities ? options.activities(real) : real,
+    activities: options.activities ? options.activities(real, services) : real,
   });
   const running = worker.run();
   return {

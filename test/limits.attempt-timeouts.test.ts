@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { Activities } from '../src/activities';
+import { createActivities, type Activities } from '../src/activities';
 import { SagaStatus, sagaStateQuery } from '../src/saga';
 import { startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
-import type { Services } from '../src/services';
+import type { Services, ShippingService } from '../src/services';
 import { startSagaTestbed, type SagaTestbed } from './helpers';
 
 // The time limit of one attempt, pinned at the limit and past it, on the dev server in real time
@@ -14,19 +14,25 @@ import { startSagaTestbed, type SagaTestbed } from './helpers';
 // A wrapper makes the first attempt of one call as slow as its order id says (`…-shipslowMS` for the
 // shipment, `…-refundslowMS` for the refund), heartbeating meanwhile as the real activities do, so
 // that only the start-to-close timeout can cut it short; later attempts answer at once, as a provider
-// over its slow spell would. The four scenarios run at once, so the file takes about as long as the
-// slowest one (a refund timed out at 60 s and retried).
+// over its slow spell would. A fifth scenario slows the carrier itself (`…-carrierslowMS`, its first call
+// per order) under the real activities, so that only the product's own heartbeats (`withHeartbeats`)
+// keep the attempt past the 10 s heartbeat timeout. The five scenarios run at once, so the file takes
+// about as long as the slowest one (a refund timed out at 60 s and retried).
 
 // The limits as documented (docs/reliability.md), not read from the code: changing one is a change of
 // contract, and this test is where it shows.
 const stepTimeoutMs = 30_000;
 const compensationTimeoutMs = 60_000;
+const heartbeatTimeoutMs = 10_000;
 // 20 % either side: far more than a loaded machine's scheduling jitter, and still short.
 const inside = (limitMs: number): number => limitMs * 0.8;
 const past = (limitMs: number): number => limitMs * 1.2;
 const scenarioTimeoutMs = 150_000;
 
 const startToClose = temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE;
+const heartbeat = temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT;
+// Clearly past the heartbeat timeout, clearly inside the forward step's start-to-close timeout.
+const carrierSlowMs = 16_000;
 
 let services: Services;
 let testbed: SagaTestbed;
@@ -49,14 +55,35 @@ function slowFirstAttempt<I extends { orderId: string }, R>(fn: (input: I) => Pr
   };
 }
 
+/** The carrier, silent as long as the order id says (`…-carrierslowMS`) on its first call per order. */
+function slowCarrier(shipping: ShippingService): ShippingService {
+  const called = new Set<string>();
+  return {
+    async create(input) {
+      const delayMs = Number(/-carrierslow(\d+)$/.exec(input.orderId)?.[1] ?? 0);
+      if (delayMs > 0 && !called.has(input.orderId)) {
+        called.add(input.orderId);
+        await new Promise((done) => setTimeout(done, delayMs));
+      }
+      return shipping.create(input);
+    },
+    cancel: (input) => shipping.cancel(input),
+    get: (orderId) => shipping.get(orderId),
+  };
+}
+
 beforeAll(async () => {
   testbed = await startSagaTestbed({
     server: 'dev-server',
-    activities: (real: Activities) => ({
-      ...real,
-      createShipment: slowFirstAttempt(real.createShipment, 'shipslow'),
-      refundPayment: slowFirstAttempt(real.refundPayment, 'refundslow'),
-    }),
+    activities: (real: Activities, realServices: Services) => {
+      // The product's activities (heartbeats included) on a slowed carrier: no test-side heartbeat.
+      const onSlowCarrier = createActivities({ ...realServices, shipping: slowCarrier(realServices.shipping) });
+      return {
+        ...real,
+        createShipment: slowFirstAttempt(onSlowCarrier.createShipment, 'shipslow'),
+        refundPayment: slowFirstAttempt(real.refundPayment, 'refundslow'),
+      };
+    },
   });
   ({ services } = testbed);
 });
@@ -65,7 +92,7 @@ afterAll(async () => {
   await testbed?.close();
 });
 
-function order(tag: 'shipslow' | 'refundslow', slowMs: number, overrides: Partial<OrderInput> = {}): OrderInput & { orderId: string; email: string } {
+function order(tag: 'shipslow' | 'refundslow' | 'carrierslow', slowMs: number, overrides: Partial<OrderInput> = {}): OrderInput & { orderId: string; email: string } {
   seq += 1;
   return {
     orderId: `o-attempt-${seq}-${Date.now().toString(36)}-${tag}${Math.round(slowMs)}`,
@@ -92,7 +119,31 @@ async function closingAttempt(handle: WorkflowHandle, activityType: string): Pro
   return { attempt: started?.attempt ?? 0, retried: lastFailure != null, timeoutType: lastFailure?.timeoutFailureInfo?.timeoutType ?? undefined };
 }
 
+/** Every heartbeat timeout in a workflow's history: a final one, or an earlier attempt's last failure. */
+async function heartbeatTimeouts(handle: WorkflowHandle): Promise<number> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.filter(
+    (e) =>
+      e.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo?.timeoutType === heartbeat ||
+      e.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo?.timeoutType === heartbeat,
+  ).length;
+}
+
 describe.concurrent('the time limit of one attempt', () => {
+  it(`keeps a shipment whose carrier is silent for ${carrierSlowMs / 1000} s, past the ${heartbeatTimeoutMs / 1000} s heartbeat timeout, on its first attempt: the activity heartbeats`, { timeout: scenarioTimeoutMs }, async () => {
+    const input = order('carrierslow', carrierSlowMs);
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    const startedAt = Date.now();
+    const result = await handle.result();
+    const elapsedMs = Date.now() - startedAt;
+    expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
+    // Without heartbeats the first attempt ends by heartbeat timeout at 10 s and attempt 2 books it.
+    expect(await closingAttempt(handle, 'createShipment')).toEqual({ attempt: 1, retried: false, timeoutType: undefined });
+    expect(await heartbeatTimeouts(handle)).toBe(0);
+    expect(elapsedMs).toBeGreaterThanOrEqual(carrierSlowMs);
+    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+  });
+
   it(`accepts a shipment that answers in ${inside(stepTimeoutMs) / 1000} s, inside the forward step's ${stepTimeoutMs / 1000} s, on its first attempt`, { timeout: scenarioTimeoutMs }, async () => {
     const input = order('shipslow', inside(stepTimeoutMs));
     const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
