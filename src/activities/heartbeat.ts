@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { wrapActivities } from './wrap';
 
 /** How often a running activity heartbeats. */
 export const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -10,18 +11,14 @@ export const HEARTBEAT_INTERVAL_MS = 1_000;
  * that is merely slow (a database under load) keeps its attempt. The SDK throttles what reaches the server.
  */
 export function withHeartbeats<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T, everyMs = HEARTBEAT_INTERVAL_MS): T {
-  const wrapped: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [name, fn] of Object.entries(activities)) {
-    wrapped[name] = async (input: unknown) => {
-      const context = Context.current();
-      context.heartbeat();
-      const timer = setInterval(() => context.heartbeat(), everyMs);
-      try {
-        return await (fn as (input: unknown) => Promise<unknown>)(input);
-      } finally {
-        clearInterval(timer);
-      }
-    };
-  }
-  return wrapped as unknown as T;
+  return wrapActivities(activities, (_name, fn) => async (input) => {
+    const context = Context.current();
+    context.heartbeat();
+    const timer = setInterval(() => context.heartbeat(), everyMs);
+    try {
+      return await fn(input);
+    } finally {
+      clearInterval(timer);
+    }
+  });
 }

@@ -31,8 +31,8 @@ function newVerificationCode(): string {
 /**
  * The saga steps as activities: each validates its input (`InvalidInput` before any write), derives its
  * idempotency key from the activity context and the saga id in its input, and calls one service. Every
- * activity heartbeats while it runs, so a dead worker's step is retried within the heartbeat timeout. A compensation uses the key of the
- * step it undoes.
+ * activity heartbeats while it runs, so a dead worker's step is retried within the heartbeat timeout.
+ * A compensation uses the key of the step it undoes.
  */
 export function createActivities(deps: ActivityDeps) {
   const { inventory, payments, shipping, users, mail } = deps;

@@ -3,6 +3,7 @@ import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../failures';
 import { SAGA_ID_FIELD } from '../saga/types';
+import { wrapActivities } from './wrap';
 
 // The saga id of the activity being run, taken from its input by `bindSagaIds` so that the activities'
 // bodies (and their input schemas) need not know about it.
@@ -15,17 +16,13 @@ const sagaIdPattern = /^[A-Za-z0-9-]{1,64}$/;
  * `sagaActivities`). A malformed saga id is refused (`InvalidInput`) before the activity runs.
  */
 export function bindSagaIds<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
-  const bound: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [name, fn] of Object.entries(activities)) {
-    bound[name] = async (input: unknown) => {
-      const id = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[SAGA_ID_FIELD] : undefined;
-      if (id !== undefined && (typeof id !== 'string' || !sagaIdPattern.test(id))) {
-        throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `Invalid ${name} input: ${SAGA_ID_FIELD} must be a run id`, nonRetryable: true });
-      }
-      return current.run(id, () => (fn as (input: unknown) => Promise<unknown>)(input));
-    };
-  }
-  return bound as unknown as T;
+  return wrapActivities(activities, (name, fn) => async (input) => {
+    const id = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[SAGA_ID_FIELD] : undefined;
+    if (id !== undefined && (typeof id !== 'string' || !sagaIdPattern.test(id))) {
+      throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `Invalid ${name} input: ${SAGA_ID_FIELD} must be a run id`, nonRetryable: true });
+    }
+    return current.run(id, () => fn(input));
+  });
 }
 
 function workflowOfActivity(): { workflowId: string; runId: string } {
