@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', '.artifacts/', 'coverage/', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['node_modules/', 'dist/', 'packages/*/dist/', '.temporal/', '.data/', '.artifacts/', 'coverage/', '**/*.mjs', '**/*.cjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -23,7 +23,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'src/saga/**/*.ts', 'bench/workflows.ts', 'test/fixtures/*-workflows.ts'],
+    files: ['src/workflows/**/*.ts', 'packages/saga/src/**/*.ts', 'bench/workflows.ts', 'test/fixtures/*-workflows.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -4,8 +4,9 @@ import { defineConfig } from 'vitest/config';
 // server: test files run in forked processes, one file at a time, each with its own environment.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/build-packages.ts'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 60_000,

@@ -10,9 +10,9 @@ export default defineConfig({
   test: {
     ...base.test,
     include: [
-      'test/saga.engine.test.ts',
-      'test/saga.unwind-order.test.ts',
-      'test/engine.state-records.test.ts',
+      'packages/saga/test/engine.test.ts',
+      'packages/saga/test/unwind-order.test.ts',
+      'packages/saga/test/engine.state-records.test.ts',
       'test/barrier.ordering.test.ts',
       'test/services.business-outcomes.test.ts',
       'test/services.idempotent-steps.test.ts',

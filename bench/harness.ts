@@ -12,7 +12,7 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions }
 import { createActivities } from '../src/activities';
 import { loadWorkerConfig } from '../src/config';
 import { FailureType } from '../src/failures';
-import type { SagaFailureDetails } from '../src/saga';
+import type { SagaFailureDetails } from '@saga-temporal/saga';
 import type { OrderInput } from '../src/schemas';
 import { createServices, type Services } from '../src/services';
 import { createBenchActivities } from './activities';

@@ -7,7 +7,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { CancellationScope, proxyActivities, proxyLocalActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../src/activities';
 import { formatMoney, orderTotalCents } from '../src/format';
-import { activity, defaultCompensationRetry, Saga, type CallOptions } from '../src/saga';
+import { activity, defaultCompensationRetry, Saga, type CallOptions } from '@saga-temporal/saga';
 import { orderInputSchema, parseOrFail, type OrderInput } from '../src/schemas';
 import { compensationRetry, mailOptions, stepOptions } from '../src/workflows/policies';
 import type { BenchActivities } from './activities';

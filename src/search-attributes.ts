@@ -1,10 +1,6 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { SagaStatusKey } from '@saga-temporal/saga';
 
-/**
- * The saga status of a workflow (`RUNNING`, `COMPLETED`, `COMPENSATING`, …) as a Keyword search
- * attribute, so sagas can be listed by status in the Web UI and with `temporal workflow list --query`.
- */
-export const SagaStatusKey = defineSearchAttributeKey('SagaStatus', SearchAttributeType.KEYWORD);
+export { SagaStatusKey };
 
 /** Every custom search attribute the sagas write; servers must have them registered. */
 export const customSearchAttributes = [SagaStatusKey] as const;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
-import { SagaStatus } from '../src/saga';
+import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
 import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
 import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type FaultCounts, type SagaOutcome } from './fixtures/chaos-workload';

@@ -8,7 +8,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { freeClusterPortBlock, startCluster, type Cluster } from '../src/cluster';
 import { dataConverterFor, loadCodecConfig } from '../src/codec';
-import { SagaStatus } from '../src/saga';
+import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
 import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';

@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createActivities, type Activities } from '../src/activities';
-import { SagaStatus, sagaStateQuery } from '../src/saga';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import type { Services, ShippingService } from '../src/services';

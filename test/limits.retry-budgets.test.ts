@@ -4,7 +4,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../src/activities';
-import { SagaStatus, sagaStateQuery } from '../src/saga';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startOrder, startRegistration } from '../src/sagas';
 import { verificationStateQuery, verifyEmailUpdate } from '../src/workflows/registration';
 import type { OrderInput } from '../src/schemas';

@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../src/activities';
-import { SagaStatus } from '../src/saga';
+import { SagaStatus } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../src/search-attributes';
 import type { Services } from '../src/services';
 import { bundleFor, startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from './helpers';

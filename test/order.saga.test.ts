@@ -6,7 +6,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { FailureType } from '../src/failures';
-import { SagaStatus, sagaStateQuery, type SagaState } from '../src/saga';
+import { SagaStatus, sagaStateQuery, type SagaState } from '@saga-temporal/saga';
 import { orderWorkflowId, startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';

@@ -3,7 +3,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../src/failures';
-import { SagaStatus, sagaStateQuery } from '../src/saga';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { registrationWorkflowId, startRegistration } from '../src/sagas';
 import type { RegistrationInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';

@@ -4,7 +4,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../src/activities';
 import { FailureType } from '../src/failures';
-import { SagaStatus, sagaStateQuery } from '../src/saga';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startRegistration } from '../src/sagas';
 import { SagaStatusKey } from '../src/search-attributes';
 import type { Services } from '../src/services';

@@ -3,7 +3,7 @@ import { WorkflowFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runCli } from '../src/cli';
-import { retryCompensationUpdate, SagaStatus, sagaStateQuery, type SagaFailureDetails, type SagaState } from '../src/saga';
+import { retryCompensationUpdate, SagaStatus, sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import { SagaStatusKey } from '../src/search-attributes';

@@ -3,7 +3,7 @@ import { Client, Connection, QueryNotRegisteredError, ServiceError, WorkflowFail
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../src/failures';
-import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus, sagaStateQuery } from '../src/saga';
+import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { orderWorkflowId, registrationWorkflowId, startOrder, startRegistration } from '../src/sagas';
 import { orderSummary, orderTotalCents } from '../src/format';
 import { InvalidInputError, orderInputSchema, parseOrThrow, type OrderInput, type RegistrationInput } from '../src/schemas';

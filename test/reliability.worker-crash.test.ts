@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SagaStatus } from '../src/saga';
+import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
 import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';

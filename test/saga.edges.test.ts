@@ -7,7 +7,7 @@ import { bundleFor, createDevServerEnv, recordHistory, uniqueTaskQueue } from '.
 import { waitUntil } from './fixtures/saga-harness';
 import { createRecordingActivities } from './fixtures/saga-activities';
 import { forgottenAwaitSaga, innerScopeSaga, releaseAlertSignal, scriptedSaga, slowAlertSaga } from './fixtures/saga-edge-workflows';
-import { retryCompensationUpdate, SagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '../src/saga';
+import { retryCompensationUpdate, SagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../src/search-attributes';
 
 // The engine's sharper edges, on a real dev server: inner cancellation scopes, a cancelled saga whose

@@ -7,7 +7,7 @@ import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from
 import { waitUntil } from './fixtures/saga-harness';
 import { createRecordingActivities } from './fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from './fixtures/saga-workflows';
-import { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery, type SagaFailureDetails } from '../src/saga';
+import { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery, type SagaFailureDetails } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../src/search-attributes';
 
 // The Java time-skipping server implements workflow updates, so the operator's repair path is tested

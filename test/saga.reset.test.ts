@@ -4,7 +4,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../src/failures';
-import { SagaStatus, sagaStateQuery } from '../src/saga';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startOrder, startRegistration } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import { audit, type Services } from '../src/services';

@@ -7,7 +7,7 @@ import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from
 import { waitUntil } from './fixtures/saga-harness';
 import { createRecordingActivities } from './fixtures/saga-activities';
 import { scriptedSaga, typedParallelSaga, type ScriptedSagaInput } from './fixtures/saga-workflows';
-import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '../src/saga';
+import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../src/search-attributes';
 
 let env: TestWorkflowEnvironment;

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../failures';
-import { SAGA_ID_FIELD } from '../saga/types';
+import { SAGA_ID_FIELD } from '@saga-temporal/saga';
 import { wrapActivities } from './wrap';
 
 // The saga id of the activity being run, taken from its input by `bindSagaIds` so that the activities'

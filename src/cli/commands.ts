@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowUpdateStage, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalConfig } from '../config';
-import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus } from '../saga';
+import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus } from '@saga-temporal/saga';
 import { startOrder, startRegistration } from '../sagas';
 import { orderInputSchema, parseOrThrow, registrationInputSchema } from '../schemas';
 import { SagaStatusKey } from '../search-attributes';

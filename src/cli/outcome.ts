@@ -1,6 +1,6 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '../saga';
+import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../search-attributes';
 
 /** How a finished saga ended, reduced to what a person reads in a summary. */

@@ -1,4 +1,4 @@
-import type { SagaState, StepRecord } from '../saga';
+import type { SagaState, StepRecord } from '@saga-temporal/saga';
 
 // Plain-text rendering for the terminal. Pure functions of their input, so the tests can pin them
 // and `--watch` can compare frames to redraw only when something changed.

@@ -1,6 +1,6 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { sagaActivities, type SagaState } from '../saga';
+import { sagaActivities, type SagaState } from '@saga-temporal/saga';
 import { mailOptions } from './policies';
 
 const { sendOperatorAlert } = sagaActivities<Activities>({ ...mailOptions, summary: 'Alert operators: compensation failed' });

@@ -1,12 +1,12 @@
 import { CancellationScope, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { activity, Saga, sagaActivities, type StepRecord } from '../saga';
+import { activity, Saga, sagaActivities, type StepRecord } from '@saga-temporal/saga';
 import { orderInputSchema, parseOrFail, type OrderInput } from '../schemas';
 import { alertOperator } from './operator';
 import { formatMoney, orderTotalCents } from '../format';
 import { compensationRetry, mailOptions, stepOptions } from './policies';
 
-export { sagaStateQuery, retryCompensationUpdate, markCompensatedUpdate } from '../saga';
+export { sagaStateQuery, retryCompensationUpdate, markCompensatedUpdate } from '@saga-temporal/saga';
 
 /** What a completed order saga returns. */
 export interface OrderResult {

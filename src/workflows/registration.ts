@@ -14,12 +14,12 @@ import {
 import type { Activities } from '../activities';
 import { formatDuration } from '../format';
 import { businessFailure, FailureType } from '../failures';
-import { activity, describeFailure, Saga, sagaActivities, type StepRecord } from '../saga';
+import { activity, describeFailure, Saga, sagaActivities, type StepRecord } from '@saga-temporal/saga';
 import { parseOrFail, registrationInputSchema, type RegistrationInput } from '../schemas';
 import { alertOperator } from './operator';
 import { compensationRetry, mailOptions, quickOptions, stepOptions } from './policies';
 
-export { sagaStateQuery, retryCompensationUpdate, markCompensatedUpdate } from '../saga';
+export { sagaStateQuery, retryCompensationUpdate, markCompensatedUpdate } from '@saga-temporal/saga';
 
 /** Wrong codes accepted before the registration fails. */
 export const MAX_CODE_ATTEMPTS = 5;

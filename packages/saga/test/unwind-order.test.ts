@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CompensationStack, unwind, unwindOrder } from '../src/saga/compensation-stack';
-import { createFakeEngine, FakeFailure, yieldTurns, type FakeOptions } from './fixtures/saga-fakes';
-import type { StepSpec } from '../src/saga/engine';
+import { CompensationStack, unwind, unwindOrder } from '../src/compensation-stack';
+import { createFakeEngine, FakeFailure, yieldTurns, type FakeOptions } from './fakes';
+import type { StepSpec } from '../src/engine';
 
 describe('CompensationStack', () => {
   it('keeps groups in registration order and drops empty ones', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SagaUsageError, type StepSpec } from '../src/saga/engine';
-import { unwind } from '../src/saga/compensation-stack';
-import { SagaStatus, StepStatus } from '../src/saga';
-import { createFakeEngine, FakeFailure, type FakeOptions } from './fixtures/saga-fakes';
+import { SagaUsageError, type StepSpec } from '../src/engine';
+import { unwind } from '../src/compensation-stack';
+import { SagaStatus, StepStatus } from '../src/types';
+import { createFakeEngine, FakeFailure, type FakeOptions } from './fakes';
 
 // What the engine reports about a saga, field by field: the state query, the failure details and the
 // answer of an optional step are what operators and the CLI read, so a missing or extra field, a

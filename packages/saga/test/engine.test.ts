@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canChangeSagaStatus, canChangeStepStatus, SagaUsageError, type StepSpec } from '../src/saga/engine';
-import { SagaStatus, StepStatus } from '../src/saga';
-import { createFakeEngine, FakeCancellation, FakeFailure, yieldTurns, type FakeOptions } from './fixtures/saga-fakes';
+import { canChangeSagaStatus, canChangeStepStatus, SagaUsageError, type StepSpec } from '../src/engine';
+import { SagaStatus, StepStatus } from '../src/types';
+import { createFakeEngine, FakeCancellation, FakeFailure, yieldTurns, type FakeOptions } from './fakes';
 
 type Spec = StepSpec<string, FakeOptions>;
 

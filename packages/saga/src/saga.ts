@@ -23,7 +23,7 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { SagaStatusKey } from '../search-attributes';
+import { SagaStatusKey } from './search-attributes';
 import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
 import { SagaStatus, type ErrorRecord, type SagaState } from './types';
 

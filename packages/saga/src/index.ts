@@ -30,3 +30,4 @@ export {
   type SagaState,
   type StepRecord,
 } from './types';
+export { SagaStatusKey } from './search-attributes';
