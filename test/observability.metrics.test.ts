@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
@@ -158,6 +160,12 @@ describe('the worker metrics endpoint', () => {
     for (const sample of s.filter((x) => x.name.startsWith('saga_'))) {
       expect(Object.values(sample.labels).join(' ')).not.toMatch(/metrics-\d/);
     }
+    // Every metric the alert rules and the dashboard of deploy/ name is one this worker exports.
+    const deployed = ['prometheus/saga-alerts.yml', 'grafana/dashboards/sagas.json'].map((f) => readFileSync(join(__dirname, '..', 'deploy', f), 'utf8')).join('\n');
+    const exported = new Set(s.map((x) => x.name));
+    const named = new Set([...deployed.matchAll(/\b(?:saga|temporal)_[a-z_]+/g)].map((m) => m[0]));
+    expect(named.size).toBeGreaterThan(8);
+    for (const name of named) expect(exported, name).toContain(name);
     // The SDK's own worker metrics share the endpoint.
     expect(s.some((x) => x.name.startsWith('temporal_workflow_completed') || x.name.startsWith('temporal_workflow_task'))).toBe(true);
   });
