@@ -6,6 +6,7 @@ import { dataConverterFor, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './search-attributes';
+import { metricsAddress, telemetryOptions } from './telemetry';
 import { createServices, faultsAreOn, type Services } from './services';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
@@ -70,7 +71,9 @@ export async function main(): Promise<void> {
   const codec = loadCodecConfig();
   const dataConverter = dataConverterFor(codec);
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
-  Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const metrics = metricsAddress();
+  const telemetry = telemetryOptions(metrics);
+  Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'], ...(telemetry ? { telemetryOptions: telemetry } : {}) });
   const connection = await NativeConnection.connect(connectionOptions(config));
   let services: Services | undefined;
   try {
@@ -95,6 +98,7 @@ export async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       database: redact(config.databaseUrl),
       ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
+      metrics: metrics ? `http://${metrics}/metrics` : 'off (SAGA_METRICS_ADDRESS)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
     await worker.run();

@@ -19,14 +19,24 @@ const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWOR
  * attributes registered. Create one per test file and tear it down in `afterAll`.
  */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: temporalTestServer() },
-  });
+  const env = await startTestServer();
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(customSearchAttributes.map((key) => [key.name, KEYWORD])),
   });
   return env;
+}
+
+// The SDK gives the test server's JVM a fixed 5 s to accept connections, which a loaded machine can
+// miss; only that failure is retried, on a fresh port.
+async function startTestServer(attempts = 5): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: temporalTestServer() } });
+    } catch (err) {
+      if (attempt >= attempts || !(err instanceof Error) || !err.message.includes('did not start within')) throw err;
+    }
+  }
 }
 
 /**

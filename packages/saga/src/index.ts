@@ -31,3 +31,4 @@ export {
   type StepRecord,
 } from './types';
 export { SagaStatusKey } from './search-attributes';
+export { sagaMetricNames } from './metrics';

@@ -24,6 +24,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { SagaStatusKey } from './search-attributes';
+import { SagaMetrics } from './metrics';
 import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
 import { SagaStatus, type ErrorRecord, type SagaState } from './types';
 
@@ -76,6 +77,8 @@ export interface SagaOptions {
   onCompensationFailure?: CompensationFailureMode;
   /** Called each time the saga reaches `COMPENSATION_FAILED` (e.g. to alert an operator); its own failure is recorded in the state, never thrown. @default none */
   onCompensationFailed?: (state: SagaState) => Promise<void>;
+  /** Record saga metrics (`sagaMetricNames`) through the workflow's metric meter; the worker decides where they go. @default true */
+  metrics?: boolean;
 }
 
 /** The default retry policy of compensations: a compensation must eventually succeed. */
@@ -189,6 +192,7 @@ export class Saga {
       // meant for forward steps must not cut a compensation's retries short.
       scheduleToCloseTimeout: options.compensationScheduleToCloseTimeout,
     };
+    const metrics = options.metrics === false ? undefined : new SagaMetrics();
     this.engine = new SagaEngine<CallOptions>({
       parallelCompensation: options.parallelCompensation ?? false,
       continueOnCompensationFailure: options.continueOnCompensationFailure ?? true,
@@ -197,7 +201,10 @@ export class Saga {
       compensationOptions: (summary) => ({ ...compensationCall, summary }),
       describeError: describeFailure,
       classify,
-      onStatus: (status) => upsertSearchAttributes([{ key: SagaStatusKey, value: status }]),
+      onStatus: (status) => {
+        upsertSearchAttributes([{ key: SagaStatusKey, value: status }]);
+        metrics?.onStatus(status, this.engine.state);
+      },
       stageScope: cancellableStage,
     });
   }

@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { sagaMetricNames } from '@saga-temporal/saga';
+
+// The alert rules, the dashboard and their wiring in docker-compose.yml, checked without Docker:
+// `promtool` (Debian's prometheus package; CI installs it) validates and unit-tests the rules, and the
+// dashboard and provisioning are read and cross-checked. test/observability.metrics.test.ts checks
+// that every metric named here is one a real worker exports.
+
+const root = resolve(__dirname, '..');
+const deploy = join(root, 'deploy');
+const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+
+function runPromtool(...args: string[]): string {
+  const res = spawnSync('promtool', args, { cwd: join(deploy, 'prometheus'), encoding: 'utf8' });
+  expect(res.status, `${res.stdout}\n${res.stderr}`).toBe(0);
+  return `${res.stdout}${res.stderr}`;
+}
+
+interface Panel {
+  id: number;
+  title: string;
+  datasource: { uid: string };
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets: { refId: string; expr: string; datasource: { uid: string } }[];
+}
+const dashboard = JSON.parse(readFileSync(join(deploy, 'grafana', 'dashboards', 'sagas.json'), 'utf8')) as { uid: string; title: string; panels: Panel[] };
+const datasources = parse(readFileSync(join(deploy, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { uid: string; url: string }[] };
+const rules = parse(readFileSync(join(deploy, 'prometheus', 'saga-alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, { profiles?: string[]; volumes?: string[]; environment?: Record<string, string>; ports?: string[]; entrypoint?: string[] }>;
+};
+
+/** The saga metrics an expression names, as exported (histograms through their _bucket/_sum/_count series). */
+export function sagaMetricsIn(expr: string): string[] {
+  return [...expr.matchAll(/\bsaga_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+}
+
+describe('deploy/prometheus', () => {
+  it.skipIf(!promtool && !process.env.CI)('is a valid configuration whose alert rules pass their unit tests (promtool)', () => {
+    expect(runPromtool('check', 'config', 'prometheus.yml')).toContain('SUCCESS: 1 rule files found');
+    expect(runPromtool('check', 'rules', 'saga-alerts.yml')).toContain('SUCCESS: 3 rules found');
+    expect(runPromtool('test', 'rules', 'saga-alerts.test.yml')).toContain('SUCCESS');
+  });
+
+  it('alerts on a saga in COMPENSATION_FAILED, climbing compensation attempts and the step failure rate, on metrics the engine records', () => {
+    const alerts = rules.groups.flatMap((g) => g.rules);
+    expect(alerts.map((r) => r.alert).sort()).toEqual(['SagaCompensationAttemptsClimbing', 'SagaCompensationFailed', 'SagaStepFailureRate']);
+    const known = new Set<string>(Object.values(sagaMetricNames));
+    for (const rule of alerts) for (const name of sagaMetricsIn(rule.expr)) expect(known, `${rule.alert}: ${name}`).toContain(name);
+  });
+
+  it('scrapes the worker where compose has it serve metrics', () => {
+    const config = parse(readFileSync(join(deploy, 'prometheus', 'prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const targets = config.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    const address = compose.services.worker?.environment?.SAGA_METRICS_ADDRESS ?? '';
+    const port = /(\d+)\}?$/.exec(address)?.[1];
+    expect(targets).toEqual([`worker:${port}`]);
+  });
+});
+
+describe('deploy/grafana', () => {
+  it('has a Sagas dashboard whose panels all query the provisioned Prometheus, with unique ids and no overlap', () => {
+    const [source] = datasources.datasources;
+    expect(source?.url).toBe('http://prometheus:9090');
+    expect(dashboard.uid).toBe('saga-overview');
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(8);
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+    const cells = new Set<string>();
+    for (const panel of dashboard.panels) {
+      expect(panel.datasource.uid, panel.title).toBe(source?.uid);
+      expect(panel.targets.length, panel.title).toBeGreaterThan(0);
+      for (const t of panel.targets) expect(t.datasource.uid, panel.title).toBe(source?.uid);
+      const { x, y, w, h } = panel.gridPos;
+      expect(x + w, panel.title).toBeLessThanOrEqual(24);
+      for (let i = x; i < x + w; i++) for (let j = y; j < y + h; j++) {
+        expect(cells.has(`${i},${j}`), `${panel.title} overlaps another panel`).toBe(false);
+        cells.add(`${i},${j}`);
+      }
+    }
+  });
+
+  it('shows every saga metric the engine records, and names no other saga metric', () => {
+    const shown = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => sagaMetricsIn(t.expr))));
+    const recorded = Object.values(sagaMetricNames).filter((n) => n !== sagaMetricNames.compensationAttempts && n !== sagaMetricNames.operatorResolutions);
+    for (const name of recorded) expect(shown, name).toContain(name);
+    for (const name of shown) expect(Object.values(sagaMetricNames) as string[]).toContain(name);
+  });
+});
+
+describe('docker-compose.yml, profile observability', () => {
+  it('runs Prometheus and Grafana only in that profile, wired to deploy/, on loopback ports, Grafana refusing to start without a password', () => {
+    const { prometheus, grafana } = compose.services;
+    expect(prometheus?.profiles).toEqual(['observability']);
+    expect(grafana?.profiles).toEqual(['observability']);
+    expect(prometheus?.volumes).toContain('./deploy/prometheus:/etc/prometheus:ro');
+    expect(grafana?.volumes).toContain('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro');
+    expect(grafana?.volumes).toContain('./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro');
+    for (const s of [prometheus, grafana]) for (const port of s?.ports ?? []) expect(port).toMatch(/^\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:/);
+    expect(grafana?.environment?.GF_SECURITY_ADMIN_PASSWORD).toBe('${GRAFANA_ADMIN_PASSWORD:-}');
+    expect(grafana?.entrypoint?.join(' ')).toContain('set GRAFANA_ADMIN_PASSWORD');
+    expect(grafana?.environment?.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+    // The worker serves metrics on the compose network, never on a published port.
+    expect(compose.services.worker?.ports).toBeUndefined();
+  });
+});
