@@ -178,10 +178,13 @@ export class SagaClient {
 
   private async update<T>(workflowId: string, runId: string | undefined, name: string, call: () => Promise<T>): Promise<T> {
     try {
-      return await this.guard(workflowId, runId, call);
+      return await call();
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new SagaUpdateRejectedError(workflowId, name, err.cause?.message ?? err.message);
-      throw err;
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
+    // The server answers an update to a closed workflow as if there were no workflow: tell them apart.
+    const described = await this.guard(workflowId, runId, () => this.client.workflow.getHandle(workflowId, runId).describe());
+    throw new SagaUpdateRejectedError(workflowId, name, `the workflow has closed (${described.status.name}); only a running saga waiting in ${SagaStatus.COMPENSATION_FAILED} accepts it`);
   }
 }
