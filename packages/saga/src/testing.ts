@@ -90,6 +90,8 @@ export async function replayHistories(folder: string, source: ReplaySource, opti
 export interface TimeSkippingOptions extends TimeSkippingTestWorkflowEnvironmentOptions {
   /** Path of a time-skipping test server already on disk (the SDK runs `<path> <port>`). @default process.env.TEMPORAL_TEST_SERVER_PATH, else the SDK's download */
   testServerPath?: string;
+  /** How many times to start the server when it misses the SDK's fixed 5 s start-up window (a JVM on a busy CI machine can). @default 3 */
+  startAttempts?: number;
 }
 
 /** Thrown when the given test server path names no file. */
@@ -106,9 +108,16 @@ export class TestServerNotFoundError extends Error {
  * downloads and caches it. An explicit `server.executable` wins over both.
  */
 export async function createTimeSkippingEnvironment(options: TimeSkippingOptions = {}): Promise<TestWorkflowEnvironment> {
-  const { testServerPath, ...envOptions } = options;
+  const { testServerPath, startAttempts = 3, ...envOptions } = options;
   const path = testServerPath ?? (process.env.TEMPORAL_TEST_SERVER_PATH || undefined);
   if (path !== undefined && !existsSync(path)) throw new TestServerNotFoundError(path);
   const executable = envOptions.server?.executable ?? (path === undefined ? undefined : { type: 'existing-path' as const, path });
-  return TestWorkflowEnvironment.createTimeSkipping({ ...envOptions, server: { ...envOptions.server, ...(executable ? { executable } : {}) } });
+  const start = () => TestWorkflowEnvironment.createTimeSkipping({ ...envOptions, server: { ...envOptions.server, ...(executable ? { executable } : {}) } });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= startAttempts || !(err instanceof Error) || !/did not start within/.test(err.message)) throw err;
+    }
+  }
 }
