@@ -110,6 +110,15 @@ describe('SagaClient on sagas with their own names', () => {
     await expect(sagas.markCompensated('no-such-saga', 'repaired')).rejects.toBeInstanceOf(SagaNotFoundError);
   });
 
+  it('writes no search attribute for a saga started with searchAttribute: false', async () => {
+    const workflowId = uniqueTaskQueue('client-no-attribute');
+    await env.client.workflow.execute(scriptedSaga, { taskQueue, workflowId, args: [{ stages: [{ name: 'a' }], options: { searchAttribute: false } }] });
+    const described = await env.client.workflow.getHandle(workflowId).describe();
+    expect(described.typedSearchAttributes.get(SagaStatusKey)).toBeUndefined();
+    expect(described.typedSearchAttributes.get(sagaStatusKey(searchAttribute))).toBeUndefined();
+    expect(await new SagaClient(env.client).state(workflowId)).toMatchObject({ source: 'query', status: 'COMPLETED' });
+  });
+
   it('falls back to the search attribute when no worker answers the query', async () => {
     worker!.shutdown();
     await running;
