@@ -7,6 +7,7 @@ FROM node:20-bookworm AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/saga/package.json ./packages/saga/
+COPY packages/barrier/package.json ./packages/barrier/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
 
@@ -15,9 +16,12 @@ FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/saga/package.json ./packages/saga/
+COPY packages/barrier/package.json ./packages/barrier/
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/tsconfig.json ./packages/
 COPY packages/saga ./packages/saga
+COPY packages/barrier ./packages/barrier
 COPY src ./src
 COPY scripts/build-bundle.ts ./scripts/build-bundle.ts
 RUN npm run build && npm run build:bundle -- dist/workflow-bundle.js
@@ -30,6 +34,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/packages/saga/package.json ./packages/saga/
 COPY --from=build /app/packages/saga/dist ./packages/saga/dist
+COPY --from=build /app/packages/barrier/package.json ./packages/barrier/
+COPY --from=build /app/packages/barrier/dist ./packages/barrier/dist
 COPY package.json ./
 USER node
 # The worker drains in-flight tasks on SIGTERM; give it the time in `docker stop -t` / stop_grace_period.

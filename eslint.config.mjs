@@ -24,6 +24,8 @@ export default tseslint.config(
   },
   {
     files: ['src/workflows/**/*.ts', 'packages/saga/src/**/*.ts', 'bench/workflows.ts', 'test/fixtures/*-workflows.ts'],
+    // The engine package's Node-side entries (`/client`, `/testing`) are never bundled into workflows.
+    ignores: ['packages/saga/src/client.ts', 'packages/saga/src/testing.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -15,7 +15,7 @@ export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'vitest.mutation.config.mts', related: false },
-  mutate: ['packages/saga/src/engine.ts', 'packages/saga/src/compensation-stack.ts', 'src/services/barrier.ts', 'src/services/payments.ts', 'src/services/inventory.ts'],
+  mutate: ['packages/saga/src/engine.ts', 'packages/saga/src/compensation-stack.ts', 'packages/barrier/src/barrier.ts', 'src/services/payments.ts', 'src/services/inventory.ts'],
   // Each mutant runs only the tests that reached it.
   coverageAnalysis: 'perTest',
   // Two cores: one sandbox at a time keeps the machine usable and the timings stable.

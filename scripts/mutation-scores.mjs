@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 const floors = {
   'packages/saga/src/engine.ts': 90,
   'packages/saga/src/compensation-stack.ts': 90,
-  'src/services/barrier.ts': 90,
+  'packages/barrier/src/barrier.ts': 90,
   'src/services/payments.ts': 85,
   'src/services/inventory.ts': 85,
 };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FailureType } from '../src/failures';
-import { compensationStep, countAttempt, forwardStep } from '../src/services/barrier';
+import { compensationStep, countAttempt, forwardStep } from '@saga-temporal/barrier';
 import { failureOf, testEngines, useTestServices } from './postgres';
 
 // The barrier on its own, with business changes that count their calls: the services' own changes are

@@ -6,5 +6,5 @@ import { join } from 'node:path';
 // `npx vitest run <file>` true to a package's sources after an edit; it is a no-op when nothing changed.
 export default function buildPackages(): void {
   const root = join(__dirname, '..');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(root, 'packages', 'saga')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(root, 'packages')], { stdio: 'inherit' });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { businessFailure, FailureType } from '../failures';
-import { compensationStep, forwardStep } from './barrier';
+import { compensationStep, forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db } from './db';
 import type { FaultInjector } from './faults';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { businessFailure, FailureType } from '../failures';
-import { forwardStep } from './barrier';
+import { forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';
 import type { FaultInjector } from './faults';

@@ -1,3 +1,4 @@
+import { barrierSchema } from '@saga-temporal/barrier';
 import type { Db } from './db';
 
 /** One schema change, applied once per database and recorded in `schema_migrations`. */
@@ -23,23 +24,8 @@ export const migrations: readonly Migration[] = [
     version: 1,
     name: 'barriers',
     statements: [
-      // One row per (service, key, op). A compensation that finds no forward row writes the forward
-      // row itself (written_by = 'cancel'), so the late forward call collides with it and is refused.
-      `CREATE TABLE barriers (
-        service TEXT NOT NULL,
-        idem_key TEXT NOT NULL,
-        op TEXT NOT NULL CHECK (op IN ('try', 'cancel')),
-        written_by TEXT NOT NULL CHECK (written_by IN ('try', 'cancel')),
-        result TEXT,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (service, idem_key, op)
-      )`,
-      `CREATE TABLE attempts (
-        service TEXT NOT NULL,
-        idem_key TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        PRIMARY KEY (service, idem_key)
-      )`,
+      // The barrier's tables, as the barrier package defines them (see its schema for their meaning).
+      ...barrierSchema,
     ],
   },
   {

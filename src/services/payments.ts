@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { businessFailure, FailureType, transientFailure } from '../failures';
-import { compensationStep, countAttempt, forwardStep } from './barrier';
+import { compensationStep, countAttempt, forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';
 import type { FaultInjector } from './faults';

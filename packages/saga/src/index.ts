@@ -30,5 +30,7 @@ export {
   type SagaState,
   type StepRecord,
 } from './types';
-export { SagaStatusKey } from './search-attributes';
 export { sagaMetricNames } from './metrics';
+export { SagaStatusKey, sagaStatusKey, type SagaStatusAttributeKey } from './search-attributes';
+export { DEFAULT_SAGA_STATUS_ATTRIBUTE, defaultSagaHandlerNames, sagaHandlerNames, type SagaHandlerNames } from './handler-names';
+export { sagaHandlerDefinitions, type SagaHandlerDefinitions } from './saga-handlers';

@@ -15,16 +15,16 @@ import {
   allHandlersFinished,
   CancellationScope,
   condition,
-  defineQuery,
-  defineUpdate,
   isCancellation,
   log,
   patched,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { SagaStatusKey } from './search-attributes';
 import { SagaMetrics } from './metrics';
+import { DEFAULT_SAGA_STATUS_ATTRIBUTE, type SagaHandlerNames } from './handler-names';
+import { sagaHandlerDefinitions, type SagaHandlerDefinitions } from './saga-handlers';
+import { SagaStatusKey, sagaStatusKey, type SagaStatusAttributeKey } from './search-attributes';
 import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
 import { SagaStatus, type ErrorRecord, type SagaState } from './types';
 
@@ -79,6 +79,10 @@ export interface SagaOptions {
   onCompensationFailed?: (state: SagaState) => Promise<void>;
   /** Record saga metrics (`sagaMetricNames`) through the workflow's metric meter; the worker decides where they go. @default true */
   metrics?: boolean;
+  /** Keyword search attribute the saga writes its status to (it must be registered on the namespace); `false` writes none. @default 'SagaStatus' */
+  searchAttribute?: string | false;
+  /** Names of the state query and the operator updates; names left out keep their default. @default { state: 'sagaState', retryCompensation: 'retryCompensation', markCompensated: 'markCompensated' } */
+  names?: Partial<SagaHandlerNames>;
 }
 
 /** The default retry policy of compensations: a compensation must eventually succeed. */
@@ -89,14 +93,7 @@ export const defaultCompensationRetry: RetryPolicy = {
   maximumAttempts: Number.POSITIVE_INFINITY,
 };
 
-/** The saga's state: steps, statuses, failure and compensation failures. */
-export const sagaStateQuery = defineQuery<SagaState>('sagaState');
-
-/** Operator: run the compensations that are not done yet again. Accepted only while the saga waits in `COMPENSATION_FAILED`; answers with the state after that round. */
-export const retryCompensationUpdate = defineUpdate<SagaState>('retryCompensation');
-
-/** Operator: declare the saga compensated after repairing by hand; the reason is kept as `operatorNote`. Accepted only while the saga waits in `COMPENSATION_FAILED`. */
-export const markCompensatedUpdate = defineUpdate<SagaState, [{ reason: string }]>('markCompensated');
+export { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery } from './saga-handlers';
 
 type OperatorAction = { kind: 'retry' } | { kind: 'markCompensated'; reason: string };
 
@@ -153,6 +150,11 @@ function cancellableStage() {
   };
 }
 
+function statusAttribute(name: string | false | undefined): SagaStatusAttributeKey | undefined {
+  if (name === false) return undefined;
+  return name === undefined || name === DEFAULT_SAGA_STATUS_ATTRIBUTE ? SagaStatusKey : sagaStatusKey(name);
+}
+
 /**
  * A saga: steps whose compensations are registered before they run and undone last-first when a
  * later step fails or the workflow is cancelled. Create one per workflow run and put the steps in
@@ -181,8 +183,11 @@ export class Saga {
   private requested: OperatorAction | undefined;
   private actionsTaken = 0;
   private actionsAnswered = 0;
+  private readonly handlers: SagaHandlerDefinitions;
 
   constructor(options: SagaOptions = {}) {
+    this.handlers = sagaHandlerDefinitions(options.names);
+    const statusKey = statusAttribute(options.searchAttribute);
     this.failureMode = options.onCompensationFailure ?? 'fail';
     this.onCompensationFailed = options.onCompensationFailed;
     const compensationCall: CallOptions = {
@@ -202,8 +207,8 @@ export class Saga {
       describeError: describeFailure,
       classify,
       onStatus: (status) => {
-        upsertSearchAttributes([{ key: SagaStatusKey, value: status }]);
         metrics?.onStatus(status, this.engine.state);
+        if (statusKey) upsertSearchAttributes([{ key: statusKey, value: status }]);
       },
       stageScope: cancellableStage,
     });
@@ -327,9 +332,9 @@ export class Saga {
   }
 
   private installHandlers(): void {
-    setHandler(sagaStateQuery, () => this.state);
-    setHandler(retryCompensationUpdate, () => this.request({ kind: 'retry' }), { validator: () => this.assertAwaitingOperator() });
-    setHandler(markCompensatedUpdate, ({ reason }) => this.request({ kind: 'markCompensated', reason: reason.trim() }), {
+    setHandler(this.handlers.state, () => this.state);
+    setHandler(this.handlers.retryCompensation, () => this.request({ kind: 'retry' }), { validator: () => this.assertAwaitingOperator() });
+    setHandler(this.handlers.markCompensated, ({ reason }) => this.request({ kind: 'markCompensated', reason: reason.trim() }), {
       validator: (arg) => {
         this.assertAwaitingOperator();
         if (typeof arg?.reason !== 'string' || arg.reason.trim() === '') throw new Error('markCompensated needs a reason: what was repaired, and how');

@@ -1,6 +1,13 @@
-import { businessFailure, FailureType } from '../failures';
-import { timestamp } from './clock';
-import type { Db, Queryable } from './db';
+import { ApplicationFailure } from '@temporalio/common';
+import { BarrierFailureType, type BarrierDatabase, type BarrierSql } from './types';
+
+// Local names for the package's types and failure, so the barrier's body reads the same as it did
+// inside the services it came from. The rows' creation time is for people reading the table only.
+const timestamp = () => new Date().toISOString();
+const businessFailure = (type: BarrierFailureType, message: string, details: unknown) => ApplicationFailure.create({ type, message, nonRetryable: true, details: [details] });
+const FailureType = BarrierFailureType;
+type Queryable = BarrierSql;
+type Db = BarrierDatabase;
 
 // The barrier makes a step and its compensation safe to deliver any number of times, in any order.
 // It must run inside the transaction that makes the business change: the barrier row and the change

@@ -1,0 +1,7 @@
+// The idempotency barrier: a forward step and its compensation, each applied at most once per key,
+// in whatever order and however often they are delivered. Driver-free; adapters are in
+// `@saga-temporal/barrier/sqlite` and `@saga-temporal/barrier/postgres`.
+
+export { compensationStep, countAttempt, forwardStep } from './barrier';
+export { attemptsTable, barriersTable, barrierSchema } from './schema';
+export { BarrierFailureType, type BarrierDatabase, type BarrierSql, type BarrierValue } from './types';

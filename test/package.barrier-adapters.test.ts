@@ -1,0 +1,106 @@
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { barrierSchema, BarrierFailureType, compensationStep, forwardStep, type BarrierDatabase } from '@saga-temporal/barrier';
+import { numberPlaceholders, postgresBarrierDatabase } from '@saga-temporal/barrier/postgres';
+import { sqliteBarrierDatabase } from '@saga-temporal/barrier/sqlite';
+import { failureOf, testEngines, type TestDatabase } from './postgres';
+
+// The barrier package's two adapters on the raw drivers, as a project without this app's database
+// layer would use them: tables from the exported schema, transactions that commit, roll back and
+// take turns. The barrier's own ordering rules are pinned in barrier.ordering.test.ts.
+
+interface Opened {
+  db: BarrierDatabase;
+  count(sql: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function open(url: string): Promise<Opened> {
+  if (url.startsWith('sqlite:')) {
+    const conn = new BetterSqlite3(url.slice('sqlite:'.length), { timeout: 5000 });
+    for (const statement of barrierSchema) conn.exec(statement);
+    conn.exec('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+    return {
+      db: sqliteBarrierDatabase(conn),
+      count: async (sql) => (conn.prepare(sql).get() as { n: number }).n,
+      close: async () => void conn.close(),
+    };
+  }
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  for (const statement of barrierSchema) await pool.query(statement);
+  await pool.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+  return {
+    db: postgresBarrierDatabase(pool),
+    count: async (sql) => Number((await pool.query<{ n: string }>(sql)).rows[0]?.n),
+    close: () => pool.end(),
+  };
+}
+
+describe.each(testEngines())('the barrier package on $name', (engine) => {
+  let database: TestDatabase | undefined;
+  let opened: Opened | undefined;
+  const db = () => opened!.db;
+  beforeAll(async () => {
+    if (!engine.create) return;
+    database = await engine.create();
+    opened = await open(database.url);
+  });
+  afterAll(async () => {
+    await opened?.close();
+    await database?.drop();
+  });
+
+  describe.skipIf(!engine.create)('adapter', () => {
+    it('commits the barrier row and the business change together, and answers a repeat with the first result', async () => {
+      const apply = (tx: Parameters<Parameters<BarrierDatabase['transaction']>[0]>[0]) => async () => {
+        await tx.run('INSERT INTO effects (id) VALUES (?)', ['commit-1']);
+        return { charged: 42 };
+      };
+      expect(await db().transaction((tx) => forwardStep(tx, 'pay', 'commit-1', apply(tx)))).toEqual({ charged: 42 });
+      expect(await db().transaction((tx) => forwardStep(tx, 'pay', 'commit-1', apply(tx)))).toEqual({ charged: 42 });
+      expect(await opened!.count("SELECT COUNT(*) AS n FROM effects WHERE id = 'commit-1'")).toBe(1);
+    });
+
+    it('rolls back the barrier row with a business change that throws, so the retry applies the step', async () => {
+      const failing = db().transaction((tx) =>
+        forwardStep(tx, 'pay', 'rollback-1', async () => {
+          await tx.run('INSERT INTO effects (id) VALUES (?)', ['rollback-1']);
+          throw new Error('card network down');
+        }),
+      );
+      await expect(failing).rejects.toThrow('card network down');
+      expect(await opened!.count("SELECT COUNT(*) AS n FROM barriers WHERE idem_key = 'rollback-1'")).toBe(0);
+      expect(await db().transaction((tx) => forwardStep(tx, 'pay', 'rollback-1', async () => 'applied'))).toBe('applied');
+    });
+
+    it('refuses a forward step that arrives after its compensation, with the StepAlreadyCompensated failure', async () => {
+      expect(await db().transaction((tx) => compensationStep(tx, 'pay', 'late-1', 'nothing', async () => 'refunded'))).toBe('nothing');
+      const refusal = await failureOf(db().transaction((tx) => forwardStep(tx, 'pay', 'late-1', async () => 'charged')));
+      expect(refusal).toMatchObject({ type: BarrierFailureType.StepAlreadyCompensated, nonRetryable: true, details: [{ service: 'pay', key: 'late-1' }] });
+    });
+
+    it('applies a step once when eight deliveries of it race', async () => {
+      let applied = 0;
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          db().transaction((tx) =>
+            forwardStep(tx, 'stock', 'race-1', async () => {
+              await tx.run('INSERT INTO effects (id) VALUES (?)', ['race-1']);
+              return ++applied;
+            }),
+          ),
+        ),
+      );
+      expect(applied).toBe(1);
+      expect(new Set(results)).toEqual(new Set([1]));
+      expect(await opened!.count("SELECT COUNT(*) AS n FROM effects WHERE id = 'race-1'")).toBe(1);
+    });
+  });
+});
+
+describe('numberPlaceholders', () => {
+  it("numbers each ? in order and leaves a ? inside a quoted literal alone", () => {
+    expect(numberPlaceholders("SELECT a FROM t WHERE b = ? AND c = '?' AND d = ?")).toBe("SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2");
+  });
+});
