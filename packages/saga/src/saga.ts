@@ -22,6 +22,7 @@ import {
   patched,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { SagaStatusKey } from './search-attributes';
 import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
@@ -150,6 +151,15 @@ function cancellableStage() {
   };
 }
 
+// A starter that sets `SagaStatus=RUNNING` in the start request (as the app's starters do) saves the
+// first upsert: one command, one history event and one visibility write per saga. RUNNING is only
+// ever the first status, and the start attributes are part of the history, so replay decides alike;
+// histories of sagas started without the attribute still upsert it, as they were recorded.
+function reportStatus(status: SagaStatus): void {
+  if (status === SagaStatus.RUNNING && workflowInfo().typedSearchAttributes.get(SagaStatusKey) === SagaStatus.RUNNING) return;
+  upsertSearchAttributes([{ key: SagaStatusKey, value: status }]);
+}
+
 /**
  * A saga: steps whose compensations are registered before they run and undone last-first when a
  * later step fails or the workflow is cancelled. Create one per workflow run and put the steps in
@@ -197,7 +207,7 @@ export class Saga {
       compensationOptions: (summary) => ({ ...compensationCall, summary }),
       describeError: describeFailure,
       classify,
-      onStatus: (status) => upsertSearchAttributes([{ key: SagaStatusKey, value: status }]),
+      onStatus: reportStatus,
       stageScope: cancellableStage,
     });
   }
