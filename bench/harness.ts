@@ -12,11 +12,13 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions }
 import { createActivities } from '../src/activities';
 import { loadWorkerConfig } from '../src/config';
 import { FailureType } from '../src/failures';
-import type { SagaFailureDetails } from '@saga-temporal/saga';
-import type { OrderInput } from '../src/schemas';
+import { SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
+import { SagaStatusKey } from '../src/search-attributes';
 import { createServices, type Services } from '../src/services';
+import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
 import { historyStats, type HistoryStats } from './history';
+import { orderInput, type OrderOutcome } from './orders';
 import { closedLoop, processCpuMs, ResourceMeter, type ResourceUse } from './load';
 import { median, round, summarizeLatencies, type LatencySummary } from './stats';
 import type { orderSaga, plainOrder, stepsPlain, stepsSaga } from './workflows';
@@ -24,8 +26,7 @@ import type { orderSaga, plainOrder, stepsPlain, stepsSaga } from './workflows';
 /** The workflow types the benchmark starts. */
 export type BenchWorkflow = 'orderSaga' | 'plainOrder' | 'stepsSaga' | 'stepsPlain';
 
-/** How an order run must end: completed, or compensated after the shipment (the last step) failed. */
-export type OrderOutcome = 'completed' | 'compensated';
+export type { OrderOutcome } from './orders';
 
 /** Which kind of activity the N-step workflows use. */
 export type ActivityKind = 'regular' | 'local';
@@ -261,23 +262,8 @@ const quietBundler = {
 
 /** Bundles `bench/workflows.ts` (the order saga included) for the benchmark's workers. */
 export async function benchBundle(): Promise<{ code: string }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(__dirname, 'workflows.ts'), logger: quietBundler });
+  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(__dirname, 'workflows.ts'), preloadModules: [...workflowPreloadModules], logger: quietBundler });
   return { code };
-}
-
-function orderInput(orderId: string, compensate: boolean): OrderInput {
-  return {
-    orderId,
-    customerId: 'bench',
-    email: 'bench@example.com',
-    items: [
-      { sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 },
-      { sku: 'sku-gadget', quantity: 1, unitPriceCents: 4999 },
-    ],
-    payment: { token: 'tok_visa' },
-    // Antarctica has no carrier: the shipment, the last compensable step, fails and everything before it is undone.
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: compensate ? 'AQ' : 'GB' },
-  };
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
@@ -369,7 +355,9 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
     const handle: WorkflowHandle<typeof orderSaga | typeof plainOrder> = await client.workflow.start(workflow, {
       taskQueue,
       workflowId,
-      args: [orderInput(orderId, outcome === 'compensated')],
+      args: [orderInput(orderId, outcome)],
+      // As the app's starters do: the saga is RUNNING from its start request (see src/sagas.ts).
+      ...(workflow === 'orderSaga' ? { typedSearchAttributes: [{ key: SagaStatusKey, value: SagaStatus.RUNNING }] } : {}),
     });
     const settled = await within(
       handle.result().then(
