@@ -53,9 +53,9 @@ export const peersPlan: PeersPlan = {
   budgetMs: 15 * 60_000,
 };
 
-/** `--peers --quick`: one repeat, small counts. */
+/** `--peers --quick`: two repeats, small counts. */
 export const quickPeersPlan: PeersPlan = {
-  repeats: 1,
+  repeats: 2,
   warmup: 4,
   levels: [
     { concurrency: 1, count: 4 },
@@ -63,7 +63,7 @@ export const quickPeersPlan: PeersPlan = {
     { concurrency: 50, count: 50 },
   ],
   outcomes: ['completed', 'compensated'],
-  budgetMs: 5 * 60_000,
+  budgetMs: 12 * 60_000,
 };
 
 /** One measured run of one system. */
