@@ -123,6 +123,8 @@ export interface LeverRow {
   /** B / A, median of the per-repeat ratios. */
   ratio: { throughput: number; p50: number; workerCpu: number; totalCpu?: number };
   errors: number;
+  /** Orders the server started eagerly (its first workflow task returned with the start response), per side, over all repeats. */
+  eagerStarts: { a: number; b: number };
   loadAvg1: number[];
 }
 
@@ -171,6 +173,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
     for (const { concurrency, count } of plan.levels) {
       const runs: { a: SideRun[]; b: SideRun[] } = { a: [], b: [] };
       const loads: number[] = [];
+      const eager = { a: 0, b: 0 };
       for (let r = 0; r < plan.repeats; r++) {
         if (Date.now() > deadline) {
           truncated = true;
@@ -193,6 +196,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
             const order = async () => {
               const orderId = `${tag}-${++seq}`;
               const handle = await client.workflow.start(lever.workflow[side], { taskQueue, workflowId: `order-${orderId}`, args: [orderInput(orderId, 'completed')], ...lever.startOptions[side] });
+              if (handle.eagerlyStarted) eager[side] += 1;
               const result = (await handle.result()) as { status?: string };
               if (result.status !== 'COMPLETED') throw new Error(`${orderId} ended ${JSON.stringify(result)}`);
             };
@@ -252,6 +256,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
         sideB: side(runs.b),
         ratio: { throughput: ratio((x) => x.throughput)!, p50: ratio((x) => x.p50)!, workerCpu: ratio((x) => x.workerCpu)!, ...(total === undefined ? {} : { totalCpu: total }) },
         errors: [...runs.a, ...runs.b].reduce((k, x) => k + x.errors, 0),
+        eagerStarts: eager,
         loadAvg1: loads,
       });
     }
@@ -262,12 +267,12 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
 /** The levers as a Markdown table. */
 export function formatLevers(rows: readonly LeverRow[]): string {
   const lines = [
-    '| lever | in flight | repeats | A sagas/s | B sagas/s | throughput B/A | p50 B/A | worker CPU A → B ms/saga | worker CPU B/A | worker + server CPU B/A | load avg | errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| lever | in flight | repeats | A sagas/s | B sagas/s | throughput B/A | p50 B/A | worker CPU A → B ms/saga | worker CPU B/A | worker + server CPU B/A | eager starts A / B | load avg | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.lever} | ${r.concurrency} | ${r.repeats} | ${r.sideA.throughput} | ${r.sideB.throughput} | ${r.ratio.throughput} | ${r.ratio.p50} | ${r.sideA.workerCpuMsPerSaga} → ${r.sideB.workerCpuMsPerSaga} | ${r.ratio.workerCpu} | ${r.ratio.totalCpu ?? '–'} | ${Math.min(...r.loadAvg1)}–${Math.max(...r.loadAvg1)} | ${r.errors} |`,
+      `| ${r.lever} | ${r.concurrency} | ${r.repeats} | ${r.sideA.throughput} | ${r.sideB.throughput} | ${r.ratio.throughput} | ${r.ratio.p50} | ${r.sideA.workerCpuMsPerSaga} → ${r.sideB.workerCpuMsPerSaga} | ${r.ratio.workerCpu} | ${r.ratio.totalCpu ?? '–'} | ${r.eagerStarts.a} / ${r.eagerStarts.b} | ${Math.min(...r.loadAvg1)}–${Math.max(...r.loadAvg1)} | ${r.errors} |`,
     );
   }
   return lines.join('\n');

@@ -157,6 +157,10 @@ describe('npm run bench harness', () => {
         expect(row.sideB.throughput).toBeGreaterThan(0);
         expect(row.ratio.workerCpu).toBeGreaterThan(0);
       }
+      // Warm-up and measured orders alike: with the client on the worker's connection the server hands the first task back with the start.
+      const eager = rows.find((r) => r.lever === 'eager-start')!;
+      expect(eager.eagerStarts.a).toBe(0);
+      expect(eager.eagerStarts.b).toBeGreaterThan(0);
       expect(formatLevers(rows)).toContain('| local-activities | 1 | 1 |');
     } finally {
       await services.close();
