@@ -19,7 +19,7 @@ import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
 import { historyStats, type HistoryStats } from './history';
 import { orderInput, type OrderOutcome } from './orders';
-import { closedLoop, processCpuMs, ResourceMeter, type ResourceUse } from './load';
+import { closedLoop, processCpuMs, ResourceMeter, within, type ResourceUse } from './load';
 import { median, round, summarizeLatencies } from './stats';
 import type { orderSaga, plainOrder, stepsPlain, stepsSaga } from './workflows';
 import { fullPlan, tuningVariants, type ActivityKind, type BenchPlan } from './plan';
@@ -77,18 +77,6 @@ export async function benchBundle(): Promise<{ code: string }> {
 function rotate<T>(items: readonly T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function cellMedians(runs: readonly RunStats[]): CellMedians {

@@ -14,7 +14,7 @@ import { SagaStatusKey } from '../src/search-attributes';
 import type { Services } from '../src/services';
 import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
-import { closedLoop, processCpuMs } from './load';
+import { closedLoop, processCpuMs, within } from './load';
 import { orderInput } from './orders';
 import { median, round, summarizeLatencies } from './stats';
 
@@ -197,7 +197,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
               const orderId = `${tag}-${++seq}`;
               const handle = await client.workflow.start(lever.workflow[side], { taskQueue, workflowId: `order-${orderId}`, args: [orderInput(orderId, 'completed')], ...lever.startOptions[side] });
               if (handle.eagerlyStarted) eager[side] += 1;
-              const result = (await handle.result()) as { status?: string };
+              const result = (await within(handle.result(), 120_000, handle.workflowId)) as { status?: string };
               if (result.status !== 'COMPLETED') throw new Error(`${orderId} ended ${JSON.stringify(result)}`);
             };
             await closedLoop(plan.warmup, 10, order);

@@ -144,3 +144,16 @@ export function cpuBetween(before: ReadonlyMap<number, number>, after: ReadonlyM
   for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
   return ms;
 }
+
+/** `promise`, or a rejection naming `what` once `ms` have passed: one stuck workflow must not hold a bounded run forever. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

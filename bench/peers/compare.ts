@@ -20,7 +20,7 @@ import { FailureType } from '../../src/failures';
 import { SagaStatusKey } from '../../src/search-attributes';
 import { createServices, type Services } from '../../src/services';
 import { createBenchActivities } from '../activities';
-import { childPids, closedLoop, cpuBetween, cpuSnapshot } from '../load';
+import { childPids, closedLoop, cpuBetween, cpuSnapshot, within } from '../load';
 import { orderInput, type OrderOutcome } from '../orders';
 import { median, round, summarizeLatencies } from '../stats';
 import { startDbosPeer } from './dbos';
@@ -117,6 +117,9 @@ export interface PeersOptions {
   log: (line: string) => void;
 }
 
+// As in the Temporal sections: an order that does not end within 2 minutes counts as an error.
+const ORDER_TIMEOUT_MS = 120_000;
+
 function rotate<T>(items: readonly T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
@@ -208,7 +211,7 @@ export async function runPeers(options: PeersOptions): Promise<PeersResults> {
     const systems: PeerSystem[] = ['temporal', 'dbos', 'restate'];
     for (const system of systems) {
       for (const outcome of plan.outcomes) {
-        const warm = await closedLoop(plan.warmup, 10, () => runOrder[system](outcome));
+        const warm = await closedLoop(plan.warmup, 10, () => within(runOrder[system](outcome), ORDER_TIMEOUT_MS, `${system} order`));
         if (warm.errors.length > 0) throw new Error(`Warm-up of ${system} (${outcome}) failed: ${warm.errors[0]}`);
       }
     }
@@ -224,7 +227,7 @@ export async function runPeers(options: PeersOptions): Promise<PeersResults> {
             }
             const self = process.cpuUsage();
             const before = cpuSnapshot(allPids());
-            const loop = await closedLoop(count, concurrency, () => runOrder[system](outcome));
+            const loop = await closedLoop(count, concurrency, () => within(runOrder[system](outcome), ORDER_TIMEOUT_MS, `${system} order`));
             const others = cpuBetween(before, cpuSnapshot(allPids()));
             const { user, system: sys } = process.cpuUsage(self);
             const ownMs = (user + sys) / 1000;
