@@ -1,5 +1,5 @@
-// The benchmark itself: which workflows run, how often, at which concurrency, with which worker, and
-// what is kept of each run. The command line (`bench/main.ts`) and the smoke test both drive it
+// The benchmark itself: runs a plan (bench/plan.ts) against a Temporal server and returns what it
+// measured (bench/results.ts). The command line (`bench/main.ts`) and the smoke test both drive it
 // through `runBenchmark`, so the harness the test checks is the one that produced the figures.
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,213 +12,22 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions }
 import { createActivities } from '../src/activities';
 import { loadWorkerConfig } from '../src/config';
 import { FailureType } from '../src/failures';
-import type { SagaFailureDetails } from '@saga-temporal/saga';
-import type { OrderInput } from '../src/schemas';
+import { SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
+import { SagaStatusKey } from '../src/search-attributes';
 import { createServices, type Services } from '../src/services';
+import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
 import { historyStats, type HistoryStats } from './history';
-import { closedLoop, processCpuMs, ResourceMeter, type ResourceUse } from './load';
-import { median, round, summarizeLatencies, type LatencySummary } from './stats';
+import { orderInput, type OrderOutcome } from './orders';
+import { closedLoop, processCpuMs, ResourceMeter, within, type ResourceUse } from './load';
+import { median, round, summarizeLatencies } from './stats';
 import type { orderSaga, plainOrder, stepsPlain, stepsSaga } from './workflows';
+import { fullPlan, tuningVariants, type ActivityKind, type BenchPlan } from './plan';
+import type { BenchResults, CellMedians, LoadCell, OverheadRow, RunStats, StepsFigures, StepsRow, TuningRow } from './results';
 
-/** The workflow types the benchmark starts. */
-export type BenchWorkflow = 'orderSaga' | 'plainOrder' | 'stepsSaga' | 'stepsPlain';
-
-/** How an order run must end: completed, or compensated after the shipment (the last step) failed. */
-export type OrderOutcome = 'completed' | 'compensated';
-
-/** Which kind of activity the N-step workflows use. */
-export type ActivityKind = 'regular' | 'local';
-
-/** A worker configuration the tuning section compares. */
-export interface TuningVariant {
-  /** What differs from the default, in words. */
-  description: string;
-  /** Worker options laid over the defaults of `createSagaWorker`. */
-  options: Partial<WorkerOptions>;
-}
-
-/** The worker settings the tuning section can compare, by name. `default` is what `createSagaWorker` does today. */
-export const tuningVariants: Record<string, TuningVariant> = {
-  default: { description: 'createSagaWorker defaults: 40 workflow tasks, 200 activities, SDK cache and pollers', options: {} },
-  'no-sticky': {
-    description: 'maxCachedWorkflows 0: no workflow cache, hence no sticky queue; every task replays the history',
-    options: { maxCachedWorkflows: 0 },
-  },
-  'wft-10': { description: 'maxConcurrentWorkflowTaskExecutions 10', options: { maxConcurrentWorkflowTaskExecutions: 10 } },
-  'wft-100': {
-    description: 'maxConcurrentWorkflowTaskExecutions 100 with 50 workflow pollers',
-    options: { maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentWorkflowTaskPolls: 50 },
-  },
-  'autoscale-pollers': {
-    description: 'autoscaling workflow and activity task pollers',
-    options: { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } },
-  },
-};
-
-/** What to run. Every count is bounded, and `budgetMs` stops the run (marking it truncated) if the machine is slower than planned. */
-export interface BenchPlan {
-  /** Name of the plan, reported with the results. */
-  name: string;
-  /** Repetitions of every measured run; figures are medians over them. */
-  repeats: number;
-  /** Untimed orders of each kind before measuring, at concurrency 10. */
-  warmup: number;
-  /** Order load runs: concurrency levels and how many orders each run completes. */
-  load: { concurrency: number; count: number }[];
-  /** N-step scaling: step counts, activity kinds, sequential samples (concurrency 1) and one concurrent run. */
-  steps: { counts: number[]; kinds: ActivityKind[]; sequential: number; concurrency: number; count: number };
-  /** Worker tuning on the successful order saga; `null` skips it. */
-  tuning: { concurrency: number; count: number; variants: string[] } | null;
-  /** Wall-time budget of the whole run; sections still to run when it is spent are skipped. */
-  budgetMs: number;
-}
-
-/** The default plan: about 10 minutes on 2 cores when the machine is otherwise idle. */
-export const fullPlan: BenchPlan = {
-  name: 'full',
-  repeats: 3,
-  warmup: 30,
-  load: [
-    { concurrency: 1, count: 10 },
-    { concurrency: 10, count: 40 },
-    { concurrency: 50, count: 100 },
-    // One wave: 200 in flight needs at least 200 orders, and each costs about 0.1 s of CPU here.
-    { concurrency: 200, count: 200 },
-  ],
-  steps: { counts: [2, 4, 8, 16], kinds: ['regular', 'local'], sequential: 4, concurrency: 10, count: 20 },
-  tuning: { concurrency: 50, count: 100, variants: ['default', 'no-sticky', 'wft-100', 'autoscale-pollers'] },
-  budgetMs: 13 * 60_000,
-};
-
-/** `--quick`: every section once with small counts and without the 200-in-flight level, about 1 to 2 minutes. */
-export const quickPlan: BenchPlan = {
-  name: 'quick',
-  repeats: 1,
-  warmup: 5,
-  load: [
-    { concurrency: 1, count: 4 },
-    { concurrency: 10, count: 20 },
-    { concurrency: 50, count: 50 },
-  ],
-  steps: { counts: [2, 4, 8, 16], kinds: ['regular', 'local'], sequential: 2, concurrency: 10, count: 10 },
-  tuning: { concurrency: 20, count: 40, variants: ['default', 'no-sticky'] },
-  budgetMs: 4 * 60_000,
-};
-
-/** One measured run. */
-export interface RunStats {
-  /** Workflows started. */
-  count: number;
-  /** Workflows that failed, timed out or ended otherwise than expected. */
-  errors: number;
-  /** First error message, to diagnose a run with errors. */
-  firstError?: string;
-  elapsedMs: number;
-  /** Workflows that ended as expected, per second of wall time. */
-  throughput: number;
-  /** End-to-end latency, from the start call to the result. */
-  latencyMs: LatencySummary;
-  /** CPU time of the benchmark process (worker and client) per workflow, in ms. */
-  cpuMsPerWorkflow: number;
-  /** CPU time of the Temporal server per workflow, in ms, when it is a local process. */
-  serverCpuMsPerWorkflow?: number;
-  /** Highest RSS of the benchmark process during the run, in MiB. */
-  peakRssMb: number;
-  /** One-minute load average when the run ended. */
-  loadAvg1: number;
-}
-
-/** Medians over the repeats of a cell. */
-export interface CellMedians {
-  throughput: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  cpuMsPerWorkflow: number;
-  serverCpuMsPerWorkflow?: number;
-  peakRssMb: number;
-}
-
-/** Order load at one concurrency, for one workflow and outcome. */
-export interface LoadCell {
-  workflow: 'orderSaga' | 'plainOrder';
-  outcome: OrderOutcome;
-  concurrency: number;
-  count: number;
-  runs: RunStats[];
-  median: CellMedians;
-}
-
-/** The saga layer's cost at one concurrency and outcome: saga divided by plain, measured in the same repeat, median over repeats. */
-export interface OverheadRow {
-  outcome: OrderOutcome;
-  concurrency: number;
-  /** Saga throughput / plain throughput: below 1 means the saga completes fewer per second. */
-  throughputRatio: number;
-  /** Saga p50 latency / plain p50 latency: above 1 means the saga takes longer. */
-  latencyP50Ratio: number;
-  /** Saga CPU per workflow / plain CPU per workflow, in the benchmark process. */
-  cpuRatio: number;
-  /** The same for the benchmark process and the Temporal server together, when the server's CPU is known: on a machine where both share the cores, the best measure of what the layer costs. */
-  totalCpuRatio?: number;
-  /** The overhead in percent: (plain throughput / saga throughput - 1) * 100. */
-  throughputOverheadPct: number;
-}
-
-/** One N-step workflow's figures. */
-export interface StepsFigures {
-  /** Median over repeats of the p50 latency of sequential runs (concurrency 1), in ms. */
-  latencyP50Ms: number;
-  /** Median throughput of the concurrent run. */
-  throughput: number;
-  /** Median CPU of the benchmark process per workflow in the concurrent run, in ms. */
-  cpuMsPerWorkflow: number;
-  history: HistoryStats;
-}
-
-/** The saga and plain N-step workflows for one step count and activity kind. */
-export interface StepsRow {
-  steps: number;
-  kind: ActivityKind;
-  saga: StepsFigures;
-  plain: StepsFigures;
-  /** Saga / plain, median of the per-repeat ratios. */
-  ratio: { latencyP50: number; throughput: number; cpu: number };
-}
-
-/** One worker configuration's figures. */
-export interface TuningRow {
-  variant: string;
-  description: string;
-  runs: RunStats[];
-  median: CellMedians;
-}
-
-/** Everything one benchmark run measured; written as JSON. */
-export interface BenchResults {
-  /** Version of this shape. */
-  schema: 1;
-  plan: BenchPlan;
-  startedAt: string;
-  finishedAt: string;
-  durationS: number;
-  /** Whether the budget ran out and later runs were skipped. */
-  truncated: boolean;
-  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
-  server: { address: string; startedByBenchmark: boolean; topology: 'dev-server' | 'cluster' | 'external'; sagaWorkers: number };
-  database: string;
-  load: LoadCell[];
-  overhead: OverheadRow[];
-  steps: StepsRow[];
-  tuning: TuningRow[];
-  /** The tuning variant with the highest median throughput and no errors, and whether it beats the default beyond the noise. */
-  recommendation: { variant: string; throughputVsDefault: number; beatsDefault: boolean } | null;
-  /** Histories of one order of each workflow and outcome. */
-  orderHistories: { workflow: 'orderSaga' | 'plainOrder'; outcome: OrderOutcome; history: HistoryStats }[];
-  /** The benchmark process over the whole run. */
-  resources: { cpuUserS: number; cpuSystemS: number; maxRssMb: number; serverCpuS?: number };
-}
+export * from './plan';
+export * from './results';
+export type { OrderOutcome } from './orders';
 
 /** Where the benchmark runs and what it may use. */
 export interface BenchOptions {
@@ -261,40 +70,13 @@ const quietBundler = {
 
 /** Bundles `bench/workflows.ts` (the order saga included) for the benchmark's workers. */
 export async function benchBundle(): Promise<{ code: string }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(__dirname, 'workflows.ts'), logger: quietBundler });
+  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(__dirname, 'workflows.ts'), preloadModules: [...workflowPreloadModules], logger: quietBundler });
   return { code };
-}
-
-function orderInput(orderId: string, compensate: boolean): OrderInput {
-  return {
-    orderId,
-    customerId: 'bench',
-    email: 'bench@example.com',
-    items: [
-      { sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 },
-      { sku: 'sku-gadget', quantity: 1, unitPriceCents: 4999 },
-    ],
-    payment: { token: 'tok_visa' },
-    // Antarctica has no carrier: the shipment, the last compensable step, fails and everything before it is undone.
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: compensate ? 'AQ' : 'GB' },
-  };
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function cellMedians(runs: readonly RunStats[]): CellMedians {
@@ -369,7 +151,9 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
     const handle: WorkflowHandle<typeof orderSaga | typeof plainOrder> = await client.workflow.start(workflow, {
       taskQueue,
       workflowId,
-      args: [orderInput(orderId, outcome === 'compensated')],
+      args: [orderInput(orderId, outcome)],
+      // As the app's starters do: the saga is RUNNING from its start request (see src/sagas.ts).
+      ...(workflow === 'orderSaga' ? { typedSearchAttributes: [{ key: SagaStatusKey, value: SagaStatus.RUNNING }] } : {}),
     });
     const settled = await within(
       handle.result().then(

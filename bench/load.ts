@@ -2,7 +2,7 @@
 // workflow as soon as their previous one has finished, until `count` have been started, so the number
 // in flight stays at the level being measured instead of growing without bound.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
@@ -110,5 +110,50 @@ export class ResourceMeter {
     const serverNow = this.serverPid === undefined ? undefined : processCpuMs(this.serverPid);
     if (serverNow !== undefined && this.serverCpu !== undefined) use.serverCpuMs = serverNow - this.serverCpu;
     return use;
+  }
+}
+
+/** Child processes of `ppid` (Linux `/proc`), e.g. PostgreSQL's backends under its postmaster. */
+export function childPids(ppid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) children.push(Number(entry));
+    } catch {
+      // The process ended while the folder was read.
+    }
+  }
+  return children;
+}
+
+/** CPU time of each process in `pids` that is alive, in ms. */
+export function cpuSnapshot(pids: readonly number[]): Map<number, number> {
+  const snapshot = new Map<number, number>();
+  for (const pid of pids) {
+    const ms = processCpuMs(pid);
+    if (ms !== undefined) snapshot.set(pid, ms);
+  }
+  return snapshot;
+}
+
+/** CPU spent between two snapshots; a process born in between counts whole, one that ended counts nothing after its last reading. */
+export function cpuBetween(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/** `promise`, or a rejection naming `what` once `ms` have passed: one stuck workflow must not hold a bounded run forever. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -6,10 +6,12 @@
 //   npm run bench -- --cluster    against a throw-away cluster (src/cluster) instead of the dev server
 //   npm run bench -- --workers 2  two saga workers on each task queue
 //   npm run bench -- --profile    the same, with the process profiled (--cpu-prof) and the hot frames summarized
+//   npm run bench -- --peers      the order saga side by side on Temporal, DBOS and Restate (installs bench/peers first)
+//   npm run bench -- --levers     A/B of each structural lever (schema cache, start RUNNING, eager start, local activities)
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,8 +19,10 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { freeClusterPortBlock, startCluster, type Cluster } from '../src/cluster';
 import { startDevServer, type DevServer } from '../src/devserver';
+import { createServices } from '../src/services';
 import { checkSearchAttributes } from '../src/worker';
 import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
+import { formatLevers, leversPlan, quickLeversPlan, runLevers } from './levers';
 import { summarizeProfiles } from './profile';
 import { DEFAULT_OUT_DIR, formatReport, writeResults } from './report';
 
@@ -59,6 +63,8 @@ async function main(): Promise<number> {
       db: { type: 'string' },
       cluster: { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
+      peers: { type: 'boolean', default: false },
+      levers: { type: 'string' },
     },
   });
   const workers = Number(values.workers);
@@ -97,6 +103,53 @@ async function main(): Promise<number> {
   const connection = await Connection.connect({ address });
   try {
     if (external) await checkSearchAttributes(nativeConnection, { address, namespace });
+    if (values.levers !== undefined) {
+      const plan = values.quick ? quickLeversPlan : leversPlan;
+      const chosen = values.levers === '' || values.levers === 'all' ? plan.levers : values.levers.split(',');
+      const dir = mkdtempSync(join(tmpdir(), 'saga-bench-levers-'));
+      const services = await createServices({ databaseUrl: values.db === 'memory' ? 'sqlite::memory:' : (values.db ?? `sqlite:${join(dir, 'services.db')}`), faults: {} });
+      try {
+        const { rows, truncated } = await runLevers({
+          plan: { ...plan, levers: chosen },
+          connection: nativeConnection,
+          client: new Client({ connection, namespace }),
+          namespace,
+          services,
+          ...(server ? { serverPid: server.pid } : cluster ? { serverPid: clusterPids(cluster) } : {}),
+          log: (line) => console.log(line),
+        });
+        console.log(`\nLevers (load average at start ${loadavg()[0]?.toFixed(2)}):\n\n${formatLevers(rows)}\n`);
+        mkdirSync(outDir, { recursive: true });
+        const file = resolve(outDir, `levers-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+        writeFileSync(file, `${JSON.stringify({ plan, rows, truncated }, null, 2)}\n`);
+        console.log(`Results: ${file}`);
+        return truncated ? 2 : 0;
+      } finally {
+        await services.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    if (values.peers) {
+      const peers = await loadPeers();
+      const serverPids = server ? [server.pid] : cluster ? clusterPids(cluster) : [];
+      const results = await peers.runPeers({
+        plan: values.quick ? peers.quickPeersPlan : peers.peersPlan,
+        connection: nativeConnection,
+        client: new Client({ connection, namespace }),
+        namespace,
+        temporalPids: serverPids,
+        temporalTopology: server ? 'the dev server (in memory)' : cluster ? 'the cluster (PostgreSQL)' : `an external server (${address})`,
+        workflowBundle: await benchBundle(),
+        freePort,
+        log: (line) => console.log(line),
+      });
+      console.log(`\n${peers.formatPeers(results)}\n`);
+      mkdirSync(outDir, { recursive: true });
+      const file = resolve(outDir, `peers-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+      console.log(`Results: ${file}`);
+      return results.truncated ? 2 : 0;
+    }
     const results = await runBenchmark({
       connection: nativeConnection,
       client: new Client({ connection, namespace }),
@@ -127,6 +180,36 @@ async function main(): Promise<number> {
   }
 }
 
+
+/** What `bench/peers/compare.ts` offers; loaded by path so that the product builds without the peers installed. */
+interface PeersModule {
+  peersPlan: unknown;
+  quickPeersPlan: unknown;
+  runPeers(options: {
+    plan: unknown;
+    connection: NativeConnection;
+    client: Client;
+    namespace: string;
+    temporalPids: readonly number[];
+    temporalTopology: string;
+    workflowBundle: { code: string };
+    freePort: () => Promise<number>;
+    log: (line: string) => void;
+  }): Promise<{ truncated: boolean }>;
+  formatPeers(results: unknown): string;
+}
+
+// The peers' packages live in bench/peers/node_modules, installed on first use, never in the
+// product's dependencies.
+async function loadPeers(): Promise<PeersModule> {
+  const dir = join(__dirname, 'peers');
+  if (!existsSync(join(dir, 'node_modules', '@dbos-inc', 'dbos-sdk')) || !existsSync(join(dir, 'node_modules', '@restatedev', 'restate-sdk'))) {
+    console.log('Installing the peers (bench/peers: DBOS Transact, Restate)…');
+    const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
+    if (npm.status !== 0) throw new Error('npm install in bench/peers failed');
+  }
+  return (await import(join(dir, 'compare'))) as PeersModule;
+}
 
 /** The cluster's server processes: the Temporal services and PostgreSQL's postmaster with its backends. */
 function clusterPids(cluster: Cluster): number[] {

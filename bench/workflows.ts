@@ -7,12 +7,13 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { CancellationScope, proxyActivities, proxyLocalActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../src/activities';
 import { formatMoney, orderTotalCents } from '../src/format';
-import { activity, defaultCompensationRetry, Saga, type CallOptions } from '@saga-temporal/saga';
+import { activity, defaultCompensationRetry, Saga, sagaLocalActivities, type CallOptions } from '@saga-temporal/saga';
 import { orderInputSchema, parseOrFail, type OrderInput } from '../src/schemas';
 import { compensationRetry, mailOptions, stepOptions } from '../src/workflows/policies';
 import type { BenchActivities } from './activities';
 
 export { orderSaga } from '../src/workflows/order';
+import type { OrderResult } from '../src/workflows/order';
 
 /** What `plainOrder` returns: the order saga's result without the step records. */
 export interface PlainOrderResult {
@@ -153,4 +154,53 @@ export async function stepsPlain({ steps: count, local = false }: StepsInput): P
   let sum = 0;
   for (let i = 0; i < count; i++) sum += (await acts.benchStep({ i })).i;
   return sum;
+}
+
+// The order saga's forward-step options for local activities: no heartbeat (a local activity has
+// none), the same attempt and total timeouts and retry policy.
+const { heartbeatTimeout: _heartbeat, ...localStepOptions } = stepOptions;
+const { heartbeatTimeout: _mailHeartbeat, ...localMailOptions } = mailOptions;
+const localSteps = sagaLocalActivities<Activities>(localStepOptions);
+const localMail = sagaLocalActivities<Activities>(localMailOptions);
+
+/**
+ * `orderSaga` with every step and compensation a local activity (`sagaLocalActivities`): the same
+ * engine, stages, options and activities, without an activity task per step. Measures the local
+ * activity lever; the product keeps regular activities for these steps (see BENCHMARKS.md).
+ */
+export async function orderSagaLocal(rawInput: OrderInput): Promise<Pick<OrderResult, 'orderId' | 'status' | 'paymentId' | 'shipmentId' | 'confirmationSent'>> {
+  const input = parseOrFail(orderInputSchema, 'order', rawInput);
+  const { orderId, currency } = input;
+  const totalCents = orderTotalCents(input.items);
+  const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
+  const itemCount = items.reduce((n, item) => n + item.quantity, 0);
+  const saga = new Saga({ compensationRetry });
+  return saga.run(async () => {
+    const [, authorization] = await saga.parallel([
+      {
+        name: 'reserveStock',
+        run: activity(localSteps.reserveStock, { orderId, items }),
+        compensate: { name: 'releaseStock', run: activity(localSteps.releaseStock, { orderId }) },
+      },
+      {
+        name: 'authorizePayment',
+        run: activity(localSteps.authorizePayment, { orderId, token: input.payment.token, amountCents: totalCents, currency }),
+        compensate: { name: 'voidPayment', run: activity(localSteps.voidPayment, { orderId }) },
+      },
+    ] as const);
+    await saga.step({
+      name: 'capturePayment',
+      run: activity(localSteps.capturePayment, { orderId }),
+      compensate: { name: 'refundPayment', run: activity(localSteps.refundPayment, { orderId }) },
+    });
+    const shipment = await saga.step({
+      name: 'createShipment',
+      run: activity(localSteps.createShipment, { orderId, address: input.shippingAddress, items }),
+      compensate: { name: 'cancelShipment', run: activity(localSteps.cancelShipment, { orderId }) },
+    });
+    const confirmation = await CancellationScope.nonCancellable(() =>
+      saga.optionalStep({ name: 'sendConfirmation', run: activity(localMail.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }) }),
+    );
+    return { orderId, status: 'COMPLETED', paymentId: authorization.paymentId, shipmentId: shipment.shipmentId, confirmationSent: confirmation.ok };
+  });
 }

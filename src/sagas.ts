@@ -3,12 +3,17 @@ import { WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@tempor
 import { DEVELOPMENT_ID_SECRET } from './config';
 import { orderInputSchema, parseOrThrow, registrationInputSchema, type OrderInput, type RegistrationInput } from './schemas';
 import { formatDuration, orderSummary } from './format';
+import { SagaStatus } from '@saga-temporal/saga';
+import { SagaStatusKey } from './search-attributes';
 import type { orderSaga } from './workflows/order';
 import type { registrationSaga } from './workflows/registration';
 
 // Starting the sagas from Node: the one place that names workflow ids and start options, used by the
 // CLI, the demo, the benchmarks and the tests alike. Input is validated here first, so bad input is
-// refused before anything reaches the server.
+// refused before anything reaches the server. Each start request already carries `SagaStatus=RUNNING`:
+// the saga is listed as running before its first workflow task, and skips the upsert it would need.
+
+const startsRunning = [{ key: SagaStatusKey, value: SagaStatus.RUNNING }];
 
 /** Where and how to start a saga. */
 export interface StartOptions {
@@ -43,6 +48,7 @@ export async function startOrder(client: Client, input: OrderInput, options: Sta
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     args: [valid],
     staticSummary: orderSummary(valid),
+    typedSearchAttributes: startsRunning,
   });
 }
 
@@ -60,5 +66,6 @@ export async function startRegistration(
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     args: [valid],
     staticSummary: `Registration: verify e-mail within ${formatDuration(valid.verificationTimeout)}`,
+    typedSearchAttributes: startsRunning,
   });
 }

@@ -7,6 +7,7 @@ import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './search-attributes';
 import { metricsAddress, telemetryOptions } from './telemetry';
+import { workflowPreloadModules } from './workflow-preload';
 import { createServices, faultsAreOn, type Services } from './services';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
@@ -39,10 +40,10 @@ export async function checkSearchAttributes(connection: NativeConnection, config
 }
 
 /** Where the workflow code comes from: a prebuilt bundle in production, the sources in development. */
-async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>> {
+async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'>> {
   if (config.workflowBundlePath) return { workflowBundle: { code: await readFile(config.workflowBundlePath, 'utf8') } };
   // The sources' directory: webpack resolves its index under tsx, vitest and compiled output alike.
-  return { workflowsPath: join(__dirname, 'workflows') };
+  return { workflowsPath: join(__dirname, 'workflows'), bundlerOptions: { preloadModules: [...workflowPreloadModules] } };
 }
 
 /** Creates the saga worker on an open connection, with the activities bound to `services`. */

@@ -11,6 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { customSearchAttributes } from '../src/search-attributes';
 import { temporalCli, temporalTestServer } from '../src/temporal-binaries';
+import { workflowPreloadModules } from '../src/workflow-preload';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -57,7 +58,11 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The workflow bundle of `src/workflows`, built once per test file (bundling takes seconds). */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: resolve(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: quietBundlerLogger });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: resolve(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    preloadModules: [...workflowPreloadModules],
+    logger: quietBundlerLogger,
+  });
   return bundle;
 }
 

@@ -17,7 +17,7 @@ export {
   type StepDefinition,
   type StepResults,
 } from './saga';
-export { sagaActivities, sagaId } from './saga-activities';
+export { sagaActivities, sagaId, sagaLocalActivities } from './saga-activities';
 export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
 export {
   SAGA_ID_FIELD,

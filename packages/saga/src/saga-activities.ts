@@ -4,7 +4,7 @@
 // retries), yet a fresh start of the same workflow id gets a new one, so it names the saga itself.
 // Sandbox-safe: only @temporalio/workflow.
 
-import { proxyActivities, workflowInfo, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, workflowInfo, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import { SAGA_ID_FIELD } from './types';
 
 /** The saga's identity within its workflow id: the first run id of the execution chain, kept by resets. */
@@ -28,7 +28,24 @@ function withSagaId(args: unknown[]): unknown[] {
  * @example const acts = sagaActivities<Activities>({ startToCloseTimeout: '30 seconds' });
  */
 export function sagaActivities<A extends object>(options: ActivityOptions): ActivityInterfaceFor<A> {
-  const proxy = proxyActivities<A>(options) as unknown as Record<string, Callable>;
+  return withSagaIds<A>(proxyActivities<A>(options) as unknown as Record<string, Callable>);
+}
+
+/**
+ * {@link sagaActivities} for local activities: for short, cheap steps (a lookup, a computation, one
+ * quick write), picked per step by passing one of these to `activity()`. A local activity runs in the
+ * worker that runs the workflow, without its own task or history events (one marker per result); it
+ * holds the workflow task while it runs, its attempts are retried inside that task (the Web UI shows
+ * the marker, not the attempts), and a worker crash re-runs it from scratch. Not for steps that can
+ * wait on locks or remote services, or whose retries last longer than a few seconds.
+ *
+ * @example const quick = sagaLocalActivities<Activities>({ startToCloseTimeout: '5 seconds' });
+ */
+export function sagaLocalActivities<A extends object>(options: LocalActivityOptions): ActivityInterfaceFor<A> {
+  return withSagaIds<A>(proxyLocalActivities<A>(options) as unknown as Record<string, Callable>);
+}
+
+function withSagaIds<A extends object>(proxy: Record<string, Callable>): ActivityInterfaceFor<A> {
   return new Proxy({} as ActivityInterfaceFor<A>, {
     get(_target, name) {
       if (typeof name !== 'string') return undefined;

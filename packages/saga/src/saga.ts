@@ -20,6 +20,7 @@ import {
   patched,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { SagaMetrics } from './metrics';
 import { DEFAULT_SAGA_STATUS_ATTRIBUTE, type SagaHandlerNames } from './handler-names';
@@ -155,6 +156,16 @@ function statusAttribute(name: string | false | undefined): SagaStatusAttributeK
   return name === undefined || name === DEFAULT_SAGA_STATUS_ATTRIBUTE ? SagaStatusKey : sagaStatusKey(name);
 }
 
+// A starter that sets `SagaStatus=RUNNING` in the start request (as the app's starters do) saves the
+// first upsert: one command, one history event and one visibility write per saga. RUNNING is only
+// ever the first status, and the start attributes are part of the history, so replay decides alike;
+// histories of sagas started without the attribute still upsert it, as they were recorded.
+function reportStatus(key: SagaStatusAttributeKey | undefined, status: SagaStatus): void {
+  if (!key) return;
+  if (status === SagaStatus.RUNNING && workflowInfo().typedSearchAttributes.get(key) === SagaStatus.RUNNING) return;
+  upsertSearchAttributes([{ key, value: status }]);
+}
+
 /**
  * A saga: steps whose compensations are registered before they run and undone last-first when a
  * later step fails or the workflow is cancelled. Create one per workflow run and put the steps in
@@ -208,7 +219,7 @@ export class Saga {
       classify,
       onStatus: (status) => {
         metrics?.onStatus(status, this.engine.state);
-        if (statusKey) upsertSearchAttributes([{ key: statusKey, value: status }]);
+        reportStatus(statusKey, status);
       },
       stageScope: cancellableStage,
     });
