@@ -9,6 +9,7 @@ import {
   type CompensationFailure,
   type CompensationRecord,
   type ErrorRecord,
+  type PivotRecord,
   type SagaState,
   type StepRecord,
 } from './types';
@@ -33,6 +34,8 @@ export interface StepSpec<T, O> {
   run: (opts: O) => Promise<T>;
   /** Undoes the step; registered before `run` is called. */
   compensate?: CompensationSpec<O>;
+  /** Makes this step the saga's point of no return: once it is done, earlier compensations are dropped and later steps recover forward. @default false */
+  pivot?: boolean;
 }
 
 /** How an error thrown by a step is to be treated. */
@@ -64,6 +67,10 @@ export interface EngineConfig<O> {
   onStatus: (status: SagaStatus) => void;
   /** A fresh scope for the steps of one `parallel` stage, cancelled when one of them fails. @default none: the siblings run to their end */
   stageScope?: () => StageScope;
+  /** Runs a step after the pivot out of reach of the saga's cancellation. @default runs it as is */
+  forwardScope?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Called when a step after the pivot failed (its retries spent); resolves when it is to run again. @default none: the failure is thrown */
+  awaitForwardRepair?: (step: StepRecord) => Promise<void>;
 }
 
 /** Outcome of a non-critical step. */
@@ -110,7 +117,8 @@ const stepTransitions: Record<StepStatus, readonly StepStatus[]> = {
   [StepStatus.PENDING]: [StepStatus.RUNNING],
   [StepStatus.RUNNING]: [StepStatus.DONE, StepStatus.FAILED],
   [StepStatus.DONE]: [StepStatus.COMPENSATING, StepStatus.SKIPPED],
-  [StepStatus.FAILED]: [StepStatus.COMPENSATING, StepStatus.SKIPPED],
+  // A step after the pivot runs again after a failure instead of being compensated.
+  [StepStatus.FAILED]: [StepStatus.COMPENSATING, StepStatus.SKIPPED, StepStatus.RUNNING],
   [StepStatus.SKIPPED]: [StepStatus.COMPENSATING],
   [StepStatus.COMPENSATING]: [StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED],
   [StepStatus.COMPENSATION_FAILED]: [StepStatus.COMPENSATING],
@@ -161,6 +169,8 @@ export class SagaEngine<O> {
   private failure: SagaState['failure'];
   private operatorNote: string | undefined;
   private hookFailure: ErrorRecord | undefined;
+  private pivotDeclared: string | undefined;
+  private pivotReached: PivotRecord | undefined;
 
   constructor(private readonly config: EngineConfig<O>) {}
 
@@ -183,11 +193,19 @@ export class SagaEngine<O> {
     this.config.onStatus(status);
   }
 
-  /** Runs one step; its compensation is on the stack before it starts. */
+  /** The pivot, once a pivot step has succeeded. */
+  get pivot(): PivotRecord | undefined {
+    return this.pivotReached && { ...this.pivotReached };
+  }
+
+  /** Runs one step; its compensation is on the stack before it starts. After the pivot it recovers forward instead. */
   async step<T>(spec: StepSpec<T, O>): Promise<T> {
     const group = this.nextGroup++;
     const [record] = this.register([spec], group);
-    return this.execute(record!, spec);
+    if (record!.recovery) return this.forward(record!, spec);
+    const value = await this.execute(record!, spec);
+    if (spec.pivot) this.reachPivot(record!);
+    return value;
   }
 
   /**
@@ -198,6 +216,7 @@ export class SagaEngine<O> {
   async parallel(specs: readonly StepSpec<unknown, O>[]): Promise<unknown[]> {
     const group = this.nextGroup++;
     const records = this.register(specs, group);
+    if (this.pivotReached) return Promise.all(specs.map((spec, i) => this.forward(records[i]!, spec)));
     const scope = this.config.stageScope?.();
     const failures: unknown[] = [];
     const runAll = () =>
@@ -219,8 +238,10 @@ export class SagaEngine<O> {
   async optionalStep<T>(spec: StepSpec<T, O>): Promise<OptionalResult<T>> {
     const group = this.nextGroup++;
     const [record] = this.register([spec], group);
+    const run = () => this.execute(record!, spec);
     try {
-      return { ok: true, value: await this.execute(record!, spec) };
+      // After the pivot an optional step keeps its meaning (its failure is returned), but a cancellation no longer cuts it short.
+      return { ok: true, value: await (record!.recovery ? this.shielded(run) : run()) };
     } catch (err) {
       if (this.config.classify(err) !== 'failure') throw err;
       const { message, type } = this.config.describeError(err);
@@ -309,6 +330,7 @@ export class SagaEngine<O> {
     if (this.failure) state.failure = { ...this.failure };
     if (this.operatorNote !== undefined) state.operatorNote = this.operatorNote;
     if (this.hookFailure) state.hookFailure = copyError(this.hookFailure);
+    if (this.pivotReached) state.pivot = { ...this.pivotReached };
     return state;
   }
 
@@ -332,10 +354,20 @@ export class SagaEngine<O> {
       if (this.names.has(name) || batch.has(name)) throw new SagaUsageError(`Step name "${name}" is used twice in this saga`, name);
       batch.add(name);
     }
+    for (const { name, pivot, compensate } of specs) {
+      if (pivot && specs.length > 1) throw new SagaUsageError(`Step "${name}" is a pivot inside a parallel stage; a pivot must be a step of its own`, name);
+      if (pivot && this.pivotDeclared !== undefined) throw new SagaUsageError(`Step "${name}" is a second pivot; the saga already has "${this.pivotDeclared}"`, name);
+      if (compensate && this.pivotReached) throw new SagaUsageError(`Step "${name}" has a compensation but runs after the pivot "${this.pivotReached.step}", after which nothing is undone`, name);
+    }
     const entries: Entry<O>[] = [];
     const records = specs.map((spec) => {
       const record: StepRecord = { name: spec.name, status: StepStatus.PENDING, group, attempt: 0 };
       if (spec.summary !== undefined) record.summary = spec.summary;
+      if (spec.pivot) {
+        record.pivot = true;
+        this.pivotDeclared = spec.name;
+      }
+      if (this.pivotReached) record.recovery = 'forward-recovery';
       if (spec.compensate) {
         const compensation: CompensationRecord = { name: spec.compensate.name, status: StepStatus.PENDING, attempt: 0 };
         record.compensation = compensation;
@@ -349,13 +381,47 @@ export class SagaEngine<O> {
     return records;
   }
 
+  // The pivot succeeded: what came before is final, so its compensations leave the stack for good.
+  private reachPivot(record: StepRecord): void {
+    this.pivotReached = { step: record.name, reachedAt: now() };
+    this.stack.clear();
+  }
+
+  private shielded<T>(fn: () => Promise<T>): Promise<T> {
+    return this.config.forwardScope ? this.config.forwardScope(fn) : fn();
+  }
+
+  // A step after the pivot: run, and after each failure wait for the host's go-ahead and run again.
+  // Cancellations and bugs still propagate; only business failures and spent retries are held.
+  private async forward<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
+    const repair = this.config.awaitForwardRepair;
+    return this.shielded(async () => {
+      for (;;) {
+        try {
+          return await this.execute(record, spec);
+        } catch (err) {
+          if (!repair || this.config.classify(err) !== 'failure') throw err;
+          await repair(copyRecord(record));
+        }
+      }
+    });
+  }
+
+  // The Web UI label of a call: the pivot and the steps after it say so.
+  private callSummary(record: StepRecord, summary: string | undefined): string | undefined {
+    if (record.pivot) return `Pivot: ${summary ?? record.name}`;
+    if (record.recovery) return `Forward recovery: ${summary ?? record.name}`;
+    return summary;
+  }
+
   private execute<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
     this.moveStep(record, StepStatus.RUNNING);
     record.attempt += 1;
     record.startedAt = now();
+    delete record.error;
     const run = (async () => {
       try {
-        const value = await spec.run(this.config.stepOptions(spec.summary));
+        const value = await spec.run(this.config.stepOptions(this.callSummary(record, spec.summary)));
         this.moveStep(record, StepStatus.DONE);
         return value;
       } catch (err) {

@@ -6,6 +6,7 @@ export {
   describeFailure,
   markCompensatedUpdate,
   retryCompensationUpdate,
+  retryStepUpdate,
   Saga,
   SagaFailureType,
   sagaStateQuery,
@@ -27,6 +28,7 @@ export {
   type CompensationRecord,
   type CompensationStatus,
   type ErrorRecord,
+  type PivotRecord,
   type SagaState,
   type StepRecord,
 } from './types';

@@ -95,6 +95,9 @@ export const retryCompensationUpdate = defineUpdate<SagaState>('retryCompensatio
 /** Operator: declare the saga compensated after repairing by hand; the reason is kept as `operatorNote`. Accepted only while the saga waits in `COMPENSATION_FAILED`. */
 export const markCompensatedUpdate = defineUpdate<SagaState, [{ reason: string }]>('markCompensated');
 
+/** Operator: run again the steps after the pivot whose retries are spent (the saga recovers forward, so it waits instead of unwinding). Accepted only while such a step waits; answers with the state once they run again. */
+export const retryStepUpdate = defineUpdate<SagaState>('retryStep');
+
 type OperatorAction = { kind: 'retry' } | { kind: 'markCompensated'; reason: string };
 
 /** Reduces a failure to its root cause: the first `ApplicationFailure` in the cause chain, else the innermost error. */
@@ -178,6 +181,9 @@ export class Saga {
   private requested: OperatorAction | undefined;
   private actionsTaken = 0;
   private actionsAnswered = 0;
+  private readonly stuckSteps = new Set<string>();
+  private stepRetryRound = 0;
+  private stepRestarts = 0;
 
   constructor(options: SagaOptions = {}) {
     this.failureMode = options.onCompensationFailure ?? 'fail';
@@ -199,6 +205,8 @@ export class Saga {
       classify,
       onStatus: (status) => upsertSearchAttributes([{ key: SagaStatusKey, value: status }]),
       stageScope: cancellableStage,
+      forwardScope: (fn) => CancellationScope.nonCancellable(fn),
+      awaitForwardRepair: (step) => this.awaitStepRetry(step.name),
     });
   }
 
@@ -245,6 +253,17 @@ export class Saga {
     }
     this.engine.setStatus(SagaStatus.COMPLETED);
     return result;
+  }
+
+  // A step after the pivot spent its retries: the saga cannot go back, so it holds until an operator
+  // has fixed the cause and asks for another run. Nothing else of the saga is touched meanwhile.
+  private async awaitStepRetry(step: string): Promise<void> {
+    const round = this.stepRetryRound;
+    this.stuckSteps.add(step);
+    log.warn('A step after the pivot failed; waiting for an operator to retry it', { step });
+    await condition(() => this.stepRetryRound > round);
+    this.stuckSteps.delete(step);
+    this.stepRestarts += 1;
   }
 
   private async settleAbandoned(): Promise<void> {
@@ -321,6 +340,21 @@ export class Saga {
 
   private installHandlers(): void {
     setHandler(sagaStateQuery, () => this.state);
+    setHandler(
+      retryStepUpdate,
+      async () => {
+        // Every waiting step runs again; the answer comes once all of them have restarted.
+        const target = this.stepRestarts + this.stuckSteps.size;
+        this.stepRetryRound += 1;
+        await CancellationScope.nonCancellable(() => condition(() => this.stepRestarts >= target));
+        return this.state;
+      },
+      {
+        validator: () => {
+          if (this.stuckSteps.size === 0) throw new Error('No step after the pivot is waiting for an operator; retryStep is accepted only then');
+        },
+      },
+    );
     setHandler(retryCompensationUpdate, () => this.request({ kind: 'retry' }), { validator: () => this.assertAwaitingOperator() });
     setHandler(markCompensatedUpdate, ({ reason }) => this.request({ kind: 'markCompensated', reason: reason.trim() }), {
       validator: (arg) => {
