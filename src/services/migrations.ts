@@ -168,6 +168,22 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX outbox_by_recipient ON outbox (to_address, created_at)`,
     ],
   },
+  {
+    version: 7,
+    name: 'tcc-decisions',
+    statements: [
+      // The one decision of a try-confirm-cancel participant: confirm and cancel both claim this row, so
+      // whichever commits first wins and the other is refused, even when they race.
+      `CREATE TABLE barrier_decisions (
+        service TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('confirm', 'cancel')),
+        result TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (service, idem_key)
+      )`,
+    ],
+  },
 ];
 
 /**
