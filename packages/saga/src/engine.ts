@@ -38,6 +38,22 @@ export interface StepSpec<T, O> {
   pivot?: boolean;
 }
 
+/** A participant of a try-confirm-cancel stage as the engine sees it. */
+export interface TccParticipantSpec<T, O> {
+  /** Name of the participant, unique within the saga like a step's. */
+  name: string;
+  /** Web UI summary of the try. */
+  summary?: string;
+  /** Reserves: the participant's forward action. */
+  try: (opts: O) => Promise<T>;
+  /** Makes the reservation final once every try of the stage succeeded; retried like a compensation. */
+  confirm: CompensationSpec<O>;
+  /** Releases the reservation when a try of the stage failed; must be a no-op when its try never landed. */
+  cancel: CompensationSpec<O>;
+  /** Undoes the confirmed participant should the saga unwind later. @default none: once confirmed, it stays */
+  compensate?: CompensationSpec<O>;
+}
+
 /** How an error thrown by a step is to be treated. */
 export type ErrorKind = 'cancellation' | 'failure' | 'bug';
 
@@ -145,6 +161,10 @@ function copyError(error: ErrorRecord): ErrorRecord {
 function copyRecord(record: StepRecord): StepRecord {
   const copy: StepRecord = { ...record };
   if (record.error) copy.error = copyError(record.error);
+  if (record.confirmation) {
+    copy.confirmation = { ...record.confirmation };
+    if (record.confirmation.error) copy.confirmation.error = copyError(record.confirmation.error);
+  }
   if (record.compensation) {
     copy.compensation = { ...record.compensation };
     if (record.compensation.error) copy.compensation.error = copyError(record.compensation.error);
@@ -169,6 +189,8 @@ export class SagaEngine<O> {
   private failure: SagaState['failure'];
   private operatorNote: string | undefined;
   private hookFailure: ErrorRecord | undefined;
+  private readonly entryOf = new Map<StepRecord, Entry<O>>();
+  private readonly finalEntries = new WeakSet<Entry<O>>();
   private pivotDeclared: string | undefined;
   private pivotReached: PivotRecord | undefined;
 
@@ -234,6 +256,21 @@ export class SagaEngine<O> {
     return results;
   }
 
+  /**
+   * Runs a try-confirm-cancel stage: every try at once, as one `parallel` stage whose compensations are
+   * the cancels (so a failed try cancels every participant whose try started, then the saga unwinds);
+   * once all tries succeeded, every confirm at once, out of reach of cancellation. From then on a
+   * participant is undone by its `compensate`, if it has one, never by its cancel.
+   */
+  async tcc(participants: readonly TccParticipantSpec<unknown, O>[]): Promise<unknown[]> {
+    const results = await this.parallel(
+      participants.map(({ name, summary, try: run, cancel }) => (summary === undefined ? { name, run, compensate: cancel } : { name, summary, run, compensate: cancel })),
+    );
+    const records = participants.map(({ name }) => this.records.find((r) => r.name === name)!);
+    await this.shielded(() => Promise.all(participants.map((p, i) => this.confirm(records[i]!, p))));
+    return results;
+  }
+
   /** Runs a non-critical step: a failure is recorded and returned, the saga goes on. Cancellations and bugs still propagate. */
   async optionalStep<T>(spec: StepSpec<T, O>): Promise<OptionalResult<T>> {
     const group = this.nextGroup++;
@@ -274,7 +311,7 @@ export class SagaEngine<O> {
     this.setStatus(SagaStatus.COMPENSATING);
     // A step still in flight may yet succeed; its compensation must not race its forward action.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
-    const groups = this.stack.groups((entry) => entry.record.compensation.status !== StepStatus.DONE);
+    const groups = this.stack.groups((entry) => !this.finalEntries.has(entry) && entry.record.compensation.status !== StepStatus.DONE);
     const { failed, skipped } = await unwind(
       groups,
       { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure },
@@ -371,7 +408,9 @@ export class SagaEngine<O> {
       if (spec.compensate) {
         const compensation: CompensationRecord = { name: spec.compensate.name, status: StepStatus.PENDING, attempt: 0 };
         record.compensation = compensation;
-        entries.push({ record: record as Entry<O>['record'], spec: spec.compensate });
+        const entry = { record: record as Entry<O>['record'], spec: spec.compensate };
+        entries.push(entry);
+        this.entryOf.set(record, entry);
       }
       this.names.add(spec.name);
       this.records.push(record);
@@ -405,6 +444,41 @@ export class SagaEngine<O> {
         }
       }
     });
+  }
+
+  // Confirms one participant, held for the host's go-ahead after each failure like a step after the
+  // pivot; once confirmed its cancel is off the stack, replaced by its compensation if it has one.
+  private async confirm(record: StepRecord, participant: TccParticipantSpec<unknown, O>): Promise<void> {
+    const c: CompensationRecord = { name: participant.confirm.name, status: StepStatus.PENDING, attempt: 0 };
+    record.confirmation = c;
+    const repair = this.config.awaitForwardRepair;
+    for (;;) {
+      c.status = StepStatus.RUNNING;
+      c.attempt += 1;
+      c.startedAt = now();
+      delete c.endedAt;
+      try {
+        await participant.confirm.run(this.config.compensationOptions(participant.confirm.summary ?? `Confirm ${record.name}`));
+        c.status = StepStatus.DONE;
+        delete c.error;
+        break;
+      } catch (err) {
+        c.status = StepStatus.FAILED;
+        c.error = this.config.describeError(err);
+        if (!repair || this.config.classify(err) !== 'failure') throw err;
+        await repair(copyRecord(record));
+      } finally {
+        c.endedAt = now();
+      }
+    }
+    const entry = this.entryOf.get(record)!;
+    if (!participant.compensate) {
+      this.finalEntries.add(entry);
+      delete record.compensation;
+      return;
+    }
+    entry.spec = participant.compensate;
+    entry.record.compensation = { name: participant.compensate.name, status: StepStatus.PENDING, attempt: 0 };
   }
 
   // The Web UI label of a call: the pivot and the steps after it say so.

@@ -17,6 +17,8 @@ export {
   type SagaOptions,
   type StepDefinition,
   type StepResults,
+  type TccParticipant,
+  type TccResults,
 } from './saga';
 export { sagaActivities, sagaId } from './saga-activities';
 export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';

@@ -24,7 +24,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { SagaStatusKey } from './search-attributes';
-import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
+import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec, type TccParticipantSpec } from './engine';
 import { SagaStatus, type ErrorRecord, type SagaState } from './types';
 
 /**
@@ -38,6 +38,12 @@ export type CompensationDefinition = CompensationSpec<CallOptions>;
 
 /** A step: a forward action, optionally with the compensation that undoes it. */
 export type StepDefinition<T> = StepSpec<T, CallOptions>;
+
+/** A participant of a try-confirm-cancel stage: `try` reserves, `confirm` makes it final, `cancel` releases it. */
+export type TccParticipant<T> = TccParticipantSpec<T, CallOptions>;
+
+/** The results of the tries of a `tcc` stage, in the order of its participants. */
+export type TccResults<T extends readonly TccParticipant<unknown>[]> = { -readonly [K in keyof T]: T[K] extends TccParticipant<infer R> ? R : never };
 
 /** The results of a `parallel` stage, in the order of its definitions. */
 export type StepResults<T extends readonly StepDefinition<unknown>[]> = { -readonly [K in keyof T]: T[K] extends StepDefinition<infer R> ? R : never };
@@ -218,6 +224,15 @@ export class Saga {
   /** Runs steps concurrently as one stage, compensated together; when one fails the others are cancelled, and once all have settled the first failure is thrown. */
   parallel<const T extends readonly StepDefinition<unknown>[]>(defs: T): Promise<StepResults<T>> {
     return tracked(this.engine.parallel(defs) as Promise<StepResults<T>>);
+  }
+
+  /**
+   * Runs a try-confirm-cancel stage: all tries at once; when every try succeeded, all confirms (retried
+   * until they succeed, held for `retryStep` if their retries run out, never cancelled); otherwise the
+   * cancel of every participant whose try started, and the saga unwinds. Returns the tries' results.
+   */
+  tcc<const T extends readonly TccParticipant<unknown>[]>(participants: T): Promise<TccResults<T>> {
+    return tracked(this.engine.tcc(participants) as Promise<TccResults<T>>);
   }
 
   /** Runs a non-critical step: its failure is returned and recorded, and does not unwind the saga. A cancellation still propagates. */

@@ -87,8 +87,10 @@ export interface StepRecord {
   summary?: string;
   /** Why the forward action failed. */
   error?: ErrorRecord;
-  /** The compensation, when the step has one. */
+  /** The compensation, when the step has one; for a try-confirm-cancel participant, its cancel until it is confirmed. */
   compensation?: CompensationRecord;
+  /** The confirm of a try-confirm-cancel participant, once every try of its stage succeeded. */
+  confirmation?: CompensationRecord;
   /** Workflow time (ISO 8601) the forward action started. */
   startedAt?: string;
   /** Workflow time (ISO 8601) the forward action ended. */
