@@ -35,3 +35,13 @@ export {
   type StepRecord,
 } from './types';
 export { SagaStatusKey } from './search-attributes';
+export {
+  awaitParentDecision,
+  ChildSagaFailureType,
+  ChildSagas,
+  childReadySignal,
+  parentDecisionSignal,
+  type ChildSagaDefinition,
+  type ParentDecision,
+  type ParentDecisionOptions,
+} from './child-saga';
