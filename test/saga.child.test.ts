@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
+import { type ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ChildSagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
 import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
