@@ -18,6 +18,8 @@ export const FailureType = {
   MailBounced: 'MailBounced',
   /** A forward step arrived after its compensation had already run; it was refused, not applied. */
   StepAlreadyCompensated: 'StepAlreadyCompensated',
+  /** A try-confirm-cancel phase was refused: a confirm after a cancel, a cancel after a confirm, or a confirm of a try that never ran. */
+  TccPhaseRefused: 'TccPhaseRefused',
   /** The user failed to verify the e-mail address (too many wrong codes). */
   VerificationFailed: 'VerificationFailed',
   /** The e-mail verification deadline passed. */

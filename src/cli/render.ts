@@ -50,12 +50,19 @@ function detailCell(step: StepRecord): string {
   return step.summary ?? '';
 }
 
+// The pivot and the steps that recover forward after it are named beside their status.
+function statusCell(step: StepRecord): string {
+  if (step.pivot) return `${step.status} (pivot)`;
+  if (step.recovery) return `${step.status} (${step.recovery})`;
+  return step.status;
+}
+
 /** The steps of a saga as a table: one row per step, its compensation beside it. */
 export function stepsTable(steps: readonly StepRecord[]): string {
   if (steps.length === 0) return '(no steps yet)';
   return table(
     ['STEP', 'STAGE', 'STATUS', 'TRY', 'COMPENSATION', 'DETAIL'],
-    steps.map((s) => [s.name, String(s.group), s.status, String(s.attempt), compensationCell(s), detailCell(s)]),
+    steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), compensationCell(s), detailCell(s)]),
   );
 }
 
@@ -68,6 +75,7 @@ export function renderStatus(view: StatusView): string {
   if (state?.failure) lines.push(`Failure: ${state.failure.step ? `${state.failure.step}: ` : ''}${state.failure.message}${state.failure.type ? ` (${state.failure.type})` : ''}`);
   for (const f of state?.compensationFailures ?? []) lines.push(`Compensation failed: ${f.step}: ${f.message}`);
   if (state?.operatorNote) lines.push(`Operator note: ${state.operatorNote}`);
+  if (state?.pivot) lines.push(`Pivot: ${state.pivot.step} at ${state.pivot.reachedAt}; later steps recover forward`);
   lines.push('');
   lines.push(state ? stepsTable(state.steps) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
   lines.push('');

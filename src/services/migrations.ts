@@ -1,4 +1,4 @@
-import { barrierSchema } from '@saga-temporal/barrier';
+import { barrierDecisionsTable, barrierSchema } from '@saga-temporal/barrier';
 import type { Db } from './db';
 
 /** One schema change, applied once per database and recorded in `schema_migrations`. */
@@ -153,6 +153,11 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX outbox_by_key ON outbox (idem_key)`,
       `CREATE INDEX outbox_by_recipient ON outbox (to_address, created_at)`,
     ],
+  },
+  {
+    version: 7,
+    name: 'tcc-decisions',
+    statements: [barrierDecisionsTable],
   },
 ];
 

@@ -1,4 +1,4 @@
-import { CancellationScope, setCurrentDetails } from '@temporalio/workflow';
+import { CancellationScope, patched, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { activity, Saga, sagaActivities, type StepRecord } from '@saga-temporal/saga';
 import { orderInputSchema, parseOrFail, type OrderInput } from '../schemas';
@@ -25,6 +25,10 @@ export interface OrderResult {
   steps: StepRecord[];
 }
 
+// Orders started before the shipment became the saga's declared pivot kept the confirmation out of
+// the cancellation's reach by hand; they replay so.
+const ORDER_PIVOT_PATCH = 'order-shipment-pivot';
+
 const steps = sagaActivities<Activities>(stepOptions);
 const mail = sagaActivities<Activities>(mailOptions);
 
@@ -32,9 +36,10 @@ const mail = sagaActivities<Activities>(mailOptions);
  * The order saga: reserve stock and authorize payment in parallel, capture, ship, confirm by e-mail.
  *
  * Any business failure (out of stock, declined, undeliverable) or a cancellation before the shipment
- * exists undoes exactly what started, last first: cancel shipment, refund, void, release. Once the
- * shipment is created the order is committed: the confirmation e-mail runs to its end even if a
- * cancellation arrives, and its failure is reported in the result, not compensated.
+ * exists undoes exactly what started, last first: cancel shipment, refund, void, release. The shipment
+ * is the saga's pivot: once it is created the order is committed, and the confirmation e-mail recovers
+ * forward (it runs to its end even if a cancellation arrives, and its failure is reported in the
+ * result, never compensated).
  */
 export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
   const input = parseOrFail(orderInputSchema, 'order', rawInput);
@@ -43,6 +48,7 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
   const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
   const itemCount = items.reduce((n, item) => n + item.quantity, 0);
 
+  const declaredPivot = patched(ORDER_PIVOT_PATCH);
   const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order') });
   return saga.run(async () => {
     setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
@@ -75,16 +81,17 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
       summary: `Ship order ${orderId} to ${input.shippingAddress.country}`,
       run: activity(steps.createShipment, { orderId, address: input.shippingAddress, items }),
       compensate: { name: 'cancelShipment', summary: `Cancel shipment of order ${orderId}`, run: activity(steps.cancelShipment, { orderId }) },
+      ...(declaredPivot ? { pivot: true } : {}),
     });
 
     setCurrentDetails('Sending confirmation');
-    const confirmation = await CancellationScope.nonCancellable(() =>
+    const sendConfirmation = () =>
       saga.optionalStep({
         name: 'sendConfirmation',
         summary: `E-mail confirmation of order ${orderId}`,
         run: activity(mail.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
-      }),
-    );
+      });
+    const confirmation = await (declaredPivot ? sendConfirmation() : CancellationScope.nonCancellable(sendConfirmation));
 
     setCurrentDetails(`Completed: tracking ${shipment.trackingNumber}`);
     return {

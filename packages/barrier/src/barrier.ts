@@ -71,6 +71,57 @@ export async function compensationStep<T>(tx: Queryable, service: string, key: s
   return result;
 }
 
+// Try-confirm-cancel. The try is `forwardStep`. Confirm and cancel first claim the participant's one
+// decision row, so they are ordered by it and the second of them is refused; the cancel then goes
+// through `compensationStep`, which makes a cancel before its try a recorded no-op and refuses the late try.
+
+type Decision = 'confirm' | 'cancel';
+
+const claimDecision = 'INSERT INTO barrier_decisions (service, idem_key, decision, result, created_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING';
+const readDecision = 'SELECT decision, result FROM barrier_decisions WHERE service = ? AND idem_key = ?';
+const recordDecision = 'UPDATE barrier_decisions SET result = ? WHERE service = ? AND idem_key = ?';
+
+function phaseRefused(service: string, key: string, phase: Decision, reason: string): never {
+  throw businessFailure(FailureType.TccPhaseRefused, `${service} ${phase} of ${key} refused: ${reason}`, { service, key, phase });
+}
+
+// Claims the decision for `phase`; when it is taken already, returns the first result of the same
+// phase or refuses the other one.
+async function decide<T>(tx: Queryable, service: string, key: string, phase: Decision): Promise<{ fresh: true } | { fresh: false; value: T }> {
+  if ((await tx.run(claimDecision, [service, key, phase, timestamp()])) === 1) return { fresh: true };
+  const row = await tx.get<{ decision: Decision; result: string | null }>(readDecision, [service, key]);
+  if (!row) throw new Error(`Barrier decision ${service}/${key} vanished inside its transaction`);
+  if (row.decision !== phase) phaseRefused(service, key, phase, `it was ${row.decision === 'cancel' ? 'cancelled' : 'confirmed'} before`);
+  return { fresh: false, value: (row.result === null ? null : JSON.parse(row.result)) as T };
+}
+
+/**
+ * Confirms a try once per key. A repeated confirm returns the first one's result; a confirm after the
+ * cancel, or of a try that never ran, is refused with `TccPhaseRefused` and changes nothing.
+ */
+export async function confirmStep<T>(tx: Queryable, service: string, key: string, confirm: () => Promise<T>): Promise<T> {
+  const decided = await decide<T>(tx, service, key, 'confirm');
+  if (!decided.fresh) return decided.value;
+  const tried = await tx.get<BarrierRow>(read, [service, key, 'try']);
+  if (tried?.written_by !== 'try') phaseRefused(service, key, 'confirm', 'its try never ran');
+  const result = await confirm();
+  await tx.run(recordDecision, [JSON.stringify(result), service, key]);
+  return result;
+}
+
+/**
+ * Cancels a try once per key. A cancel before its try records itself, returns `nothingToUndo` and makes
+ * the late try fail with `StepAlreadyCompensated`; a repeated cancel returns the first one's result; a
+ * cancel after the confirm is refused with `TccPhaseRefused` and changes nothing.
+ */
+export async function cancelStep<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, cancel: () => Promise<T>): Promise<T> {
+  const decided = await decide<T>(tx, service, key, 'cancel');
+  if (!decided.fresh) return decided.value;
+  const result = await compensationStep(tx, service, key, nothingToUndo, cancel);
+  await tx.run(recordDecision, [JSON.stringify(result), service, key]);
+  return result;
+}
+
 /**
  * Counts calls per key outside any business transaction (its own commit), for behaviour that depends
  * on how often a step was tried, such as the `tok_flaky` payment token. Returns the count including this call.

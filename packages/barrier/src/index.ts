@@ -2,6 +2,6 @@
 // in whatever order and however often they are delivered. Driver-free; adapters are in
 // `@saga-temporal/barrier/sqlite` and `@saga-temporal/barrier/postgres`.
 
-export { compensationStep, countAttempt, forwardStep } from './barrier';
-export { attemptsTable, barriersTable, barrierSchema } from './schema';
+export { cancelStep, compensationStep, confirmStep, countAttempt, forwardStep } from './barrier';
+export { attemptsTable, barrierDecisionsTable, barriersTable, barrierSchema } from './schema';
 export { BarrierFailureType, type BarrierDatabase, type BarrierSql, type BarrierValue } from './types';

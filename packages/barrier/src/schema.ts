@@ -23,5 +23,20 @@ export const attemptsTable = `CREATE TABLE attempts (
         PRIMARY KEY (service, idem_key)
       )`;
 
-/** Every statement that creates the barrier's tables, in order. */
+/**
+ * `barrier_decisions`: the one decision of a try-confirm-cancel participant. `confirmStep` and
+ * `cancelStep` both claim this row, so whichever commits first wins and the other is refused, even
+ * when they race. A separate statement so that applications that created the first two tables before
+ * it existed add it in a migration of their own.
+ */
+export const barrierDecisionsTable = `CREATE TABLE barrier_decisions (
+        service TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('confirm', 'cancel')),
+        result TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (service, idem_key)
+      )`;
+
+/** Every statement that creates the barrier's tables (forward/compensation steps and attempts), in order; `barrierDecisionsTable` comes on top for try-confirm-cancel. */
 export const barrierSchema: readonly string[] = [barriersTable, attemptsTable];

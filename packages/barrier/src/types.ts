@@ -25,6 +25,8 @@ export interface BarrierDatabase {
 export const BarrierFailureType = {
   /** A forward step arrived after its compensation had run (or had found nothing to undo); it was refused and changed nothing. */
   StepAlreadyCompensated: 'StepAlreadyCompensated',
+  /** A try-confirm-cancel phase that contradicts the participant's decision (a confirm after a cancel, a cancel after a confirm, a confirm whose try never ran); it changed nothing. */
+  TccPhaseRefused: 'TccPhaseRefused',
 } as const;
 
 export type BarrierFailureType = (typeof BarrierFailureType)[keyof typeof BarrierFailureType];

@@ -29,6 +29,11 @@ export class CompensationStack<E> {
     if (group.length > 0) this.stack.push([...group]);
   }
 
+  /** Drops every group: what they would undo is final. */
+  clear(): void {
+    this.stack.length = 0;
+  }
+
   /** The groups in registration order, keeping only the entries `keep` accepts; empty groups dropped. */
   groups(keep: (entry: E) => boolean = () => true): E[][] {
     return this.stack.map((group) => group.filter(keep)).filter((group) => group.length > 0);

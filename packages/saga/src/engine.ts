@@ -9,6 +9,7 @@ import {
   type CompensationFailure,
   type CompensationRecord,
   type ErrorRecord,
+  type PivotRecord,
   type SagaState,
   type StepRecord,
 } from './types';
@@ -32,6 +33,24 @@ export interface StepSpec<T, O> {
   /** Performs the step. */
   run: (opts: O) => Promise<T>;
   /** Undoes the step; registered before `run` is called. */
+  compensate?: CompensationSpec<O>;
+  /** Makes this step the saga's point of no return: once it is done, earlier compensations are dropped and later steps recover forward. @default false */
+  pivot?: boolean;
+}
+
+/** A participant of a try-confirm-cancel stage as the engine sees it. */
+export interface TccParticipantSpec<T, O> {
+  /** Name of the participant, unique within the saga like a step's. */
+  name: string;
+  /** Web UI summary of the try. */
+  summary?: string;
+  /** Reserves: the participant's forward action. */
+  try: (opts: O) => Promise<T>;
+  /** Makes the reservation final once every try of the stage succeeded; retried like a compensation. */
+  confirm: CompensationSpec<O>;
+  /** Releases the reservation when a try of the stage failed; must be a no-op when its try never landed. */
+  cancel: CompensationSpec<O>;
+  /** Undoes the confirmed participant should the saga unwind later. @default none: once confirmed, it stays */
   compensate?: CompensationSpec<O>;
 }
 
@@ -64,6 +83,10 @@ export interface EngineConfig<O> {
   onStatus: (status: SagaStatus) => void;
   /** A fresh scope for the steps of one `parallel` stage, cancelled when one of them fails. @default none: the siblings run to their end */
   stageScope?: () => StageScope;
+  /** Runs a step after the pivot out of reach of the saga's cancellation. @default runs it as is */
+  forwardScope?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Called when a step after the pivot failed (its retries spent); resolves when it is to run again. @default none: the failure is thrown */
+  awaitForwardRepair?: (step: StepRecord) => Promise<void>;
 }
 
 /** Outcome of a non-critical step. */
@@ -110,7 +133,8 @@ const stepTransitions: Record<StepStatus, readonly StepStatus[]> = {
   [StepStatus.PENDING]: [StepStatus.RUNNING],
   [StepStatus.RUNNING]: [StepStatus.DONE, StepStatus.FAILED],
   [StepStatus.DONE]: [StepStatus.COMPENSATING, StepStatus.SKIPPED],
-  [StepStatus.FAILED]: [StepStatus.COMPENSATING, StepStatus.SKIPPED],
+  // A step after the pivot runs again after a failure instead of being compensated.
+  [StepStatus.FAILED]: [StepStatus.COMPENSATING, StepStatus.SKIPPED, StepStatus.RUNNING],
   [StepStatus.SKIPPED]: [StepStatus.COMPENSATING],
   [StepStatus.COMPENSATING]: [StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED],
   [StepStatus.COMPENSATION_FAILED]: [StepStatus.COMPENSATING],
@@ -137,6 +161,10 @@ function copyError(error: ErrorRecord): ErrorRecord {
 function copyRecord(record: StepRecord): StepRecord {
   const copy: StepRecord = { ...record };
   if (record.error) copy.error = copyError(record.error);
+  if (record.confirmation) {
+    copy.confirmation = { ...record.confirmation };
+    if (record.confirmation.error) copy.confirmation.error = copyError(record.confirmation.error);
+  }
   if (record.compensation) {
     copy.compensation = { ...record.compensation };
     if (record.compensation.error) copy.compensation.error = copyError(record.compensation.error);
@@ -161,6 +189,10 @@ export class SagaEngine<O> {
   private failure: SagaState['failure'];
   private operatorNote: string | undefined;
   private hookFailure: ErrorRecord | undefined;
+  private readonly entryOf = new Map<StepRecord, Entry<O>>();
+  private readonly finalEntries = new WeakSet<Entry<O>>();
+  private pivotDeclared: string | undefined;
+  private pivotReached: PivotRecord | undefined;
 
   constructor(private readonly config: EngineConfig<O>) {}
 
@@ -183,11 +215,19 @@ export class SagaEngine<O> {
     this.config.onStatus(status);
   }
 
-  /** Runs one step; its compensation is on the stack before it starts. */
+  /** The pivot, once a pivot step has succeeded. */
+  get pivot(): PivotRecord | undefined {
+    return this.pivotReached && { ...this.pivotReached };
+  }
+
+  /** Runs one step; its compensation is on the stack before it starts. After the pivot it recovers forward instead. */
   async step<T>(spec: StepSpec<T, O>): Promise<T> {
     const group = this.nextGroup++;
     const [record] = this.register([spec], group);
-    return this.execute(record!, spec);
+    if (record!.recovery) return this.forward(record!, spec);
+    const value = await this.execute(record!, spec);
+    if (spec.pivot) this.reachPivot(record!);
+    return value;
   }
 
   /**
@@ -198,6 +238,7 @@ export class SagaEngine<O> {
   async parallel(specs: readonly StepSpec<unknown, O>[]): Promise<unknown[]> {
     const group = this.nextGroup++;
     const records = this.register(specs, group);
+    if (this.pivotReached) return Promise.all(specs.map((spec, i) => this.forward(records[i]!, spec)));
     const scope = this.config.stageScope?.();
     const failures: unknown[] = [];
     const runAll = () =>
@@ -215,12 +256,29 @@ export class SagaEngine<O> {
     return results;
   }
 
+  /**
+   * Runs a try-confirm-cancel stage: every try at once, as one `parallel` stage whose compensations are
+   * the cancels (so a failed try cancels every participant whose try started, then the saga unwinds);
+   * once all tries succeeded, every confirm at once, out of reach of cancellation. From then on a
+   * participant is undone by its `compensate`, if it has one, never by its cancel.
+   */
+  async tcc(participants: readonly TccParticipantSpec<unknown, O>[]): Promise<unknown[]> {
+    const results = await this.parallel(
+      participants.map(({ name, summary, try: run, cancel }) => (summary === undefined ? { name, run, compensate: cancel } : { name, summary, run, compensate: cancel })),
+    );
+    const records = participants.map(({ name }) => this.records.find((r) => r.name === name)!);
+    await this.shielded(() => Promise.all(participants.map((p, i) => this.confirm(records[i]!, p))));
+    return results;
+  }
+
   /** Runs a non-critical step: a failure is recorded and returned, the saga goes on. Cancellations and bugs still propagate. */
   async optionalStep<T>(spec: StepSpec<T, O>): Promise<OptionalResult<T>> {
     const group = this.nextGroup++;
     const [record] = this.register([spec], group);
+    const run = () => this.execute(record!, spec);
     try {
-      return { ok: true, value: await this.execute(record!, spec) };
+      // After the pivot an optional step keeps its meaning (its failure is returned), but a cancellation no longer cuts it short.
+      return { ok: true, value: await (record!.recovery ? this.shielded(run) : run()) };
     } catch (err) {
       if (this.config.classify(err) !== 'failure') throw err;
       const { message, type } = this.config.describeError(err);
@@ -253,7 +311,7 @@ export class SagaEngine<O> {
     this.setStatus(SagaStatus.COMPENSATING);
     // A step still in flight may yet succeed; its compensation must not race its forward action.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
-    const groups = this.stack.groups((entry) => entry.record.compensation.status !== StepStatus.DONE);
+    const groups = this.stack.groups((entry) => !this.finalEntries.has(entry) && entry.record.compensation.status !== StepStatus.DONE);
     const { failed, skipped } = await unwind(
       groups,
       { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure },
@@ -309,6 +367,7 @@ export class SagaEngine<O> {
     if (this.failure) state.failure = { ...this.failure };
     if (this.operatorNote !== undefined) state.operatorNote = this.operatorNote;
     if (this.hookFailure) state.hookFailure = copyError(this.hookFailure);
+    if (this.pivotReached) state.pivot = { ...this.pivotReached };
     return state;
   }
 
@@ -332,14 +391,26 @@ export class SagaEngine<O> {
       if (this.names.has(name) || batch.has(name)) throw new SagaUsageError(`Step name "${name}" is used twice in this saga`, name);
       batch.add(name);
     }
+    for (const { name, pivot, compensate } of specs) {
+      if (pivot && specs.length > 1) throw new SagaUsageError(`Step "${name}" is a pivot inside a parallel stage; a pivot must be a step of its own`, name);
+      if (pivot && this.pivotDeclared !== undefined) throw new SagaUsageError(`Step "${name}" is a second pivot; the saga already has "${this.pivotDeclared}"`, name);
+      if (compensate && this.pivotReached) throw new SagaUsageError(`Step "${name}" has a compensation but runs after the pivot "${this.pivotReached.step}", after which nothing is undone`, name);
+    }
     const entries: Entry<O>[] = [];
     const records = specs.map((spec) => {
       const record: StepRecord = { name: spec.name, status: StepStatus.PENDING, group, attempt: 0 };
       if (spec.summary !== undefined) record.summary = spec.summary;
+      if (spec.pivot) {
+        record.pivot = true;
+        this.pivotDeclared = spec.name;
+      }
+      if (this.pivotReached) record.recovery = 'forward-recovery';
       if (spec.compensate) {
         const compensation: CompensationRecord = { name: spec.compensate.name, status: StepStatus.PENDING, attempt: 0 };
         record.compensation = compensation;
-        entries.push({ record: record as Entry<O>['record'], spec: spec.compensate });
+        const entry = { record: record as Entry<O>['record'], spec: spec.compensate };
+        entries.push(entry);
+        this.entryOf.set(record, entry);
       }
       this.names.add(spec.name);
       this.records.push(record);
@@ -349,13 +420,82 @@ export class SagaEngine<O> {
     return records;
   }
 
+  // The pivot succeeded: what came before is final, so its compensations leave the stack for good.
+  private reachPivot(record: StepRecord): void {
+    this.pivotReached = { step: record.name, reachedAt: now() };
+    this.stack.clear();
+  }
+
+  private shielded<T>(fn: () => Promise<T>): Promise<T> {
+    return this.config.forwardScope ? this.config.forwardScope(fn) : fn();
+  }
+
+  // A step after the pivot: run, and after each failure wait for the host's go-ahead and run again.
+  // Cancellations and bugs still propagate; only business failures and spent retries are held.
+  private async forward<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
+    const repair = this.config.awaitForwardRepair;
+    return this.shielded(async () => {
+      for (;;) {
+        try {
+          return await this.execute(record, spec);
+        } catch (err) {
+          if (!repair || this.config.classify(err) !== 'failure') throw err;
+          await repair(copyRecord(record));
+        }
+      }
+    });
+  }
+
+  // Confirms one participant, held for the host's go-ahead after each failure like a step after the
+  // pivot; once confirmed its cancel is off the stack, replaced by its compensation if it has one.
+  private async confirm(record: StepRecord, participant: TccParticipantSpec<unknown, O>): Promise<void> {
+    const c: CompensationRecord = { name: participant.confirm.name, status: StepStatus.PENDING, attempt: 0 };
+    record.confirmation = c;
+    const repair = this.config.awaitForwardRepair;
+    for (;;) {
+      c.status = StepStatus.RUNNING;
+      c.attempt += 1;
+      c.startedAt = now();
+      delete c.endedAt;
+      try {
+        await participant.confirm.run(this.config.compensationOptions(participant.confirm.summary ?? `Confirm ${record.name}`));
+        c.status = StepStatus.DONE;
+        delete c.error;
+        break;
+      } catch (err) {
+        c.status = StepStatus.FAILED;
+        c.error = this.config.describeError(err);
+        if (!repair || this.config.classify(err) !== 'failure') throw err;
+        await repair(copyRecord(record));
+      } finally {
+        c.endedAt = now();
+      }
+    }
+    const entry = this.entryOf.get(record)!;
+    if (!participant.compensate) {
+      this.finalEntries.add(entry);
+      delete record.compensation;
+      return;
+    }
+    entry.spec = participant.compensate;
+    entry.record.compensation = { name: participant.compensate.name, status: StepStatus.PENDING, attempt: 0 };
+  }
+
+  // The Web UI label of a call: the pivot and the steps after it say so.
+  private callSummary(record: StepRecord, summary: string | undefined): string | undefined {
+    if (record.pivot) return `Pivot: ${summary ?? record.name}`;
+    if (record.recovery) return `Forward recovery: ${summary ?? record.name}`;
+    return summary;
+  }
+
   private execute<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
     this.moveStep(record, StepStatus.RUNNING);
     record.attempt += 1;
     record.startedAt = now();
+    delete record.error;
     const run = (async () => {
       try {
-        const value = await spec.run(this.config.stepOptions(spec.summary));
+        const value = await spec.run(this.config.stepOptions(this.callSummary(record, spec.summary)));
         this.moveStep(record, StepStatus.DONE);
         return value;
       } catch (err) {

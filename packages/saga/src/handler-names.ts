@@ -1,4 +1,4 @@
-// The names a saga is known by outside its workflow: its query, its two operator updates and its
+// The names a saga is known by outside its workflow: its query, its operator updates and its
 // search attribute. They are options so that a project can fit the saga into its own naming (or run
 // two conventions side by side), with defaults that every existing workflow and client already uses.
 // Plain data: the workflow side (`Saga`) and the client side (`@saga-temporal/saga/client`) share it.
@@ -11,6 +11,8 @@ export interface SagaHandlerNames {
   retryCompensation: string;
   /** Update declaring a saga waiting in `COMPENSATION_FAILED` compensated by hand. @default 'markCompensated' */
   markCompensated: string;
+  /** Update running again the steps after the pivot whose retries are spent. @default 'retryStep' */
+  retryStep: string;
 }
 
 /** The handler names every saga uses unless told otherwise. */
@@ -18,6 +20,7 @@ export const defaultSagaHandlerNames: Readonly<SagaHandlerNames> = Object.freeze
   state: 'sagaState',
   retryCompensation: 'retryCompensation',
   markCompensated: 'markCompensated',
+  retryStep: 'retryStep',
 });
 
 /** Name of the Keyword search attribute a saga writes its status to, unless told otherwise. */

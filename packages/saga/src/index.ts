@@ -6,6 +6,7 @@ export {
   describeFailure,
   markCompensatedUpdate,
   retryCompensationUpdate,
+  retryStepUpdate,
   Saga,
   SagaFailureType,
   sagaStateQuery,
@@ -16,6 +17,8 @@ export {
   type SagaOptions,
   type StepDefinition,
   type StepResults,
+  type TccParticipant,
+  type TccResults,
 } from './saga';
 export { sagaActivities, sagaId, sagaLocalActivities } from './saga-activities';
 export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
@@ -27,6 +30,7 @@ export {
   type CompensationRecord,
   type CompensationStatus,
   type ErrorRecord,
+  type PivotRecord,
   type SagaState,
   type StepRecord,
 } from './types';
@@ -34,3 +38,13 @@ export { sagaMetricNames } from './metrics';
 export { SagaStatusKey, sagaStatusKey, type SagaStatusAttributeKey } from './search-attributes';
 export { DEFAULT_SAGA_STATUS_ATTRIBUTE, defaultSagaHandlerNames, sagaHandlerNames, type SagaHandlerNames } from './handler-names';
 export { sagaHandlerDefinitions, type SagaHandlerDefinitions } from './saga-handlers';
+export {
+  awaitParentDecision,
+  ChildSagaFailureType,
+  ChildSagas,
+  childReadySignal,
+  parentDecisionSignal,
+  type ChildSagaDefinition,
+  type ParentDecision,
+  type ParentDecisionOptions,
+} from './child-saga';

@@ -16,6 +16,9 @@ export const retryCompensationUpdate = defineUpdate<SagaState>(defaultSagaHandle
 /** Operator: declare the saga compensated after repairing by hand; the reason is kept as `operatorNote`. Accepted only while the saga waits in `COMPENSATION_FAILED`. */
 export const markCompensatedUpdate = defineUpdate<SagaState, [{ reason: string }]>(defaultSagaHandlerNames.markCompensated);
 
+/** Operator: run again the steps after the pivot whose retries are spent (the saga recovers forward, so it waits instead of unwinding). Accepted only while such a step waits; answers with the state once they run again. */
+export const retryStepUpdate = defineUpdate<SagaState>(defaultSagaHandlerNames.retryStep);
+
 /** The query and update definitions of a saga whose handlers carry the given names. */
 export interface SagaHandlerDefinitions {
   /** Query returning the state. */
@@ -24,6 +27,8 @@ export interface SagaHandlerDefinitions {
   retryCompensation: UpdateDefinition<SagaState>;
   /** Update declaring the saga compensated by hand. */
   markCompensated: UpdateDefinition<SagaState, [{ reason: string }]>;
+  /** Update running again the steps held after the pivot. */
+  retryStep: UpdateDefinition<SagaState>;
 }
 
 /** The handler definitions for `names` (defaults for the names left out); the exported definitions when every name is the default. */
@@ -34,5 +39,6 @@ export function sagaHandlerDefinitions(names: Partial<SagaHandlerNames> = {}): S
     retryCompensation: n.retryCompensation === defaultSagaHandlerNames.retryCompensation ? retryCompensationUpdate : defineUpdate<SagaState>(n.retryCompensation),
     markCompensated:
       n.markCompensated === defaultSagaHandlerNames.markCompensated ? markCompensatedUpdate : defineUpdate<SagaState, [{ reason: string }]>(n.markCompensated),
+    retryStep: n.retryStep === defaultSagaHandlerNames.retryStep ? retryStepUpdate : defineUpdate<SagaState>(n.retryStep),
   };
 }

@@ -26,7 +26,7 @@ import { SagaMetrics } from './metrics';
 import { DEFAULT_SAGA_STATUS_ATTRIBUTE, type SagaHandlerNames } from './handler-names';
 import { sagaHandlerDefinitions, type SagaHandlerDefinitions } from './saga-handlers';
 import { SagaStatusKey, sagaStatusKey, type SagaStatusAttributeKey } from './search-attributes';
-import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec } from './engine';
+import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec, type TccParticipantSpec } from './engine';
 import { SagaStatus, type ErrorRecord, type SagaState } from './types';
 
 /**
@@ -40,6 +40,12 @@ export type CompensationDefinition = CompensationSpec<CallOptions>;
 
 /** A step: a forward action, optionally with the compensation that undoes it. */
 export type StepDefinition<T> = StepSpec<T, CallOptions>;
+
+/** A participant of a try-confirm-cancel stage: `try` reserves, `confirm` makes it final, `cancel` releases it. */
+export type TccParticipant<T> = TccParticipantSpec<T, CallOptions>;
+
+/** The results of the tries of a `tcc` stage, in the order of its participants. */
+export type TccResults<T extends readonly TccParticipant<unknown>[]> = { -readonly [K in keyof T]: T[K] extends TccParticipant<infer R> ? R : never };
 
 /** The results of a `parallel` stage, in the order of its definitions. */
 export type StepResults<T extends readonly StepDefinition<unknown>[]> = { -readonly [K in keyof T]: T[K] extends StepDefinition<infer R> ? R : never };
@@ -82,7 +88,7 @@ export interface SagaOptions {
   metrics?: boolean;
   /** Keyword search attribute the saga writes its status to (it must be registered on the namespace); `false` writes none. @default 'SagaStatus' */
   searchAttribute?: string | false;
-  /** Names of the state query and the operator updates; names left out keep their default. @default { state: 'sagaState', retryCompensation: 'retryCompensation', markCompensated: 'markCompensated' } */
+  /** Names of the state query and the operator updates; names left out keep their default. @default { state: 'sagaState', retryCompensation: 'retryCompensation', markCompensated: 'markCompensated', retryStep: 'retryStep' } */
   names?: Partial<SagaHandlerNames>;
 }
 
@@ -94,7 +100,7 @@ export const defaultCompensationRetry: RetryPolicy = {
   maximumAttempts: Number.POSITIVE_INFINITY,
 };
 
-export { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery } from './saga-handlers';
+export { markCompensatedUpdate, retryCompensationUpdate, retryStepUpdate, sagaStateQuery } from './saga-handlers';
 
 type OperatorAction = { kind: 'retry' } | { kind: 'markCompensated'; reason: string };
 
@@ -195,6 +201,9 @@ export class Saga {
   private actionsTaken = 0;
   private actionsAnswered = 0;
   private readonly handlers: SagaHandlerDefinitions;
+  private readonly stuckSteps = new Set<string>();
+  private stepRetryRound = 0;
+  private stepRestarts = 0;
 
   constructor(options: SagaOptions = {}) {
     this.handlers = sagaHandlerDefinitions(options.names);
@@ -222,6 +231,8 @@ export class Saga {
         reportStatus(statusKey, status);
       },
       stageScope: cancellableStage,
+      forwardScope: (fn) => CancellationScope.nonCancellable(fn),
+      awaitForwardRepair: (step) => this.awaitStepRetry(step.name),
     });
   }
 
@@ -233,6 +244,15 @@ export class Saga {
   /** Runs steps concurrently as one stage, compensated together; when one fails the others are cancelled, and once all have settled the first failure is thrown. */
   parallel<const T extends readonly StepDefinition<unknown>[]>(defs: T): Promise<StepResults<T>> {
     return tracked(this.engine.parallel(defs) as Promise<StepResults<T>>);
+  }
+
+  /**
+   * Runs a try-confirm-cancel stage: all tries at once; when every try succeeded, all confirms (retried
+   * until they succeed, held for `retryStep` if their retries run out, never cancelled); otherwise the
+   * cancel of every participant whose try started, and the saga unwinds. Returns the tries' results.
+   */
+  tcc<const T extends readonly TccParticipant<unknown>[]>(participants: T): Promise<TccResults<T>> {
+    return tracked(this.engine.tcc(participants) as Promise<TccResults<T>>);
   }
 
   /** Runs a non-critical step: its failure is returned and recorded, and does not unwind the saga. A cancellation still propagates. */
@@ -268,6 +288,17 @@ export class Saga {
     }
     this.engine.setStatus(SagaStatus.COMPLETED);
     return result;
+  }
+
+  // A step after the pivot spent its retries: the saga cannot go back, so it holds until an operator
+  // has fixed the cause and asks for another run. Nothing else of the saga is touched meanwhile.
+  private async awaitStepRetry(step: string): Promise<void> {
+    const round = this.stepRetryRound;
+    this.stuckSteps.add(step);
+    log.warn('A step after the pivot failed; waiting for an operator to retry it', { step });
+    await condition(() => this.stepRetryRound > round);
+    this.stuckSteps.delete(step);
+    this.stepRestarts += 1;
   }
 
   private async settleAbandoned(): Promise<void> {
@@ -344,6 +375,21 @@ export class Saga {
 
   private installHandlers(): void {
     setHandler(this.handlers.state, () => this.state);
+    setHandler(
+      this.handlers.retryStep,
+      async () => {
+        // Every waiting step runs again; the answer comes once all of them have restarted.
+        const target = this.stepRestarts + this.stuckSteps.size;
+        this.stepRetryRound += 1;
+        await CancellationScope.nonCancellable(() => condition(() => this.stepRestarts >= target));
+        return this.state;
+      },
+      {
+        validator: () => {
+          if (this.stuckSteps.size === 0) throw new Error('No step after the pivot is waiting for an operator; retryStep is accepted only then');
+        },
+      },
+    );
     setHandler(this.handlers.retryCompensation, () => this.request({ kind: 'retry' }), { validator: () => this.assertAwaitingOperator() });
     setHandler(this.handlers.markCompensated, ({ reason }) => this.request({ kind: 'markCompensated', reason: reason.trim() }), {
       validator: (arg) => {

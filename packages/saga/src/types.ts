@@ -87,12 +87,26 @@ export interface StepRecord {
   summary?: string;
   /** Why the forward action failed. */
   error?: ErrorRecord;
-  /** The compensation, when the step has one. */
+  /** The compensation, when the step has one; for a try-confirm-cancel participant, its cancel until it is confirmed. */
   compensation?: CompensationRecord;
+  /** The confirm of a try-confirm-cancel participant, once every try of its stage succeeded. */
+  confirmation?: CompensationRecord;
   /** Workflow time (ISO 8601) the forward action started. */
   startedAt?: string;
   /** Workflow time (ISO 8601) the forward action ended. */
   endedAt?: string;
+  /** Set on the saga's pivot step: once it is done, nothing before it is undone. */
+  pivot?: true;
+  /** Set on steps after the pivot: retried forward (or held for an operator), never undone nor cancelled. */
+  recovery?: 'forward-recovery';
+}
+
+/** The point of no return of a saga, once reached. */
+export interface PivotRecord {
+  /** Name of the pivot step. */
+  step: string;
+  /** Workflow time (ISO 8601) the pivot step succeeded. */
+  reachedAt: string;
 }
 
 /** A compensation that exhausted its retries and is not (yet) undone. */
@@ -119,4 +133,6 @@ export interface SagaState {
   operatorNote?: string;
   /** Why the `onCompensationFailed` hook itself failed, the last time it did. */
   hookFailure?: ErrorRecord;
+  /** The pivot, once the saga has passed it: from then on it recovers forward. */
+  pivot?: PivotRecord;
 }

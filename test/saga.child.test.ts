@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ChildSagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
+import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
+import { waitUntil } from './fixtures/saga-harness';
+import { createPatternActivities } from './fixtures/pattern-activities';
+import { bookingSaga, tripSaga, type TripInput } from './fixtures/pattern-workflows';
+
+// Child sagas on the time-skipping server: a trip books a flight saga and a hotel saga, each in its
+// own workflow that waits for the trip's decision once its steps are done. The trip commits them when
+// it completes; when it unwinds (a child failing, its own step failing, a cancellation) it asks every
+// started child to compensate, and each undoes itself through its own compensations.
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+const recording = createPatternActivities();
+const taskQueue = uniqueTaskQueue('saga-child');
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundleFor('fixtures/pattern-workflows.ts'),
+    activities: recording.activities,
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  if (worker) {
+    worker.shutdown();
+    await running;
+  }
+  await env?.teardown();
+});
+
+function start(input: Omit<TripInput, 'tripId'>, name: string) {
+  const workflowId = uniqueTaskQueue(name);
+  return env.client.workflow.start(tripSaga, { taskQueue, workflowId, args: [{ ...input, tripId: workflowId }] });
+}
+const child = (parent: WorkflowHandle, kind: string) => env.client.workflow.getHandle(`${parent.workflowId}/${kind}`);
+const undone = (parent: WorkflowHandle, kind: string) => recording.logOf(`${parent.workflowId}/${kind}`).filter((e) => e.startsWith('undo:'));
+
+async function failureOf(handle: WorkflowHandle): Promise<Error> {
+  const error = await handle.result().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  return (error as WorkflowFailedError).cause as Error;
+}
+
+describe('a trip with child sagas', () => {
+  it('commits both children when it completes; each child names the trip as its parent', async () => {
+    const handle = await start({}, 'trip-ok');
+    expect(await handle.result()).toEqual(['flight-booked', 'hotel-booked']);
+    for (const kind of ['flight', 'hotel']) {
+      const description = await child(handle, kind).describe();
+      expect(description.status.name).toBe('COMPLETED');
+      expect(description.parentExecution?.workflowId).toBe(handle.workflowId);
+      expect(description.parentExecution?.runId).toBe((await handle.describe()).runId);
+      expect(undone(handle, kind)).toEqual([]);
+    }
+    await recordHistory(handle, 'patterns/child', 'trip-committed');
+  });
+
+  it('receives a failing child as a typed failure and compensates the child that completed', async () => {
+    const handle = await start({ hotel: 'fail' }, 'trip-child-fails');
+    const failure = (await failureOf(handle)) as ApplicationFailure;
+    expect(failure.type).toBe('PaymentDeclined');
+    expect(failure.message).toMatch(/^hotel failed: /);
+    expect(failure.cause).toBeInstanceOf(ChildWorkflowFailure);
+    expect((failure.details?.[0] as SagaFailureDetails).compensated).toEqual(['hotel', 'flight']);
+    // The hotel undid itself; the flight undid itself when the trip told it to.
+    expect(undone(handle, 'hotel')).toEqual(['undo:hotel:pay', 'undo:hotel:reserve']);
+    expect(undone(handle, 'flight')).toEqual(['undo:flight:pay', 'undo:flight:reserve']);
+    const flight = await failureOf(child(handle, 'flight'));
+    expect((flight as ApplicationFailure).type).toBe(ChildSagaFailureType.CompensatedByParent);
+    expect((await child(handle, 'flight').query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
+    await recordHistory(handle, 'patterns/child', 'trip-child-failed');
+  });
+
+  it('compensates both completed children when its own later step fails', async () => {
+    const handle = await start({ after: 'fail' }, 'trip-parent-fails');
+    const failure = (await failureOf(handle)) as ApplicationFailure;
+    expect(failure.message).toMatch(/^itinerary failed: /);
+    expect((failure.details?.[0] as SagaFailureDetails).compensated).toEqual(['itinerary', 'hotel', 'flight']);
+    for (const kind of ['flight', 'hotel']) {
+      expect(undone(handle, kind)).toEqual([`undo:${kind}:pay`, `undo:${kind}:reserve`]);
+      expect((await child(handle, kind).describe()).status.name).toBe('FAILED');
+    }
+    await recordHistory(handle, 'patterns/child', 'trip-parent-failed');
+  });
+
+  it('compensates its children when it is cancelled, and ends cancelled', async () => {
+    const handle = await start({ after: 'block' }, 'trip-cancelled');
+    await waitUntil(() => recording.logOf(handle.workflowId).includes('do:itinerary'));
+    await handle.cancel();
+    await failureOf(handle);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    for (const kind of ['flight', 'hotel']) expect(undone(handle, kind)).toEqual([`undo:${kind}:pay`, `undo:${kind}:reserve`]);
+    await recordHistory(handle, 'patterns/child', 'trip-cancelled');
+  });
+});
+
+describe('a child saga started on its own', () => {
+  it('returns at once when started without a parent', async () => {
+    const handle = await env.client.workflow.start(bookingSaga, { taskQueue, workflowId: uniqueTaskQueue('booking-alone'), args: [{ kind: 'car' }] });
+    expect(await handle.result()).toBe('car-booked');
+  });
+});
