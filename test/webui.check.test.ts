@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chromiumPath } from '../scripts/webui-check';
+import { chromiumPath } from '../scripts/lib/webui/browser';
 
 // The Web UI checked as a person would: `npm run webui-check` in a child process, on free ports, with
 // headless Chromium. Skipped where no Chromium is installed (scripts/ci-system-deps.sh can add it).

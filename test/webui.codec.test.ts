@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CODEC_CHECK_CLEAR_TEXT, chromiumPath } from '../scripts/webui-check';
+import { chromiumPath } from '../scripts/lib/webui/browser';
+import { CODEC_CHECK_CLEAR_TEXT } from '../scripts/lib/webui/decoded-payloads';
 
 // Encrypted payloads seen through the Web UI as a person would: `npm run webui-check -- --codec` in a
 // child process, on free ports, with headless Chromium. The child makes its own key and token, so
