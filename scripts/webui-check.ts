@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AesGcmPayloadCodec, KeyRing } from '../src/codec';
-import { createCodecServer } from '../src/codec-server';
+import { createCodecServer } from '../src/codec/server';
 import { sagaOutcome } from '../src/report';
 import { startOrder } from '../src/sagas';
 import { freePort } from './lib/ports';

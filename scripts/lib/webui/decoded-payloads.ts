@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ENCRYPTED_ENCODING } from '../../../src/codec';
-import type { CodecServerLogger } from '../../../src/codec-server';
+import type { CodecServerLogger } from '../../../src/codec/server';
 import type { OrderInput } from '../../../src/schemas';
 import { check, CHROMIUM_ARGS, chromiumPath, VIEWPORT, type UiCheck, type WebUiCheckResult } from './browser';
 
