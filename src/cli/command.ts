@@ -85,6 +85,12 @@ export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** What a command reports: `value` as JSON under `--json`, else the lines of text. */
+export function printResult(ctx: CommandContext, value: unknown, ...lines: string[]): void {
+  if (ctx.json) printJson(ctx, value);
+  else for (const text of lines) printLine(ctx, text);
+}
+
 /** The Web UI page of a workflow, in the configured UI and namespace. */
 export function webUiUrl(ctx: CommandContext, workflowId: string): string {
   return workflowUrl(ctx.config.uiUrl, ctx.config.namespace, workflowId);

@@ -2,7 +2,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus } from '@saga-temporal/saga';
 import { describeOrderResult, sagaOutcome } from '../../report';
 import { MAX_VERIFICATION_SENDS, RESEND_INTERVAL_MS, resendVerificationSignal, verificationStateQuery, verifyEmailUpdate } from '../../workflows/registration';
-import { assertRunning, findSaga, printJson, printLine, outcomeJson, outcomeLine, requiredFlag, SAGA_REF_HELP, webUiUrl, type CommandSpec } from '../command';
+import { assertRunning, findSaga, outcomeJson, outcomeLine, printJson, printLine, printResult, requiredFlag, SAGA_REF_HELP, webUiUrl, type CommandSpec } from '../command';
 import { ExitCode } from '../errors';
 import { stepsTable } from '../render';
 
@@ -42,8 +42,7 @@ export const resend: CommandSpec = {
     assertRunning(workflowId, description.status.name);
     await handle.signal(resendVerificationSignal);
     const state = await client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined);
-    if (ctx.json) printJson(ctx, { workflowId, requested: true, ...(state ? { verification: state } : {}) });
-    else printLine(ctx, `Asked ${workflowId} for a new code${state ? ` (${state.sends} of ${MAX_VERIFICATION_SENDS} e-mails sent so far)` : ''}.`);
+    printResult(ctx, { workflowId, requested: true, ...(state ? { verification: state } : {}) }, `Asked ${workflowId} for a new code${state ? ` (${state.sends} of ${MAX_VERIFICATION_SENDS} e-mails sent so far)` : ''}.`);
     return ExitCode.OK;
   },
 };
@@ -60,13 +59,11 @@ export const cancel: CommandSpec = {
     assertRunning(workflowId, description.status.name);
     await handle.cancel();
     if (!flags.wait) {
-      if (ctx.json) printJson(ctx, { workflowId, cancelRequested: true, uiUrl: webUiUrl(ctx, workflowId) });
-      else printLine(ctx, `Cancellation requested for ${workflowId}. Follow: saga-client status ${workflowId} --watch`);
+      printResult(ctx, { workflowId, cancelRequested: true, uiUrl: webUiUrl(ctx, workflowId) }, `Cancellation requested for ${workflowId}. Follow: saga-client status ${workflowId} --watch`);
       return ExitCode.OK;
     }
     const outcome = await sagaOutcome(client, handle, description.type === 'orderSaga' ? describeOrderResult : undefined);
-    if (ctx.json) printJson(ctx, { workflowId, cancelRequested: true, outcome: outcomeJson(outcome) });
-    else printLine(ctx, `${workflowId} ${outcomeLine(outcome)}`);
+    printResult(ctx, { workflowId, cancelRequested: true, outcome: outcomeJson(outcome) }, `${workflowId} ${outcomeLine(outcome)}`);
     return ExitCode.OK;
   },
 };
@@ -82,16 +79,11 @@ export const retryCompensation: CommandSpec = {
     const { workflowId, handle } = await findSaga(ctx, ref);
     const update = await handle.startUpdate(retryCompensationUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
     if (!flags.wait) {
-      if (ctx.json) printJson(ctx, { workflowId, accepted: true });
-      else printLine(ctx, `${workflowId} is retrying its compensations. Follow: saga-client status ${workflowId} --watch`);
+      printResult(ctx, { workflowId, accepted: true }, `${workflowId} is retrying its compensations. Follow: saga-client status ${workflowId} --watch`);
       return ExitCode.OK;
     }
     const state = await update.result();
-    if (ctx.json) printJson(ctx, { workflowId, accepted: true, state });
-    else {
-      printLine(ctx, `${workflowId}: saga ${state.status} after the retry`);
-      printLine(ctx, stepsTable(state.steps));
-    }
+    printResult(ctx, { workflowId, accepted: true, state }, `${workflowId}: saga ${state.status} after the retry`, stepsTable(state.steps));
     return state.status === SagaStatus.COMPENSATION_FAILED ? ExitCode.FAILED : ExitCode.OK;
   },
 };
@@ -107,8 +99,7 @@ export const markCompensated: CommandSpec = {
     const reason = requiredFlag(flags, 'reason', 'mark-compensated');
     const { workflowId, handle } = await findSaga(ctx, ref);
     const state = await handle.executeUpdate(markCompensatedUpdate, { args: [{ reason }] });
-    if (ctx.json) printJson(ctx, { workflowId, state });
-    else printLine(ctx, `${workflowId}: saga ${state.status}; operator note: ${state.operatorNote ?? reason}`);
+    printResult(ctx, { workflowId, state }, `${workflowId}: saga ${state.status}; operator note: ${state.operatorNote ?? reason}`);
     return ExitCode.OK;
   },
 };

@@ -2,7 +2,7 @@ import { SagaStatus } from '@saga-temporal/saga';
 import { describeOrderResult, sagaOutcome } from '../../report';
 import { startOrder, startRegistration } from '../../sagas';
 import { orderInputSchema, parseOrThrow, registrationInputSchema } from '../../schemas';
-import { printJson, printLine, outcomeJson, outcomeLine, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandSpec } from '../command';
+import { outcomeJson, outcomeLine, printLine, printResult, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandSpec } from '../command';
 import { ExitCode } from '../errors';
 import { orderFromFlags } from '../order-flags';
 
@@ -54,21 +54,12 @@ export const order: CommandSpec = {
     const handle = await startOrder(client, valid, { taskQueue: ctx.config.taskQueue });
     const started = { workflowId: handle.workflowId, orderId: valid.orderId, uiUrl: webUiUrl(ctx, handle.workflowId) };
     if (!flags.wait) {
-      if (ctx.json) printJson(ctx, started);
-      else {
-        printLine(ctx, `Started order ${valid.orderId} as ${handle.workflowId}`);
-        printLine(ctx, `  Web UI: ${started.uiUrl}`);
-        printLine(ctx, `  Follow: saga-client status ${handle.workflowId} --watch`);
-      }
+      printResult(ctx, started, `Started order ${valid.orderId} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Follow: saga-client status ${handle.workflowId} --watch`);
       return ExitCode.OK;
     }
     if (!ctx.json) printLine(ctx, `Started order ${valid.orderId} as ${handle.workflowId}; waiting for it to end…`);
     const outcome = await sagaOutcome(client, handle, describeOrderResult);
-    if (ctx.json) printJson(ctx, { ...started, outcome: outcomeJson(outcome) });
-    else {
-      printLine(ctx, outcomeLine(outcome));
-      printLine(ctx, `  Web UI: ${started.uiUrl}`);
-    }
+    printResult(ctx, { ...started, outcome: outcomeJson(outcome) }, outcomeLine(outcome), `  Web UI: ${started.uiUrl}`);
     return outcome.status === SagaStatus.COMPLETED ? ExitCode.OK : ExitCode.FAILED;
   },
 };
@@ -94,12 +85,7 @@ export const register: CommandSpec = {
     const valid = parseOrThrow(registrationInputSchema, 'registration', input);
     const handle = await startRegistration(await ctx.client(), valid, { taskQueue: ctx.config.taskQueue, idSecret: ctx.config.idSecret });
     const started = { workflowId: handle.workflowId, email: valid.email, uiUrl: webUiUrl(ctx, handle.workflowId) };
-    if (ctx.json) printJson(ctx, started);
-    else {
-      printLine(ctx, `Started the registration of ${valid.email} as ${handle.workflowId}`);
-      printLine(ctx, `  Web UI: ${started.uiUrl}`);
-      printLine(ctx, `  Then:   saga-client verify ${valid.email} --code <code from the e-mail>`);
-    }
+    printResult(ctx, started, `Started the registration of ${valid.email} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Then:   saga-client verify ${valid.email} --code <code from the e-mail>`);
     return ExitCode.OK;
   },
 };
