@@ -15,6 +15,7 @@ import { createCodecServer } from '../src/codec/server';
 import { sagaOutcome } from '../src/report';
 import { startOrder } from '../src/sagas';
 import { freePort } from './lib/ports';
+import { sampleOrder, UNDELIVERABLE_ADDRESS } from './lib/sample-order';
 import { startStack } from './lib/stack';
 import { chromiumPath, type UiCheck } from './lib/webui/browser';
 import { checkWebUi } from './lib/webui/compensated-order';
@@ -92,18 +93,7 @@ async function compensationCheck(values: Args): Promise<number> {
   });
   try {
     const orderId = `webui-${Date.now().toString(36)}`;
-    const handle = await startOrder(
-      stack.client,
-      {
-        orderId,
-        customerId: 'c-webui',
-        email: 'ada@example.com',
-        items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }],
-        payment: { token: 'tok_visa' },
-        shippingAddress: { name: 'Station Crew', line1: 'McMurdo Station', city: 'Ross Island', postalCode: '96599', country: 'AQ' },
-      },
-      { taskQueue: stack.config.taskQueue },
-    );
+    const handle = await startOrder(stack.client, sampleOrder(orderId, { customerId: 'c-webui', shippingAddress: UNDELIVERABLE_ADDRESS }), { taskQueue: stack.config.taskQueue });
     const outcome = await sagaOutcome(stack.client, handle);
     console.log(`${handle.workflowId}: ${outcome.status} (${outcome.message}); undone: ${outcome.compensated.join(', ')}`);
     const { runId } = await handle.describe();

@@ -7,6 +7,7 @@ import type { OrderInput } from '../../src/schemas';
 import type { Services } from '../../src/services';
 import type { WorkerConfig } from '../../src/config';
 import { verificationStateQuery, verifyEmailUpdate } from '../../src/workflows/registration';
+import { sampleOrder, UNDELIVERABLE_ADDRESS } from './sample-order';
 
 /** One saga of the demo and how it ended. */
 export interface DemoRow {
@@ -15,21 +16,6 @@ export interface DemoRow {
   scenario: string;
   outcome: SagaOutcome;
   uiUrl: string;
-}
-
-function order(orderId: string, overrides: Partial<OrderInput> = {}): OrderInput {
-  return {
-    orderId,
-    customerId: 'c-demo',
-    email: 'ada@example.com',
-    items: [
-      { sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 },
-      { sku: 'sku-gadget', quantity: 1, unitPriceCents: 4999 },
-    ],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
-    ...overrides,
-  };
 }
 
 async function waitForPhase(handle: WorkflowHandle, phase: string, timeoutMs = 30_000): Promise<void> {
@@ -53,12 +39,12 @@ export async function runDemo(opts: { client: Client; services: Pick<Services, '
   const start = { taskQueue: config.taskQueue, idSecret: config.idSecret };
 
   const orders: { scenario: string; input: OrderInput }[] = [
-    { scenario: 'order that completes', input: order(`demo-${run}-1`) },
-    { scenario: 'flaky payment provider, retried', input: order(`demo-${run}-2`, { payment: { token: 'tok_flaky' } }) },
-    { scenario: 'payment declined', input: order(`demo-${run}-3`, { payment: { token: 'tok_declined' } }) },
+    { scenario: 'order that completes', input: sampleOrder(`demo-${run}-1`) },
+    { scenario: 'flaky payment provider, retried', input: sampleOrder(`demo-${run}-2`, { payment: { token: 'tok_flaky' } }) },
+    { scenario: 'payment declined', input: sampleOrder(`demo-${run}-3`, { payment: { token: 'tok_declined' } }) },
     {
       scenario: 'undeliverable: refund, void, release',
-      input: order(`demo-${run}-4`, { shippingAddress: { name: 'Station Crew', line1: 'McMurdo Station', city: 'Ross Island', postalCode: '96599', country: 'AQ' } }),
+      input: sampleOrder(`demo-${run}-4`, { shippingAddress: UNDELIVERABLE_ADDRESS }),
     },
   ];
   const orderRuns = orders.map(async ({ scenario, input }) => {

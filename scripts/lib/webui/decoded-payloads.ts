@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ENCRYPTED_ENCODING } from '../../../src/codec';
 import type { CodecServerLogger } from '../../../src/codec/server';
 import type { OrderInput } from '../../../src/schemas';
+import { sampleOrder } from '../sample-order';
 import { check, CHROMIUM_ARGS, chromiumPath, VIEWPORT, type UiCheck, type WebUiCheckResult } from './browser';
 
 /** Personal data of the codec check's order: distinctive enough that finding it anywhere is a leak. */
@@ -13,14 +14,11 @@ export const CODEC_CHECK_CLEAR_TEXT = { email: 'ada.lovelace@analytical-engine.e
 
 /** The order the codec check runs, carrying {@link CODEC_CHECK_CLEAR_TEXT}; it ships and completes. */
 export function codecCheckOrder(orderId: string): OrderInput {
-  return {
-    orderId,
+  return sampleOrder(orderId, {
     customerId: 'c-codec',
     email: CODEC_CHECK_CLEAR_TEXT.email,
-    items: [{ sku: 'sku-widget', quantity: 1, unitPriceCents: 4200 }],
-    payment: { token: 'tok_visa' },
     shippingAddress: { name: CODEC_CHECK_CLEAR_TEXT.name, line1: "12 St James's Square", city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
-  };
+  });
 }
 
 /**
