@@ -3,7 +3,7 @@ import type { TemporalConfig } from '../config';
 import { workflowUrl, type SagaOutcome } from '../report';
 import { CliError, ExitCode, UsageError } from './errors';
 import type { CliIo } from './io';
-import { resolveSaga } from './resolve';
+import { resolveSaga } from './saga-ref';
 
 // What every command is made of (its spec and the context it runs in) and the few helpers the
 // command groups share: reading flags, printing, finding the saga an argument names.

@@ -12,8 +12,8 @@ export { commands } from './commands';
 export type { CommandSpec } from './command';
 export { ExitCode, describeCliError } from './errors';
 export { processIo, type CliIo } from './io';
-export { renderStatus, stepsTable } from './render';
-export { candidateWorkflowIds, resolveSaga } from './resolve';
+export { renderStatus, stepsTable } from './status-screen';
+export { candidateWorkflowIds, resolveSaga } from './saga-ref';
 
 /** The program name the help shows. */
 export const PROGRAM = 'saga-client';

@@ -5,7 +5,7 @@ import { querySagaState, table } from '../../report';
 import { SagaStatusKey } from '../../search-attributes';
 import { findSaga, printJson, printLine, positiveIntFlag, SAGA_REF_HELP, stringFlag, webUiUrl, type CommandContext, type CommandSpec } from '../command';
 import { ExitCode, UsageError } from '../errors';
-import { renderStatus, type StatusView } from '../render';
+import { renderStatus, type StatusView } from '../status-screen';
 
 // The commands that only read: one saga's steps and compensations, and the list of sagas.
 

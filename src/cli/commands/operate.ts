@@ -4,7 +4,7 @@ import { describeOrderResult, sagaOutcome } from '../../report';
 import { MAX_VERIFICATION_SENDS, RESEND_INTERVAL_MS, resendVerificationSignal, verificationStateQuery, verifyEmailUpdate } from '../../workflows/registration';
 import { assertRunning, findSaga, outcomeJson, outcomeLine, printJson, printLine, printResult, requiredFlag, SAGA_REF_HELP, webUiUrl, type CommandSpec } from '../command';
 import { ExitCode } from '../errors';
-import { stepsTable } from '../render';
+import { stepsTable } from '../status-screen';
 
 // The commands that act on a saga already running: the user's side of a registration (verify,
 // resend) and the operator's (cancel, and the two ways out of COMPENSATION_FAILED).
