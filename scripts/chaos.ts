@@ -14,10 +14,9 @@ import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Wo
 import { createActivities } from '../src/activities';
 import { startDevServer } from '../src/devserver';
 import { createServices, type FaultConfig, type ServiceFaults } from '../src/services';
-import { checkInvariants, formatReport } from '../test/fixtures/chaos-invariants';
-import { freePort } from '../test/fixtures/chaos-processes';
-import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type SagaOutcome } from '../test/fixtures/chaos-workload';
-import { workflowBundle } from '../test/helpers';
+import { checkInvariants, formatReport } from './lib/chaos/invariants';
+import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type SagaOutcome } from './lib/chaos/workload';
+import { freePort } from './lib/ports';
 
 const usage = `Usage: npm run chaos -- [options]
 
@@ -85,7 +84,7 @@ async function main(): Promise<number> {
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowsPath: join(__dirname, '..', 'src', 'workflows'),
     activities: createActivities(services),
     maxConcurrentActivityTaskExecutions: 200,
   });

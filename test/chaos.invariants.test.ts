@@ -7,8 +7,8 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
-import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
-import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type FaultCounts, type SagaOutcome } from './fixtures/chaos-workload';
+import { checkInvariants, formatReport } from '../scripts/lib/chaos/invariants';
+import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type FaultCounts, type SagaOutcome } from '../scripts/lib/chaos/workload';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
 
 // Hundreds of sagas at once on a real dev server, every service failing now and then, slow, or

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { orderWorkflowId, registrationWorkflowId } from '../src/sagas';
 import { createServices, type Services } from '../src/services';
 import { createSagaWorker } from '../src/worker';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
+import { freePort } from '../scripts/lib/ports';
 
 let env: TestWorkflowEnvironment;
 let services: Services;
@@ -58,14 +58,6 @@ const orderArgs = (country = 'DE', token = 'tok_visa') => {
   return { orderId, args: ['order', '--order-id', orderId, '--email', 'ada@example.com', '--item', 'sku-widget:2:1999', '--token', token, ...address, '--country', country] };
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 describe('help and usage', () => {
   it('lists every command in the general help', async () => {

@@ -10,7 +10,7 @@ import { freeClusterPortBlock, startCluster, type Cluster } from '../src/cluster
 import { dataConverterFor, loadCodecConfig } from '../src/codec';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
-import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
+import { checkInvariants, formatReport } from '../scripts/lib/chaos/invariants';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';
 import {
   collectOutcomes,
@@ -24,7 +24,7 @@ import {
   type RegistrationFixture,
   type StartedSaga,
   type Workload,
-} from './fixtures/chaos-workload';
+} from '../scripts/lib/chaos/workload';
 import { uniqueTaskQueue, workflowBundle } from './helpers';
 import { createDatabaseOn, findPostgresBin, type TestDatabase } from './postgres';
 

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, KEY_ID_METADATA } from '../src/codec';
-import { createCodecServer, isBase64, loadCodecServerConfig, tokenWeakness, type CodecServer, type CodecServerLogger } from '../src/codec-server';
+import { isBase64 } from '../src/codec/payloads-json';
+import { createCodecServer, type CodecServer, type CodecServerLogger } from '../src/codec/server';
+import { tokenWeakness } from '../src/codec/server-auth';
+import { loadCodecServerConfig } from '../src/codec/server-config';
 import { ConfigError } from '../src/config';
 
 const TOKEN = 'codec-token-0123456789abcdef';

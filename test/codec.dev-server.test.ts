@@ -11,7 +11,7 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, ReplayError, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { dataConverterFor, ENCRYPTED_ENCODING, failureConverterPath, KEY_ID_METADATA, KeyRing, type CodecKey } from '../src/codec';
-import { createCodecServer, type CodecServer } from '../src/codec-server';
+import { createCodecServer, type CodecServer } from '../src/codec/server';
 import { loadWorkerConfig } from '../src/config';
 import { startOrder, startRegistration } from '../src/sagas';
 import { createServices, paymentTokens, type Services } from '../src/services';

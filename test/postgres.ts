@@ -1,7 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll } from 'vitest';
 import { findPostgresBin } from '../src/cluster/postgres';
 import { createServices, type Services } from '../src/services';
+import { freePort } from '../scripts/lib/ports';
 
 export { findPostgresBin };
 
@@ -48,16 +48,6 @@ export async function createSqliteDatabase(): Promise<TestDatabase> {
 }
 
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * Starts a throwaway PostgreSQL cluster: initdb into a temporary directory, a free port on 127.0.0.1,

@@ -7,9 +7,9 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { isReachable, startDevServer, type DevServer, type DevServerOptions } from '../src/devserver';
 import { createServices, type FaultConfig, type Services } from '../src/services';
-import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
+import { checkInvariants, formatReport } from '../scripts/lib/chaos/invariants';
 import { freePort } from './fixtures/chaos-processes';
-import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, untilMidFlight, waitForAll } from './fixtures/chaos-workload';
+import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, untilMidFlight, waitForAll } from '../scripts/lib/chaos/workload';
 import { uniqueTaskQueue, workflowBundle } from './helpers';
 
 // The dev server as its own process on a SQLite file, stopped while sagas are mid-flight and started

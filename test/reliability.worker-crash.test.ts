@@ -6,9 +6,9 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
-import { checkInvariants, formatReport } from './fixtures/chaos-invariants';
+import { checkInvariants, formatReport } from '../scripts/lib/chaos/invariants';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';
-import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, untilMidFlight, waitForAll, type StartedSaga } from './fixtures/chaos-workload';
+import { collectOutcomes, planWorkload, seedFromEnv, startWorkload, untilMidFlight, waitForAll, type StartedSaga } from '../scripts/lib/chaos/workload';
 import { createDevServerEnv, uniqueTaskQueue } from './helpers';
 
 // Workers are separate processes here, killed with SIGKILL while their sagas are mid-flight. This runs

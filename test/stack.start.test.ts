@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isReachable, startDevServer } from '../src/devserver';
+import { freePort } from '../scripts/lib/ports';
 
 // `npm start` as a person runs it: a child process, its output, its exit, and what it leaves behind.
 
@@ -20,14 +20,6 @@ function tempDir(): string {
   return dir;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Dev server processes listening on `port`, found by their command line. */
 function devServersOn(port: number): number[] {

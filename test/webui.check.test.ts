@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chromiumPath } from '../scripts/webui-check';
+import { chromiumPath } from '../scripts/lib/webui/browser';
+import { freePort } from '../scripts/lib/ports';
 
 // The Web UI checked as a person would: `npm run webui-check` in a child process, on free ports, with
 // headless Chromium. Skipped where no Chromium is installed (scripts/ci-system-deps.sh can add it).
@@ -12,15 +12,6 @@ import { chromiumPath } from '../scripts/webui-check';
 const root = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'saga-webui-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

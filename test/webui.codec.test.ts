@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CODEC_CHECK_CLEAR_TEXT, chromiumPath } from '../scripts/webui-check';
+import { chromiumPath } from '../scripts/lib/webui/browser';
+import { CODEC_CHECK_CLEAR_TEXT } from '../scripts/lib/webui/decoded-payloads';
+import { freePort } from '../scripts/lib/ports';
 
 // Encrypted payloads seen through the Web UI as a person would: `npm run webui-check -- --codec` in a
 // child process, on free ports, with headless Chromium. The child makes its own key and token, so
@@ -13,15 +14,6 @@ import { CODEC_CHECK_CLEAR_TEXT, chromiumPath } from '../scripts/webui-check';
 const root = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'saga-webui-codec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -3,16 +3,17 @@ import { Client, Connection } from '@temporalio/client';
 import { dataConverterFor, loadCodecConfig } from '../codec';
 import { connectionOptions, loadClientConfig, type TemporalConfig } from '../config';
 import { isReachable } from '../devserver';
-import { commands, type CommandContext, type CommandSpec, type Flags, type OptionSpec } from './commands';
+import type { CommandContext, CommandSpec, Flags, OptionSpec } from './command';
+import { commands } from './commands';
 import { describeCliError, ExitCode, ServerUnreachableError, UsageError } from './errors';
 import type { CliIo } from './io';
 
-export { commands, type CommandSpec } from './commands';
+export { commands } from './commands';
+export type { CommandSpec } from './command';
 export { ExitCode, describeCliError } from './errors';
 export { processIo, type CliIo } from './io';
-export { sagaOutcome, querySagaState, type SagaOutcome } from './outcome';
-export { renderStatus, stepsTable, table, workflowUrl } from './render';
-export { candidateWorkflowIds, resolveSaga } from './resolve';
+export { renderStatus, stepsTable } from './status-screen';
+export { candidateWorkflowIds, resolveSaga } from './saga-ref';
 
 /** The program name the help shows. */
 export const PROGRAM = 'saga-client';

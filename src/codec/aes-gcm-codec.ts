@@ -1,3 +1,10 @@
+// Hand-written over `node:crypto` on purpose. The cryptography itself (AES-256-GCM, random IVs, the
+// authentication tag) is Node's, from OpenSSL; what is written here is only the envelope: which
+// metadata names the key and the cipher, where the IV and the tag sit, what strict mode refuses. An
+// encryption library (a JWE implementation, a generic envelope helper) would add a dependency to the
+// worker's trusted path and impose its own envelope, so key rotation, the codec server and recorded
+// histories would follow a format this project does not control; it would also hide the choices a
+// reviewer must see (a fresh IV per payload, metadata encrypted with the data).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';

@@ -2,6 +2,10 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../search-attributes';
+import type { OrderResult } from '../workflows/order';
+
+// How a saga ended, read from the client side for people: the CLI's `--wait`, the demo of `npm start`
+// and the Web UI check all report sagas through these, so they agree on what an outcome says.
 
 /** How a finished saga ended, reduced to what a person reads in a summary. */
 export interface SagaOutcome {
@@ -59,4 +63,10 @@ export async function sagaOutcome(client: Client, handle: WorkflowHandle, descri
     const compensated = state ? compensationsDone(state) : (details?.compensated ?? []);
     return { workflowId, status, message, compensated, ...(state ? { state } : {}) };
   }
+}
+
+/** One line for a completed order: its carrier and tracking number, and whether the confirmation went out. */
+export function describeOrderResult(result: unknown): string {
+  const r = result as OrderResult;
+  return `shipped with ${r.carrier}, tracking ${r.trackingNumber}${r.confirmationSent ? '' : ' (confirmation e-mail not sent)'}`;
 }

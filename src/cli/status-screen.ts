@@ -1,22 +1,8 @@
 import type { SagaState, StepRecord } from '@saga-temporal/saga';
+import { table } from '../report/text';
 
-// Plain-text rendering for the terminal. Pure functions of their input, so the tests can pin them
+// The status screen of one saga. Pure functions of their input, so the tests can pin them
 // and `--watch` can compare frames to redraw only when something changed.
-
-/** Aligns rows under a header; the last column is not padded, and cells are cut at `maxCell` characters. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[], maxCell = 72): string {
-  const cut = (s: string) => (s.length > maxCell ? `${s.slice(0, maxCell - 1)}…` : s);
-  const all = [header, ...rows].map((row) => row.map((cell) => cut(cell.replace(/\s+/g, ' '))));
-  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
-  return all
-    .map((row) =>
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
 
 /** What the status screen shows about a workflow besides its saga state. */
 export interface StatusView {
@@ -81,9 +67,4 @@ export function renderStatus(view: StatusView): string {
   lines.push('');
   lines.push(`Web UI: ${view.uiUrl}`);
   return lines.join('\n');
-}
-
-/** Link to a workflow in the Web UI. */
-export function workflowUrl(uiUrl: string, namespace: string, workflowId: string): string {
-  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }

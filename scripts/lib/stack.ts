@@ -1,0 +1,140 @@
+// The local stack in one process tree: the Temporal dev server with its Web UI (unless a server
+// already answers), the services' database and the worker, brought up together and taken down in
+// reverse order. Used by `npm start` and `npm run webui-check`.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
+import { dataConverterFor, loadCodecConfig } from '../../src/codec';
+import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
+import { isReachable, startDevServer, type DevServer } from '../../src/devserver';
+import { customSearchAttributes } from '../../src/search-attributes';
+import { createServices, type Services } from '../../src/services';
+import { checkSearchAttributes, createSagaWorker } from '../../src/worker';
+
+/** How to bring the stack up. */
+export interface StackOptions {
+  /** Environment the worker configuration is read from. @default process.env */
+  env?: Record<string, string | undefined>;
+  /** Folder for the dev server's SQLite file, the services' database and the logs. @default ".data" */
+  dataDir?: string;
+  /** Web UI port of a dev server started here. @default the gRPC port + 1000 */
+  uiPort?: number;
+  /** Receives progress lines. @default console.log */
+  log?: (line: string) => void;
+}
+
+/** The running stack. */
+export interface Stack {
+  config: WorkerConfig;
+  /** Base URL of the Web UI. */
+  uiUrl: string;
+  /** Whether the stack started its own dev server (rather than using a reachable one). */
+  ownServer: boolean;
+  client: Client;
+  services: Services;
+  /** Drains the worker, closes the connections and the database, and stops the dev server if it started one. */
+  stop(): Promise<void>;
+}
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function splitAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+}
+
+/** Routes the SDK's logs to a file, so the demo's output stays readable while failures are still on record. */
+function installFileLogger(file: string, level: WorkerConfig['logLevel']): void {
+  Runtime.install({
+    // The stack stops the worker itself, after the demo and before the server.
+    shutdownSignals: [],
+    logger: new DefaultLogger(level.toUpperCase() as 'INFO', (entry: LogEntry) => {
+      const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+      appendFileSync(file, `${JSON.stringify({ time, level: entry.level.toLowerCase(), msg: entry.message, ...entry.meta }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+    }),
+  });
+}
+
+/**
+ * Starts the local stack: uses the Temporal server at `TEMPORAL_ADDRESS` if one answers there, else
+ * starts the dev server on that port; opens the services' database and runs the worker in-process.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = resolve(options.dataDir ?? '.data');
+  mkdirSync(dataDir, { recursive: true });
+  const env = { ...(options.env ?? process.env) };
+  env.DATABASE_URL ||= `sqlite:${join(dataDir, 'saga.db')}`;
+  const config = loadWorkerConfig(env);
+
+  let server: DevServer | undefined;
+  let uiUrl = config.uiUrl;
+  if (await isReachable(config.address)) {
+    log(`Using the Temporal server at ${config.address}`);
+  } else {
+    const { host, port } = splitAddress(config.address);
+    if (!LOCAL_HOSTS.has(host)) throw new Error(`TEMPORAL_ADDRESS=${config.address} does not answer, and a dev server can only be started on this machine.`);
+    log(`Starting the Temporal dev server on port ${port} (state in ${join(dataDir, 'temporal.db')})…`);
+    server = await startDevServer({
+      port,
+      ...(options.uiPort ? { uiPort: options.uiPort } : {}),
+      dbFile: join(dataDir, 'temporal.db'),
+      logFile: join(dataDir, 'temporal-server.log'),
+      ...(env.TEMPORAL_CODEC_ENDPOINT ? { codecEndpoint: env.TEMPORAL_CODEC_ENDPOINT } : {}),
+    });
+    uiUrl = env.TEMPORAL_UI_URL ? config.uiUrl : server.uiUrl;
+    config.address = server.address;
+  }
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanUp = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log(`While stopping: ${err instanceof Error ? err.message : String(err)}`));
+    cleanups.length = 0;
+  };
+  if (server) cleanups.push(server.stop);
+  try {
+    installFileLogger(join(dataDir, 'worker.log'), config.logLevel);
+    const nativeConnection = await NativeConnection.connect(connectionOptions(config));
+    cleanups.push(() => nativeConnection.close());
+    await ensureSearchAttributes(nativeConnection, config);
+    const services = await createServices({
+      databaseUrl: config.databaseUrl,
+      operatorEmail: config.operatorEmail,
+      database: databaseOptions(config),
+      ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
+    });
+    cleanups.push(() => services.close());
+    const connection = await Connection.connect(connectionOptions(config));
+    cleanups.push(() => connection.close());
+    const dataConverter = dataConverterFor(loadCodecConfig(env));
+    const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
+
+    log(config.workflowBundlePath ? 'Starting the worker…' : 'Bundling the workflows and starting the worker…');
+    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, overrides: dataConverter ? { dataConverter } : {} });
+    const running = worker.run();
+    cleanups.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
+    log(`Worker polling task queue "${config.taskQueue}" in namespace "${config.namespace}"; logs in ${join(dataDir, 'worker.log')}`);
+    return { config, uiUrl, ownServer: Boolean(server), client, services, stop: cleanUp };
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+}
+
+/** A server that was not started here may lack the search attribute: register it where the server allows. */
+async function ensureSearchAttributes(connection: NativeConnection, config: WorkerConfig): Promise<void> {
+  try {
+    await checkSearchAttributes(connection, config);
+  } catch {
+    await connection.operatorService.addSearchAttributes({
+      namespace: config.namespace,
+      searchAttributes: Object.fromEntries(customSearchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    });
+    await checkSearchAttributes(connection, config);
+  }
+}
