@@ -5,7 +5,7 @@ import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startOrder } from '../src/sagas';
 import type { OrderInput } from '../src/schemas';
 import type { Services } from '../src/services';
-import { stepsTable } from '../src/cli/render';
+import { stepsTable } from '../src/cli/status-screen';
 import { recordHistory, startSagaTestbed, type SagaTestbed } from './helpers';
 
 // The order saga's declared pivot: the shipment. Once it exists the order recovers forward: the
