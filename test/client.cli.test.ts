@@ -180,7 +180,7 @@ describe('orders', () => {
     expect(stdout).toContain(`${orderWorkflowId(orderId)}  orderSaga  saga COMPENSATED  (workflow FAILED)`);
     expect(stdout).toMatch(/STEP\s+STAGE\s+STATUS\s+TRY\s+COMPENSATION\s+DETAIL/);
     expect(stdout).toMatch(/capturePayment\s+\d+\s+compensated\s+1\s+refundPayment: done/);
-    expect(stdout).toMatch(/createShipment\s+\d+\s+compensated\s+1\s+cancelShipment: done\s+Undeliverable: /);
+    expect(stdout).toMatch(/createShipment\s+\d+\s+compensated \(pivot\)\s+1\s+cancelShipment: done\s+Undeliverable: /);
     expect(stdout).toContain('Failure: createShipment');
   });
 
