@@ -10,14 +10,16 @@ import { table, workflowUrl } from '../src/cli/render';
 import { sagaOutcome, type SagaOutcome } from '../src/cli/outcome';
 import { dataConverterFor, loadCodecConfig } from '../src/codec';
 import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../src/config';
-import { isReachable, startDevServer, type DevServer } from '../src/devserver';
-import { startOrder, startRegistration } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
-import { customSearchAttributes } from '../src/search-attributes';
+import { isReachable } from '../src/reachable';
+import { startDevServer, type DevServer } from '../tools/devserver';
+import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
+import type { OrderInput } from '../src/order/contract';
+import { customSearchAttributes } from '../src/shared/search-attributes';
 import { createServices, type Services } from '../src/services';
 import { checkSearchAttributes, createSagaWorker } from '../src/worker';
-import { verificationStateQuery, verifyEmailUpdate } from '../src/workflows/registration';
-import type { OrderResult } from '../src/workflows/order';
+import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
+import type { OrderResult } from '../src/order/contract';
 
 /** How to bring the stack up. */
 export interface StackOptions {

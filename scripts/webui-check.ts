@@ -18,8 +18,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { sagaOutcome } from '../src/cli/outcome';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KeyRing } from '../src/codec';
 import { createCodecServer, type CodecServerLogger } from '../src/codec-server';
-import { startOrder } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
+import { startOrder } from '../src/order/start';
+import type { OrderInput } from '../src/order/contract';
 import { startStack } from './start';
 
 /** Chromium flags for a quiet, reproducible headless run: no sandbox (containers, root), no network chatter. */

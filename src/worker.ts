@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -5,7 +6,7 @@ import { createActivities } from './activities';
 import { dataConverterFor, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
-import { customSearchAttributes } from './search-attributes';
+import { customSearchAttributes } from './shared/search-attributes';
 import { createServices, faultsAreOn, type Services } from './services';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
@@ -40,8 +41,10 @@ export async function checkSearchAttributes(connection: NativeConnection, config
 /** Where the workflow code comes from: a prebuilt bundle in production, the sources in development. */
 async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>> {
   if (config.workflowBundlePath) return { workflowBundle: { code: await readFile(config.workflowBundlePath, 'utf8') } };
-  // The sources' directory: webpack resolves its index under tsx, vitest and compiled output alike.
-  return { workflowsPath: join(__dirname, 'workflows') };
+  // The bundle entry sits next to this file: `workflows.ts` under tsx and vitest, `workflows.js` once compiled.
+  const workflowsPath = ['.ts', '.js'].map((ext) => join(__dirname, `workflows${ext}`)).find((path) => existsSync(path));
+  if (!workflowsPath) throw new Error(`No workflows.ts or workflows.js next to ${__filename}`);
+  return { workflowsPath };
 }
 
 /** Creates the saga worker on an open connection, with the activities bound to `services`. */

@@ -4,8 +4,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createActivities, type Activities } from '../src/activities';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { startOrder } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
+import { startOrder } from '../src/order/start';
+import type { OrderInput } from '../src/order/contract';
 import type { Services, ShippingService } from '../src/services';
 import { startSagaTestbed, type SagaTestbed } from './helpers';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { orderInputSchema, registrationInputSchema, type OrderInput } from '../src/schemas';
+import { orderInputSchema, type OrderInput } from '../src/order/contract';
+import { registrationInputSchema } from '../src/registration/contract';
 
 // Every bound of the sagas' inputs, pinned from both sides: the value at the bound is accepted, the
 // first value past it refused. The same schemas run in the client and at workflow start.

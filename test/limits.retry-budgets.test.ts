@@ -5,9 +5,10 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../src/activities';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { startOrder, startRegistration } from '../src/sagas';
-import { verificationStateQuery, verifyEmailUpdate } from '../src/workflows/registration';
-import type { OrderInput } from '../src/schemas';
+import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
+import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
+import type { OrderInput } from '../src/order/contract';
 import type { Services } from '../src/services';
 import { startSagaTestbed, type SagaTestbed } from './helpers';
 

@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../src/activities';
 import { SagaStatus } from '@saga-temporal/saga';
-import { SagaStatusKey } from '../src/search-attributes';
+import { SagaStatusKey } from '../src/shared/search-attributes';
 import type { Services } from '../src/services';
 import { bundleFor, startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from './helpers';
 

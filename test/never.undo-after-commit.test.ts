@@ -2,13 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { FailureType } from '../src/failures';
+import { FailureType } from '../src/shared/failures';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { startOrder, startRegistration } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
-import { SagaStatusKey } from '../src/search-attributes';
+import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
+import type { OrderInput } from '../src/order/contract';
+import { SagaStatusKey } from '../src/shared/search-attributes';
 import type { Services } from '../src/services';
-import { verificationStateQuery, verifyEmailUpdate, type registrationSaga } from '../src/workflows/registration';
+import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
+import { type registrationSaga } from '../src/registration/workflow';
 import { startSagaTestbed, type SagaTestbed } from './helpers';
 
 // What a saga must never do once it has committed: an order whose shipment exists and a registration

@@ -4,12 +4,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runCli } from '../src/cli';
 import { retryCompensationUpdate, SagaStatus, sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
-import { startOrder } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
-import { SagaStatusKey } from '../src/search-attributes';
+import { startOrder } from '../src/order/start';
+import type { OrderInput } from '../src/order/contract';
+import { SagaStatusKey } from '../src/shared/search-attributes';
 import { audit, type Services } from '../src/services';
-import type { orderSaga } from '../src/workflows/order';
-import { compensationRetry } from '../src/workflows/policies';
+import type { orderSaga } from '../src/order/workflow';
+import { compensationRetry } from '../src/shared/policies';
 import { recordHistory, startSagaTestbed, type SagaTestbed } from './helpers';
 
 // A refund that the payment provider refuses for a day. The real compensation retry budget runs out

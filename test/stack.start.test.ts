@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isReachable, startDevServer } from '../src/devserver';
+import { isReachable } from '../src/reachable';
+import { startDevServer } from '../tools/devserver';
 
 // `npm start` as a person runs it: a child process, its output, its exit, and what it leaves behind.
 

@@ -1,7 +1,7 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
-import { SagaStatusKey } from '../search-attributes';
+import { SagaStatusKey } from '../shared/search-attributes';
 
 /** How a finished saga ended, reduced to what a person reads in a summary. */
 export interface SagaOutcome {

@@ -1,4 +1,4 @@
-import { businessFailure, FailureType } from '../failures';
+import { businessFailure, FailureType } from '../shared/failures';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { describeIssues } from '../schemas';
-import { transientFailure } from '../failures';
+import { describeIssues } from '../shared/validation';
+import { transientFailure } from '../shared/failures';
 
 /** The services faults can be injected into. */
 export const serviceNames = ['inventory', 'payments', 'shipping', 'users', 'mail'] as const;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { businessFailure, FailureType } from '../failures';
+import { businessFailure, FailureType } from '../shared/failures';
 import { forwardStep } from './barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { businessFailure, FailureType, transientFailure } from '../failures';
+import { businessFailure, FailureType, transientFailure } from '../shared/failures';
 import { compensationStep, countAttempt, forwardStep } from './barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';

@@ -1,0 +1,87 @@
+import { CancellationScope, setCurrentDetails } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
+import { orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
+import { parseOrFail } from '../shared/validation';
+import { alertOperator } from '../operator/workflow';
+import { formatMoney } from '../shared/format';
+import { compensationRetry, mailOptions, stepOptions } from '../shared/policies';
+
+const steps = sagaActivities<Activities>(stepOptions);
+const mail = sagaActivities<Activities>(mailOptions);
+
+/**
+ * The order saga: reserve stock and authorize payment in parallel, capture, ship, confirm by e-mail.
+ *
+ * Any business failure (out of stock, declined, undeliverable) or a cancellation before the shipment
+ * exists undoes exactly what started, last first: cancel shipment, refund, void, release. Once the
+ * shipment is created the order is committed: the confirmation e-mail runs to its end even if a
+ * cancellation arrives, and its failure is reported in the result, not compensated.
+ */
+export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
+  const input = parseOrFail(orderInputSchema, 'order', rawInput);
+  const { orderId, currency } = input;
+  const totalCents = orderTotalCents(input.items);
+  const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
+  const itemCount = items.reduce((n, item) => n + item.quantity, 0);
+
+  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order') });
+  return saga.run(async () => {
+    setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
+    const [, authorization] = await saga.parallel([
+      {
+        name: 'reserveStock',
+        summary: `Reserve ${itemCount} unit${itemCount === 1 ? '' : 's'} for order ${orderId}`,
+        run: activity(steps.reserveStock, { orderId, items }),
+        compensate: { name: 'releaseStock', summary: `Release stock for order ${orderId}`, run: activity(steps.releaseStock, { orderId }) },
+      },
+      {
+        name: 'authorizePayment',
+        summary: `Authorize ${formatMoney(totalCents, currency)} for order ${orderId}`,
+        run: activity(steps.authorizePayment, { orderId, token: input.payment.token, amountCents: totalCents, currency }),
+        compensate: { name: 'voidPayment', summary: `Void payment authorization for order ${orderId}`, run: activity(steps.voidPayment, { orderId }) },
+      },
+    ] as const);
+
+    setCurrentDetails('Capturing payment');
+    await saga.step({
+      name: 'capturePayment',
+      summary: `Capture payment for order ${orderId}`,
+      run: activity(steps.capturePayment, { orderId }),
+      compensate: { name: 'refundPayment', summary: `Refund payment for order ${orderId}`, run: activity(steps.refundPayment, { orderId }) },
+    });
+
+    setCurrentDetails('Creating shipment');
+    const shipment = await saga.step({
+      name: 'createShipment',
+      summary: `Ship order ${orderId} to ${input.shippingAddress.country}`,
+      run: activity(steps.createShipment, { orderId, address: input.shippingAddress, items }),
+      compensate: { name: 'cancelShipment', summary: `Cancel shipment of order ${orderId}`, run: activity(steps.cancelShipment, { orderId }) },
+    });
+
+    setCurrentDetails('Sending confirmation');
+    const confirmation = await CancellationScope.nonCancellable(() =>
+      saga.optionalStep({
+        name: 'sendConfirmation',
+        summary: `E-mail confirmation of order ${orderId}`,
+        run: activity(mail.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
+      }),
+    );
+
+    setCurrentDetails(`Completed: tracking ${shipment.trackingNumber}`);
+    return {
+      orderId,
+      status: 'COMPLETED',
+      totalCents,
+      currency,
+      itemCount,
+      paymentId: authorization.paymentId,
+      shipmentId: shipment.shipmentId,
+      carrier: shipment.carrier,
+      trackingNumber: shipment.trackingNumber,
+      confirmationSent: confirmation.ok,
+      ...(confirmation.ok ? {} : { confirmationError: confirmation.error }),
+      steps: saga.state.steps,
+    };
+  });
+}
