@@ -111,7 +111,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
       database: databaseOptions(config),
-      ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
+      ...(config.faults ? { faults: config.faults } : {}),
     });
     cleanups.push(() => services.close());
     const connection = await Connection.connect(connectionOptions(config));

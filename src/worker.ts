@@ -7,7 +7,7 @@ import { dataConverterFor, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
-import { createServices, faultsAreOn, type Services } from './services';
+import { createServices, faultsAreOn, redactUrl, type Services } from './services';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
 export class MissingSearchAttributeError extends Error {
@@ -78,7 +78,7 @@ export async function main(): Promise<void> {
   let services: Services | undefined;
   try {
     await checkSearchAttributes(connection, config);
-    const faults = config.faults ? JSON.parse(config.faults) : undefined;
+    const { faults } = config;
     if (faults && faultsAreOn(faults)) {
       logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
     }
@@ -96,7 +96,7 @@ export async function main(): Promise<void> {
       address: config.address,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
-      database: redact(config.databaseUrl),
+      database: redactUrl(config.databaseUrl),
       ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
@@ -106,10 +106,6 @@ export async function main(): Promise<void> {
     await services?.close();
     await connection.close();
   }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 if (require.main === module) {

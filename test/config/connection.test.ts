@@ -173,3 +173,43 @@ describe('worker configuration', () => {
     expect(problem).not.toContain('hunter2');
   });
 });
+
+describe('client configuration: the temporal CLI names and profiles', () => {
+  it('reads the standard TLS file variables, which win over the older names', () => {
+    const config = loadClientConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: CERT, TEMPORAL_TLS_CLIENT_KEY_PATH: KEY, TEMPORAL_TLS_SERVER_CA_CERT_PATH: CA, TEMPORAL_TLS_CA_PATH: MISSING });
+    expect(text(config.tls?.clientCertPair?.crt)).toContain('client.pem');
+    expect(text(config.tls?.clientCertPair?.key)).toContain('client.key');
+    expect(text(config.tls?.serverRootCACertificate)).toContain('ca.pem');
+  });
+
+  it('names the standard variable when its certificate lacks a key', () => {
+    expect(problems({ TEMPORAL_TLS_CLIENT_CERT_PATH: CERT })).toEqual(['TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is missing: mTLS needs both']);
+  });
+
+  it('takes the connection from the profile named by TEMPORAL_PROFILE in TEMPORAL_CONFIG_FILE, under the variables', () => {
+    const file = join(dir, 'temporal.toml');
+    writeFileSync(
+      file,
+      [
+        '[profile.default]',
+        'address = "localhost:7233"',
+        '[profile.prod]',
+        'address = "prod.tmprl.cloud:7233"',
+        'namespace = "sagas.prod"',
+        'api_key = "profile-key"',
+        '[profile.prod.tls]',
+        `server_ca_cert_path = "${CA}"`,
+        '',
+      ].join('\n'),
+    );
+    const config = loadClientConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_NAMESPACE: 'sagas.override' });
+    expect(config).toMatchObject({ address: 'prod.tmprl.cloud:7233', namespace: 'sagas.override', apiKey: 'profile-key' });
+    expect(text(config.tls?.serverRootCACertificate)).toContain('ca.pem');
+  });
+
+  it('refuses a profile that the file does not have', () => {
+    const file = join(dir, 'only-default.toml');
+    writeFileSync(file, '[profile.default]\naddress = "localhost:7233"\n');
+    expect(problems({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' })).toEqual([expect.stringContaining("Profile 'staging' not found")]);
+  });
+});

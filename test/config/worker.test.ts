@@ -26,7 +26,7 @@ describe('SAGA_FAULTS needs an explicit opt-in', () => {
   });
 
   it('accepts faults with the opt-in, and a configuration that turns nothing on without it', () => {
-    expect(loadWorkerConfig({ SAGA_FAULTS: FAULTS, SAGA_FAULTS_ENABLED: 'true' }).faults).toBe(FAULTS);
+    expect(loadWorkerConfig({ SAGA_FAULTS: FAULTS, SAGA_FAULTS_ENABLED: 'true' }).faults).toEqual({ payments: { transientErrorRate: 0.5 } });
     expect(faultConfigFromEnv({ SAGA_FAULTS: FAULTS, SAGA_FAULTS_ENABLED: 'true' })).toEqual({ payments: { transientErrorRate: 0.5 } });
     expect(faultConfigFromEnv({ SAGA_FAULTS: '{}' })).toEqual({});
     expect(faultConfigFromEnv({ SAGA_FAULTS: '{"seed":3}' })).toEqual({ seed: 3 });

@@ -112,15 +112,47 @@ describe('services with faults', () => {
     expect(await payments.refund({ key: 'wf/run/capturePayment', orderId })).toEqual({ refundedCents: 900 });
   });
 
-  it('takes its faults from SAGA_FAULTS when none are passed', async () => {
+  it('reads no SAGA_FAULTS of its own: the entry point reads it once and passes the faults', async () => {
     vi.stubEnv('SAGA_FAULTS', '{"mail":{"lostReplyRate":0.5}}');
     vi.stubEnv('SAGA_FAULTS_ENABLED', 'true');
     const other = await createServices({ databaseUrl: database.url });
     try {
-      expect(other.faults.current).toEqual({ mail: { lostReplyRate: 0.5 } });
+      expect(other.faults.current).toEqual({});
     } finally {
       vi.unstubAllEnvs();
       await other.close();
+    }
+  });
+
+  it('puts faults around the business operations only, so reads stay reliable', async () => {
+    const { payments, faults } = services;
+    faults.set('payments', { transientErrorRate: 1 });
+    try {
+      expect(await failureOf(payments.authorize({ key: 'wf/run2/authorizePayment', orderId: 'o-reads', token: 'tok_visa', amountCents: 100, currency: 'EUR' }))).toMatchObject({
+        type: 'InjectedFault',
+      });
+      expect(await payments.get('o-reads')).toBeUndefined();
+    } finally {
+      faults.set('payments', undefined);
+    }
+  });
+
+  it('reaches the verification e-mail the users service sends through the mail', async () => {
+    const { users, faults } = services;
+    await users.create({ key: 'wf/run3/createUser', userId: 'u-mail-fault', email: 'mail-fault@example.com', name: 'Mia' });
+    faults.set('mail', { failOperations: ['send'] });
+    try {
+      const issued = users.issueVerificationCode({
+        key: 'wf/run3/mail/verification/1',
+        userId: 'u-mail-fault',
+        sequence: 1,
+        code: '123456',
+        to: 'mail-fault@example.com',
+        message: { subject: 'Your code', text: 'Your code is 123456' },
+      });
+      expect(await failureOf(issued)).toMatchObject({ type: 'InjectedFault', message: expect.stringContaining('mail.send') });
+    } finally {
+      faults.set('mail', undefined);
     }
   });
 });
