@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { bundleFor, readHistories } from '../helpers';
 
-// Histories recorded from the saga engine's workflow tests (`RECORD_HISTORIES=1 npx vitest run test/saga.edges.test.ts
-// test/saga.workflow.test.ts test/saga.operator-updates.test.ts`). Replaying them with today's
+// Histories recorded from the saga engine's workflow tests (`RECORD_HISTORIES=1 npx vitest run test/saga/edges.test.ts
+// test/saga/workflow.test.ts test/saga/operator-updates.test.ts`). Replaying them with today's
 // engine proves a worker can pick up any of these sagas after a crash or a deploy.
 
 const expected = [
