@@ -105,7 +105,7 @@ const TLS_ALIASES = {
 } as const;
 
 /** The variable (or profile key) that set a TLS file, for messages: the one the user wrote. */
-function tlsSourceName(env: Env, kind: 'CLIENT_CERT' | 'CLIENT_KEY' | 'SERVER_CA_CERT'): string {
+function tlsSourceName(kind: 'CLIENT_CERT' | 'CLIENT_KEY' | 'SERVER_CA_CERT', env: Env): string {
   const alias = Object.entries(TLS_ALIASES).find(([, name]) => name === `TEMPORAL_TLS_${kind}_PATH`)?.[0];
   for (const name of [`TEMPORAL_TLS_${kind}_PATH`, `TEMPORAL_TLS_${kind}_DATA`, alias]) if (name && env[name]) return name;
   return `profile tls.${kind.toLowerCase()}_path`;
@@ -155,8 +155,8 @@ function readTemporal(env: Env, problems: string[]): TemporalConfig {
   const apiKey = profile.apiKey || undefined;
 
   const files = profile.tls ?? {};
-  const certName = tlsSourceName(env, 'CLIENT_CERT');
-  const keyName = tlsSourceName(env, 'CLIENT_KEY');
+  const certName = tlsSourceName('CLIENT_CERT', env);
+  const keyName = tlsSourceName('CLIENT_KEY', env);
   // A certificate without its key (or the reverse) would silently fall back to server-only TLS: refuse.
   if (Boolean(files.clientCert) !== Boolean(files.clientKey)) {
     const counterpart = (name: string, from: string, to: string) => (name in TLS_ALIASES || name.startsWith('TEMPORAL_') ? name.replace(from, to) : name.replace(from.toLowerCase(), to.toLowerCase()));
@@ -168,7 +168,7 @@ function readTemporal(env: Env, problems: string[]): TemporalConfig {
   }
   const crt = readPem(files.clientCert, certName, problems);
   const key = readPem(files.clientKey, keyName, problems);
-  const ca = readPem(files.serverCACert, tlsSourceName(env, 'SERVER_CA_CERT'), problems);
+  const ca = readPem(files.serverCACert, tlsSourceName('SERVER_CA_CERT', env), problems);
   const serverName = files.serverName || undefined;
   const wantsTls = Boolean(files.clientCert || files.clientKey || files.serverCACert || serverName || apiKey);
   const tlsOn = tlsFlag ?? (files.disabled === undefined ? undefined : !files.disabled);

@@ -7,8 +7,9 @@ import { alertOperator } from '../operator/workflow';
 import { formatMoney } from '../shared/format';
 import { compensationRetry, mailOptions, stepOptions } from '../shared/policies';
 
-const steps = sagaActivities<Activities>(stepOptions);
-const mail = sagaActivities<Activities>(mailOptions);
+// One proxy per retry policy of src/shared/policies.ts: forward steps, best-effort mail.
+const stepActivities = sagaActivities<Activities>(stepOptions);
+const mailActivities = sagaActivities<Activities>(mailOptions);
 
 /**
  * The order saga: reserve stock and authorize payment in parallel, capture, ship, confirm by e-mail.
@@ -32,14 +33,14 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
       {
         name: 'reserveStock',
         summary: `Reserve ${itemCount} unit${itemCount === 1 ? '' : 's'} for order ${orderId}`,
-        run: activity(steps.reserveStock, { orderId, items }),
-        compensate: { name: 'releaseStock', summary: `Release stock for order ${orderId}`, run: activity(steps.releaseStock, { orderId }) },
+        run: activity(stepActivities.reserveStock, { orderId, items }),
+        compensate: { name: 'releaseStock', summary: `Release stock for order ${orderId}`, run: activity(stepActivities.releaseStock, { orderId }) },
       },
       {
         name: 'authorizePayment',
         summary: `Authorize ${formatMoney(totalCents, currency)} for order ${orderId}`,
-        run: activity(steps.authorizePayment, { orderId, token: input.payment.token, amountCents: totalCents, currency }),
-        compensate: { name: 'voidPayment', summary: `Void payment authorization for order ${orderId}`, run: activity(steps.voidPayment, { orderId }) },
+        run: activity(stepActivities.authorizePayment, { orderId, token: input.payment.token, amountCents: totalCents, currency }),
+        compensate: { name: 'voidPayment', summary: `Void payment authorization for order ${orderId}`, run: activity(stepActivities.voidPayment, { orderId }) },
       },
     ] as const);
 
@@ -47,16 +48,16 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
     await saga.step({
       name: 'capturePayment',
       summary: `Capture payment for order ${orderId}`,
-      run: activity(steps.capturePayment, { orderId }),
-      compensate: { name: 'refundPayment', summary: `Refund payment for order ${orderId}`, run: activity(steps.refundPayment, { orderId }) },
+      run: activity(stepActivities.capturePayment, { orderId }),
+      compensate: { name: 'refundPayment', summary: `Refund payment for order ${orderId}`, run: activity(stepActivities.refundPayment, { orderId }) },
     });
 
     setCurrentDetails('Creating shipment');
     const shipment = await saga.step({
       name: 'createShipment',
       summary: `Ship order ${orderId} to ${input.shippingAddress.country}`,
-      run: activity(steps.createShipment, { orderId, address: input.shippingAddress, items }),
-      compensate: { name: 'cancelShipment', summary: `Cancel shipment of order ${orderId}`, run: activity(steps.cancelShipment, { orderId }) },
+      run: activity(stepActivities.createShipment, { orderId, address: input.shippingAddress, items }),
+      compensate: { name: 'cancelShipment', summary: `Cancel shipment of order ${orderId}`, run: activity(stepActivities.cancelShipment, { orderId }) },
     });
 
     setCurrentDetails('Sending confirmation');
@@ -64,7 +65,7 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
       saga.optionalStep({
         name: 'sendConfirmation',
         summary: `E-mail confirmation of order ${orderId}`,
-        run: activity(mail.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
+        run: activity(mailActivities.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
       }),
     );
 

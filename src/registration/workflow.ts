@@ -30,13 +30,14 @@ import {
   type VerificationState,
 } from './contract';
 import { alertOperator } from '../operator/workflow';
-import { compensationRetry, mailOptions, quickOptions, stepOptions } from '../shared/policies';
+import { compensationRetry, mailOptions, checkOptions, stepOptions } from '../shared/policies';
 
 const codePattern = /^[A-Za-z0-9]{4,12}$/;
 
-const steps = sagaActivities<Activities>(stepOptions);
-const quick = sagaActivities<Activities>(quickOptions);
-const mail = sagaActivities<Activities>(mailOptions);
+// One proxy per retry policy of src/shared/policies.ts: forward steps, quick checks, best-effort mail.
+const stepActivities = sagaActivities<Activities>(stepOptions);
+const checkActivities = sagaActivities<Activities>(checkOptions);
+const mailActivities = sagaActivities<Activities>(mailOptions);
 
 /**
  * The registration saga: create the account, mail a verification code and wait for it until a
@@ -76,7 +77,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     if (verification.phase !== 'waiting' || CancellationScope.current().consideredCancelled) return closed();
     // A check already under way when a cancellation arrives finishes, so its answer is counted.
     const { accepted, locked } = await CancellationScope.nonCancellable(() =>
-      quick.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]),
+      checkActivities.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]),
     );
     if (verification.phase !== 'waiting') return closed();
     if (accepted) {
@@ -126,7 +127,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
   });
 
   const sendCode = (sequence: number) =>
-    activity(mail.sendVerificationEmail, { userId, email, name, sequence });
+    activity(mailActivities.sendVerificationEmail, { userId, email, name, sequence });
 
   const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('registration') });
   try {
@@ -150,8 +151,8 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     await saga.step({
       name: 'createUser',
       summary: `Create account ${userId}`,
-      run: activity(steps.createUser, { userId, email, name }),
-      compensate: { name: 'deleteUser', summary: `Delete account ${userId}`, run: activity(steps.deleteUser, { userId }) },
+      run: activity(stepActivities.createUser, { userId, email, name }),
+      compensate: { name: 'deleteUser', summary: `Delete account ${userId}`, run: activity(stepActivities.deleteUser, { userId }) },
     });
 
     setCurrentDetails('Sending verification e-mail');
@@ -168,7 +169,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
         run: async (opts) => {
           const reason = failureReason ?? saga.state.failure?.message ?? CANCELLED_REASON;
           try {
-            return await mail.sendRegistrationFailedEmail.executeWithOptions({ summary: opts.summary }, [{ userId, email, name, reason }]);
+            return await mailActivities.sendRegistrationFailedEmail.executeWithOptions({ summary: opts.summary }, [{ userId, email, name, reason }]);
           } catch {
             return { messageId: undefined };
           }
@@ -222,9 +223,9 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     }
 
     setCurrentDetails('Activating account');
-    await saga.step({ name: 'activateUser', summary: `Activate account ${userId}`, run: activity(steps.activateUser, { userId }) });
+    await saga.step({ name: 'activateUser', summary: `Activate account ${userId}`, run: activity(stepActivities.activateUser, { userId }) });
     const welcome = await CancellationScope.nonCancellable(() =>
-      saga.optionalStep({ name: 'sendWelcome', summary: `E-mail welcome to user ${userId}`, run: activity(mail.sendWelcomeEmail, { userId, email, name }) }),
+      saga.optionalStep({ name: 'sendWelcome', summary: `E-mail welcome to user ${userId}`, run: activity(mailActivities.sendWelcomeEmail, { userId, email, name }) }),
     );
     setCurrentDetails('Registered');
     return { userId, status: 'ACTIVE', welcomeSent: welcome.ok, steps: saga.state.steps };

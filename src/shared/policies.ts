@@ -24,7 +24,7 @@ export const stepOptions: ActivityOptions = {
 };
 
 /** Reads and checks that must answer fast (a verification code check). */
-export const quickOptions: ActivityOptions = {
+export const checkOptions: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '1 minute',

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/shared/failures';
@@ -10,47 +9,29 @@ import { SagaStatus, sagaStateQuery, type SagaState } from '@saga-temporal/saga'
 import { orderWorkflowId, startOrder } from '../../src/order/start';
 import type { OrderInput } from '../../src/order/contract';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
-import type { Services } from '../../src/services';
 import type { orderSaga } from '../../src/order/workflow';
-import { recordHistory, startSagaTestbed, uniqueTaskQueue, workflowBundle, type SagaTestbed } from '../helpers';
+import { recordHistory, uniqueTaskQueue, workflowBundle } from '../helpers';
+import { useSagaTestbed } from '../support/testbed';
+import { sampleOrder } from '../support/samples';
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
-let seq = 0;
 
 // On the dev server: a failing parallel stage cancels its sibling, and the Java time-skipping server
 // cannot take a cancellation that races the sibling's completion (ACTIVITY_UNKNOWN). Orders have no
 // timers to skip.
-beforeAll(async () => {
-  testbed = await startSagaTestbed({ server: 'dev-server' });
-  ({ env, services, taskQueue } = testbed);
-});
+const testbed = useSagaTestbed({ server: 'dev-server' });
 
-afterAll(async () => {
-  await testbed?.close();
-});
-
-
-function order(overrides: Partial<OrderInput> = {}): OrderInput {
-  seq += 1;
-  return {
-    orderId: `o-${seq}-${Date.now().toString(36)}`,
-    customerId: 'c-1',
-    email: 'ada@example.com',
+/** Two lines, so that a reservation holds stock of both SKUs. */
+const order = (overrides: Partial<OrderInput> = {}): OrderInput =>
+  sampleOrder({
     items: [
       { sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 },
       { sku: 'sku-gadget', quantity: 1, unitPriceCents: 1999 },
     ],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
     ...overrides,
-  };
-}
+  });
 
 async function held(): Promise<number> {
-  const [widget, gadget] = await Promise.all([services.inventory.stock('sku-widget'), services.inventory.stock('sku-gadget')]);
+  const [widget, gadget] = await Promise.all([testbed.services.inventory.stock('sku-widget'), testbed.services.inventory.stock('sku-gadget')]);
   return (widget?.held ?? 0) + (gadget?.held ?? 0);
 }
 
@@ -68,14 +49,14 @@ async function failureOf(handle: WorkflowHandle<typeof orderSaga>): Promise<{ ty
 
 /** Nothing of a failed order is left: no stock held, no money kept, no live shipment. */
 async function expectNothingKept(orderId: string): Promise<void> {
-  for (const r of await services.inventory.reservations(orderId)) expect(r.status).toBe('released');
-  const payment = await services.payments.get(orderId);
+  for (const r of await testbed.services.inventory.reservations(orderId)) expect(r.status).toBe('released');
+  const payment = await testbed.services.payments.get(orderId);
   if (payment) {
     const sum = (kind: string) => payment.ledger.filter((e) => e.kind === kind).reduce((n, e) => n + e.amountCents, 0);
     expect(sum('capture') - sum('refund')).toBe(0);
     expect(['voided', 'refunded']).toContain(payment.status);
   }
-  const shipment = await services.shipping.get(orderId);
+  const shipment = await testbed.services.shipping.get(orderId);
   if (shipment) expect(shipment.status).toBe('cancelled');
 }
 
@@ -92,7 +73,7 @@ describe('order saga', () => {
   it('reserves, charges exactly the total, ships and confirms a good order', async () => {
     const before = await held();
     const input = order();
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const result = await handle.result();
 
     expect(result).toMatchObject({ orderId: input.orderId, status: 'COMPLETED', totalCents: 5997, currency: 'EUR', itemCount: 3, confirmationSent: true });
@@ -104,11 +85,11 @@ describe('order saga', () => {
       ['sendConfirmation', 'done'],
     ]);
     expect(await held()).toBe(before + 3);
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.status).toBe('captured');
     expect(payment?.ledger.filter((e) => e.kind === 'capture').map((e) => e.amountCents)).toEqual([5997]);
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
-    expect(await services.mail.outbox({ to: 'ada@example.com', kind: 'order-confirmation' })).toHaveLength(1);
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
+    expect(await testbed.services.mail.outbox({ to: 'ada@example.com', kind: 'order-confirmation' })).toHaveLength(1);
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(SagaStatusKey)).toBe(SagaStatus.COMPLETED);
@@ -120,7 +101,7 @@ describe('order saga', () => {
   it('voids the payment authorized in parallel when the stock is sold out', async () => {
     const before = await held();
     const input = order({ items: [{ sku: 'sku-soldout', quantity: 1, unitPriceCents: 500 }] });
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const { type, state } = await failureOf(handle);
     expect(type).toBe(FailureType.OutOfStock);
     expect(state.status).toBe(SagaStatus.COMPENSATED);
@@ -134,7 +115,7 @@ describe('order saga', () => {
   it('releases the stock when the payment is declined', async () => {
     const before = await held();
     const input = order({ payment: { token: 'tok_declined' } });
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const { type, state } = await failureOf(handle);
     expect(type).toBe(FailureType.PaymentDeclined);
     expect(state.failure).toMatchObject({ step: 'authorizePayment', type: FailureType.PaymentDeclined });
@@ -146,14 +127,14 @@ describe('order saga', () => {
   it('refunds, voids and releases, in reverse order, when no carrier serves the address', async () => {
     const before = await held();
     const input = order({ shippingAddress: { name: 'Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' } });
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const { type, state } = await failureOf(handle);
     expect(type).toBe(FailureType.Undeliverable);
     expect(state.status).toBe(SagaStatus.COMPENSATED);
     const compensated = state.steps.filter((s) => s.compensation?.status === 'done').sort((a, b) => (a.compensation!.endedAt! < b.compensation!.endedAt! ? -1 : 1));
     expect(compensated.map((s) => s.compensation?.name).slice(0, 2)).toEqual(['cancelShipment', 'refundPayment']);
     expect(await held()).toBe(before);
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
     await expectNothingKept(input.orderId);
     expect((await handle.describe()).typedSearchAttributes.get(SagaStatusKey)).toBe(SagaStatus.COMPENSATED);
@@ -162,33 +143,33 @@ describe('order saga', () => {
 
   it('completes after the transient payment failures of tok_flaky are retried', async () => {
     const input = order({ payment: { token: 'tok_flaky' } });
-    const result = await (await startOrder(env.client, input, { taskQueue })).result();
+    const result = await (await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).result();
     expect(result.status).toBe('COMPLETED');
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.filter((e) => e.kind === 'authorize')).toHaveLength(1);
     expect(payment?.status).toBe('captured');
   });
 
   it('keeps the order when only the confirmation e-mail bounces', async () => {
     const input = order({ email: 'nobody@bounce.test' });
-    const result = await (await startOrder(env.client, input, { taskQueue })).result();
+    const result = await (await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).result();
     expect(result.status).toBe('COMPLETED');
     expect(result.confirmationSent).toBe(false);
     expect(result.confirmationError).toMatch(/bounce/i);
-    expect((await services.payments.get(input.orderId))?.status).toBe('captured');
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+    expect((await testbed.services.payments.get(input.orderId))?.status).toBe('captured');
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
   });
 
   it('refuses a second start of the same order', async () => {
     const input = order();
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await handle.result();
-    await expect(startOrder(env.client, input, { taskQueue })).rejects.toThrow(/already started|exists/i);
+    await expect(startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).rejects.toThrow(/already started|exists/i);
   });
 
   it('fails at once with InvalidInput, before any step, when started with bad input directly', async () => {
-    const handle = await env.client.workflow.start('orderSaga', {
-      taskQueue,
+    const handle = await testbed.env.client.workflow.start('orderSaga', {
+      taskQueue: testbed.taskQueue,
       workflowId: orderWorkflowId(`bad-${Date.now()}`),
       args: [{ ...order(), items: [{ sku: 'sku-widget', quantity: -1, unitPriceCents: 1 }] }],
     });
@@ -207,10 +188,10 @@ describe('order saga', () => {
     ] as const) {
       it(`undoes everything done so far when the customer cancels ${stage}`, async () => {
         const before = await held();
-        services.faults.set(service, { latencyMs: 1500 });
+        testbed.services.faults.set(service, { latencyMs: 1500 });
         try {
           const input = order();
-          const handle = await startOrder(env.client, input, { taskQueue });
+          const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
           await waitForStep(handle, step);
           await handle.cancel();
           const err = await handle.result().catch((e: unknown) => e);
@@ -224,7 +205,7 @@ describe('order saga', () => {
           await expectNothingKept(input.orderId);
           if (step === 'capturePayment') await recordHistory(handle, 'order', 'cancelled-during-capture');
         } finally {
-          services.faults.set(service, undefined);
+          testbed.services.faults.set(service, undefined);
         }
       });
     }
@@ -233,11 +214,11 @@ describe('order saga', () => {
   it('finishes on a new worker, charging once, when the worker dies after capturing', async () => {
     // A first worker whose capture commits and then never answers, like a process killed mid-call.
     const queue = uniqueTaskQueue('handover');
-    const activities = createActivities(services);
+    const activities = createActivities(testbed.services);
     let captured!: () => void;
     const capturedOnce = new Promise<void>((r) => (captured = r));
     const dying = await Worker.create({
-      connection: env.nativeConnection,
+      connection: testbed.env.nativeConnection,
       taskQueue: queue,
       workflowBundle: await workflowBundle(),
       shutdownGraceTime: '100 ms',
@@ -256,17 +237,17 @@ describe('order saga', () => {
     });
     const input = order();
     const dyingRun = dying.run();
-    const handle = await startOrder(env.client, input, { taskQueue: queue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: queue });
     await capturedOnce;
     dying.shutdown();
     await dyingRun;
 
-    const fresh = await Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities });
+    const fresh = await Worker.create({ connection: testbed.env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities });
     const result = await fresh.runUntil(handle.result());
     expect(result.status).toBe('COMPLETED');
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.filter((e) => e.kind === 'capture')).toHaveLength(1);
     expect(payment?.ledger.filter((e) => e.kind === 'authorize')).toHaveLength(1);
-    expect((await services.inventory.reservations(input.orderId)).filter((r) => r.status === 'held')).toHaveLength(1);
+    expect((await testbed.services.inventory.reservations(input.orderId)).filter((r) => r.status === 'held')).toHaveLength(1);
   });
 });

@@ -1,32 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../src/shared/failures';
 import { startRegistration } from '../../src/registration/start';
-import type { Services } from '../../src/services';
 import { resendVerificationSignal, verificationStateQuery, verifyEmailUpdate } from '../../src/registration/contract';
 import { type registrationSaga } from '../../src/registration/workflow';
-import { startSagaTestbed, type SagaTestbed } from '../helpers';
+import { useSagaTestbed } from '../support/testbed';
 
 // The registration's limits, each pinned at the limit and one past it: wrong codes, verification
 // e-mails in all, the time between two of them, and the verification deadline. Time skipping: the
 // clock moves with `env.sleep`, and updates are sent while it stands still.
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
 let seq = 0;
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed();
-  ({ env, services, taskQueue } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
+const testbed = useSagaTestbed();
 
 type Handle = WorkflowHandle<typeof registrationSaga>;
 
@@ -39,19 +26,19 @@ async function waitingRegistration(verificationTimeout?: string): Promise<{ hand
   seq += 1;
   const email = `limits${seq}.${Date.now().toString(36)}@example.com`;
   const userId = `u-limits-${seq}-${Date.now().toString(36)}`;
-  const handle = await startRegistration(env.client, { userId, email, name: 'Grace Hopper', ...(verificationTimeout ? { verificationTimeout } : {}) }, { taskQueue });
+  const handle = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper', ...(verificationTimeout ? { verificationTimeout } : {}) }, { taskQueue: testbed.taskQueue });
   await expect.poll(async () => (await handle.query(verificationStateQuery)).phase, { timeout: 20_000, interval: 25 }).toBe('waiting');
   return { handle, email, userId };
 }
 
 async function latestCode(email: string): Promise<string> {
-  const code = await services.mail.latestVerificationCode(email);
+  const code = await testbed.services.mail.latestVerificationCode(email);
   if (!code) throw new Error(`no verification e-mail to ${email}`);
   return code;
 }
 
 const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
-const verificationMails = async (email: string) => (await services.mail.outbox({ to: email, kind: 'verification' })).length;
+const verificationMails = async (email: string) => (await testbed.services.mail.outbox({ to: email, kind: 'verification' })).length;
 
 async function failureType(handle: Handle): Promise<string | undefined> {
   const err = await handle.result().catch((e: unknown) => e);
@@ -68,7 +55,7 @@ describe('wrong verification codes', () => {
     }
     expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] })).toEqual({ accepted: true, outcome: 'verified', attemptsLeft: 1 });
     expect((await handle.result()).status).toBe('ACTIVE');
-    expect((await services.users.get(userId))?.status).toBe('active');
+    expect((await testbed.services.users.get(userId))?.status).toBe('active');
   });
 
   it(`locks on the ${MAX_CODE_ATTEMPTS}th wrong code and refuses the right one after it`, async () => {
@@ -80,7 +67,7 @@ describe('wrong verification codes', () => {
     const late = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] }).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(Error);
     expect(await failureType(handle)).toBe(FailureType.VerificationFailed);
-    expect((await services.users.get(userId))?.status).toBe('deleted');
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
   });
 });
 
@@ -88,11 +75,11 @@ describe('verification e-mails', () => {
   it(`sends at most ${MAX_VERIFICATION_SENDS} in all: every resend a minute apart goes out up to the cap, the next is refused`, async () => {
     const { handle, email } = await waitingRegistration();
     for (let sends = 2; sends <= MAX_VERIFICATION_SENDS; sends++) {
-      await env.sleep('61 seconds');
+      await testbed.env.sleep('61 seconds');
       await handle.signal(resendVerificationSignal);
       await expect.poll(() => verificationMails(email), { timeout: 20_000, interval: 25 }).toBe(sends);
     }
-    await env.sleep('61 seconds');
+    await testbed.env.sleep('61 seconds');
     await handle.signal(resendVerificationSignal);
     await expect.poll(async () => (await handle.query(verificationStateQuery)).resendsRefused, { timeout: 20_000, interval: 25 }).toBe(1);
     expect(await handle.query(verificationStateQuery)).toMatchObject({ phase: 'waiting', sends: MAX_VERIFICATION_SENDS });
@@ -105,12 +92,12 @@ describe('verification e-mails', () => {
 
   it('refuses a resend 59 seconds after the last e-mail and sends one at 61 seconds', async () => {
     const { handle, email } = await waitingRegistration();
-    await env.sleep('59 seconds');
+    await testbed.env.sleep('59 seconds');
     await handle.signal(resendVerificationSignal);
     await expect.poll(async () => (await handle.query(verificationStateQuery)).resendsRefused, { timeout: 20_000, interval: 25 }).toBe(1);
     expect(await verificationMails(email)).toBe(1);
 
-    await env.sleep('2 seconds');
+    await testbed.env.sleep('2 seconds');
     await handle.signal(resendVerificationSignal);
     await expect.poll(() => verificationMails(email), { timeout: 20_000, interval: 25 }).toBe(2);
     expect((await handle.query(verificationStateQuery)).resendsRefused).toBe(1);
@@ -122,20 +109,20 @@ describe('verification e-mails', () => {
 describe('the verification deadline', () => {
   it('accepts the code one second before the deadline', async () => {
     const { handle, email, userId } = await waitingRegistration('1 minute');
-    await env.sleep('59 seconds');
+    await testbed.env.sleep('59 seconds');
     expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: await latestCode(email) }] })).toMatchObject({ outcome: 'verified' });
     expect((await handle.result()).status).toBe('ACTIVE');
-    expect((await services.users.get(userId))?.status).toBe('active');
+    expect((await testbed.services.users.get(userId))?.status).toBe('active');
   });
 
   it('undoes the registration one second after the deadline, and the code no longer counts', async () => {
     const { handle, email, userId } = await waitingRegistration('1 minute');
     const code = await latestCode(email);
-    await env.sleep('61 seconds');
+    await testbed.env.sleep('61 seconds');
     await expect.poll(async () => (await handle.query(verificationStateQuery)).phase, { timeout: 20_000, interval: 25 }).not.toBe('waiting');
     const late = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] }).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(Error);
     expect(await failureType(handle)).toBe(FailureType.VerificationExpired);
-    expect((await services.users.get(userId))?.status).toBe('deleted');
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
   });
 });

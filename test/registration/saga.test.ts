@@ -1,43 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../src/shared/failures';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { registrationWorkflowId, startRegistration } from '../../src/registration/start';
-import type { RegistrationInput } from '../../src/registration/contract';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
 import { MAX_FAILED_CHECKS_PER_ADDRESS } from '../../src/services/users';
-import type { Services } from '../../src/services';
 import { MAX_CODE_ATTEMPTS, resendVerificationSignal, verificationStateQuery, verifyEmailSignal, verifyEmailUpdate } from '../../src/registration/contract';
 import { type registrationSaga } from '../../src/registration/workflow';
-import { recordHistory, startSagaTestbed, type SagaTestbed } from '../helpers';
+import { recordHistory } from '../helpers';
+import { useSagaTestbed } from '../support/testbed';
+import { sampleRegistration } from '../support/samples';
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
-let seq = 0;
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed();
-  ({ env, services, taskQueue } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
-
+const testbed = useSagaTestbed();
 
 type Handle = WorkflowHandle<typeof registrationSaga>;
 
-function registration(overrides: Partial<RegistrationInput> = {}): RegistrationInput & { userId: string; email: string } {
-  seq += 1;
-  return { userId: `u-test-${seq}-${Date.now().toString(36)}`, email: `grace${seq}.${Date.now().toString(36)}@example.com`, name: 'Grace Hopper', ...overrides } as RegistrationInput & {
-    userId: string;
-    email: string;
-  };
-}
+const registration = sampleRegistration;
 
 async function waitingForCode(handle: Handle): Promise<void> {
   for (let i = 0; i < 400; i++) {
@@ -50,7 +30,7 @@ async function waitingForCode(handle: Handle): Promise<void> {
 }
 
 async function codeFor(email: string): Promise<string> {
-  const code = await services.mail.latestVerificationCode(email);
+  const code = await testbed.services.mail.latestVerificationCode(email);
   if (!code) throw new Error(`no verification e-mail to ${email}`);
   return code;
 }
@@ -74,8 +54,8 @@ async function failureType(handle: Handle): Promise<string | undefined> {
 
 /** The undo ran in the required order: the error e-mail went out (or was tried) before the account was deleted. */
 async function expectUndone(handle: Handle, input: { userId: string; email: string }): Promise<void> {
-  expect((await services.users.get(input.userId))?.status).toBe('deleted');
-  const kinds = (await services.mail.outbox({ to: input.email })).map((m) => m.kind);
+  expect((await testbed.services.users.get(input.userId))?.status).toBe('deleted');
+  const kinds = (await testbed.services.mail.outbox({ to: input.email })).map((m) => m.kind);
   expect(kinds[0]).toBe('verification');
   expect(kinds.at(-1)).toBe('registration-failed');
   expect(kinds).not.toContain('welcome');
@@ -90,7 +70,7 @@ async function expectUndone(handle: Handle, input: { userId: string; email: stri
 describe('registration saga', () => {
   it('activates the account and sends a welcome e-mail when the code is verified in time', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     expect(handle.workflowId).toBe(registrationWorkflowId(input.email));
     expect(handle.workflowId).not.toContain('grace');
     await waitingForCode(handle);
@@ -98,15 +78,15 @@ describe('registration saga', () => {
     expect(answer).toEqual({ accepted: true, outcome: 'verified', attemptsLeft: MAX_CODE_ATTEMPTS });
     const result = await handle.result();
     expect(result).toMatchObject({ userId: input.userId, status: 'ACTIVE', welcomeSent: true });
-    expect((await services.users.get(input.userId))?.status).toBe('active');
-    expect((await services.mail.outbox({ to: input.email })).map((m) => m.kind)).toEqual(['verification', 'welcome']);
+    expect((await testbed.services.users.get(input.userId))?.status).toBe('active');
+    expect((await testbed.services.mail.outbox({ to: input.email })).map((m) => m.kind)).toEqual(['verification', 'welcome']);
     expect((await handle.describe()).typedSearchAttributes.get(SagaStatusKey)).toBe(SagaStatus.COMPLETED);
     await recordHistory(handle, 'registration', 'verified');
   });
 
   it('answers a wrong code with the attempts left, then accepts the right one', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     const code = await codeFor(input.email);
     expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: wrong(code) }] })).toEqual({
@@ -120,7 +100,7 @@ describe('registration saga', () => {
 
   it('accepts the code as a signal, for clients that cannot wait for an answer', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     await handle.signal(verifyEmailSignal, { code: await codeFor(input.email) });
     expect((await handle.result()).status).toBe('ACTIVE');
@@ -128,7 +108,7 @@ describe('registration saga', () => {
 
   it('sends the error e-mail, then deletes the account, after too many wrong codes', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     const code = await codeFor(input.email);
     for (let left = MAX_CODE_ATTEMPTS - 1; left >= 0; left--) {
@@ -140,7 +120,7 @@ describe('registration saga', () => {
     const state = await handle.query(sagaStateQuery);
     expect(state.status).toBe(SagaStatus.COMPENSATED);
     expect(state.failure?.message).toMatch(/wrong 5 times/);
-    const [failedMail] = await services.mail.outbox({ to: input.email, kind: 'registration-failed' });
+    const [failedMail] = await testbed.services.mail.outbox({ to: input.email, kind: 'registration-failed' });
     expect(failedMail?.text).toMatch(/wrong 5 times/);
     await recordHistory(handle, 'registration', 'too-many-wrong-codes');
   });
@@ -150,7 +130,7 @@ describe('registration saga', () => {
     const runs = MAX_FAILED_CHECKS_PER_ADDRESS / MAX_CODE_ATTEMPTS;
     for (let run = 0; run < runs; run++) {
       const input = registration({ email });
-      const handle = await startRegistration(env.client, input, { taskQueue });
+      const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
       await waitingForCode(handle);
       const code = await codeFor(email);
       for (let i = 0; i < MAX_CODE_ATTEMPTS; i++) await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: wrong(code) }] });
@@ -158,28 +138,28 @@ describe('registration saga', () => {
     }
     // A new registration of the address gets no fresh tries: the right code is refused too.
     const input = registration({ email });
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: await codeFor(email) }] })).toEqual({ accepted: false, outcome: 'locked', attemptsLeft: 0 });
     expect(await failureType(handle)).toBe(FailureType.VerificationFailed);
     expect((await handle.query(sagaStateQuery)).failure?.message).toMatch(/locked/);
-    expect((await services.users.get(input.userId))?.status).toBe('deleted');
-    const mails = await services.mail.outbox({ to: email, kind: 'registration-failed' });
+    expect((await testbed.services.users.get(input.userId))?.status).toBe('deleted');
+    const mails = await testbed.services.mail.outbox({ to: email, kind: 'registration-failed' });
     expect(mails.at(-1)?.text).toMatch(/too many wrong codes were entered for this address/);
   });
 
   it('refuses a resend inside the rate limit, then sends a new code that replaces the old one', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     const first = await codeFor(input.email);
 
     await handle.signal(resendVerificationSignal);
     await expect.poll(async () => (await handle.query(verificationStateQuery)).resendsRefused).toBe(1);
 
-    await env.sleep('61 seconds');
+    await testbed.env.sleep('61 seconds');
     await handle.signal(resendVerificationSignal);
-    await expect.poll(async () => (await services.mail.outbox({ to: input.email, kind: 'verification' })).length).toBe(2);
+    await expect.poll(async () => (await testbed.services.mail.outbox({ to: input.email, kind: 'verification' })).length).toBe(2);
     const second = await codeFor(input.email);
     expect((await handle.query(verificationStateQuery)).sends).toBe(2);
 
@@ -193,7 +173,7 @@ describe('registration saga', () => {
 
   it('undoes the registration when the 24-hour deadline passes, in well under a few seconds', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     const started = performance.now();
     expect(await failureType(handle)).toBe(FailureType.VerificationExpired);
@@ -210,10 +190,10 @@ describe('registration saga', () => {
 
   it('undoes the registration when the verification e-mail bounces', async () => {
     const input = registration({ email: `nobody${Date.now().toString(36)}@bounce.test` });
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     expect(await failureType(handle)).toBe(FailureType.MailBounced);
-    expect((await services.users.get(input.userId))?.status).toBe('deleted');
-    const outbox = await services.mail.outbox({ to: input.email });
+    expect((await testbed.services.users.get(input.userId))?.status).toBe('deleted');
+    const outbox = await testbed.services.mail.outbox({ to: input.email });
     expect(outbox.map((m) => [m.kind, m.status])).toEqual([
       ['verification', 'bounced'],
       ['registration-failed', 'bounced'],
@@ -223,7 +203,7 @@ describe('registration saga', () => {
 
   it('undoes the registration when it is cancelled while waiting for the code', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     await handle.cancel();
     expect(await failureType(handle)).toBe('Cancelled');
@@ -234,8 +214,8 @@ describe('registration saga', () => {
 
   it('lets one address run only one registration at a time', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
-    await expect(startRegistration(env.client, { ...input, userId: undefined }, { taskQueue })).rejects.toThrow(/already started|exists/i);
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    await expect(startRegistration(testbed.env.client, { ...input, userId: undefined }, { taskQueue: testbed.taskQueue })).rejects.toThrow(/already started|exists/i);
     // Cancel once it waits: the Java test server cannot cancel an activity whose completion races the
     // cancellation (ACTIVITY_UNKNOWN), a case the real server handles.
     await waitingForCode(handle);
@@ -245,7 +225,7 @@ describe('registration saga', () => {
 
   it('rejects a verification update that is malformed, without counting an attempt', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await waitingForCode(handle);
     const err = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: 'not a code!' }] }).catch((e: unknown) => e);
     expect((err as Error & { cause?: Error }).cause?.message).toMatch(/code must be/);

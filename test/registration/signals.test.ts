@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
 import { FailureType } from '../../src/shared/failures';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startRegistration } from '../../src/registration/start';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
-import type { Services } from '../../src/services';
 import { CANCELLED_REASON, MAX_CODE_ATTEMPTS, MAX_MESSAGES, resendVerificationSignal, verificationStateQuery, verifyEmailSignal, verifyEmailUpdate } from '../../src/registration/contract';
 import { type registrationSaga } from '../../src/registration/workflow';
-import { startSagaTestbed, type SagaTestbed } from '../helpers';
+import { useSagaTestbed } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
 
 // The registration's signal and update handlers at the edges, on a real dev server: codes that arrive
@@ -18,10 +16,6 @@ import { waitUntil } from '../fixtures/saga-harness';
 // client flooding one registration with messages. In each, the saga must still end undone or done,
 // never closed half-way.
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
 let seq = 0;
 
 // Switches the wrapped activities read: a check that fails as if the database were down, and an error
@@ -29,8 +23,7 @@ let seq = 0;
 const control = { checkDown: false, checkCalls: 0, errorMailStarted: false, releaseErrorMail: () => undefined as void };
 let errorMailGate: Promise<void> = Promise.resolve();
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed({
+const testbed = useSagaTestbed({
     server: 'dev-server',
     activities: (real: Activities) => ({
       ...real,
@@ -46,8 +39,6 @@ beforeAll(async () => {
       },
     }),
   });
-  ({ env, services, taskQueue } = testbed);
-});
 
 afterAll(async () => {
   control.releaseErrorMail();
@@ -60,7 +51,7 @@ async function start(): Promise<{ handle: Handle; userId: string; email: string 
   seq += 1;
   const userId = `u-sig-${seq}-${Date.now().toString(36)}`;
   const email = `signals${seq}.${Date.now().toString(36)}@example.com`;
-  const handle = await startRegistration(env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue });
+  const handle = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue: testbed.taskQueue });
   await waitUntil(async () => (await handle.query(verificationStateQuery)).phase === 'waiting');
   return { handle, userId, email };
 }
@@ -79,7 +70,7 @@ async function searchStatus(handle: Handle): Promise<unknown> {
 describe('codes that arrive after a cancellation', () => {
   it('are refused while the saga unwinds: the account is deleted and the saga ends CANCELLED', async () => {
     const { handle, userId, email } = await start();
-    const code = (await services.mail.latestVerificationCode(email))!;
+    const code = (await testbed.services.mail.latestVerificationCode(email))!;
     control.errorMailStarted = false;
     errorMailGate = new Promise((resolve) => (control.releaseErrorMail = resolve));
 
@@ -98,10 +89,10 @@ describe('codes that arrive after a cancellation', () => {
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.CANCELLED);
     expect(await searchStatus(handle)).toBe(SagaStatus.CANCELLED);
-    expect((await services.users.get(userId))?.status).toBe('deleted');
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
     expect(control.checkCalls).toBe(checksBefore);
     expect((await handle.query(verificationStateQuery)).phase).toBe('closed');
-    const [mail] = await services.mail.outbox({ to: email, kind: 'registration-failed' });
+    const [mail] = await testbed.services.mail.outbox({ to: email, kind: 'registration-failed' });
     expect(mail?.text).toContain(`${CANCELLED_REASON}.`);
   });
 });
@@ -120,10 +111,10 @@ describe('a code check that fails on the signal path', () => {
     expect((await handle.describe()).status.name).toBe('RUNNING');
 
     control.checkDown = false;
-    const answer = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: (await services.mail.latestVerificationCode(email))! }] });
+    const answer = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: (await testbed.services.mail.latestVerificationCode(email))! }] });
     expect(answer).toMatchObject({ accepted: true, outcome: 'verified' });
     expect(await handle.result()).toMatchObject({ userId, status: 'ACTIVE' });
-    expect((await services.users.get(userId))?.status).toBe('active');
+    expect((await testbed.services.users.get(userId))?.status).toBe('active');
   });
 });
 
@@ -141,7 +132,7 @@ describe('a flood of signals and updates against one registration', () => {
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.VerificationFailed);
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
     expect((await handle.query(verificationStateQuery)).phase).toBe('flooded');
-    expect((await services.users.get(userId))?.status).toBe('deleted');
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
     const events = (await handle.fetchHistory()).events!.length;
     expect(events).toBeLessThan(4 * (MAX_MESSAGES + 50) + 100);
     // Closed: the server refuses anything more.

@@ -1,44 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createDevServerEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { forgottenAwaitSaga, innerScopeSaga, releaseAlertSignal, scriptedSaga, slowAlertSaga } from '../fixtures/saga-edge-workflows';
 import { retryCompensationUpdate, SagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
+import { useFixtureWorker } from '../support/testbed';
 
 // The engine's sharper edges, on a real dev server: inner cancellation scopes, a cancelled saga whose
 // compensation fails, a body that returns with a step in flight, a failing parallel stage with a slow
 // sibling, and the operator's window opening while the alert hook still runs. In every case the
 // workflow's final status and `SagaStatus` must agree, and nothing may be left undone unreported.
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const recording = createRecordingActivities();
 const taskQueue = uniqueTaskQueue('saga-edges');
 
-beforeAll(async () => {
-  env = await createDevServerEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleFor('fixtures/saga-edge-workflows.ts'),
-    activities: recording.activities,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await running;
-  }
-  await env?.teardown();
-});
+const testbed = useFixtureWorker({ server: 'dev-server', workflows: 'fixtures/saga-edge-workflows.ts', taskQueue, activities: recording.activities });
 
 const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
 const sagaStatusOf = async (handle: WorkflowHandle) => (await handle.describe()).typedSearchAttributes.get(SagaStatusKey);
@@ -56,7 +35,7 @@ async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
 
 describe('a step cut short by an inner cancellation scope', () => {
   it.each(['timeout', 'cancel'] as const)('(%s) is a failure: the saga is compensated and the workflow fails, as SagaStatus says', async (how) => {
-    const handle = await env.client.workflow.start(innerScopeSaga, { taskQueue, workflowId: uniqueTaskQueue(`inner-${how}`), args: [how] });
+    const handle = await testbed.env.client.workflow.start(innerScopeSaga, { taskQueue, workflowId: uniqueTaskQueue(`inner-${how}`), args: [how] });
     const failure = await failureOf(handle);
     expect(failure.type).toBe(SagaFailureType.StepCancelled);
     expect(failure.message).toMatch(/^slow failed: /);
@@ -69,7 +48,7 @@ describe('a step cut short by an inner cancellation scope', () => {
 
 describe('a cancelled saga whose compensation fails', () => {
   it('fails with CompensationFailed carrying the compensation failures, not a bare cancellation', async () => {
-    const handle = await env.client.workflow.start(scriptedSaga, {
+    const handle = await testbed.env.client.workflow.start(scriptedSaga, {
       taskQueue,
       workflowId: uniqueTaskQueue('cancel-broken'),
       args: [{ stages: [{ name: 'a', undo: 'broken' }, { name: 'stuck', mode: 'block' }], options: { compensationRetry: { maximumAttempts: 2, initialInterval: '100 milliseconds' } } }],
@@ -89,7 +68,7 @@ describe('a cancelled saga whose compensation fails', () => {
 
 describe('a saga body that returns with a step in flight', () => {
   it('waits for the step, and unwinds when it fails instead of ending COMPLETED', async () => {
-    const handle = await env.client.workflow.start(forgottenAwaitSaga, { taskQueue, workflowId: uniqueTaskQueue('forgotten-fail'), args: ['fail'] });
+    const handle = await testbed.env.client.workflow.start(forgottenAwaitSaga, { taskQueue, workflowId: uniqueTaskQueue('forgotten-fail'), args: ['fail'] });
     const failure = await failureOf(handle);
     expect(failure.type).toBe('PaymentDeclined');
     expect(failure.message).toBe('late failed: late was declined');
@@ -98,7 +77,7 @@ describe('a saga body that returns with a step in flight', () => {
   });
 
   it('waits for the step that succeeds before reporting COMPLETED', async () => {
-    const handle = await env.client.workflow.start(forgottenAwaitSaga, { taskQueue, workflowId: uniqueTaskQueue('forgotten-ok'), args: ['ok'] });
+    const handle = await testbed.env.client.workflow.start(forgottenAwaitSaga, { taskQueue, workflowId: uniqueTaskQueue('forgotten-ok'), args: ['ok'] });
     expect(await handle.result()).toBe('done');
     const state = await handle.query(sagaStateQuery);
     expect(state.status).toBe(SagaStatus.COMPLETED);
@@ -113,7 +92,7 @@ describe('a parallel stage with a failing step', () => {
   // On the dev server: the Java time-skipping server cannot take a cancellation that races the
   // sibling's completion (ACTIVITY_UNKNOWN) and leaves the workflow task hanging; a real server can.
   it('undoes the whole stage together, then the earlier steps', async () => {
-    const handle = await env.client.workflow.start(scriptedSaga, {
+    const handle = await testbed.env.client.workflow.start(scriptedSaga, {
       taskQueue,
       workflowId: uniqueTaskQueue('parallel'),
       args: [{ stages: [{ name: 'a' }, [{ name: 'b' }, { name: 'c', mode: 'fail' }, { name: 'd' }], { name: 'e' }] }],
@@ -136,7 +115,7 @@ describe('a parallel stage with a failing step', () => {
   });
 
   it('cancels its siblings instead of waiting for them, and still compensates them', async () => {
-    const handle = await env.client.workflow.start(scriptedSaga, {
+    const handle = await testbed.env.client.workflow.start(scriptedSaga, {
       taskQueue,
       workflowId: uniqueTaskQueue('parallel-cancel'),
       args: [{ stages: [{ name: 'a' }, [{ name: 'slow', mode: 'block' }, { name: 'c', mode: 'fail' }]] }],
@@ -161,7 +140,7 @@ describe('a parallel stage with a failing step', () => {
 
 describe('the operator updates', () => {
   it('are accepted as soon as SagaStatus reads COMPENSATION_FAILED, while the alert hook still runs', async () => {
-    const handle = await env.client.workflow.start(slowAlertSaga, { taskQueue, workflowId: uniqueTaskQueue('slow-alert') });
+    const handle = await testbed.env.client.workflow.start(slowAlertSaga, { taskQueue, workflowId: uniqueTaskQueue('slow-alert') });
     await waitUntil(async () => (await handle.query(sagaStateQuery)).status === SagaStatus.COMPENSATION_FAILED);
     expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATION_FAILED);
     recording.repair(handle.workflowId, 'a');

@@ -1,47 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
 import { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery, type SagaFailureDetails } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
+import { useFixtureWorker } from '../support/testbed';
 
 // The Java time-skipping server implements workflow updates, so the operator's repair path is tested
 // on it like the rest of the engine.
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const recording = createRecordingActivities();
 const taskQueue = uniqueTaskQueue('saga-operator');
 
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleFor('fixtures/saga-workflows.ts'),
-    activities: recording.activities,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await running;
-  }
-  await env?.teardown();
-});
+const testbed = useFixtureWorker({ server: 'time-skipping', workflows: 'fixtures/saga-workflows.ts', taskQueue, activities: recording.activities });
 
 const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
 
 function start(input: ScriptedSagaInput, name: string): Promise<WorkflowHandle<typeof scriptedSaga>> {
-  return env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [input] });
+  return testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [input] });
 }
 
 /** A saga whose compensation of `b` fails until repaired, waiting for an operator once it has given up. */

@@ -1,52 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FailureType } from '../../src/shared/failures';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startOrder } from '../../src/order/start';
 import { startRegistration } from '../../src/registration/start';
 import type { OrderInput } from '../../src/order/contract';
-import { audit, type Services } from '../../src/services';
+import { audit } from '../../src/services';
 import type { orderSaga } from '../../src/order/workflow';
 import { verificationStateQuery } from '../../src/registration/contract';
 import { type registrationSaga } from '../../src/registration/workflow';
-import { startSagaTestbed, type SagaTestbed } from '../helpers';
+import { useSagaTestbed } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
+import { sampleOrder, uniqueId } from '../support/samples';
 
 // Resets on a real dev server: an operator's way to recover a stuck or failed saga. A reset starts a
 // new run of the same workflow id from a chosen workflow task; the steps after that point run again.
 // The idempotency keys name the saga, not the run, so what ran before the reset is found again: no
 // second effect, and compensations undo what the old run did.
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
 let seq = 0;
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed({ server: 'dev-server' });
-  ({ env, services, taskQueue } = testbed);
-});
+const testbed = useSagaTestbed({ server: 'dev-server' });
 
-afterAll(async () => {
-  await testbed?.close();
-});
-
-function order(overrides: Partial<OrderInput> = {}): OrderInput {
-  seq += 1;
-  return {
-    orderId: `o-reset-${seq}-${Date.now().toString(36)}`,
-    customerId: 'c-1',
-    email: 'ada@example.com',
-    items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
-    ...overrides,
-  };
-}
+const order = (overrides: Partial<OrderInput> = {}): OrderInput => sampleOrder({ orderId: uniqueId('o-reset'), ...overrides });
 
 /**
  * Resets the handle's current run to the workflow task that scheduled the first `activityType` (that
@@ -61,8 +39,8 @@ async function resetToTaskScheduling<T extends typeof orderSaga | typeof registr
     .slice(0, scheduled)
     .reverse()
     .find((e) => e.workflowTaskCompletedEventAttributes);
-  const reset = await env.client.workflowService.resetWorkflowExecution({
-    namespace: env.namespace ?? 'default',
+  const reset = await testbed.env.client.workflowService.resetWorkflowExecution({
+    namespace: testbed.env.namespace ?? 'default',
     workflowExecution: { workflowId: handle.workflowId, runId },
     workflowTaskFinishEventId: task!.eventId,
     reason: `test: reset to the task that scheduled ${activityType}`,
@@ -70,13 +48,13 @@ async function resetToTaskScheduling<T extends typeof orderSaga | typeof registr
   });
   expect(reset.runId).toBeTruthy();
   expect(reset.runId).not.toBe(runId);
-  return env.client.workflow.getHandle<T>(handle.workflowId, reset.runId!);
+  return testbed.env.client.workflow.getHandle<T>(handle.workflowId, reset.runId!);
 }
 
 /** The order's rows in the books: ledger entries by kind, reservations, shipments. */
 async function books(orderId: string) {
-  const ledger = await services.db.all<{ kind: string; n: number }>('SELECT kind, COUNT(*) AS n FROM payment_ledger WHERE order_id = ? GROUP BY kind', [orderId]);
-  const count = async (table: string) => (await services.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE order_id = ?`, [orderId]))!.n;
+  const ledger = await testbed.services.db.all<{ kind: string; n: number }>('SELECT kind, COUNT(*) AS n FROM payment_ledger WHERE order_id = ? GROUP BY kind', [orderId]);
+  const count = async (table: string) => (await testbed.services.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE order_id = ?`, [orderId]))!.n;
   return {
     ledger: Object.fromEntries(ledger.map((r) => [r.kind, r.n])),
     reservations: await count('reservations'),
@@ -97,7 +75,7 @@ async function failureTypeOf(handle: WorkflowHandle<typeof orderSaga>): Promise<
 describe('a reset of the order saga', () => {
   it.each(['capturePayment', 'createShipment'])('to the task that scheduled %s completes with the same payment and shipment, each taken once', async (activityType) => {
     const input = order();
-    const first = await startOrder(env.client, input, { taskQueue });
+    const first = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const done = await first.result();
 
     const rerun = await resetToTaskScheduling(first, activityType);
@@ -106,13 +84,13 @@ describe('a reset of the order saga', () => {
     expect(again).toMatchObject({ paymentId: done.paymentId, shipmentId: done.shipmentId, trackingNumber: done.trackingNumber, confirmationSent: true });
     expect((await rerun.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
     expect(await books(input.orderId)).toEqual({ ledger: { authorize: 1, capture: 1 }, reservations: 1, shipments: 1, payments: 1 });
-    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' }).then((m) => m.filter((x) => x.subject.includes(input.orderId)))).toHaveLength(1);
-    expect((await audit(services)).problems).toEqual([]);
+    expect(await testbed.services.mail.outbox({ to: input.email, kind: 'order-confirmation' }).then((m) => m.filter((x) => x.subject.includes(input.orderId)))).toHaveLength(1);
+    expect((await audit(testbed.services)).problems).toEqual([]);
   });
 
   it('of a failed order, to before its failure, compensates everything exactly once', async () => {
     const input = order({ shippingAddress: { ...order().shippingAddress, country: 'AQ' } });
-    const first = await startOrder(env.client, input, { taskQueue });
+    const first = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     expect(await failureTypeOf(first)).toBe(FailureType.Undeliverable);
     const undone = await books(input.orderId);
     expect(undone).toEqual({ ledger: { authorize: 1, capture: 1, refund: 1 }, reservations: 1, shipments: 0, payments: 1 });
@@ -131,9 +109,9 @@ describe('a reset of the order saga', () => {
       ['createShipment', 'compensated'],
     ]);
     expect(await books(input.orderId)).toEqual(undone);
-    for (const r of await services.inventory.reservations(input.orderId)) expect(r.status).toBe('released');
-    expect((await services.payments.get(input.orderId))?.status).toBe('refunded');
-    expect((await audit(services)).problems).toEqual([]);
+    for (const r of await testbed.services.inventory.reservations(input.orderId)) expect(r.status).toBe('released');
+    expect((await testbed.services.payments.get(input.orderId))?.status).toBe('refunded');
+    expect((await audit(testbed.services)).problems).toEqual([]);
   });
 });
 
@@ -142,13 +120,13 @@ describe('a reset of the registration saga', () => {
     seq += 1;
     const userId = `u-reset-${seq}-${Date.now().toString(36)}`;
     const email = `reset${seq}.${Date.now().toString(36)}@example.com`;
-    const first = await startRegistration(env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue });
+    const first = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue: testbed.taskQueue });
     await waitUntil(async () => (await first.query(verificationStateQuery)).phase === 'waiting');
 
     const rerun = await resetToTaskScheduling(first, 'sendVerificationEmail');
     await waitUntil(async () => (await rerun.query(verificationStateQuery)).phase === 'waiting');
     // The verification e-mail of the first run is found again, not sent a second time.
-    expect(await services.mail.outbox({ to: email, kind: 'verification' })).toHaveLength(1);
+    expect(await testbed.services.mail.outbox({ to: email, kind: 'verification' })).toHaveLength(1);
 
     await rerun.cancel();
     const err = await rerun.result().then(
@@ -157,27 +135,27 @@ describe('a reset of the registration saga', () => {
     );
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect((await rerun.query(sagaStateQuery)).status).toBe(SagaStatus.CANCELLED);
-    expect((await services.users.get(userId))?.status).toBe('deleted');
-    expect(await services.mail.outbox({ to: email, kind: 'registration-failed' })).toHaveLength(1);
-    expect((await audit(services)).problems).toEqual([]);
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+    expect(await testbed.services.mail.outbox({ to: email, kind: 'registration-failed' })).toHaveLength(1);
+    expect((await audit(testbed.services)).problems).toEqual([]);
   });
 
   it('a second registration of the same address after the first ended is a new saga with its own keys', async () => {
     seq += 1;
     const email = `again${seq}.${Date.now().toString(36)}@example.com`;
-    const first = await startRegistration(env.client, { userId: `u-a-${seq}`, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue });
+    const first = await startRegistration(testbed.env.client, { userId: `u-a-${seq}`, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue: testbed.taskQueue });
     await waitUntil(async () => (await first.query(verificationStateQuery)).phase === 'waiting');
     await first.cancel();
     await first.result().catch(() => undefined);
 
-    const second = await startRegistration(env.client, { userId: `u-a-${seq}`, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue });
+    const second = await startRegistration(testbed.env.client, { userId: `u-a-${seq}`, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue: testbed.taskQueue });
     expect(second.workflowId).toBe(first.workflowId);
     await waitUntil(async () => (await second.query(verificationStateQuery)).phase === 'waiting');
     // Same workflow id, same user id: the account is created again and a new code mailed.
-    expect((await services.users.get(`u-a-${seq}`))?.status).toBe('pending');
-    expect(await services.mail.outbox({ to: email, kind: 'verification' })).toHaveLength(2);
+    expect((await testbed.services.users.get(`u-a-${seq}`))?.status).toBe('pending');
+    expect(await testbed.services.mail.outbox({ to: email, kind: 'verification' })).toHaveLength(2);
     await second.cancel();
     await second.result().catch(() => undefined);
-    expect((await services.users.get(`u-a-${seq}`))?.status).toBe('deleted');
+    expect((await testbed.services.users.get(`u-a-${seq}`))?.status).toBe('deleted');
   });
 });

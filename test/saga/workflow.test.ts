@@ -1,42 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, typedParallelSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
 import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
+import { useFixtureWorker } from '../support/testbed';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const recording = createRecordingActivities();
 const taskQueue = uniqueTaskQueue('saga');
 
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleFor('fixtures/saga-workflows.ts'),
-    activities: recording.activities,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await running;
-  }
-  await env?.teardown();
-});
+const testbed = useFixtureWorker({ server: 'time-skipping', workflows: 'fixtures/saga-workflows.ts', taskQueue, activities: recording.activities });
 
 function start(input: ScriptedSagaInput, name = 'saga'): Promise<WorkflowHandle<typeof scriptedSaga>> {
-  return env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [input] });
+  return testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [input] });
 }
 
 const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
@@ -80,7 +59,7 @@ describe('a saga that completes', () => {
   });
 
   it('returns the typed results of a parallel stage', async () => {
-    const result = await env.client.workflow.execute(typedParallelSaga, { taskQueue, workflowId: uniqueTaskQueue('typed') });
+    const result = await testbed.env.client.workflow.execute(typedParallelSaga, { taskQueue, workflowId: uniqueTaskQueue('typed') });
     expect(result).toEqual({ first: 'first-result', second: 6 });
   });
 });
