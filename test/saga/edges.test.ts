@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { WorkflowFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { forgottenAwaitSaga, innerScopeSaga, releaseAlertSignal, scriptedSaga, slowAlertSaga } from '../fixtures/saga-edge-workflows';
 import { retryCompensationUpdate, SagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
-import { useFixtureWorker } from '../support/testbed';
+import { applicationFailureOf, useFixtureWorker } from '../support/testbed';
 
 // The engine's sharper edges, on a real dev server: inner cancellation scopes, a cancelled saga whose
 // compensation fails, a body that returns with a step in flight, a failing parallel stage with a slow
@@ -22,21 +22,10 @@ const testbed = useFixtureWorker({ server: 'dev-server', workflows: 'fixtures/sa
 const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
 const sagaStatusOf = async (handle: WorkflowHandle) => (await handle.describe()).typedSearchAttributes.get(SagaStatusKey);
 
-async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
-  const error = await handle.result().then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(WorkflowFailedError);
-  const cause = (error as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
-}
-
 describe('a step cut short by an inner cancellation scope', () => {
   it.each(['timeout', 'cancel'] as const)('(%s) is a failure: the saga is compensated and the workflow fails, as SagaStatus says', async (how) => {
     const handle = await testbed.env.client.workflow.start(innerScopeSaga, { taskQueue, workflowId: uniqueTaskQueue(`inner-${how}`), args: [how] });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe(SagaFailureType.StepCancelled);
     expect(failure.message).toMatch(/^slow failed: /);
     expect((failure.details?.[0] as SagaFailureDetails).status).toBe(SagaStatus.COMPENSATED);
@@ -55,7 +44,7 @@ describe('a cancelled saga whose compensation fails', () => {
     });
     await waitUntil(() => logOf(handle).includes('do:stuck'));
     await handle.cancel();
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe(SagaFailureType.CompensationFailed);
     // The cancellation that made the saga unwind, as the cancelled step reported it.
     expect(failure.cause?.cause).toBeInstanceOf(CancelledFailure);
@@ -69,7 +58,7 @@ describe('a cancelled saga whose compensation fails', () => {
 describe('a saga body that returns with a step in flight', () => {
   it('waits for the step, and unwinds when it fails instead of ending COMPLETED', async () => {
     const handle = await testbed.env.client.workflow.start(forgottenAwaitSaga, { taskQueue, workflowId: uniqueTaskQueue('forgotten-fail'), args: ['fail'] });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe('PaymentDeclined');
     expect(failure.message).toBe('late failed: late was declined');
     expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATED);
@@ -97,7 +86,7 @@ describe('a parallel stage with a failing step', () => {
       workflowId: uniqueTaskQueue('parallel'),
       args: [{ stages: [{ name: 'a' }, [{ name: 'b' }, { name: 'c', mode: 'fail' }, { name: 'd' }], { name: 'e' }] }],
     });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(failure.message).toBe('c failed: c was declined');
     expect((failure.details?.[0] as SagaFailureDetails).failedStep).toBe('c');
     const undos = logOf(handle).filter((e) => e.startsWith('undo:'));
@@ -120,7 +109,7 @@ describe('a parallel stage with a failing step', () => {
       workflowId: uniqueTaskQueue('parallel-cancel'),
       args: [{ stages: [{ name: 'a' }, [{ name: 'slow', mode: 'block' }, { name: 'c', mode: 'fail' }]] }],
     });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe('PaymentDeclined');
     const events = (await handle.fetchHistory()).events ?? [];
     // The blocked sibling was cancelled, not waited for until its 10-second timeout.
@@ -147,7 +136,7 @@ describe('the operator updates', () => {
     const update = await handle.startUpdate(retryCompensationUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
     await handle.signal(releaseAlertSignal);
     expect((await update.result()).status).toBe(SagaStatus.COMPENSATED);
-    expect((await failureOf(handle)).type).toBe('PaymentDeclined');
+    expect((await applicationFailureOf(handle)).type).toBe('PaymentDeclined');
     expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATED);
   });
 });

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
+import { type ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, typedParallelSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
 import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
-import { useFixtureWorker } from '../support/testbed';
+import { applicationFailureOf, useFixtureWorker } from '../support/testbed';
 
 const recording = createRecordingActivities();
 const taskQueue = uniqueTaskQueue('saga');
@@ -22,18 +22,6 @@ const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
 
 async function sagaStatusOf(handle: WorkflowHandle): Promise<string | undefined> {
   return (await handle.describe()).typedSearchAttributes.get(SagaStatusKey);
-}
-
-/** Waits for the saga to fail and returns the failure the client sees. */
-async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
-  const error = await handle.result().then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(WorkflowFailedError);
-  const cause = (error as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
 }
 
 const detailsOf = (failure: ApplicationFailure) => failure.details?.[0] as SagaFailureDetails;
@@ -70,7 +58,7 @@ describe('a failing step', () => {
   it.each(names.map((_, i) => i))('at position %i undoes exactly the started steps, last first, and reports the business failure', async (position) => {
     const stages = names.map((name, i) => ({ name, mode: i === position ? ('fail' as const) : ('ok' as const) }));
     const handle = await start({ stages }, `fail-at-${position}`);
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     const started = names.slice(0, position + 1);
     expect(logOf(handle)).toEqual([...started.map((s) => `do:${s}`), ...[...started].reverse().map((s) => `undo:${s}`)]);
     expect(failure.type).toBe('PaymentDeclined');
@@ -83,7 +71,7 @@ describe('a failing step', () => {
 
   it('leaves steps without a compensation alone', async () => {
     const handle = await start({ stages: [{ name: 'a' }, { name: 'b', undo: 'none' }, { name: 'c', mode: 'fail' }] });
-    await failureOf(handle);
+    await applicationFailureOf(handle);
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'do:c', 'undo:c', 'undo:a']);
     const state = await handle.query(sagaStateQuery);
     expect(state.steps.map((s) => s.status)).toEqual(['compensated', 'done', 'compensated']);
@@ -92,7 +80,7 @@ describe('a failing step', () => {
 
   it('that ran but timed out is still compensated', async () => {
     const handle = await start({ stages: [{ name: 'a' }, { name: 'slow', mode: 'timeout' }] });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(logOf(handle)).toEqual(['do:a', 'do:slow', 'undo:slow', 'undo:a']);
     expect(failure.type).toBe('TimeoutFailure');
     const state = await handle.query(sagaStateQuery);
@@ -112,7 +100,7 @@ describe('a failing step', () => {
 describe('a failing compensation', () => {
   it('that fails and then succeeds on retry leaves the saga COMPENSATED', async () => {
     const handle = await start({ stages: [{ name: 'a', undo: 'flaky' }, { name: 'b', mode: 'fail' }] });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'undo:b', 'undo-failed:a', 'undo-failed:a', 'undo:a']);
     expect(detailsOf(failure)).toMatchObject({ status: 'COMPENSATED', compensationFailures: [] });
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
@@ -121,7 +109,7 @@ describe('a failing compensation', () => {
 
   it('keeps retrying past the total timeout the activity proxy sets for forward steps', async () => {
     const handle = await start({ stages: [{ name: 'a', undo: 'stubborn' }, { name: 'b', mode: 'fail' }] });
-    await failureOf(handle);
+    await applicationFailureOf(handle);
     expect(logOf(handle).filter((e) => e.endsWith(':a'))).toEqual(['do:a', ...Array<string>(6).fill('undo-failed:a'), 'undo:a']);
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
   });
@@ -131,7 +119,7 @@ describe('a failing compensation', () => {
 
   it('that never succeeds: by default the rest still run, the saga is COMPENSATION_FAILED and fails with the original failure', async () => {
     const handle = await start({ stages: broken, options: { compensationRetry: retry } });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'do:c', 'undo:c', 'undo-failed:b', 'undo-failed:b', 'undo:a']);
     expect(failure.type).toBe('PaymentDeclined');
     expect(failure.message).toBe('c failed: c was declined');
@@ -149,7 +137,7 @@ describe('a failing compensation', () => {
 
   it('that never succeeds, with continueOnCompensationFailure off, stops the unwinding there', async () => {
     const handle = await start({ stages: broken, options: { compensationRetry: retry, continueOnCompensationFailure: false } });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'do:c', 'undo:c', 'undo-failed:b', 'undo-failed:b']);
     expect(detailsOf(failure)).toMatchObject({ status: 'COMPENSATION_FAILED', compensated: ['c'] });
     const state = await handle.query(sagaStateQuery);
@@ -162,7 +150,7 @@ describe('a failing compensation', () => {
 
   it('that never succeeds, with parallel compensation, does not hold the others back', async () => {
     const handle = await start({ stages: broken, options: { compensationRetry: retry, parallelCompensation: true } });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     const undos = logOf(handle).filter((e) => e.startsWith('undo'));
     expect([...undos].sort()).toEqual(['undo-failed:b', 'undo-failed:b', 'undo:a', 'undo:c']);
     expect(detailsOf(failure).compensated.sort()).toEqual(['a', 'c']);
@@ -171,7 +159,7 @@ describe('a failing compensation', () => {
 
   it('calls the onCompensationFailed hook, and records the hook failing instead of throwing it', async () => {
     const handle = await start({ stages: broken, options: { compensationRetry: retry }, alert: 'failing' });
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe('PaymentDeclined');
     expect(logOf(handle)).toContain('alert:b');
     const state = await handle.query(sagaStateQuery);
@@ -208,7 +196,7 @@ describe('cancellation', () => {
     // The request is recorded before the blocked compensation is let go.
     await waitUntil(async () => (await handle.fetchHistory()).events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes) ?? false);
     expect(recording.release(handle.workflowId, 'b')).toBe(true);
-    const failure = await failureOf(handle);
+    const failure = await applicationFailureOf(handle);
     expect(logOf(handle)).toEqual(['do:a', 'do:b', 'do:c', 'undo:c', 'undo-started:b', 'undo:b', 'undo:a']);
     expect(failure.type).toBe('PaymentDeclined');
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
@@ -219,7 +207,7 @@ describe('cancellation', () => {
 describe('activity summaries', () => {
   it('label forward and compensating activities in the event history', async () => {
     const handle = await start({ stages: [{ name: 'a' }, { name: 'b', mode: 'fail', undo: 'none' }] });
-    await failureOf(handle);
+    await applicationFailureOf(handle);
     const history = await handle.fetchHistory();
     const summaries = (history.events ?? [])
       .filter((e) => e.activityTaskScheduledEventAttributes)
@@ -231,7 +219,7 @@ describe('activity summaries', () => {
 describe('the state query', () => {
   it('shows each step with its compensation, attempt and error', async () => {
     const handle = await start({ stages: [...steps('a'), { name: 'b', mode: 'fail' }] });
-    await failureOf(handle);
+    await applicationFailureOf(handle);
     const state = await handle.query(sagaStateQuery);
     expect(state).toMatchObject({
       status: 'COMPENSATED',

@@ -1,4 +1,6 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { bundleFor, createDevServerEnv, createTimeSkippingEnv, startSagaTestbed, type SagaTestbed } from '../helpers';
@@ -50,4 +52,16 @@ export function useFixtureWorker(options: { server?: 'time-skipping' | 'dev-serv
     await fixture.env?.teardown();
   });
   return fixture;
+}
+
+/** Waits for a workflow to fail and returns the application failure the client sees as its cause. */
+export async function applicationFailureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
+  const error = await handle.result().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
 }
