@@ -1,6 +1,7 @@
 // Lint rules that protect what the type checker cannot: promises that nobody awaits, and workflow
 // code that would break determinism (Node built-ins, or activity implementations pulled into the
-// workflow sandbox instead of `import type`).
+// workflow sandbox instead of `import type`). The sandbox rule covers every file that is bundled into
+// workflows: each saga's workflow and contract, `src/shared/`, the bundle entry and the engine.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -23,7 +24,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'packages/saga/src/**/*.ts', 'bench/workflows.ts', 'test/fixtures/*-workflows.ts'],
+    files: [
+      'src/workflows.ts',
+      'src/*/workflow.ts',
+      'src/*/contract.ts',
+      'src/shared/**/*.ts',
+      'packages/saga/src/**/*.ts',
+      'bench/workflows.ts',
+      'test/fixtures/*-workflows.ts',
+    ],
     // The engine package's Node-side entries (`/client`, `/testing`) are never bundled into workflows.
     ignores: ['packages/saga/src/client.ts', 'packages/saga/src/testing.ts'],
     rules: {

@@ -10,7 +10,7 @@ import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/w
 import { SagaStatus } from '@saga-temporal/saga';
 import { createActivities } from '../src/activities';
 import { loadWorkerConfig } from '../src/config';
-import { SagaStatusKey } from '../src/search-attributes';
+import { SagaStatusKey } from '../src/shared/search-attributes';
 import type { Services } from '../src/services';
 import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';

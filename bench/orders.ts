@@ -2,7 +2,7 @@
 // Antarctica (no carrier: the shipment, the last compensable step, fails and everything before it is
 // undone). Shared by the Temporal sections and the peers, so all of them run the same order.
 
-import type { OrderInput } from '../src/schemas';
+import type { OrderInput } from '../src/order/contract';
 
 /** How an order run must end: completed, or compensated after the shipment (the last step) failed. */
 export type OrderOutcome = 'completed' | 'compensated';

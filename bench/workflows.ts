@@ -6,14 +6,15 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { CancellationScope, proxyActivities, proxyLocalActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../src/activities';
-import { formatMoney, orderTotalCents } from '../src/format';
+import { formatMoney } from '../src/shared/format';
+import { orderTotalCents } from '../src/order/contract';
 import { activity, defaultCompensationRetry, Saga, sagaLocalActivities, type CallOptions } from '@saga-temporal/saga';
-import { orderInputSchema, parseOrFail, type OrderInput } from '../src/schemas';
-import { compensationRetry, mailOptions, stepOptions } from '../src/workflows/policies';
+import { orderInputSchema, type OrderInput, type OrderResult } from '../src/order/contract';
+import { parseOrFail } from '../src/shared/validation';
+import { compensationRetry, mailOptions, stepOptions } from '../src/shared/policies';
 import type { BenchActivities } from './activities';
 
-export { orderSaga } from '../src/workflows/order';
-import type { OrderResult } from '../src/workflows/order';
+export { orderSaga } from '../src/order/workflow';
 
 /** What `plainOrder` returns: the order saga's result without the step records. */
 export interface PlainOrderResult {

@@ -10,11 +10,11 @@ import { workflowPreloadModules } from '../src/workflow-preload';
 /** Where the bundle goes unless a path is given. @default "dist/workflow-bundle.js" */
 export const DEFAULT_BUNDLE_PATH = 'dist/workflow-bundle.js';
 
-/** Bundles `src/workflows` into `outFile` and returns its absolute path and size. */
+/** Bundles `src/workflows.ts` into `outFile` and returns its absolute path and size. */
 export async function buildBundle(outFile: string = DEFAULT_BUNDLE_PATH): Promise<{ path: string; bytes: number }> {
   // The failure converter is compiled into the bundle: a prebuilt bundle does not take it from the worker.
   const { code } = await bundleWorkflowCode({
-    workflowsPath: resolve(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     failureConverterPath,
     preloadModules: [...workflowPreloadModules],
   });

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
-import { startDevServer } from '../src/devserver';
+import { startDevServer } from '../tools/devserver';
 import { createServices, type FaultConfig, type ServiceFaults } from '../src/services';
 import { checkInvariants, formatReport } from './lib/chaos/invariants';
 import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type SagaOutcome } from './lib/chaos/workload';

@@ -1,14 +1,14 @@
 // `npm run cluster`: the Temporal server in its production shape on this machine (PostgreSQL, two
-// history hosts, matching, frontend, internal worker, the standalone Web UI; see src/cluster) and the
+// history hosts, matching, frontend, internal worker, the standalone Web UI; see tools/cluster) and the
 // saga worker on it, its services' database on the same PostgreSQL and payload encryption on. Prints
 // every address, keeps its state in the data folder across restarts; Ctrl-C stops everything it
 // started, the saga worker first, PostgreSQL last.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ClusterBinaryMissingError, ClusterError, LocalPostgresError, startCluster, type Cluster } from '../src/cluster';
-import { managedProcess, type ManagedProcess } from '../src/cluster/process';
-import { TemporalBinaryError } from '../src/temporal-binaries';
+import { ClusterBinaryMissingError, ClusterError, LocalPostgresError, startCluster, type Cluster } from '../tools/cluster';
+import { managedProcess, type ManagedProcess } from '../tools/cluster/process';
+import { TemporalBinaryError } from '../tools/temporal-binaries';
 
 const HELP = `Usage: npm run cluster -- [options]
 

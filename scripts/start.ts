@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { connectionOptions, loadWorkerConfig } from '../src/config';
-import { isReachable } from '../src/devserver';
+import { isReachable } from '../src/reachable';
 import { createServices } from '../src/services';
 import { demoSummary, runDemo } from './lib/demo';
 import { startStack, type Stack } from './lib/stack';

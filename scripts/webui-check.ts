@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { AesGcmPayloadCodec, KeyRing } from '../src/codec';
 import { createCodecServer } from '../src/codec/server';
 import { sagaOutcome } from '../src/report';
-import { startOrder } from '../src/sagas';
+import { startOrder } from '../src/order/start';
 import { freePort } from './lib/ports';
 import { sampleOrder, UNDELIVERABLE_ADDRESS } from './lib/sample-order';
 import { startStack } from './lib/stack';

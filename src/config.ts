@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
-import { FaultConfigError, faultConfigFromEnv } from './services/faults';
+import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import { DEFAULT_DATABASE_URL, redactUrl } from './services/db';
+import { FaultConfigError, faultConfigFromEnv, type FaultConfig } from './services/faults';
+import { DEFAULT_TASK_QUEUE } from './shared/start-options';
 
 /**
  * Configuration of the worker and the client, read from the environment and validated in one pass so
@@ -29,14 +32,14 @@ export interface TemporalConfig {
 }
 
 export interface WorkerConfig extends TemporalConfig {
-  /** `sqlite:<file>` or `postgres://…`. @default "sqlite:.data/saga.db" (env `DATABASE_URL`) */
+  /** `sqlite:<file>` or `postgres://…`. @default DEFAULT_DATABASE_URL, "sqlite:.data/saga.db" (env `DATABASE_URL`) */
   databaseUrl: string;
   /** Where operator alerts are mailed. @default "ops@saga.test" (env `OPERATOR_EMAIL`) */
   operatorEmail: string;
   /** Prebuilt workflow bundle (`npm run build:bundle`); when unset the worker bundles at start. Env `WORKFLOW_BUNDLE_PATH`. */
   workflowBundlePath: string | undefined;
-  /** Fault injection as JSON (testing only). Env `SAGA_FAULTS`; refused unless `SAGA_FAULTS_ENABLED=true` when it turns any fault on. */
-  faults: string | undefined;
+  /** Fault injection (testing only), parsed from the JSON in env `SAGA_FAULTS`; refused unless `SAGA_FAULTS_ENABLED=true` when it turns any fault on. @default none */
+  faults: FaultConfig | undefined;
   /** Max concurrent activity executions. @default 200 (env `WORKER_MAX_ACTIVITIES`) */
   maxConcurrentActivities: number;
   /** Max concurrent workflow tasks. @default 40 (env `WORKER_MAX_WORKFLOW_TASKS`) */
@@ -71,17 +74,6 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function readPem(env: Env, variable: string, problems: string[]): Uint8Array | undefined {
-  const path = env[variable];
-  if (!path) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    problems.push(`${variable}=${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    return undefined;
-  }
-}
-
 function bool(env: Env, variable: string, problems: string[]): boolean | undefined {
   const raw = env[variable];
   if (raw === undefined || raw === '') return undefined;
@@ -102,34 +94,89 @@ function positiveInt(env: Env, variable: string, fallback: number, problems: str
   return n;
 }
 
-function readTemporal(env: Env, problems: string[]): TemporalConfig {
-  const address = env.TEMPORAL_ADDRESS || 'localhost:7233';
-  if (!/^[A-Za-z0-9.[\]:_-]+:\d{1,5}$/.test(address)) problems.push(`TEMPORAL_ADDRESS=${address} is not host:port`);
-  const namespace = env.TEMPORAL_NAMESPACE || 'default';
-  const taskQueue = env.TEMPORAL_TASK_QUEUE || 'sagas';
-  const apiKey = env.TEMPORAL_API_KEY || undefined;
+/**
+ * Today's names of the TLS file variables, read as aliases of the names the `temporal` CLI and the
+ * SDKs' environment configuration use. A standard name wins over its alias.
+ */
+const TLS_ALIASES = {
+  TEMPORAL_TLS_CERT_PATH: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY_PATH: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA_PATH: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+} as const;
 
-  const tlsFlag = bool(env, 'TEMPORAL_TLS', problems);
-  const certPath = env.TEMPORAL_TLS_CERT_PATH;
-  const keyPath = env.TEMPORAL_TLS_KEY_PATH;
+/** The variable (or profile key) that set a TLS file, for messages: the one the user wrote. */
+function tlsSourceName(kind: 'CLIENT_CERT' | 'CLIENT_KEY' | 'SERVER_CA_CERT', env: Env): string {
+  const alias = Object.entries(TLS_ALIASES).find(([, name]) => name === `TEMPORAL_TLS_${kind}_PATH`)?.[0];
+  for (const name of [`TEMPORAL_TLS_${kind}_PATH`, `TEMPORAL_TLS_${kind}_DATA`, alias]) if (name && env[name]) return name;
+  return `profile tls.${kind.toLowerCase()}_path`;
+}
+
+function readPem(source: ConfigDataSource | undefined, name: string, problems: string[]): Uint8Array | undefined {
+  if (!source) return undefined;
+  if (!('path' in source)) return typeof source.data === 'string' ? Buffer.from(source.data) : source.data;
+  try {
+    return readFileSync(source.path);
+  } catch (err) {
+    problems.push(`${name}=${source.path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return undefined;
+  }
+}
+
+/**
+ * The connection profile as the `temporal` CLI reads it: the TOML file (`TEMPORAL_CONFIG_FILE`, else
+ * the user's `temporalio/temporal.toml`), its profile (`TEMPORAL_PROFILE`, else "default"), then the
+ * standard `TEMPORAL_*` variables over it. Empty variables count as unset, as they always did here.
+ */
+function readProfile(env: Env, tlsFlag: boolean | undefined, problems: string[]): ClientConfigProfile {
+  const standard: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value) standard[name] = value;
+  for (const [alias, name] of Object.entries(TLS_ALIASES)) if (standard[alias] && !standard[name]) standard[name] = standard[alias];
+  // Spellings such as "yes" or "off" are accepted here; envconfig knows only "1" and "true".
+  if (tlsFlag === undefined) delete standard.TEMPORAL_TLS;
+  else standard.TEMPORAL_TLS = String(tlsFlag);
+  try {
+    return loadClientConfigProfile({ overrideEnvVars: standard });
+  } catch (err) {
+    problems.push(`the Temporal client profile cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+    return {};
+  }
+}
+
+function readTemporal(env: Env, problems: string[]): TemporalConfig {
+  // Problems are listed in the order of the settings: address first, then TLS.
+  const flagProblems: string[] = [];
+  const tlsFlag = bool(env, 'TEMPORAL_TLS', flagProblems);
+  const profile = readProfile(env, tlsFlag, problems);
+  const address = profile.address || 'localhost:7233';
+  if (!/^[A-Za-z0-9.[\]:_-]+:\d{1,5}$/.test(address)) problems.push(`TEMPORAL_ADDRESS=${address} is not host:port`);
+  problems.push(...flagProblems);
+  const namespace = profile.namespace || 'default';
+  const taskQueue = env.TEMPORAL_TASK_QUEUE || DEFAULT_TASK_QUEUE;
+  const apiKey = profile.apiKey || undefined;
+
+  const files = profile.tls ?? {};
+  const certName = tlsSourceName('CLIENT_CERT', env);
+  const keyName = tlsSourceName('CLIENT_KEY', env);
   // A certificate without its key (or the reverse) would silently fall back to server-only TLS: refuse.
-  if (Boolean(certPath) !== Boolean(keyPath)) {
+  if (Boolean(files.clientCert) !== Boolean(files.clientKey)) {
+    const counterpart = (name: string, from: string, to: string) => (name in TLS_ALIASES || name.startsWith('TEMPORAL_') ? name.replace(from, to) : name.replace(from.toLowerCase(), to.toLowerCase()));
     problems.push(
-      certPath
-        ? 'TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is missing: mTLS needs both'
-        : 'TEMPORAL_TLS_KEY_PATH is set but TEMPORAL_TLS_CERT_PATH is missing: mTLS needs both',
+      files.clientCert
+        ? `${certName} is set but ${counterpart(certName, 'CERT', 'KEY')} is missing: mTLS needs both`
+        : `${keyName} is set but ${counterpart(keyName, 'KEY', 'CERT')} is missing: mTLS needs both`,
     );
   }
-  const crt = readPem(env, 'TEMPORAL_TLS_CERT_PATH', problems);
-  const key = readPem(env, 'TEMPORAL_TLS_KEY_PATH', problems);
-  const ca = readPem(env, 'TEMPORAL_TLS_CA_PATH', problems);
-  const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
-  const wantsTls = Boolean(certPath || keyPath || env.TEMPORAL_TLS_CA_PATH || serverName || apiKey);
-  if (tlsFlag === false && wantsTls) {
+  const crt = readPem(files.clientCert, certName, problems);
+  const key = readPem(files.clientKey, keyName, problems);
+  const ca = readPem(files.serverCACert, tlsSourceName('SERVER_CA_CERT', env), problems);
+  const serverName = files.serverName || undefined;
+  const wantsTls = Boolean(files.clientCert || files.clientKey || files.serverCACert || serverName || apiKey);
+  const tlsOn = tlsFlag ?? (files.disabled === undefined ? undefined : !files.disabled);
+  if (tlsOn === false && wantsTls) {
     problems.push('TEMPORAL_TLS=false contradicts the TLS certificate, CA, server name or API key settings');
   }
   let tls: TLSConfig | undefined;
-  if (tlsFlag === true || (tlsFlag === undefined && wantsTls)) {
+  if (tlsOn === true || (tlsOn === undefined && wantsTls)) {
     tls = {
       ...(serverName ? { serverNameOverride: serverName } : {}),
       ...(ca ? { serverRootCACertificate: ca } : {}),
@@ -157,13 +204,13 @@ export function loadClientConfig(env: Env = process.env): TemporalConfig {
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const problems: string[] = [];
   const temporal = readTemporal(env, problems);
-  const databaseUrl = env.DATABASE_URL || 'sqlite:.data/saga.db';
+  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')})`);
+    problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${redactUrl(databaseUrl)})`);
   }
-  const faults = env.SAGA_FAULTS || undefined;
+  let faults: FaultConfig | undefined;
   try {
-    faultConfigFromEnv(env);
+    faults = faultConfigFromEnv(env);
   } catch (err) {
     if (!(err instanceof FaultConfigError)) throw err;
     problems.push(err.problems);

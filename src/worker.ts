@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -5,10 +6,10 @@ import { createActivities } from './activities';
 import { dataConverterFor, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
-import { customSearchAttributes } from './search-attributes';
+import { customSearchAttributes } from './shared/search-attributes';
 import { metricsAddress, telemetryOptions } from './telemetry';
 import { workflowPreloadModules } from './workflow-preload';
-import { createServices, faultsAreOn, type Services } from './services';
+import { createServices, faultsAreOn, redactUrl, type Services } from './services';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
 export class MissingSearchAttributeError extends Error {
@@ -42,8 +43,10 @@ export async function checkSearchAttributes(connection: NativeConnection, config
 /** Where the workflow code comes from: a prebuilt bundle in production, the sources in development. */
 async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'>> {
   if (config.workflowBundlePath) return { workflowBundle: { code: await readFile(config.workflowBundlePath, 'utf8') } };
-  // The sources' directory: webpack resolves its index under tsx, vitest and compiled output alike.
-  return { workflowsPath: join(__dirname, 'workflows'), bundlerOptions: { preloadModules: [...workflowPreloadModules] } };
+  // The bundle entry sits next to this file: `workflows.ts` under tsx and vitest, `workflows.js` once compiled.
+  const workflowsPath = ['.ts', '.js'].map((ext) => join(__dirname, `workflows${ext}`)).find((path) => existsSync(path));
+  if (!workflowsPath) throw new Error(`No workflows.ts or workflows.js next to ${__filename}`);
+  return { workflowsPath, bundlerOptions: { preloadModules: [...workflowPreloadModules] } };
 }
 
 /** Creates the saga worker on an open connection, with the activities bound to `services`. */
@@ -79,7 +82,7 @@ export async function main(): Promise<void> {
   let services: Services | undefined;
   try {
     await checkSearchAttributes(connection, config);
-    const faults = config.faults ? JSON.parse(config.faults) : undefined;
+    const { faults } = config;
     if (faults && faultsAreOn(faults)) {
       logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
     }
@@ -97,7 +100,7 @@ export async function main(): Promise<void> {
       address: config.address,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
-      database: redact(config.databaseUrl),
+      database: redactUrl(config.databaseUrl),
       ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
       metrics: metrics ? `http://${metrics}/metrics` : 'off (SAGA_METRICS_ADDRESS)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
@@ -108,10 +111,6 @@ export async function main(): Promise<void> {
     await services?.close();
     await connection.close();
   }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 if (require.main === module) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FailureType } from '../src/failures';
+import { FailureType } from '../src/shared/failures';
 import { cancelStep, confirmStep, forwardStep } from '@saga-temporal/barrier';
 import { failureOf, testEngines, useTestServices } from './postgres';
 

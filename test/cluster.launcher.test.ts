@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeClusterPortBlock } from '../src/cluster';
+import { freeClusterPortBlock } from '../tools/cluster';
 
 // `npm run cluster` as a person runs it: a child process printing its addresses, a client order run
 // against it, Ctrl-C, and a second start on the same folder that still knows the order.

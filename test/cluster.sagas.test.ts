@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
-import { freeClusterPortBlock, startCluster, type Cluster } from '../src/cluster';
+import { freeClusterPortBlock, startCluster, type Cluster } from '../tools/cluster';
 import { dataConverterFor, loadCodecConfig } from '../src/codec';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createServices, type FaultConfig, type Services } from '../src/services';
@@ -30,7 +30,7 @@ import { createDatabaseOn, findPostgresBin, type TestDatabase } from './postgres
 
 // The sagas on the production topology of the Temporal server: PostgreSQL for persistence and
 // visibility, two history hosts sharing the shards, matching, frontend and the internal worker as
-// separate processes (src/cluster, as `npm run cluster` runs it), payload encryption on. Each
+// separate processes (tools/cluster, as `npm run cluster` runs it), payload encryption on. Each
 // scenario has its own task queue and its own services database on the cluster's PostgreSQL.
 //
 // The server is built with Go on first use (`install-temporal --cluster`: minutes the first time,

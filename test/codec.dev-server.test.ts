@@ -13,10 +13,11 @@ import { bundleWorkflowCode, ReplayError, Worker, type WorkflowBundleWithSourceM
 import { dataConverterFor, ENCRYPTED_ENCODING, failureConverterPath, KEY_ID_METADATA, KeyRing, type CodecKey } from '../src/codec';
 import { createCodecServer, type CodecServer } from '../src/codec/server';
 import { loadWorkerConfig } from '../src/config';
-import { startOrder, startRegistration } from '../src/sagas';
+import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
 import { createServices, paymentTokens, type Services } from '../src/services';
 import { createSagaWorker } from '../src/worker';
-import { verificationStateQuery, verifyEmailUpdate } from '../src/workflows/registration';
+import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
 import { createDevServerEnv, uniqueTaskQueue } from './helpers';
 import { contactWorkflow, noteSignal, refuseContactWorkflow, renameUpdate, stageQuery, type Contact, type ContactActivities } from './fixtures/codec-workflows';
 
@@ -308,7 +309,7 @@ describe('payload encryption on a real server: the sagas', () => {
   beforeAll(async () => {
     [services, sagaBundle] = await Promise.all([
       createServices({ databaseUrl: 'sqlite::memory:' }),
-      bundleWorkflowCode({ workflowsPath: resolve(__dirname, '..', 'src', 'workflows', 'index.ts'), failureConverterPath, logger: quietLogger }),
+      bundleWorkflowCode({ workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'), failureConverterPath, logger: quietLogger }),
     ]);
     bundleDir = mkdtempSync(join(tmpdir(), 'saga-bundle-'));
     writeFileSync(join(bundleDir, 'workflows.js'), sagaBundle.code);

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadWorkerConfig } from '../src/config';
-import { customSearchAttributes } from '../src/search-attributes';
+import { customSearchAttributes } from '../src/shared/search-attributes';
 
 // No Docker engine runs where the tests run, so the deployment is checked by reading it: the services
 // and their wiring, and that the worker's environment is exactly what the code reads.
@@ -168,7 +168,7 @@ describe('docker-compose.yml', () => {
     expect(existsSync(join(root, 'deploy', 'temporal', 'dynamicconfig', `${SERVER_ENV}.yaml`))).toBe(true);
     const yamls = [...filesNamed(join(root, 'deploy', 'temporal'), /\.ya?ml$/), ...filesNamed(join(root, 'deploy', 'ui'), /\.ya?ml$/)].map((f) => f.slice(root.length + 1)).sort();
     expect(yamls).toEqual(['deploy/temporal/dynamicconfig/saga.yaml', 'deploy/temporal/saga.yaml', 'deploy/ui/saga.yaml']);
-    const cluster = readFileSync(join(root, 'src', 'cluster', 'index.ts'), 'utf8');
+    const cluster = readFileSync(join(root, 'tools', 'cluster', 'index.ts'), 'utf8');
     expect(cluster).toContain(`'--root', DEPLOY, '--config', 'temporal', '--env', '${SERVER_ENV}'`);
     expect(cluster).toContain(`join(DEPLOY, 'temporal', 'dynamicconfig', '${SERVER_ENV}.yaml')`);
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadWorkerConfig } from '../src/config';
-import { startOrder } from '../src/sagas';
+import { startOrder } from '../src/order/start';
 import { createServices } from '../src/services';
 import { createSagaWorker } from '../src/worker';
 import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';

@@ -3,7 +3,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleFor, createTimeSkippingEnv, uniqueTaskQueue } from './helpers';
 import { markSagaStatus, sleepForADay } from './fixtures/foundation-workflows';
-import { SagaStatusKey } from '../src/search-attributes';
+import { SagaStatusKey } from '../src/shared/search-attributes';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {

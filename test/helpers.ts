@@ -9,8 +9,8 @@ import { createActivities, type Activities } from '../src/activities';
 import { createServices, type Services } from '../src/services';
 import { temporal } from '@temporalio/proto';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { customSearchAttributes } from '../src/search-attributes';
-import { temporalCli, temporalTestServer } from '../src/temporal-binaries';
+import { customSearchAttributes } from '../src/shared/search-attributes';
+import { temporalCli, temporalTestServer } from '../tools/temporal-binaries';
 import { workflowPreloadModules } from '../src/workflow-preload';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
@@ -59,7 +59,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle of `src/workflows`, built once per test file (bundling takes seconds). */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
-    workflowsPath: resolve(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     preloadModules: [...workflowPreloadModules],
     logger: quietBundlerLogger,
   });

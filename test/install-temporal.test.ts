@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ClusterBinaryMissingError, clusterBinaries, TemporalBinaryError, temporalCli, temporalTestServer } from '../src/temporal-binaries';
+import { ClusterBinaryMissingError, clusterBinaries, TemporalBinaryError, temporalCli, temporalTestServer } from '../tools/temporal-binaries';
 
 const script = resolve(__dirname, '..', 'scripts', 'install-temporal.mjs');
 /** Read, not imported: importing the script would run it. */

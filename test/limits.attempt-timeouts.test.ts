@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createActivities, type Activities } from '../src/activities';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { startOrder } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
+import { startOrder } from '../src/order/start';
+import type { OrderInput } from '../src/order/contract';
 import type { Services, ShippingService } from '../src/services';
-import { startSagaTestbed, type SagaTestbed } from './helpers';
+import { useSagaTestbed } from './support/testbed';
+import { sampleOrder } from './support/samples';
 
 // The time limit of one attempt, pinned at the limit and past it, on the dev server in real time
 // (the time-skipping server skips time while an activity runs, so it cannot time an attempt out).
@@ -34,8 +35,6 @@ const heartbeat = temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT;
 // Clearly past the heartbeat timeout, clearly inside the forward step's start-to-close timeout.
 const carrierSlowMs = 16_000;
 
-let services: Services;
-let testbed: SagaTestbed;
 let seq = 0;
 
 function slowFirstAttempt<I extends { orderId: string }, R>(fn: (input: I) => Promise<R>, tag: string): (input: I) => Promise<R> {
@@ -72,8 +71,7 @@ function slowCarrier(shipping: ShippingService): ShippingService {
   };
 }
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed({
+const testbed = useSagaTestbed({
     server: 'dev-server',
     activities: (real: Activities, realServices: Services) => {
       // The product's activities (heartbeats included) on a slowed carrier: no test-side heartbeat.
@@ -85,24 +83,15 @@ beforeAll(async () => {
       };
     },
   });
-  ({ services } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
 
 function order(tag: 'shipslow' | 'refundslow' | 'carrierslow', slowMs: number, overrides: Partial<OrderInput> = {}): OrderInput & { orderId: string; email: string } {
   seq += 1;
-  return {
+  return sampleOrder({
     orderId: `o-attempt-${seq}-${Date.now().toString(36)}-${tag}${Math.round(slowMs)}`,
-    customerId: 'c-1',
     email: `attempt${seq}@example.com`,
     items: [{ sku: 'sku-widget', quantity: 1, unitPriceCents: 1000 }],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
     ...overrides,
-  } as OrderInput & { orderId: string; email: string };
+  }) as OrderInput & { orderId: string; email: string };
 }
 
 // An address the carrier refuses: the order is undone, its capture refunded.
@@ -141,7 +130,7 @@ describe.concurrent('the time limit of one attempt', () => {
     expect(await closingAttempt(handle, 'createShipment')).toEqual({ attempt: 1, retried: false, timeoutType: undefined });
     expect(await heartbeatTimeouts(handle)).toBe(0);
     expect(elapsedMs).toBeGreaterThanOrEqual(carrierSlowMs);
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
   });
 
   it(`accepts a shipment that answers in ${inside(stepTimeoutMs) / 1000} s, inside the forward step's ${stepTimeoutMs / 1000} s, on its first attempt`, { timeout: scenarioTimeoutMs }, async () => {
@@ -150,7 +139,7 @@ describe.concurrent('the time limit of one attempt', () => {
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
     expect(await closingAttempt(handle, 'createShipment')).toEqual({ attempt: 1, retried: false, timeoutType: undefined });
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
   });
 
   it(`times out a shipment that takes ${past(stepTimeoutMs) / 1000} s at ${stepTimeoutMs / 1000} s, retries it and completes the order`, { timeout: scenarioTimeoutMs }, async () => {
@@ -160,8 +149,8 @@ describe.concurrent('the time limit of one attempt', () => {
     expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
     expect(result.steps.find((s) => s.name === 'createShipment')).toMatchObject({ status: 'done' });
     expect(await closingAttempt(handle, 'createShipment')).toEqual({ attempt: 2, retried: true, timeoutType: startToClose });
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
-    expect((await services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
+    expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
   });
 
   it(`accepts a refund that answers in ${inside(compensationTimeoutMs) / 1000} s, inside a compensation's ${compensationTimeoutMs / 1000} s, on its first attempt`, { timeout: scenarioTimeoutMs }, async () => {
@@ -170,7 +159,7 @@ describe.concurrent('the time limit of one attempt', () => {
     expect(await handle.result().catch((e: unknown) => e)).toBeInstanceOf(WorkflowFailedError);
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
     expect(await closingAttempt(handle, 'refundPayment')).toEqual({ attempt: 1, retried: false, timeoutType: undefined });
-    expect((await services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
   });
 
   it(`times out a refund that takes ${past(compensationTimeoutMs) / 1000} s at ${compensationTimeoutMs / 1000} s, retries it and ends COMPENSATED with one refund`, { timeout: scenarioTimeoutMs }, async () => {
@@ -181,7 +170,7 @@ describe.concurrent('the time limit of one attempt', () => {
     expect(state.status).toBe(SagaStatus.COMPENSATED);
     expect(state.steps.find((s) => s.name === 'capturePayment')?.compensation).toMatchObject({ status: 'done' });
     expect(await closingAttempt(handle, 'refundPayment')).toEqual({ attempt: 2, retried: true, timeoutType: startToClose });
-    expect((await services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
-    expect(await services.mail.outbox({ kind: 'operator-alert' })).toHaveLength(0);
+    expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    expect(await testbed.services.mail.outbox({ kind: 'operator-alert' })).toHaveLength(0);
   });
 });

@@ -1,22 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { orderInputSchema, registrationInputSchema, type OrderInput } from '../src/schemas';
+import { orderInputSchema, type OrderInput } from '../src/order/contract';
+import { registrationInputSchema } from '../src/registration/contract';
+import { sampleOrder } from './support/samples';
 
 // Every bound of the sagas' inputs, pinned from both sides: the value at the bound is accepted, the
 // first value past it refused. The same schemas run in the client and at workflow start.
 
 const item = { sku: 'sku-widget', quantity: 1, unitPriceCents: 1999 };
 
-function order(overrides: Partial<OrderInput> = {}): OrderInput {
-  return {
-    orderId: 'o-1',
-    customerId: 'c-1',
-    email: 'ada@example.com',
-    items: [item],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
-    ...overrides,
-  };
-}
+const order = (overrides: Partial<OrderInput> = {}): OrderInput => sampleOrder({ orderId: 'o-1', items: [item], ...overrides });
 
 const lines = (n: number) => Array.from({ length: n }, (_, i) => ({ ...item, sku: `sku-line-${i + 1}` }));
 

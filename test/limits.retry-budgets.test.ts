@@ -1,15 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../src/activities';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { startOrder, startRegistration } from '../src/sagas';
-import { verificationStateQuery, verifyEmailUpdate } from '../src/workflows/registration';
-import type { OrderInput } from '../src/schemas';
-import type { Services } from '../src/services';
-import { startSagaTestbed, type SagaTestbed } from './helpers';
+import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
+import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
+import type { OrderInput } from '../src/order/contract';
+import { useSagaTestbed } from './support/testbed';
+import { sampleOrder } from './support/samples';
 
 // Retry budgets pinned at the limit and one past it. The real activities run behind a wrapper that
 // fails the first N attempts of one call transiently, N read from the order id (`…-failN` for the
@@ -17,10 +17,6 @@ import { startSagaTestbed, type SagaTestbed } from './helpers';
 // would; the same for the verification code check, N read from the user id (`…-checkfailN`);
 // time skipping turns the backoff into milliseconds.
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
 let seq = 0;
 
 // The budgets as documented (README, docs/reliability.md), not read from the policies: changing one
@@ -67,8 +63,7 @@ function failingFirst<A extends unknown[], R>(fn: (...args: A) => Promise<R>, id
   };
 }
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed({
+const testbed = useSagaTestbed({
     activities: (real: Activities) => ({
       ...real,
       sendOrderConfirmation: failingFirst(real.sendOrderConfirmation, (input) => input.orderId),
@@ -77,24 +72,15 @@ beforeAll(async () => {
       checkVerificationCode: failingFirst(real.checkVerificationCode, (input) => input.userId, 'checkfail'),
     }),
   });
-  ({ env, services, taskQueue } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
 
 function order(failures: number, overrides: Partial<OrderInput> = {}, tag = 'fail'): OrderInput & { orderId: string; email: string } {
   seq += 1;
-  return {
+  return sampleOrder({
     orderId: `o-budget-${seq}-${Date.now().toString(36)}-${tag}${failures}`,
-    customerId: 'c-1',
     email: `budget${seq}@example.com`,
     items: [{ sku: 'sku-widget', quantity: 1, unitPriceCents: 1000 }],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
     ...overrides,
-  } as OrderInput & { orderId: string; email: string };
+  }) as OrderInput & { orderId: string; email: string };
 }
 
 const antarctica = { name: 'Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' };
@@ -102,34 +88,34 @@ const antarctica = { name: 'Base', line1: 'Ice shelf 1', city: 'McMurdo', postal
 describe(`the confirmation e-mail's budget of ${mailAttempts} attempts`, () => {
   it(`sends the confirmation on the last attempt, after ${mailAttempts - 1} failures`, async () => {
     const input = order(mailAttempts - 1);
-    const result = await (await startOrder(env.client, input, { taskQueue })).result();
+    const result = await (await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).result();
     expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
     expect(result.steps.find((s) => s.name === 'sendConfirmation')).toMatchObject({ status: 'done' });
-    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(1);
+    expect(await testbed.services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(1);
   });
 
   it(`gives up after ${mailAttempts} failures and keeps the order, charged and shipped`, async () => {
     const input = order(mailAttempts);
-    const result = await (await startOrder(env.client, input, { taskQueue })).result();
+    const result = await (await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).result();
     expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: false, confirmationError: expect.stringMatching(/Provider unavailable/) });
-    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(0);
-    expect((await services.payments.get(input.orderId))?.status).toBe('captured');
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
+    expect(await testbed.services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(0);
+    expect((await testbed.services.payments.get(input.orderId))?.status).toBe('captured');
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
   });
 });
 
 describe(`a compensation's budget of ${compensationAttempts} attempts`, () => {
   it(`refunds on the last attempt, after ${compensationAttempts - 1} failures, without alerting an operator`, async () => {
     const input = order(compensationAttempts - 1, { shippingAddress: antarctica });
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const state = await handle.query(sagaStateQuery);
     expect(state.status).toBe(SagaStatus.COMPENSATED);
     expect(state.steps.find((s) => s.name === 'capturePayment')?.compensation).toMatchObject({ status: 'done' });
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
-    expect(await services.mail.outbox({ kind: 'operator-alert' })).toHaveLength(0);
+    expect(await testbed.services.mail.outbox({ kind: 'operator-alert' })).toHaveLength(0);
     const history = await handle.fetchHistory();
     const refundAttempt = history.events?.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === compensationAttempts);
     expect(refundAttempt).toBeDefined();
@@ -149,18 +135,18 @@ describe(`a forward step's budget of ${stepBudgetSeconds / 60} minutes`, () => {
 
   it(`ships on attempt ${stepLimit.attempt}, the last that starts inside the budget (at ${stepLimit.startsAt} s), and completes the order`, async () => {
     const input = order(stepLimit.attempt - 1, {}, 'shipfail');
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
     expect(result.steps.find((s) => s.name === 'createShipment')).toMatchObject({ status: 'done' });
-    expect((await services.shipping.get(input.orderId))?.status).toBe('created');
-    expect((await services.payments.get(input.orderId))?.status).toBe('captured');
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
+    expect((await testbed.services.payments.get(input.orderId))?.status).toBe('captured');
     expect(await attemptsOf(handle, 'createShipment')).toEqual([stepLimit.attempt]);
   });
 
   it(`gives up when attempt ${stepLimit.attempt} fails too (the next would start at ${stepLimit.nextAt} s) and compensates with the step's timeout as the failure`, async () => {
     const input = order(stepLimit.attempt, {}, 'shipfail');
-    const handle = await startOrder(env.client, input, { taskQueue });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const state = await handle.query(sagaStateQuery);
@@ -179,10 +165,10 @@ describe(`a forward step's budget of ${stepBudgetSeconds / 60} minutes`, () => {
       ['capturePayment', 'done'],
       ['createShipment', 'done'],
     ]);
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
-    expect(await services.shipping.get(input.orderId)).toBeUndefined();
-    expect(await services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(0);
+    expect(await testbed.services.shipping.get(input.orderId)).toBeUndefined();
+    expect(await testbed.services.mail.outbox({ to: input.email, kind: 'order-confirmation' })).toHaveLength(0);
     expect(await attemptsOf(handle, 'createShipment')).toEqual([stepLimit.attempt]);
   });
 });
@@ -192,9 +178,9 @@ describe(`the verification code check's budget of ${checkBudgetSeconds} seconds`
     seq += 1;
     const userId = `u-budget-${seq}-${Date.now().toString(36)}-checkfail${failures}`;
     const email = `budget${seq}.${Date.now().toString(36)}@example.com`;
-    const handle = await startRegistration(env.client, { userId, email, name: 'Grace Hopper' }, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper' }, { taskQueue: testbed.taskQueue });
     await expect.poll(async () => (await handle.query(verificationStateQuery)).phase, { timeout: 20_000, interval: 25 }).toBe('waiting');
-    const code = await services.mail.latestVerificationCode(email);
+    const code = await testbed.services.mail.latestVerificationCode(email);
     if (!code) throw new Error(`no verification e-mail to ${email}`);
     return { handle, code, userId };
   }
@@ -204,7 +190,7 @@ describe(`the verification code check's budget of ${checkBudgetSeconds} seconds`
   async function verifyWhileTimePasses(handle: WorkflowHandle, code: string): Promise<unknown> {
     const answer = handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] }).catch((e: unknown) => e);
     await expect.poll(async () => (await handle.describe()).raw.pendingActivities?.length ?? 0, { timeout: 20_000, interval: 25 }).toBe(1);
-    await env.sleep(`${2 * checkBudgetSeconds} seconds`);
+    await testbed.env.sleep(`${2 * checkBudgetSeconds} seconds`);
     return answer;
   }
 
@@ -212,7 +198,7 @@ describe(`the verification code check's budget of ${checkBudgetSeconds} seconds`
     const { handle, code, userId } = await waitingRegistration(checkLimit.attempt - 1);
     expect(await verifyWhileTimePasses(handle, code)).toEqual({ accepted: true, outcome: 'verified', attemptsLeft: codeAttempts });
     expect(await handle.result()).toMatchObject({ status: 'ACTIVE' });
-    expect((await services.users.get(userId))?.status).toBe('active');
+    expect((await testbed.services.users.get(userId))?.status).toBe('active');
   });
 
   it(`fails the update when attempt ${checkLimit.attempt} fails too (the next would start at ${checkLimit.nextAt} s), without costing an attempt`, async () => {
@@ -224,6 +210,6 @@ describe(`the verification code check's budget of ${checkBudgetSeconds} seconds`
     expect(failure).toMatchObject({ activityType: 'checkVerificationCode', retryState: 'TIMEOUT' });
     expect(failure?.cause).toMatchObject({ type: 'ProviderUnavailable', message: `Provider unavailable (attempt ${checkLimit.attempt} of ${checkLimit.attempt} failing)` });
     expect(await handle.query(verificationStateQuery)).toMatchObject({ phase: 'waiting', attemptsLeft: codeAttempts });
-    expect((await services.users.get(userId))?.status).toBe('pending');
+    expect((await testbed.services.users.get(userId))?.status).toBe('pending');
   });
 });

@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../src/activities';
 import { SagaStatus } from '@saga-temporal/saga';
-import { SagaStatusKey } from '../src/search-attributes';
-import type { Services } from '../src/services';
-import { bundleFor, startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from './helpers';
+import { SagaStatusKey } from '../src/shared/search-attributes';
+import { bundleFor, uniqueTaskQueue } from './helpers';
+import { useSagaTestbed } from './support/testbed';
 
 // A bug in a saga's body (here a step name used twice, which the saga refuses with SagaUsageError) is
 // not a business failure: with the real classifier of `Saga.run`, it must fail the workflow task, which
@@ -15,18 +14,7 @@ import { bundleFor, startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from '
 
 const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 
-let testbed: SagaTestbed;
-let env: TestWorkflowEnvironment;
-let services: Services;
-
-beforeAll(async () => {
-  testbed = await startSagaTestbed({ server: 'dev-server' });
-  ({ env, services } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
+const testbed = useSagaTestbed({ server: 'dev-server' });
 
 async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, limitMs = 30_000): Promise<T> {
   const until = Date.now() + limitMs;
@@ -42,15 +30,15 @@ describe('a non-Temporal error in a saga body', () => {
   it('fails the workflow task and retries it, compensates nothing, stays RUNNING, and finishes once fixed code is deployed', async () => {
     const taskQueue = uniqueTaskQueue('misused-step');
     const orderId = `o-bug-${Date.now().toString(36)}`;
-    const activities = createActivities(services);
+    const activities = createActivities(testbed.services);
     const buggy = await Worker.create({
-      connection: env.nativeConnection,
+      connection: testbed.env.nativeConnection,
       taskQueue,
       workflowBundle: await bundleFor('fixtures/misused-step-workflows.ts'),
       activities,
     });
     const buggyRun = buggy.run();
-    const handle = await env.client.workflow.start('misusedStepSaga', { taskQueue, workflowId: `misused-${orderId}`, args: [{ orderId }] });
+    const handle = await testbed.env.client.workflow.start('misusedStepSaga', { taskQueue, workflowId: `misused-${orderId}`, args: [{ orderId }] });
     try {
       // The task is failed, with the saga's usage error, and retried: its attempt count climbs.
       const failed = await poll(
@@ -72,14 +60,14 @@ describe('a non-Temporal error in a saga body', () => {
       const history = await handle.fetchHistory();
       const scheduled = history.events?.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [])) ?? [];
       expect(scheduled).toEqual(['reserveStock']);
-      expect((await services.inventory.reservations(orderId)).map((r) => r.status)).toEqual(['held']);
+      expect((await testbed.services.inventory.reservations(orderId)).map((r) => r.status)).toEqual(['held']);
     } finally {
       buggy.shutdown();
       await buggyRun;
     }
 
     const fixed = await Worker.create({
-      connection: env.nativeConnection,
+      connection: testbed.env.nativeConnection,
       taskQueue,
       workflowBundle: await bundleFor('fixtures/misused-step-fixed-workflows.ts'),
       activities,
@@ -91,6 +79,6 @@ describe('a non-Temporal error in a saga body', () => {
     expect(finalHistory.events?.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)).toEqual([
       'reserveStock',
     ]);
-    expect((await services.inventory.reservations(orderId)).map((r) => r.status)).toEqual(['held']);
+    expect((await testbed.services.inventory.reservations(orderId)).map((r) => r.status)).toEqual(['held']);
   });
 });

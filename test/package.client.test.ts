@@ -3,7 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { SagaStatusKey, sagaStatusKey } from '@saga-temporal/saga';
 import { SagaClient, SagaClientUsageError, sagaListQuery, SagaNotFoundError, SagaUpdateRejectedError } from '@saga-temporal/saga/client';
-import { temporalCli } from '../src/temporal-binaries';
+import { temporalCli } from '../tools/temporal-binaries';
 import { bundleFor, uniqueTaskQueue } from './helpers';
 import { waitUntil } from './fixtures/saga-harness';
 import { createRecordingActivities } from './fixtures/saga-activities';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { temporalTestServer } from '../src/temporal-binaries';
+import { temporalTestServer } from '../tools/temporal-binaries';
 
 // The engine and barrier packages as a user gets them: packed with `npm pack`, installed from the
 // tarballs into a scratch project outside the workspace (so nothing resolves back to the sources),

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createTimeSkippingEnvironment, HistoryFileError, HistoryReplayError, replayHistories, TestServerNotFoundError } from '@saga-temporal/saga/testing';
-import { temporalTestServer } from '../src/temporal-binaries';
+import { temporalTestServer } from '../tools/temporal-binaries';
 import { bundleFor } from './helpers';
 
 // The engine package's testing entry as a saga author would use it: replay a folder of recorded

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll } from 'vitest';
-import { findPostgresBin } from '../src/cluster/postgres';
+import { findPostgresBin } from '../tools/cluster/postgres';
 import { createServices, type Services } from '../src/services';
 import { freePort } from '../scripts/lib/ports';
 

@@ -1,53 +1,39 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runCli } from '../src/cli';
 import { retryCompensationUpdate, SagaStatus, sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
-import { startOrder } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
-import { SagaStatusKey } from '../src/search-attributes';
-import { audit, type Services } from '../src/services';
-import type { orderSaga } from '../src/workflows/order';
-import { compensationRetry } from '../src/workflows/policies';
-import { recordHistory, startSagaTestbed, type SagaTestbed } from './helpers';
+import { startOrder } from '../src/order/start';
+import type { OrderInput } from '../src/order/contract';
+import { SagaStatusKey } from '../src/shared/search-attributes';
+import { audit } from '../src/services';
+import type { orderSaga } from '../src/order/workflow';
+import { compensationRetry } from '../src/shared/policies';
+import { recordHistory } from './helpers';
+import { useSagaTestbed } from './support/testbed';
+import { sampleOrder, uniqueId } from './support/samples';
 
 // A refund that the payment provider refuses for a day. The real compensation retry budget runs out
 // under time skipping; the saga must then say so everywhere, alert an operator and wait for one.
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
-let seq = 0;
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed();
-  ({ env, services, taskQueue } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
-
+const testbed = useSagaTestbed();
 
 /** An order no carrier delivers: it fails after the payment was captured, so it must be refunded. */
-function undeliverableOrder(): OrderInput & { orderId: string } {
-  seq += 1;
-  return {
-    orderId: `stuck-${seq}-${Date.now().toString(36)}`,
+function undeliverableOrder(): OrderInput {
+  return sampleOrder({
+    orderId: uniqueId('stuck'),
     customerId: 'c-ops',
     email: 'polar@example.com',
     items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1250 }],
-    payment: { token: 'tok_visa' },
     shippingAddress: { name: 'Research Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' },
-  };
+  });
 }
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { TEMPORAL_ADDRESS: env.address } });
+  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { TEMPORAL_ADDRESS: testbed.env.address } });
   return { code, out, err };
 }
 
@@ -60,7 +46,7 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const alerts = () => services.mail.outbox({ to: services.operatorEmail, kind: 'operator-alert' });
+const alerts = () => testbed.services.mail.outbox({ to: testbed.services.operatorEmail, kind: 'operator-alert' });
 
 interface Stuck {
   input: OrderInput & { orderId: string };
@@ -75,9 +61,9 @@ const RETRY_BUDGET_AND_MORE = '3 days';
 async function stuckOrder(): Promise<Stuck> {
   const input = undeliverableOrder();
   const alertsBefore = (await alerts()).length;
-  services.faults.set('payments', { failOperations: ['refund'] });
-  const handle = await startOrder(env.client, input, { taskQueue });
-  await env.sleep(RETRY_BUDGET_AND_MORE);
+  testbed.services.faults.set('payments', { failOperations: ['refund'] });
+  const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+  await testbed.env.sleep(RETRY_BUDGET_AND_MORE);
   await eventually(alerts, (a) => a.length === alertsBefore + 1, 'the operator alert');
   await eventually(() => handle.query(sagaStateQuery), (s) => s.status === SagaStatus.COMPENSATION_FAILED, 'COMPENSATION_FAILED');
   return { input, handle };
@@ -121,10 +107,10 @@ describe('a compensation that cannot succeed', () => {
       const [alert] = (await alerts()).filter((m) => m.subject.includes(handle.workflowId));
       expect(alert?.text).toContain('capturePayment');
       expect(alert?.text).toContain(`retry-compensation ${handle.workflowId}`);
-      expect((await services.inventory.reservations(input.orderId)).map((r) => r.status)).toEqual(['released']);
-      expect((await services.payments.get(input.orderId))?.status).toBe('captured');
+      expect((await testbed.services.inventory.reservations(input.orderId)).map((r) => r.status)).toEqual(['released']);
+      expect((await testbed.services.payments.get(input.orderId))?.status).toBe('captured');
     } finally {
-      services.faults.set('payments', undefined);
+      testbed.services.faults.set('payments', undefined);
       await handle.executeUpdate(retryCompensationUpdate);
       expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
     }
@@ -134,12 +120,12 @@ describe('a compensation that cannot succeed', () => {
     const { input, handle } = await stuckOrder();
 
     const retry = await handle.startUpdate(retryCompensationUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
-    await env.sleep(RETRY_BUDGET_AND_MORE);
+    await testbed.env.sleep(RETRY_BUDGET_AND_MORE);
     const stillBroken = await retry.result();
     expect(stillBroken.status).toBe(SagaStatus.COMPENSATION_FAILED);
     expect((await alerts()).filter((m) => m.subject.includes(handle.workflowId))).toHaveLength(2);
 
-    services.faults.set('payments', undefined);
+    testbed.services.faults.set('payments', undefined);
     const retried = await cli('retry-compensation', input.orderId, '--wait');
     expect(retried).toMatchObject({ code: 0, err: '' });
     expect(retried.out).toContain(`${handle.workflowId}: saga COMPENSATED after the retry`);
@@ -148,9 +134,9 @@ describe('a compensation that cannot succeed', () => {
     expect(type).toBe('Undeliverable');
     expect(details).toMatchObject({ status: SagaStatus.COMPENSATED, failedStep: 'createShipment', compensationFailures: [] });
     expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATED);
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
-    expect((await audit(services)).problems).toEqual([]);
+    expect((await audit(testbed.services)).problems).toEqual([]);
     await recordHistory(handle, 'order', 'compensation-failed-retried');
   });
 
@@ -175,7 +161,7 @@ describe('a compensation that cannot succeed', () => {
     expect(state).toMatchObject({ status: SagaStatus.COMPENSATED, operatorNote: reason });
     expect(await sagaStatusOf(handle)).toBe(SagaStatus.COMPENSATED);
     // The saga takes the operator's word: it refunds nothing more itself.
-    expect((await services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
+    expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
     await recordHistory(handle, 'order', 'compensation-failed-marked');
   });
 });

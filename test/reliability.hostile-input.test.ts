@@ -1,63 +1,42 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Client, Connection, QueryNotRegisteredError, ServiceError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { FailureType } from '../src/failures';
+import { FailureType } from '../src/shared/failures';
 import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { orderWorkflowId, registrationWorkflowId, startOrder, startRegistration } from '../src/sagas';
-import { orderSummary, orderTotalCents } from '../src/format';
-import { InvalidInputError, orderInputSchema, parseOrThrow, type OrderInput, type RegistrationInput } from '../src/schemas';
-import { audit, type Services } from '../src/services';
-import { verificationStateQuery, verifyEmailSignal, verifyEmailUpdate, type registrationSaga, type VerificationState } from '../src/workflows/registration';
+import { orderWorkflowId, startOrder } from '../src/order/start';
+import { registrationWorkflowId, startRegistration } from '../src/registration/start';
+import { orderSummary, orderTotalCents } from '../src/order/contract';
+import { InvalidInputError, parseOrThrow } from '../src/shared/validation';
+import { orderInputSchema, type OrderInput } from '../src/order/contract';
+import { type RegistrationInput } from '../src/registration/contract';
+import { audit } from '../src/services';
+import { verificationStateQuery, verifyEmailSignal, verifyEmailUpdate, type VerificationState } from '../src/registration/contract';
+import { type registrationSaga } from '../src/registration/workflow';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnWorker, writeWorkflowBundle } from './fixtures/chaos-processes';
-import { startSagaTestbed, uniqueTaskQueue, type SagaTestbed } from './helpers';
+import { uniqueTaskQueue } from './helpers';
+import { useSagaTestbed } from './support/testbed';
+import { sampleOrder, sampleRegistration, uniqueId } from './support/samples';
 
 // Hostile and malformed input, sent for real: through the client's starters (refused before anything
 // reaches the server) and straight at the server as a workflow start (refused by the workflow before
 // any activity). Whatever arrives, every service's state must stay exactly as it was.
 
-let env: TestWorkflowEnvironment;
-let services: Services;
-let taskQueue: string;
-let testbed: SagaTestbed;
-let seq = 0;
 
-beforeAll(async () => {
-  testbed = await startSagaTestbed({ server: 'dev-server' });
-  ({ env, services, taskQueue } = testbed);
-});
-
-afterAll(async () => {
-  await testbed?.close();
-});
-
+const testbed = useSagaTestbed({ server: 'dev-server' });
 
 /** Every service's state, as the audit reads it, plus the idempotency records. */
 async function servicesState(): Promise<unknown> {
-  const { stock, payments, shipments, users, outbox, problems } = await audit(services);
-  const [barriers] = await services.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM barriers');
+  const { stock, payments, shipments, users, outbox, problems } = await audit(testbed.services);
+  const [barriers] = await testbed.services.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM barriers');
   return { stock, payments, shipments, users, outbox, problems, barriers: barriers?.n };
 }
 
-function order(): OrderInput & { orderId: string } {
-  seq += 1;
-  return {
-    orderId: `h-${seq}-${Date.now().toString(36)}`,
-    customerId: 'c-1',
-    email: 'ada@example.com',
-    items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }],
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
-  };
-}
+const order = (): OrderInput => sampleOrder({ orderId: uniqueId('h') });
 
-function registration(): RegistrationInput & { userId: string; email: string } {
-  seq += 1;
-  return { userId: `u-h-${seq}-${Date.now().toString(36)}`, email: `grace${seq}.${Date.now().toString(36)}@example.com`, name: 'Grace Hopper', verificationTimeout: '10 minutes' };
-}
+const registration = () => sampleRegistration({ verificationTimeout: '10 minutes' });
 
 const tenMegabytes = 'x'.repeat(10 * 1024 * 1024);
 type Mangle<T> = (input: T) => unknown;
@@ -133,9 +112,9 @@ beforeEach(async () => {
 
 describe('malformed input at the client edge', () => {
   it.each(badOrders)('startOrder refuses %s with InvalidInputError before contacting the server, and nothing changes', async (_, mangle, problem) => {
-    const start = vi.spyOn(env.client.workflow, 'start');
+    const start = vi.spyOn(testbed.env.client.workflow, 'start');
     try {
-      const err = await startOrder(env.client, mangle(order()) as OrderInput, { taskQueue }).catch((e: unknown) => e);
+      const err = await startOrder(testbed.env.client, mangle(order()) as OrderInput, { taskQueue: testbed.taskQueue }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InvalidInputError);
       expect((err as InvalidInputError).problems).toMatch(problem);
       expect(start).not.toHaveBeenCalled();
@@ -146,9 +125,9 @@ describe('malformed input at the client edge', () => {
   });
 
   it.each(badRegistrations)('startRegistration refuses %s with InvalidInputError before contacting the server, and nothing changes', async (_, mangle, problem) => {
-    const start = vi.spyOn(env.client.workflow, 'start');
+    const start = vi.spyOn(testbed.env.client.workflow, 'start');
     try {
-      const err = await startRegistration(env.client, mangle(registration()) as RegistrationInput, { taskQueue }).catch((e: unknown) => e);
+      const err = await startRegistration(testbed.env.client, mangle(registration()) as RegistrationInput, { taskQueue: testbed.taskQueue }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InvalidInputError);
       expect((err as InvalidInputError).problems).toMatch(problem);
       expect(start).not.toHaveBeenCalled();
@@ -161,7 +140,7 @@ describe('malformed input at the client edge', () => {
 
 /** Starts a workflow with raw arguments, bypassing the client's validation, and returns how it failed. */
 async function startDirectly(workflowType: 'orderSaga' | 'registrationSaga', args: unknown[]): Promise<{ handle: WorkflowHandle; err: unknown }> {
-  const handle = await env.client.workflow.start(workflowType, { taskQueue, workflowId: uniqueTaskQueue(`direct-${workflowType}`), args });
+  const handle = await testbed.env.client.workflow.start(workflowType, { taskQueue: testbed.taskQueue, workflowId: uniqueTaskQueue(`direct-${workflowType}`), args });
   return { handle, err: await handle.result().catch((e: unknown) => e) };
 }
 
@@ -202,13 +181,13 @@ describe('malformed input started directly on the server', () => {
     ['10 MB', 10 * 1024 * 1024, /RESOURCE_EXHAUSTED: grpc: received message larger than max/],
     ['3 MB', 3 * 1024 * 1024, /INVALID_ARGUMENT: Blob data size exceeds limit/],
   ])('the server refuses a start carrying a %s string, so no workflow exists, and nothing changes', async (_, bytes, reason) => {
-    const connection = await Connection.connect({ address: env.address, interceptors: [] });
+    const connection = await Connection.connect({ address: testbed.env.address, interceptors: [] });
     try {
       const client = new Client({ connection });
       const input = order();
       const workflowId = orderWorkflowId(input.orderId);
       const err = await client.workflow
-        .start('orderSaga', { taskQueue, workflowId, args: [{ ...input, shippingAddress: { ...input.shippingAddress, name: 'x'.repeat(bytes) } }] })
+        .start('orderSaga', { taskQueue: testbed.taskQueue, workflowId, args: [{ ...input, shippingAddress: { ...input.shippingAddress, name: 'x'.repeat(bytes) } }] })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ServiceError);
       expect(String((err as ServiceError).cause?.message)).toMatch(reason);
@@ -224,10 +203,10 @@ describe('hostile-looking but valid input', () => {
   it('is kept verbatim as data: an order addressed to an SQL injection, a script tag and unicode completes and the tables survive', async () => {
     const input = order();
     const address = { name: "Robert'); DROP TABLE stock;--", line1: '<script>alert(1)</script>', city: 'Zürich 東京 🚀', postalCode: '8001', country: 'CH' };
-    const result = await (await startOrder(env.client, { ...input, shippingAddress: address }, { taskQueue })).result();
+    const result = await (await startOrder(testbed.env.client, { ...input, shippingAddress: address }, { taskQueue: testbed.taskQueue })).result();
     expect(result.status).toBe('COMPLETED');
-    expect((await services.shipping.get(input.orderId))?.address).toEqual(address);
-    const report = await audit(services);
+    expect((await testbed.services.shipping.get(input.orderId))?.address).toEqual(address);
+    const report = await audit(testbed.services);
     expect(report.stock.map((s) => s.sku)).toEqual(['sku-gadget', 'sku-gizmo', 'sku-limited', 'sku-soldout', 'sku-widget']);
     expect(report.problems).toEqual([]);
   });
@@ -257,46 +236,46 @@ describe('the largest valid cart', () => {
 
   it('runs through the saga to a typed refusal (its SKUs are unknown), undoing the payment, with the amount intact', async () => {
     const input = largestCart();
-    const err = await (await startOrder(env.client, input, { taskQueue })).result().catch((e: unknown) => e);
+    const err = await (await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.InvalidInput);
-    const payment = await services.payments.get(input.orderId);
+    const payment = await testbed.services.payments.get(input.orderId);
     if (payment) {
       expect(payment.ledger.find((e) => e.kind === 'authorize')?.amountCents).toBe(100_000_000_000_000);
       expect(payment.status).toBe('voided');
     }
-    expect((await audit(services)).problems).toEqual([]);
+    expect((await audit(testbed.services)).problems).toEqual([]);
   });
 });
 
 describe('duplicate workflow ids', () => {
   it('a second start of a running order is refused, and the order is charged once', async () => {
     const input = order();
-    const [first, second] = await Promise.allSettled([startOrder(env.client, input, { taskQueue }), startOrder(env.client, input, { taskQueue })]);
+    const [first, second] = await Promise.allSettled([startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue }), startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })]);
     const started = [first, second].filter((r) => r.status === 'fulfilled');
     const refused = [first, second].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(started).toHaveLength(1);
     expect(refused.map((r) => r.reason as unknown)).toEqual([expect.any(WorkflowExecutionAlreadyStartedError)]);
     await (started[0] as PromiseFulfilledResult<WorkflowHandle>).value.result();
 
-    await expect(startOrder(env.client, input, { taskQueue })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-    const payment = await services.payments.get(input.orderId);
+    await expect(startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    const payment = await testbed.services.payments.get(input.orderId);
     expect(payment?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);
-    expect(await services.inventory.reservations(input.orderId)).toHaveLength(1);
-    expect((await audit(services)).idempotency.duplicateEffects).toEqual([]);
+    expect(await testbed.services.inventory.reservations(input.orderId)).toHaveLength(1);
+    expect((await audit(testbed.services)).idempotency.duplicateEffects).toEqual([]);
   });
 
   it('a second registration of a waiting address, spelled in other case, is refused and leaves one account', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await untilWaiting(handle);
-    await expect(startRegistration(env.client, { ...input, userId: `${input.userId}-again`, email: input.email.toUpperCase() }, { taskQueue })).rejects.toBeInstanceOf(
+    await expect(startRegistration(testbed.env.client, { ...input, userId: `${input.userId}-again`, email: input.email.toUpperCase() }, { taskQueue: testbed.taskQueue })).rejects.toBeInstanceOf(
       WorkflowExecutionAlreadyStartedError,
     );
     expect(registrationWorkflowId(input.email.toUpperCase())).toBe(handle.workflowId);
     await handle.cancel();
     await handle.result().catch(() => undefined);
-    const rows = await services.db.all<{ user_id: string; status: string }>('SELECT user_id, status FROM users WHERE email = ?', [input.email]);
+    const rows = await testbed.services.db.all<{ user_id: string; status: string }>('SELECT user_id, status FROM users WHERE email = ?', [input.email]);
     expect(rows).toEqual([{ user_id: input.userId, status: 'deleted' }]);
   });
 });
@@ -310,25 +289,25 @@ describe('addresses that look the same', () => {
 
   it('a full-width spelling of a waiting address is the same registration: refused, one account', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await untilWaiting(handle);
     expect(fullWidth(input.email)).not.toBe(input.email);
     expect(registrationWorkflowId(fullWidth(input.email))).toBe(handle.workflowId);
-    await expect(startRegistration(env.client, { ...input, userId: `${input.userId}-wide`, email: fullWidth(input.email) }, { taskQueue })).rejects.toBeInstanceOf(
+    await expect(startRegistration(testbed.env.client, { ...input, userId: `${input.userId}-wide`, email: fullWidth(input.email) }, { taskQueue: testbed.taskQueue })).rejects.toBeInstanceOf(
       WorkflowExecutionAlreadyStartedError,
     );
     await handle.cancel();
     await handle.result().catch(() => undefined);
-    const rows = await services.db.all<{ user_id: string }>('SELECT user_id FROM users WHERE user_id LIKE ?', [`${input.userId}%`]);
+    const rows = await testbed.services.db.all<{ user_id: string }>('SELECT user_id FROM users WHERE user_id LIKE ?', [`${input.userId}%`]);
     expect(rows).toEqual([{ user_id: input.userId }]);
   });
 
   it('a full-width spelling started directly under another workflow id meets the same account and is refused as EmailTaken', async () => {
     const input = registration();
-    const handle = await startRegistration(env.client, input, { taskQueue });
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     await untilWaiting(handle);
-    const second = await env.client.workflow.start('registrationSaga', {
-      taskQueue,
+    const second = await testbed.env.client.workflow.start('registrationSaga', {
+      taskQueue: testbed.taskQueue,
       workflowId: uniqueTaskQueue('nfkc-duplicate'),
       args: [{ ...input, userId: `${input.userId}-wide`, email: fullWidth(input.email) }],
     });
@@ -337,14 +316,14 @@ describe('addresses that look the same', () => {
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.EmailTaken);
     await handle.cancel();
     await handle.result().catch(() => undefined);
-    expect(await services.users.get(`${input.userId}-wide`)).toBeUndefined();
+    expect(await testbed.services.users.get(`${input.userId}-wide`)).toBeUndefined();
   });
 });
 
 describe('unknown and malformed messages to a running saga', () => {
   it('are refused or ignored without a side effect, and the registration still completes with the right code', async () => {
     const input = registration();
-    const handle: WorkflowHandle<typeof registrationSaga> = await startRegistration(env.client, input, { taskQueue });
+    const handle: WorkflowHandle<typeof registrationSaga> = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const waiting = await untilWaiting(handle);
     const quiet = await servicesState();
 
@@ -359,10 +338,10 @@ describe('unknown and malformed messages to a running saga', () => {
     await expect(handle.executeUpdate(markCompensatedUpdate, { args: [{ reason: 'nothing to repair' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
 
     expect(await handle.query(verificationStateQuery)).toEqual(waiting);
-    expect((await services.users.get(input.userId))?.failedChecks).toBe(0);
+    expect((await testbed.services.users.get(input.userId))?.failedChecks).toBe(0);
     expect(await servicesState()).toEqual(quiet);
 
-    const code = await services.mail.latestVerificationCode(input.email);
+    const code = await testbed.services.mail.latestVerificationCode(input.email);
     expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: code! }] })).toMatchObject({ accepted: true });
     expect((await handle.result()).status).toBe('ACTIVE');
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
@@ -373,17 +352,17 @@ describe('personal data in the worker log', () => {
   it('a bounced address and a duplicate account leave ids in the log, never the address or the name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'saga-log-'));
     const logQueue = uniqueTaskQueue('log');
-    const worker = await spawnWorker({ address: env.address, taskQueue: logQueue, databaseUrl: `sqlite:${join(dir, 'services.db')}`, bundlePath: await writeWorkflowBundle(dir) });
+    const worker = await spawnWorker({ address: testbed.env.address, taskQueue: logQueue, databaseUrl: `sqlite:${join(dir, 'services.db')}`, bundlePath: await writeWorkflowBundle(dir) });
     try {
       const stamp = Date.now().toString(36);
       const bounced = { email: `mary.shelley.${stamp}@bounce.test`, name: 'Mary Shelley', verificationTimeout: '10 minutes' };
-      const bounceErr = await (await startRegistration(env.client, bounced, { taskQueue: logQueue })).result().catch((e: unknown) => e);
+      const bounceErr = await (await startRegistration(testbed.env.client, bounced, { taskQueue: logQueue })).result().catch((e: unknown) => e);
       expect(bounceErr).toBeInstanceOf(WorkflowFailedError);
 
       const taken = { userId: `u-first-${stamp}`, email: `ada.byron.${stamp}@example.com`, name: 'Ada Byron', verificationTimeout: '10 minutes' };
-      const first = await startRegistration(env.client, taken, { taskQueue: logQueue });
+      const first = await startRegistration(testbed.env.client, taken, { taskQueue: logQueue });
       await untilWaiting(first);
-      const second = await env.client.workflow.start('registrationSaga', {
+      const second = await testbed.env.client.workflow.start('registrationSaga', {
         taskQueue: logQueue,
         workflowId: uniqueTaskQueue('duplicate-account'),
         args: [{ ...taken, userId: `u-second-${stamp}` }],

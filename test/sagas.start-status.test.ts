@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SagaStatus } from '@saga-temporal/saga';
-import { orderWorkflowId, startOrder } from '../src/sagas';
-import type { OrderInput } from '../src/schemas';
-import { SagaStatusKey } from '../src/search-attributes';
+import { orderWorkflowId, startOrder } from '../src/order/start';
+import type { OrderInput } from '../src/order/contract';
+import { SagaStatusKey } from '../src/shared/search-attributes';
 import { uniqueTaskQueue, startSagaTestbed, type SagaTestbed } from './helpers';
 
 // The starters put `SagaStatus=RUNNING` in the start request, so the saga is listed as running from

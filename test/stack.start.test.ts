@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isReachable, startDevServer } from '../src/devserver';
+import { isReachable } from '../src/reachable';
+import { startDevServer } from '../tools/devserver';
 import { freePort } from '../scripts/lib/ports';
 
 // `npm start` as a person runs it: a child process, its output, its exit, and what it leaves behind.

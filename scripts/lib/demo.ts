@@ -2,11 +2,12 @@
 // ends, and a summary table of how they ended with their Web UI links.
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { describeOrderResult, sagaOutcome, table, workflowUrl, type SagaOutcome } from '../../src/report';
-import { startOrder, startRegistration } from '../../src/sagas';
-import type { OrderInput } from '../../src/schemas';
+import { startOrder } from '../../src/order/start';
+import { startRegistration } from '../../src/registration/start';
+import type { OrderInput } from '../../src/order/contract';
 import type { Services } from '../../src/services';
 import type { WorkerConfig } from '../../src/config';
-import { verificationStateQuery, verifyEmailUpdate } from '../../src/workflows/registration';
+import { verificationStateQuery, verifyEmailUpdate } from '../../src/registration/contract';
 import { sampleOrder, UNDELIVERABLE_ADDRESS } from './sample-order';
 
 /** One saga of the demo and how it ended. */

@@ -1,4 +1,4 @@
-import type { OrderInput } from '../../src/schemas';
+import type { OrderInput } from '../../src/order/contract';
 
 // The order the scripts run when a person watches: one that ships unless told otherwise, and the
 // address no carrier serves, which makes the last compensable step fail and everything before it undone.

@@ -8,8 +8,9 @@ import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
 import { dataConverterFor, loadCodecConfig } from '../../src/codec';
 import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
-import { isReachable, startDevServer, type DevServer } from '../../src/devserver';
-import { customSearchAttributes } from '../../src/search-attributes';
+import { isReachable } from '../../src/reachable';
+import { startDevServer, type DevServer } from '../../tools/devserver';
+import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
 import { checkSearchAttributes, createSagaWorker } from '../../src/worker';
 
@@ -103,7 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
       database: databaseOptions(config),
-      ...(config.faults ? { faults: JSON.parse(config.faults) } : {}),
+      ...(config.faults ? { faults: config.faults } : {}),
     });
     cleanups.push(() => services.close());
     const connection = await Connection.connect(connectionOptions(config));

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../failures';
+import { FailureType } from '../shared/failures';
 import { SAGA_ID_FIELD } from '@saga-temporal/saga';
 import { wrapActivities } from './wrap';
 

@@ -1,7 +1,7 @@
 import { isGrpcServiceError, ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { ConfigError } from '../config';
-import { InvalidInputError } from '../schemas';
+import { InvalidInputError } from '../shared/validation';
 
 /** Exit codes of the client, so scripts can tell a refusal from a typo from an outage. */
 export const ExitCode = {

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { dataConverterFor, loadCodecConfig } from '../codec';
 import { connectionOptions, loadClientConfig, type TemporalConfig } from '../config';
-import { isReachable } from '../devserver';
+import { isReachable } from '../reachable';
 import type { CommandContext, CommandSpec, Flags, OptionSpec } from './command';
 import { commands } from './commands';
 import { describeCliError, ExitCode, ServerUnreachableError, UsageError } from './errors';

@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
-import { orderWorkflowId, registrationWorkflowId } from '../sagas';
-import { emailSchema } from '../schemas';
+import { orderWorkflowId } from '../order/start';
+import { registrationWorkflowId } from '../registration/start';
+import { emailSchema } from '../shared/validation';
 import { CliError, ExitCode, UsageError } from './errors';
 
 /** A saga found from what the user typed. */

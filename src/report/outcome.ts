@@ -1,8 +1,8 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
-import { SagaStatusKey } from '../search-attributes';
-import type { OrderResult } from '../workflows/order';
+import { SagaStatusKey } from '../shared/search-attributes';
+import type { OrderResult } from '../order/contract';
 
 // How a saga ended, read from the client side for people: the CLI's `--wait`, the demo of `npm start`
 // and the Web UI check all report sagas through these, so they agree on what an outcome says.

@@ -40,9 +40,12 @@ export class DatabaseUrlError extends Error {
   }
 }
 
-/** The URL with any password replaced, for logs and error messages. */
+/** The database the worker uses when `DATABASE_URL` is unset. */
+export const DEFAULT_DATABASE_URL = 'sqlite:.data/saga.db';
+
+/** The URL with its user and password replaced by `***`, for logs and error messages. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /** Whether `err` is a unique or primary-key violation on either engine. */

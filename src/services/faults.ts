@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { describeIssues } from '../schemas';
-import { transientFailure } from '../failures';
+import { describeIssues } from '../shared/validation';
+import { transientFailure } from '../shared/failures';
 
 /** The services faults can be injected into. */
 export const serviceNames = ['inventory', 'payments', 'shipping', 'users', 'mail'] as const;
@@ -176,4 +176,33 @@ export class FaultInjector {
     const [min, max] = spec;
     return min + this.random() * Math.max(0, max - min);
   }
+}
+
+/**
+ * The operations of each service that faults apply to, with the name `failOperations` knows them by.
+ * Reads (stock levels, a user's record) stay out: audits and tests read through faults. The mail's
+ * `sendWith` is its `send` with a change of another service in the same transaction.
+ */
+export const faultableOperations: { readonly [S in ServiceName]: Readonly<Record<string, string>> } = {
+  inventory: { reserve: 'reserve', release: 'release' },
+  payments: { authorize: 'authorize', void: 'void', capture: 'capture', refund: 'refund' },
+  shipping: { create: 'create', cancel: 'cancel' },
+  users: { create: 'create', delete: 'delete', activate: 'activate', issueVerificationCode: 'issueVerificationCode', checkVerificationCode: 'checkVerificationCode' },
+  mail: { send: 'send', sendWith: 'send' },
+};
+
+/**
+ * Returns `service` with each of its {@link faultableOperations} run under `faults.around`, so the
+ * business methods know nothing of fault injection. Other members pass through unchanged.
+ */
+export function withFaults<T extends object>(service: ServiceName, target: T, faults: FaultInjector): T {
+  const operations = faultableOperations[service];
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value: unknown = Reflect.get(object, property, receiver);
+      const operation = typeof property === 'string' ? operations[property] : undefined;
+      if (operation === undefined || typeof value !== 'function') return value;
+      return (...args: unknown[]) => faults.around(service, operation, () => (value as (...a: unknown[]) => Promise<unknown>).apply(object, args));
+    },
+  });
 }

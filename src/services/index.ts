@@ -1,5 +1,5 @@
-import { openDatabase, type Db, type OpenDatabaseOptions } from './db';
-import { FaultInjector, faultConfigFromEnv, type FaultConfig } from './faults';
+import { DEFAULT_DATABASE_URL, openDatabase, type Db, type OpenDatabaseOptions } from './db';
+import { FaultInjector, withFaults, type FaultConfig } from './faults';
 import { SqlInventory, type InventoryService } from './inventory';
 import { SqlMail, type MailService } from './mail';
 import { SqlPayments, type PaymentsService } from './payments';
@@ -7,8 +7,8 @@ import { SqlShipping, type ShippingService } from './shipping';
 import { SqlUsers, type UsersService } from './users';
 
 export { audit, type AuditReport } from './audit';
-export { openDatabase, redactUrl, type Db, type OpenDatabaseOptions, type Queryable } from './db';
-export { FaultInjector, FAULTS_OPT_IN, faultConfigFromEnv, faultsAreOn, parseFaultConfig, serviceNames, type FaultConfig, type ServiceFaults, type ServiceName } from './faults';
+export { DEFAULT_DATABASE_URL, openDatabase, redactUrl, type Db, type OpenDatabaseOptions, type Queryable } from './db';
+export { FaultInjector, FAULTS_OPT_IN, faultConfigFromEnv, faultsAreOn, parseFaultConfig, serviceNames, withFaults, type FaultConfig, type ServiceFaults, type ServiceName } from './faults';
 export type { InventoryService, Reservation, StockLevel, StockLine } from './inventory';
 export { BOUNCE_DOMAIN, type MailKind, type MailService, type OutboxMessage } from './mail';
 export { extractVerificationCode } from './mail-templates';
@@ -36,9 +36,9 @@ export interface Services {
 
 /** Options of {@link createServices}. */
 export interface ServicesConfig {
-  /** `sqlite:<file>`, `sqlite::memory:` or `postgres://…`. @default env `DATABASE_URL`, else "sqlite:.data/saga.db" */
+  /** `sqlite:<file>`, `sqlite::memory:` or `postgres://…`. @default DEFAULT_DATABASE_URL ("sqlite:.data/saga.db") */
   databaseUrl?: string;
-  /** Faults to inject (testing only). @default env `SAGA_FAULTS` (JSON, refused without `SAGA_FAULTS_ENABLED=true`), else none */
+  /** Faults to inject (testing only; the worker passes those of `SAGA_FAULTS`). @default none */
   faults?: FaultConfig;
   /** Where operator alerts are mailed. @default "ops@saga.test" */
   operatorEmail?: string;
@@ -48,17 +48,21 @@ export interface ServicesConfig {
   database?: OpenDatabaseOptions;
 }
 
-/** Opens the database (migrating it) and builds every service on it. */
+/**
+ * Opens the database (migrating it) and builds every service on it, each wrapped in the fault
+ * injector. Reads no environment: the entry point passes its configuration.
+ */
 export async function createServices(config: ServicesConfig = {}): Promise<Services> {
-  const faults = new FaultInjector(config.faults ?? faultConfigFromEnv() ?? {});
+  const faults = new FaultInjector(config.faults ?? {});
   if (config.seed !== undefined) faults.configure({ ...faults.current, seed: config.seed });
-  const db = await openDatabase(config.databaseUrl ?? (process.env.DATABASE_URL || 'sqlite:.data/saga.db'), config.database);
-  const mail = new SqlMail(db, faults);
+  const db = await openDatabase(config.databaseUrl ?? DEFAULT_DATABASE_URL, config.database);
+  // Users mail their verification codes through the wrapped mail, so mail faults reach those too.
+  const mail = withFaults('mail', new SqlMail(db), faults);
   return {
-    inventory: new SqlInventory(db, faults),
-    payments: new SqlPayments(db, faults),
-    shipping: new SqlShipping(db, faults),
-    users: new SqlUsers(db, faults, mail),
+    inventory: withFaults('inventory', new SqlInventory(db), faults),
+    payments: withFaults('payments', new SqlPayments(db), faults),
+    shipping: withFaults('shipping', new SqlShipping(db), faults),
+    users: withFaults('users', new SqlUsers(db, mail), faults),
     mail,
     faults,
     operatorEmail: config.operatorEmail ?? 'ops@saga.test',

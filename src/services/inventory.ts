@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { businessFailure, FailureType } from '../failures';
+import { businessFailure, FailureType } from '../shared/failures';
 import { compensationStep, forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db } from './db';
-import type { FaultInjector } from './faults';
 
 /** A quantity of one SKU. */
 export interface StockLine {
@@ -66,79 +65,72 @@ interface ReservationRow {
 
 /** {@link InventoryService} on the shared database. */
 export class SqlInventory implements InventoryService {
-  constructor(
-    private readonly db: Db,
-    private readonly faults: FaultInjector,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   async reserve(input: { key: string; orderId: string; items: readonly StockLine[] }): Promise<{ reservationId: string; units: number }> {
     const lines = mergeLines(input.items);
     if (lines.length === 0 || lines.some((line) => !Number.isSafeInteger(line.quantity) || line.quantity < 1)) {
       throw businessFailure(FailureType.InvalidInput, 'A reservation needs at least one line, each with a positive whole quantity');
     }
-    return this.faults.around('inventory', 'reserve', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'inventory', input.key, async () => {
-          for (const line of lines) {
-            if (!(await tx.get('SELECT sku FROM stock WHERE sku = ?', [line.sku]))) {
-              throw businessFailure(FailureType.InvalidInput, `Unknown SKU ${line.sku}: it is not in the catalog`, { sku: line.sku });
-            }
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'inventory', input.key, async () => {
+        for (const line of lines) {
+          if (!(await tx.get('SELECT sku FROM stock WHERE sku = ?', [line.sku]))) {
+            throw businessFailure(FailureType.InvalidInput, `Unknown SKU ${line.sku}: it is not in the catalog`, { sku: line.sku });
           }
-          // Lines are taken in SKU order so that two orders sharing SKUs lock their rows in the same order.
-          for (const line of lines) {
-            const taken = await tx.run('UPDATE stock SET on_hand = on_hand - ?, held = held + ? WHERE sku = ? AND on_hand >= ?', [
-              line.quantity,
-              line.quantity,
-              line.sku,
-              line.quantity,
-            ]);
-            if (taken === 0) {
-              const row = await tx.get<StockRow>('SELECT on_hand FROM stock WHERE sku = ?', [line.sku]);
-              throw businessFailure(
-                FailureType.OutOfStock,
-                `Out of stock: ${line.quantity} × ${line.sku} asked for, ${row?.on_hand ?? 0} on hand`,
-                { sku: line.sku, requested: line.quantity, onHand: row?.on_hand ?? 0 },
-              );
-            }
-          }
-          const reservationId = `res-${randomUUID()}`;
-          const units = lines.reduce((n, line) => n + line.quantity, 0);
-          await tx.run('INSERT INTO reservations (reservation_id, order_id, idem_key, status, units, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
-            reservationId,
-            input.orderId,
-            input.key,
-            'held',
-            units,
-            timestamp(),
+        }
+        // Lines are taken in SKU order so that two orders sharing SKUs lock their rows in the same order.
+        for (const line of lines) {
+          const taken = await tx.run('UPDATE stock SET on_hand = on_hand - ?, held = held + ? WHERE sku = ? AND on_hand >= ?', [
+            line.quantity,
+            line.quantity,
+            line.sku,
+            line.quantity,
           ]);
-          for (const line of lines) {
-            await tx.run('INSERT INTO reservation_lines (reservation_id, sku, quantity) VALUES (?, ?, ?)', [reservationId, line.sku, line.quantity]);
+          if (taken === 0) {
+            const row = await tx.get<StockRow>('SELECT on_hand FROM stock WHERE sku = ?', [line.sku]);
+            throw businessFailure(
+              FailureType.OutOfStock,
+              `Out of stock: ${line.quantity} × ${line.sku} asked for, ${row?.on_hand ?? 0} on hand`,
+              { sku: line.sku, requested: line.quantity, onHand: row?.on_hand ?? 0 },
+            );
           }
-          return { reservationId, units };
-        }),
-      ),
+        }
+        const reservationId = `res-${randomUUID()}`;
+        const units = lines.reduce((n, line) => n + line.quantity, 0);
+        await tx.run('INSERT INTO reservations (reservation_id, order_id, idem_key, status, units, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+          reservationId,
+          input.orderId,
+          input.key,
+          'held',
+          units,
+          timestamp(),
+        ]);
+        for (const line of lines) {
+          await tx.run('INSERT INTO reservation_lines (reservation_id, sku, quantity) VALUES (?, ?, ?)', [reservationId, line.sku, line.quantity]);
+        }
+        return { reservationId, units };
+      }),
     );
   }
 
   release(input: { key: string; orderId: string }): Promise<{ released: number }> {
-    return this.faults.around('inventory', 'release', () =>
-      this.db.transaction((tx) =>
-        compensationStep(tx, 'inventory', input.key, { released: 0 }, async () => {
-          const reservation = await tx.get<ReservationRow>("SELECT reservation_id, units FROM reservations WHERE idem_key = ? AND status = 'held'", [input.key]);
-          if (!reservation) return { released: 0 };
-          // Conditional, so that stock is returned at most once per reservation whatever the interleaving.
-          const released = await tx.run("UPDATE reservations SET status = 'released', released_at = ? WHERE reservation_id = ? AND status = 'held'", [
-            timestamp(),
-            reservation.reservation_id,
-          ]);
-          if (released === 0) return { released: 0 };
-          const lines = await tx.all<StockLine>('SELECT sku, quantity FROM reservation_lines WHERE reservation_id = ? ORDER BY sku', [reservation.reservation_id]);
-          for (const line of lines) {
-            await tx.run('UPDATE stock SET on_hand = on_hand + ?, held = held - ? WHERE sku = ?', [line.quantity, line.quantity, line.sku]);
-          }
-          return { released: reservation.units };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      compensationStep(tx, 'inventory', input.key, { released: 0 }, async () => {
+        const reservation = await tx.get<ReservationRow>("SELECT reservation_id, units FROM reservations WHERE idem_key = ? AND status = 'held'", [input.key]);
+        if (!reservation) return { released: 0 };
+        // Conditional, so that stock is returned at most once per reservation whatever the interleaving.
+        const released = await tx.run("UPDATE reservations SET status = 'released', released_at = ? WHERE reservation_id = ? AND status = 'held'", [
+          timestamp(),
+          reservation.reservation_id,
+        ]);
+        if (released === 0) return { released: 0 };
+        const lines = await tx.all<StockLine>('SELECT sku, quantity FROM reservation_lines WHERE reservation_id = ? ORDER BY sku', [reservation.reservation_id]);
+        for (const line of lines) {
+          await tx.run('UPDATE stock SET on_hand = on_hand + ?, held = held - ? WHERE sku = ?', [line.quantity, line.quantity, line.sku]);
+        }
+        return { released: reservation.units };
+      }),
     );
   }
 

@@ -1,4 +1,4 @@
-import { formatMoney } from '../format';
+import { formatMoney } from '../shared/format';
 
 /** The subject and plain-text body of one e-mail. */
 export interface MailContent {

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { businessFailure, FailureType } from '../failures';
+import { businessFailure, FailureType } from '../shared/failures';
 import { forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';
-import type { FaultInjector } from './faults';
 import { extractVerificationCode } from './mail-templates';
 
 /** Mail to any address at this domain bounces, like a mail provider's test fixture. */
@@ -60,10 +59,7 @@ export function bounces(address: string): boolean {
 
 /** {@link MailService} writing to the outbox table of the shared database (no SMTP transport). */
 export class SqlMail implements MailService {
-  constructor(
-    private readonly db: Db,
-    private readonly faults: FaultInjector,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   send(message: OutgoingMail): Promise<{ messageId: string }> {
     return this.sendWith(message);
@@ -75,25 +71,23 @@ export class SqlMail implements MailService {
    */
   async sendWith(message: OutgoingMail, alsoInTransaction?: (tx: Queryable) => Promise<void>): Promise<{ messageId: string }> {
     const to = message.to.toLowerCase();
-    const outcome = await this.faults.around('mail', 'send', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'mail', message.key, async () => {
-          const bounced = bounces(to);
-          if (!bounced) await alsoInTransaction?.(tx);
-          const messageId = `msg-${randomUUID()}`;
-          await tx.run('INSERT INTO outbox (message_id, idem_key, kind, to_address, subject, body, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-            messageId,
-            message.key,
-            message.kind,
-            to,
-            message.subject,
-            message.text,
-            bounced ? 'bounced' : 'sent',
-            timestamp(),
-          ]);
-          return { messageId, bounced };
-        }),
-      ),
+    const outcome = await this.db.transaction((tx) =>
+      forwardStep(tx, 'mail', message.key, async () => {
+        const bounced = bounces(to);
+        if (!bounced) await alsoInTransaction?.(tx);
+        const messageId = `msg-${randomUUID()}`;
+        await tx.run('INSERT INTO outbox (message_id, idem_key, kind, to_address, subject, body, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+          messageId,
+          message.key,
+          message.kind,
+          to,
+          message.subject,
+          message.text,
+          bounced ? 'bounced' : 'sent',
+          timestamp(),
+        ]);
+        return { messageId, bounced };
+      }),
     );
     // The bounce is committed first (it happened, and the outbox shows it), then reported. The message
     // names the message id only (it is logged in clear); the address goes into the encrypted details.

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { businessFailure, FailureType, transientFailure } from '../failures';
+import { businessFailure, FailureType, transientFailure } from '../shared/failures';
 import { compensationStep, countAttempt, forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';
-import type { FaultInjector } from './faults';
 
 /**
  * Payment tokens with a fixed outcome, like a card provider's test fixtures. Any other well-formed
@@ -73,97 +72,86 @@ const paymentColumns = 'payment_id, order_id, token, currency, amount_cents, sta
 
 /** {@link PaymentsService} on the shared database, with the fixture tokens of {@link paymentTokens}. */
 export class SqlPayments implements PaymentsService {
-  constructor(
-    private readonly db: Db,
-    private readonly faults: FaultInjector,
-  ) {}
+  constructor(private readonly db: Db) {}
 
-  authorize(input: { key: string; orderId: string; token: string; amountCents: number; currency: string }): Promise<{ paymentId: string; authorizedCents: number }> {
-    return this.faults.around('payments', 'authorize', async () => {
-      if (input.token === paymentTokens.flaky) {
-        // Counted in its own transaction: the count must survive the failure it causes.
-        const attempt = await countAttempt(this.db, 'payments', input.key);
-        if (attempt <= FLAKY_FAILURES) throw transientFailure(`Payment provider unavailable (tok_flaky, attempt ${attempt})`, 'ProviderUnavailable');
-      }
-      return this.db.transaction((tx) =>
-        forwardStep(tx, 'payments', input.key, async () => {
-          if (input.token === paymentTokens.declined) {
-            throw businessFailure(FailureType.PaymentDeclined, `Payment declined for order ${input.orderId}`, { orderId: input.orderId });
-          }
-          const paymentId = `pay-${randomUUID()}`;
-          const now = timestamp();
-          await tx.run(
-            'INSERT INTO payments (payment_id, order_id, idem_key, token, currency, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            [paymentId, input.orderId, input.key, input.token, input.currency, input.amountCents, 'authorized', now, now],
-          );
-          await appendLedger(tx, paymentId, input.orderId, 'authorize', input.amountCents, input.key, now);
-          return { paymentId, authorizedCents: input.amountCents };
-        }),
-      );
-    });
+  async authorize(input: { key: string; orderId: string; token: string; amountCents: number; currency: string }): Promise<{ paymentId: string; authorizedCents: number }> {
+    if (input.token === paymentTokens.flaky) {
+      // Counted in its own transaction: the count must survive the failure it causes.
+      const attempt = await countAttempt(this.db, 'payments', input.key);
+      if (attempt <= FLAKY_FAILURES) throw transientFailure(`Payment provider unavailable (tok_flaky, attempt ${attempt})`, 'ProviderUnavailable');
+    }
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'payments', input.key, async () => {
+        if (input.token === paymentTokens.declined) {
+          throw businessFailure(FailureType.PaymentDeclined, `Payment declined for order ${input.orderId}`, { orderId: input.orderId });
+        }
+        const paymentId = `pay-${randomUUID()}`;
+        const now = timestamp();
+        await tx.run(
+          'INSERT INTO payments (payment_id, order_id, idem_key, token, currency, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [paymentId, input.orderId, input.key, input.token, input.currency, input.amountCents, 'authorized', now, now],
+        );
+        await appendLedger(tx, paymentId, input.orderId, 'authorize', input.amountCents, input.key, now);
+        return { paymentId, authorizedCents: input.amountCents };
+      }),
+    );
   }
 
   void(input: { key: string; orderId: string }): Promise<{ voided: boolean }> {
-    return this.faults.around('payments', 'void', () =>
-      this.db.transaction((tx) =>
-        compensationStep(tx, 'payments', input.key, { voided: false }, async () => {
-          const payment = await tx.get<PaymentRow>(`SELECT ${paymentColumns} FROM payments WHERE idem_key = ?`, [input.key]);
-          // A captured payment is undone by its refund, not by a void.
-          if (!payment) return { voided: false };
-          const now = timestamp();
-          if (!(await transition(tx, payment.payment_id, 'authorized', 'voided', now))) return { voided: false };
-          await appendLedger(tx, payment.payment_id, payment.order_id, 'void', payment.amount_cents, input.key, now);
-          return { voided: true };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      compensationStep(tx, 'payments', input.key, { voided: false }, async () => {
+        const payment = await tx.get<PaymentRow>(`SELECT ${paymentColumns} FROM payments WHERE idem_key = ?`, [input.key]);
+        // A captured payment is undone by its refund, not by a void.
+        if (!payment) return { voided: false };
+        const now = timestamp();
+        if (!(await transition(tx, payment.payment_id, 'authorized', 'voided', now))) return { voided: false };
+        await appendLedger(tx, payment.payment_id, payment.order_id, 'void', payment.amount_cents, input.key, now);
+        return { voided: true };
+      }),
     );
   }
 
   capture(input: { key: string; authorizationKey: string; orderId: string }): Promise<{ paymentId: string; capturedCents: number }> {
-    return this.faults.around('payments', 'capture', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'payments', input.key, async () => {
-          const payment = await tx.get<PaymentRow>(`SELECT ${paymentColumns} FROM payments WHERE idem_key = ?`, [input.authorizationKey]);
-          if (!payment) {
-            throw ApplicationFailure.create({
-              type: 'PaymentNotAuthorized',
-              message: `Order ${input.orderId} has no authorization to capture`,
-              nonRetryable: true,
-            });
-          }
-          const now = timestamp();
-          if (await transition(tx, payment.payment_id, 'authorized', 'captured', now)) {
-            await appendLedger(tx, payment.payment_id, payment.order_id, 'capture', payment.amount_cents, input.key, now);
-            return { paymentId: payment.payment_id, capturedCents: payment.amount_cents };
-          }
-          const current = await tx.get<{ status: PaymentStatus }>('SELECT status FROM payments WHERE payment_id = ?', [payment.payment_id]);
-          // Already captured (by an earlier run of the same order): nothing more to take.
-          if (current?.status === 'captured') return { paymentId: payment.payment_id, capturedCents: payment.amount_cents };
-          throw businessFailure(
-            FailureType.StepAlreadyCompensated,
-            `Payment ${payment.payment_id} of order ${input.orderId} is ${current?.status ?? 'gone'}; it cannot be captured`,
-            { paymentId: payment.payment_id, status: current?.status },
-          );
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'payments', input.key, async () => {
+        const payment = await tx.get<PaymentRow>(`SELECT ${paymentColumns} FROM payments WHERE idem_key = ?`, [input.authorizationKey]);
+        if (!payment) {
+          throw ApplicationFailure.create({
+            type: 'PaymentNotAuthorized',
+            message: `Order ${input.orderId} has no authorization to capture`,
+            nonRetryable: true,
+          });
+        }
+        const now = timestamp();
+        if (await transition(tx, payment.payment_id, 'authorized', 'captured', now)) {
+          await appendLedger(tx, payment.payment_id, payment.order_id, 'capture', payment.amount_cents, input.key, now);
+          return { paymentId: payment.payment_id, capturedCents: payment.amount_cents };
+        }
+        const current = await tx.get<{ status: PaymentStatus }>('SELECT status FROM payments WHERE payment_id = ?', [payment.payment_id]);
+        // Already captured (by an earlier run of the same order): nothing more to take.
+        if (current?.status === 'captured') return { paymentId: payment.payment_id, capturedCents: payment.amount_cents };
+        throw businessFailure(
+          FailureType.StepAlreadyCompensated,
+          `Payment ${payment.payment_id} of order ${input.orderId} is ${current?.status ?? 'gone'}; it cannot be captured`,
+          { paymentId: payment.payment_id, status: current?.status },
+        );
+      }),
     );
   }
 
   refund(input: { key: string; orderId: string }): Promise<{ refundedCents: number }> {
-    return this.faults.around('payments', 'refund', () =>
-      this.db.transaction((tx) =>
-        compensationStep(tx, 'payments', input.key, { refundedCents: 0 }, async () => {
-          const capture = await tx.get<{ payment_id: string; order_id: string; amount_cents: number }>(
-            "SELECT payment_id, order_id, amount_cents FROM payment_ledger WHERE idem_key = ? AND kind = 'capture'",
-            [input.key],
-          );
-          if (!capture) return { refundedCents: 0 };
-          const now = timestamp();
-          if (!(await transition(tx, capture.payment_id, 'captured', 'refunded', now))) return { refundedCents: 0 };
-          await appendLedger(tx, capture.payment_id, capture.order_id, 'refund', capture.amount_cents, input.key, now);
-          return { refundedCents: capture.amount_cents };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      compensationStep(tx, 'payments', input.key, { refundedCents: 0 }, async () => {
+        const capture = await tx.get<{ payment_id: string; order_id: string; amount_cents: number }>(
+          "SELECT payment_id, order_id, amount_cents FROM payment_ledger WHERE idem_key = ? AND kind = 'capture'",
+          [input.key],
+        );
+        if (!capture) return { refundedCents: 0 };
+        const now = timestamp();
+        if (!(await transition(tx, capture.payment_id, 'captured', 'refunded', now))) return { refundedCents: 0 };
+        await appendLedger(tx, capture.payment_id, capture.order_id, 'refund', capture.amount_cents, input.key, now);
+        return { refundedCents: capture.amount_cents };
+      }),
     );
   }
 

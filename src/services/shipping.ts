@@ -1,9 +1,8 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { businessFailure, FailureType } from '../failures';
+import { businessFailure, FailureType } from '../shared/failures';
 import { compensationStep, forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db } from './db';
-import type { FaultInjector } from './faults';
 import type { StockLine } from './inventory';
 
 /** Where a parcel goes. `country` is an ISO 3166-1 alpha-2 code. */
@@ -63,54 +62,47 @@ interface ShipmentRow {
 
 /** {@link ShippingService} on the shared database. */
 export class SqlShipping implements ShippingService {
-  constructor(
-    private readonly db: Db,
-    private readonly faults: FaultInjector,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   create(input: { key: string; orderId: string; address: ShippingAddress; items: readonly StockLine[] }): Promise<{ shipmentId: string; carrier: string; trackingNumber: string }> {
-    return this.faults.around('shipping', 'create', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'shipping', input.key, async () => {
-          const carrier = carrierFor(input.address.country);
-          if (!carrier) {
-            throw businessFailure(FailureType.Undeliverable, `No carrier delivers to ${input.address.country}`, { country: input.address.country });
-          }
-          const shipmentId = `shp-${randomUUID()}`;
-          const trackingNumber = `${carrier.prefix}${String(randomInt(0, 1e10)).padStart(10, '0')}`;
-          const { name, line1, city, postalCode, country } = input.address;
-          await tx.run(
-            'INSERT INTO shipments (shipment_id, order_id, idem_key, carrier, tracking_number, country, address, items, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            [
-              shipmentId,
-              input.orderId,
-              input.key,
-              carrier.name,
-              trackingNumber,
-              country,
-              JSON.stringify({ name, line1, city, postalCode, country }),
-              JSON.stringify(input.items.map(({ sku, quantity }) => ({ sku, quantity }))),
-              'created',
-              timestamp(),
-            ],
-          );
-          return { shipmentId, carrier: carrier.name, trackingNumber };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'shipping', input.key, async () => {
+        const carrier = carrierFor(input.address.country);
+        if (!carrier) {
+          throw businessFailure(FailureType.Undeliverable, `No carrier delivers to ${input.address.country}`, { country: input.address.country });
+        }
+        const shipmentId = `shp-${randomUUID()}`;
+        const trackingNumber = `${carrier.prefix}${String(randomInt(0, 1e10)).padStart(10, '0')}`;
+        const { name, line1, city, postalCode, country } = input.address;
+        await tx.run(
+          'INSERT INTO shipments (shipment_id, order_id, idem_key, carrier, tracking_number, country, address, items, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          [
+            shipmentId,
+            input.orderId,
+            input.key,
+            carrier.name,
+            trackingNumber,
+            country,
+            JSON.stringify({ name, line1, city, postalCode, country }),
+            JSON.stringify(input.items.map(({ sku, quantity }) => ({ sku, quantity }))),
+            'created',
+            timestamp(),
+          ],
+        );
+        return { shipmentId, carrier: carrier.name, trackingNumber };
+      }),
     );
   }
 
   cancel(input: { key: string; orderId: string }): Promise<{ cancelled: boolean }> {
-    return this.faults.around('shipping', 'cancel', () =>
-      this.db.transaction((tx) =>
-        compensationStep(tx, 'shipping', input.key, { cancelled: false }, async () => {
-          const cancelled = await tx.run("UPDATE shipments SET status = 'cancelled', cancelled_at = ? WHERE idem_key = ? AND status = 'created'", [
-            timestamp(),
-            input.key,
-          ]);
-          return { cancelled: cancelled > 0 };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      compensationStep(tx, 'shipping', input.key, { cancelled: false }, async () => {
+        const cancelled = await tx.run("UPDATE shipments SET status = 'cancelled', cancelled_at = ? WHERE idem_key = ? AND status = 'created'", [
+          timestamp(),
+          input.key,
+        ]);
+        return { cancelled: cancelled > 0 };
+      }),
     );
   }
 

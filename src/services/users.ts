@@ -1,9 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { businessFailure, FailureType } from '../failures';
+import { businessFailure, FailureType } from '../shared/failures';
 import { compensationStep, forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import { isUniqueViolation, type Db, type Queryable } from './db';
-import type { FaultInjector } from './faults';
 import type { MailContent } from './mail-templates';
 import type { SqlMail } from './mail';
 
@@ -90,94 +89,85 @@ function emailTaken(userId: string, email: string): Error {
 export class SqlUsers implements UsersService {
   constructor(
     private readonly db: Db,
-    private readonly faults: FaultInjector,
     private readonly mail: SqlMail,
   ) {}
 
   create(input: { key: string; userId: string; email: string; name: string }): Promise<{ userId: string; status: 'pending' }> {
     const email = input.email.toLowerCase();
     const pending = { userId: input.userId, status: 'pending' as const };
-    return this.faults.around('users', 'create', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'users', input.key, async () => {
-          const now = timestamp();
-          const existing = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
-          if (existing && existing.status !== 'deleted') {
-            // The same registration run again under a new run id (a reset): the account is already there.
-            if (existing.status === 'pending' && existing.email === email) return pending;
-            throw businessFailure(FailureType.EmailTaken, `User id ${input.userId} is already registered`, { userId: input.userId });
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'users', input.key, async () => {
+        const now = timestamp();
+        const existing = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
+        if (existing && existing.status !== 'deleted') {
+          // The same registration run again under a new run id (a reset): the account is already there.
+          if (existing.status === 'pending' && existing.email === email) return pending;
+          throw businessFailure(FailureType.EmailTaken, `User id ${input.userId} is already registered`, { userId: input.userId });
+        }
+        if (await tx.get(`SELECT user_id FROM users WHERE email = ? AND status <> 'deleted'`, [email])) throw emailTaken(input.userId, email);
+        try {
+          if (existing) {
+            // The wrong codes of an address stay counted when it registers again under the same id.
+            await tx.run(
+              `UPDATE users SET failed_checks = CASE WHEN email = ? THEN failed_checks ELSE 0 END, email = ?, name = ?, status = 'pending', created_key = ?,
+               code_hash = NULL, code_salt = NULL, code_sequence = NULL, code_issued_at = NULL, updated_at = ? WHERE user_id = ?`,
+              [email, email, input.name, input.key, now, input.userId],
+            );
+          } else {
+            await tx.run(
+              "INSERT INTO users (user_id, email, name, status, created_key, failed_checks, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, 0, ?, ?)",
+              [input.userId, email, input.name, input.key, now, now],
+            );
           }
-          if (await tx.get(`SELECT user_id FROM users WHERE email = ? AND status <> 'deleted'`, [email])) throw emailTaken(input.userId, email);
-          try {
-            if (existing) {
-              // The wrong codes of an address stay counted when it registers again under the same id.
-              await tx.run(
-                `UPDATE users SET failed_checks = CASE WHEN email = ? THEN failed_checks ELSE 0 END, email = ?, name = ?, status = 'pending', created_key = ?,
-                 code_hash = NULL, code_salt = NULL, code_sequence = NULL, code_issued_at = NULL, updated_at = ? WHERE user_id = ?`,
-                [email, email, input.name, input.key, now, input.userId],
-              );
-            } else {
-              await tx.run(
-                "INSERT INTO users (user_id, email, name, status, created_key, failed_checks, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, 0, ?, ?)",
-                [input.userId, email, input.name, input.key, now, now],
-              );
-            }
-          } catch (err) {
-            // Another registration for the address committed between the check and the write.
-            if (isUniqueViolation(err)) throw emailTaken(input.userId, email);
-            throw err;
-          }
-          return pending;
-        }),
-      ),
+        } catch (err) {
+          // Another registration for the address committed between the check and the write.
+          if (isUniqueViolation(err)) throw emailTaken(input.userId, email);
+          throw err;
+        }
+        return pending;
+      }),
     );
   }
 
   delete(input: { key: string; userId: string }): Promise<{ deleted: boolean }> {
-    return this.faults.around('users', 'delete', () =>
-      this.db.transaction((tx) =>
-        compensationStep(tx, 'users', input.key, { deleted: false }, async () => {
-          const deleted = await tx.run(
-            "UPDATE users SET status = 'deleted', code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ? AND status <> 'deleted'",
-            [timestamp(), input.userId],
-          );
-          return { deleted: deleted > 0 };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      compensationStep(tx, 'users', input.key, { deleted: false }, async () => {
+        const deleted = await tx.run(
+          "UPDATE users SET status = 'deleted', code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ? AND status <> 'deleted'",
+          [timestamp(), input.userId],
+        );
+        return { deleted: deleted > 0 };
+      }),
     );
   }
 
   activate(input: { key: string; userId: string }): Promise<{ status: 'active' }> {
-    return this.faults.around('users', 'activate', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'users', input.key, async () => {
-          const user = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
-          if (!user) throw businessFailure(FailureType.InvalidInput, `No user ${input.userId}`, { userId: input.userId });
-          if (user.status === 'deleted') {
-            throw businessFailure(FailureType.StepAlreadyCompensated, `User ${input.userId} was deleted; it cannot be activated`, { userId: input.userId });
-          }
-          await tx.run("UPDATE users SET status = 'active', code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ?", [timestamp(), input.userId]);
-          return { status: 'active' as const };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'users', input.key, async () => {
+        const user = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
+        if (!user) throw businessFailure(FailureType.InvalidInput, `No user ${input.userId}`, { userId: input.userId });
+        if (user.status === 'deleted') {
+          throw businessFailure(FailureType.StepAlreadyCompensated, `User ${input.userId} was deleted; it cannot be activated`, { userId: input.userId });
+        }
+        await tx.run("UPDATE users SET status = 'active', code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ?", [timestamp(), input.userId]);
+        return { status: 'active' as const };
+      }),
     );
   }
 
   issueVerificationCode(input: { key: string; userId: string; sequence: number; code: string; to: string; message: MailContent }): Promise<{ messageId: string }> {
-    return this.faults.around('users', 'issueVerificationCode', () =>
-      this.mail.sendWith({ key: input.key, kind: 'verification', to: input.to, ...input.message }, async (tx) => {
-        const salt = randomBytes(16).toString('hex');
-        const now = timestamp();
-        // A code only replaces an older one: a stale retry of an earlier send must not revive its code.
-        const stored = await tx.run(
-          `UPDATE users SET code_hash = ?, code_salt = ?, code_sequence = ?, code_issued_at = ?, updated_at = ?
-           WHERE user_id = ? AND status = 'pending' AND (code_sequence IS NULL OR code_sequence <= ?)`,
-          [hashCode(salt, input.code), salt, input.sequence, now, now, input.userId, input.sequence],
-        );
-        if (stored === 1) return;
-        await this.refuseCode(tx, input.userId, input.sequence);
-      }),
-    );
+    return this.mail.sendWith({ key: input.key, kind: 'verification', to: input.to, ...input.message }, async (tx) => {
+      const salt = randomBytes(16).toString('hex');
+      const now = timestamp();
+      // A code only replaces an older one: a stale retry of an earlier send must not revive its code.
+      const stored = await tx.run(
+        `UPDATE users SET code_hash = ?, code_salt = ?, code_sequence = ?, code_issued_at = ?, updated_at = ?
+         WHERE user_id = ? AND status = 'pending' AND (code_sequence IS NULL OR code_sequence <= ?)`,
+        [hashCode(salt, input.code), salt, input.sequence, now, now, input.userId, input.sequence],
+      );
+      if (stored === 1) return;
+      await this.refuseCode(tx, input.userId, input.sequence);
+    });
   }
 
   private async refuseCode(tx: Queryable, userId: string, sequence: number): Promise<never> {
@@ -195,31 +185,29 @@ export class SqlUsers implements UsersService {
   }
 
   checkVerificationCode(input: { key: string; userId: string; code: string }): Promise<{ accepted: boolean; locked?: true }> {
-    return this.faults.around('users', 'checkVerificationCode', () =>
-      this.db.transaction((tx) =>
-        forwardStep(tx, 'users', input.key, async (): Promise<{ accepted: boolean; locked?: true }> => {
-          const user = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
-          if (!user || user.status !== 'pending' || !user.code_hash || !user.code_salt) return { accepted: false };
-          // Counted per address, over every account it ever had, so that starting the registration
-          // again does not buy a guesser more tries.
-          const wrong = await tx.get<{ n: number | null }>('SELECT SUM(failed_checks) AS n FROM users WHERE email = ?', [user.email]);
-          if (Number(wrong?.n ?? 0) >= MAX_FAILED_CHECKS_PER_ADDRESS) return { accepted: false, locked: true };
-          const expected = Buffer.from(user.code_hash, 'hex');
-          const actual = Buffer.from(hashCode(user.code_salt, input.code), 'hex');
-          const now = timestamp();
-          if (!timingSafeEqual(expected, actual)) {
-            await tx.run('UPDATE users SET failed_checks = failed_checks + 1, updated_at = ? WHERE user_id = ?', [now, input.userId]);
-            return Number(wrong?.n ?? 0) + 1 >= MAX_FAILED_CHECKS_PER_ADDRESS ? { accepted: false, locked: true } : { accepted: false };
-          }
-          // Single use: the code is consumed by the check that accepts it, and only by one.
-          const consumed = await tx.run('UPDATE users SET code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ? AND code_hash = ?', [
-            now,
-            input.userId,
-            user.code_hash,
-          ]);
-          return { accepted: consumed === 1 };
-        }),
-      ),
+    return this.db.transaction((tx) =>
+      forwardStep(tx, 'users', input.key, async (): Promise<{ accepted: boolean; locked?: true }> => {
+        const user = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
+        if (!user || user.status !== 'pending' || !user.code_hash || !user.code_salt) return { accepted: false };
+        // Counted per address, over every account it ever had, so that starting the registration
+        // again does not buy a guesser more tries.
+        const wrong = await tx.get<{ n: number | null }>('SELECT SUM(failed_checks) AS n FROM users WHERE email = ?', [user.email]);
+        if (Number(wrong?.n ?? 0) >= MAX_FAILED_CHECKS_PER_ADDRESS) return { accepted: false, locked: true };
+        const expected = Buffer.from(user.code_hash, 'hex');
+        const actual = Buffer.from(hashCode(user.code_salt, input.code), 'hex');
+        const now = timestamp();
+        if (!timingSafeEqual(expected, actual)) {
+          await tx.run('UPDATE users SET failed_checks = failed_checks + 1, updated_at = ? WHERE user_id = ?', [now, input.userId]);
+          return Number(wrong?.n ?? 0) + 1 >= MAX_FAILED_CHECKS_PER_ADDRESS ? { accepted: false, locked: true } : { accepted: false };
+        }
+        // Single use: the code is consumed by the check that accepts it, and only by one.
+        const consumed = await tx.run('UPDATE users SET code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ? AND code_hash = ?', [
+          now,
+          input.userId,
+          user.code_hash,
+        ]);
+        return { accepted: consumed === 1 };
+      }),
     );
   }
 

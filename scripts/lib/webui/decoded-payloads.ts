@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ENCRYPTED_ENCODING } from '../../../src/codec';
 import type { CodecServerLogger } from '../../../src/codec/server';
-import type { OrderInput } from '../../../src/schemas';
+import type { OrderInput } from '../../../src/order/contract';
 import { sampleOrder } from '../sample-order';
 import { check, CHROMIUM_ARGS, chromiumPath, VIEWPORT, type UiCheck, type WebUiCheckResult } from './browser';
 

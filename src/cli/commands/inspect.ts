@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { SagaStatus } from '@saga-temporal/saga';
 import { querySagaState, table } from '../../report';
-import { SagaStatusKey } from '../../search-attributes';
+import { SagaStatusKey } from '../../shared/search-attributes';
 import { findSaga, printJson, printLine, positiveIntFlag, SAGA_REF_HELP, stringFlag, webUiUrl, type CommandContext, type CommandSpec } from '../command';
 import { ExitCode, UsageError } from '../errors';
 import { renderStatus, type StatusView } from '../status-screen';

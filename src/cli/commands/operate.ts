@@ -1,7 +1,7 @@
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { markCompensatedUpdate, retryCompensationUpdate, SagaStatus } from '@saga-temporal/saga';
 import { describeOrderResult, sagaOutcome } from '../../report';
-import { MAX_VERIFICATION_SENDS, RESEND_INTERVAL_MS, resendVerificationSignal, verificationStateQuery, verifyEmailUpdate } from '../../workflows/registration';
+import { MAX_VERIFICATION_SENDS, RESEND_INTERVAL_MS, resendVerificationSignal, verificationStateQuery, verifyEmailUpdate } from '../../registration/contract';
 import { assertRunning, findSaga, outcomeJson, outcomeLine, printJson, printLine, printResult, requiredFlag, SAGA_REF_HELP, webUiUrl, type CommandSpec } from '../command';
 import { ExitCode } from '../errors';
 import { stepsTable } from '../status-screen';

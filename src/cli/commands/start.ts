@@ -1,7 +1,10 @@
 import { SagaStatus } from '@saga-temporal/saga';
 import { describeOrderResult, sagaOutcome } from '../../report';
-import { startOrder, startRegistration } from '../../sagas';
-import { orderInputSchema, parseOrThrow, registrationInputSchema } from '../../schemas';
+import { startOrder } from '../../order/start';
+import { startRegistration } from '../../registration/start';
+import { orderInputSchema } from '../../order/contract';
+import { parseOrThrow } from '../../shared/validation';
+import { registrationInputSchema } from '../../registration/contract';
 import { outcomeJson, outcomeLine, printLine, printResult, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandSpec } from '../command';
 import { ExitCode } from '../errors';
 import { orderFromFlags } from '../order-flags';

@@ -1,0 +1,95 @@
+import { CancellationScope, patched, setCurrentDetails } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
+import { orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
+import { parseOrFail } from '../shared/validation';
+import { alertOperator } from '../operator/workflow';
+import { formatMoney } from '../shared/format';
+import { compensationRetry, mailOptions, stepOptions } from '../shared/policies';
+
+// Orders started before the shipment became the saga's declared pivot kept the confirmation out of
+// the cancellation's reach by hand; they replay so.
+const ORDER_PIVOT_PATCH = 'order-shipment-pivot';
+
+// One proxy per retry policy of src/shared/policies.ts: forward steps, best-effort mail.
+const stepActivities = sagaActivities<Activities>(stepOptions);
+const mailActivities = sagaActivities<Activities>(mailOptions);
+
+/**
+ * The order saga: reserve stock and authorize payment in parallel, capture, ship, confirm by e-mail.
+ *
+ * Any business failure (out of stock, declined, undeliverable) or a cancellation before the shipment
+ * exists undoes exactly what started, last first: cancel shipment, refund, void, release. The shipment
+ * is the saga's pivot: once it is created the order is committed, and the confirmation e-mail recovers
+ * forward (it runs to its end even if a cancellation arrives, and its failure is reported in the
+ * result, never compensated).
+ */
+export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
+  const input = parseOrFail(orderInputSchema, 'order', rawInput);
+  const { orderId, currency } = input;
+  const totalCents = orderTotalCents(input.items);
+  const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
+  const itemCount = items.reduce((n, item) => n + item.quantity, 0);
+
+  const declaredPivot = patched(ORDER_PIVOT_PATCH);
+  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order') });
+  return saga.run(async () => {
+    setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
+    const [, authorization] = await saga.parallel([
+      {
+        name: 'reserveStock',
+        summary: `Reserve ${itemCount} unit${itemCount === 1 ? '' : 's'} for order ${orderId}`,
+        run: activity(stepActivities.reserveStock, { orderId, items }),
+        compensate: { name: 'releaseStock', summary: `Release stock for order ${orderId}`, run: activity(stepActivities.releaseStock, { orderId }) },
+      },
+      {
+        name: 'authorizePayment',
+        summary: `Authorize ${formatMoney(totalCents, currency)} for order ${orderId}`,
+        run: activity(stepActivities.authorizePayment, { orderId, token: input.payment.token, amountCents: totalCents, currency }),
+        compensate: { name: 'voidPayment', summary: `Void payment authorization for order ${orderId}`, run: activity(stepActivities.voidPayment, { orderId }) },
+      },
+    ] as const);
+
+    setCurrentDetails('Capturing payment');
+    await saga.step({
+      name: 'capturePayment',
+      summary: `Capture payment for order ${orderId}`,
+      run: activity(stepActivities.capturePayment, { orderId }),
+      compensate: { name: 'refundPayment', summary: `Refund payment for order ${orderId}`, run: activity(stepActivities.refundPayment, { orderId }) },
+    });
+
+    setCurrentDetails('Creating shipment');
+    const shipment = await saga.step({
+      name: 'createShipment',
+      summary: `Ship order ${orderId} to ${input.shippingAddress.country}`,
+      run: activity(stepActivities.createShipment, { orderId, address: input.shippingAddress, items }),
+      compensate: { name: 'cancelShipment', summary: `Cancel shipment of order ${orderId}`, run: activity(stepActivities.cancelShipment, { orderId }) },
+      ...(declaredPivot ? { pivot: true } : {}),
+    });
+
+    setCurrentDetails('Sending confirmation');
+    const sendConfirmation = () =>
+      saga.optionalStep({
+        name: 'sendConfirmation',
+        summary: `E-mail confirmation of order ${orderId}`,
+        run: activity(mailActivities.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
+      });
+    const confirmation = await (declaredPivot ? sendConfirmation() : CancellationScope.nonCancellable(sendConfirmation));
+
+    setCurrentDetails(`Completed: tracking ${shipment.trackingNumber}`);
+    return {
+      orderId,
+      status: 'COMPLETED',
+      totalCents,
+      currency,
+      itemCount,
+      paymentId: authorization.paymentId,
+      shipmentId: shipment.shipmentId,
+      carrier: shipment.carrier,
+      trackingNumber: shipment.trackingNumber,
+      confirmationSent: confirmation.ok,
+      ...(confirmation.ok ? {} : { confirmationError: confirmation.error }),
+      steps: saga.state.steps,
+    };
+  });
+}

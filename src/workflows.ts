@@ -1,0 +1,3 @@
+// The worker's `workflowsPath`: every workflow type the worker registers, by name.
+export { orderSaga } from './order/workflow';
+export { registrationSaga } from './registration/workflow';

@@ -1,0 +1,141 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { Activities } from '../../src/activities';
+import { FailureType } from '../../src/shared/failures';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
+import { startRegistration } from '../../src/registration/start';
+import { SagaStatusKey } from '../../src/shared/search-attributes';
+import { CANCELLED_REASON, MAX_CODE_ATTEMPTS, MAX_MESSAGES, resendVerificationSignal, verificationStateQuery, verifyEmailSignal, verifyEmailUpdate } from '../../src/registration/contract';
+import { type registrationSaga } from '../../src/registration/workflow';
+import { useSagaTestbed } from '../support/testbed';
+import { waitUntil } from '../fixtures/saga-harness';
+
+// The registration's signal and update handlers at the edges, on a real dev server: codes that arrive
+// while the saga unwinds after a cancellation, a code check that fails on the signal path, and a
+// client flooding one registration with messages. In each, the saga must still end undone or done,
+// never closed half-way.
+
+let seq = 0;
+
+// Switches the wrapped activities read: a check that fails as if the database were down, and an error
+// e-mail that waits until released, to hold the saga in its unwinding.
+const control = { checkDown: false, checkCalls: 0, errorMailStarted: false, releaseErrorMail: () => undefined as void };
+let errorMailGate: Promise<void> = Promise.resolve();
+
+const testbed = useSagaTestbed({
+    server: 'dev-server',
+    activities: (real: Activities) => ({
+      ...real,
+      async checkVerificationCode(input: Parameters<Activities['checkVerificationCode']>[0]) {
+        control.checkCalls += 1;
+        if (control.checkDown) throw ApplicationFailure.create({ type: 'DatabaseUnavailable', message: 'the users database is down', nonRetryable: true });
+        return real.checkVerificationCode(input);
+      },
+      async sendRegistrationFailedEmail(input: Parameters<Activities['sendRegistrationFailedEmail']>[0]) {
+        control.errorMailStarted = true;
+        await errorMailGate;
+        return real.sendRegistrationFailedEmail(input);
+      },
+    }),
+  });
+
+afterAll(async () => {
+  control.releaseErrorMail();
+  await testbed?.close();
+});
+
+type Handle = WorkflowHandle<typeof registrationSaga>;
+
+async function start(): Promise<{ handle: Handle; userId: string; email: string }> {
+  seq += 1;
+  const userId = `u-sig-${seq}-${Date.now().toString(36)}`;
+  const email = `signals${seq}.${Date.now().toString(36)}@example.com`;
+  const handle = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue: testbed.taskQueue });
+  await waitUntil(async () => (await handle.query(verificationStateQuery)).phase === 'waiting');
+  return { handle, userId, email };
+}
+
+async function outcome(handle: Handle): Promise<unknown> {
+  return handle.result().then(
+    (value) => value,
+    (err: unknown) => err,
+  );
+}
+
+async function searchStatus(handle: Handle): Promise<unknown> {
+  return (await handle.describe()).typedSearchAttributes.get(SagaStatusKey);
+}
+
+describe('codes that arrive after a cancellation', () => {
+  it('are refused while the saga unwinds: the account is deleted and the saga ends CANCELLED', async () => {
+    const { handle, userId, email } = await start();
+    const code = (await testbed.services.mail.latestVerificationCode(email))!;
+    control.errorMailStarted = false;
+    errorMailGate = new Promise((resolve) => (control.releaseErrorMail = resolve));
+
+    await handle.cancel();
+    await waitUntil(() => control.errorMailStarted);
+    const checksBefore = control.checkCalls;
+    // The right code and wrong ones, by signal and by update, while the error e-mail is in flight.
+    await handle.signal(verifyEmailSignal, { code });
+    await handle.signal(verifyEmailSignal, { code: '000000' });
+    await expect(handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await handle.signal(verifyEmailSignal, { code });
+    control.releaseErrorMail();
+
+    const err = await outcome(handle);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.CANCELLED);
+    expect(await searchStatus(handle)).toBe(SagaStatus.CANCELLED);
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+    expect(control.checkCalls).toBe(checksBefore);
+    expect((await handle.query(verificationStateQuery)).phase).toBe('closed');
+    const [mail] = await testbed.services.mail.outbox({ to: email, kind: 'registration-failed' });
+    expect(mail?.text).toContain(`${CANCELLED_REASON}.`);
+  });
+});
+
+describe('a code check that fails on the signal path', () => {
+  it('is logged and leaves the registration waiting, with no attempt used; a later code verifies it', async () => {
+    const { handle, userId, email } = await start();
+    control.checkDown = true;
+    const calls = control.checkCalls;
+    await handle.signal(verifyEmailSignal, { code: '123456' });
+    await waitUntil(() => control.checkCalls > calls);
+    // The failed check is reported to the workflow; give it the task in which it would fail.
+    await waitUntil(async () => (await handle.fetchHistory()).events!.some((e) => e.activityTaskFailedEventAttributes));
+    const state = await handle.query(verificationStateQuery);
+    expect(state).toMatchObject({ phase: 'waiting', attemptsLeft: MAX_CODE_ATTEMPTS });
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+
+    control.checkDown = false;
+    const answer = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: (await testbed.services.mail.latestVerificationCode(email))! }] });
+    expect(answer).toMatchObject({ accepted: true, outcome: 'verified' });
+    expect(await handle.result()).toMatchObject({ userId, status: 'ACTIVE' });
+    expect((await testbed.services.users.get(userId))?.status).toBe('active');
+  });
+});
+
+describe('a flood of signals and updates against one registration', () => {
+  it(`ends the registration, undone, after ${MAX_MESSAGES} messages, far from the history limit`, async () => {
+    const { handle, userId } = await start();
+    // Malformed codes and resend requests: none of them ends the registration on its own.
+    const flood = Array.from({ length: MAX_MESSAGES + 50 }, (_, i) =>
+      (i % 2 === 0 ? handle.signal(verifyEmailSignal, { code: '!' }) : handle.signal(resendVerificationSignal)).catch((err: unknown) => err),
+    );
+    await Promise.all(flood);
+
+    const err = await outcome(handle);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.VerificationFailed);
+    expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
+    expect((await handle.query(verificationStateQuery)).phase).toBe('flooded');
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+    const events = (await handle.fetchHistory()).events!.length;
+    expect(events).toBeLessThan(4 * (MAX_MESSAGES + 50) + 100);
+    // Closed: the server refuses anything more.
+    await expect(handle.signal(verifyEmailSignal, { code: '123456' })).rejects.toThrow();
+  });
+});
