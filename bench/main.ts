@@ -12,7 +12,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -22,20 +21,10 @@ import { startDevServer, type DevServer } from '../tools/devserver';
 import { createServices } from '../src/services';
 import { checkSearchAttributes } from '../src/worker';
 import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
+import { freePort } from '../scripts/lib/ports';
 import { formatLevers, leversPlan, quickLeversPlan, runLevers } from './levers';
 import { summarizeProfiles } from './profile';
 import { DEFAULT_OUT_DIR, formatReport, writeResults } from './report';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
-    });
-  });
-}
 
 // Re-runs this command under `node --cpu-prof` (which must be given at start-up, and profiles the
 // workflow thread too), then summarizes the profiles it wrote.

@@ -17,19 +17,7 @@ import type { BenchActivities } from './activities';
 export { orderSaga } from '../src/order/workflow';
 
 /** What `plainOrder` returns: the order saga's result without the step records. */
-export interface PlainOrderResult {
-  orderId: string;
-  status: 'COMPLETED';
-  totalCents: number;
-  currency: string;
-  itemCount: number;
-  paymentId: string;
-  shipmentId: string;
-  carrier: string;
-  trackingNumber: string;
-  confirmationSent: boolean;
-  confirmationError?: string;
-}
+export type PlainOrderResult = Omit<OrderResult, 'steps'>;
 
 const steps = proxyActivities<Activities>(stepOptions);
 const mail = proxyActivities<Activities>(mailOptions);

@@ -1,24 +1,12 @@
 import { z } from 'zod';
 import type { StepRecord } from '@saga-temporal/saga';
 import { formatMoney } from '../shared/format';
+import { buildOnce } from '../shared/schema-cache';
 import { emailSchema, idSchema, textSchema } from '../shared/validation';
 
 // The order saga's contract: its input, its result, and the input of each of its activities, all
 // built from the same definitions so that an item or a currency means one thing at every boundary
 // (client, workflow start, activity). Sandbox-safe: the workflow parses its input with it.
-
-export const skuSchema = z.string().regex(/^sku-[a-z0-9-]{1,48}$/, 'a SKU looks like "sku-widget"');
-
-/** An ISO 4217 currency code. */
-export const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as "EUR"');
-
-const quantitySchema = z.number().int().min(1).max(10_000);
-
-export const orderItemSchema = z.strictObject({
-  sku: skuSchema,
-  quantity: quantitySchema,
-  unitPriceCents: z.number().int().min(0).max(100_000_000),
-});
 
 /** The rules every list of order lines obeys, priced or not. */
 function orderLines<T extends z.ZodType<{ sku: string }>>(line: T) {
@@ -29,16 +17,6 @@ function orderLines<T extends z.ZodType<{ sku: string }>>(line: T) {
     .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear once');
 }
 
-export const shippingAddressSchema = z.strictObject({
-  name: textSchema(120),
-  line1: textSchema(200),
-  city: textSchema(100),
-  postalCode: z.string().trim().regex(/^[A-Za-z0-9 -]{2,12}$/, 'not a postal code'),
-  country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code such as "DE"'),
-});
-
-const paymentTokenSchema = z.string().regex(/^tok_[a-z0-9_]{1,40}$/, 'a payment token looks like "tok_visa"');
-
 /**
  * Total of an order in cents. Exact: the order schema's bounds (100 lines, 10,000 units, 1,000,000.00
  * per unit) keep it below 10^14, far under `Number.MAX_SAFE_INTEGER`.
@@ -46,20 +24,6 @@ const paymentTokenSchema = z.string().regex(/^tok_[a-z0-9_]{1,40}$/, 'a payment 
 export function orderTotalCents(items: readonly { quantity: number; unitPriceCents: number }[]): number {
   return items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
 }
-
-/** Input of the order saga. */
-export const orderInputSchema = z.strictObject({
-  orderId: idSchema,
-  customerId: idSchema,
-  email: emailSchema,
-  currency: currencySchema.default('EUR'),
-  items: orderLines(orderItemSchema)
-    // A line may be free (a gift), an order may not: there would be nothing to authorize, and the
-    // payment step refuses a zero amount. Refused here, at the client and at the workflow's start.
-    .refine((items) => orderTotalCents(items) >= 1, 'the order total must be at least 1 cent: free orders are not taken'),
-  payment: z.strictObject({ token: paymentTokenSchema }),
-  shippingAddress: shippingAddressSchema,
-});
 
 export type OrderInput = z.input<typeof orderInputSchema>;
 export type ValidOrderInput = z.output<typeof orderInputSchema>;
@@ -87,19 +51,62 @@ export function orderSummary(input: { orderId: string; items: readonly { quantit
   return `Order ${input.orderId}: ${units} item${units === 1 ? '' : 's'}, ${formatMoney(orderTotalCents(input.items), input.currency ?? 'EUR')}`;
 }
 
-// Activity inputs. Unknown keys are dropped rather than refused (`z.object`), so a workflow may pass
-// richer objects (order lines with prices) without breaking the step.
-const cents = z.number().int().max(Number.MAX_SAFE_INTEGER);
-const stockLines = orderLines(z.object({ sku: skuSchema, quantity: quantitySchema }));
+function buildOrderSchemas() {
+  const skuSchema = z.string().regex(/^sku-[a-z0-9-]{1,48}$/, 'a SKU looks like "sku-widget"');
 
-export const reserveStockInput = z.object({ orderId: idSchema, items: stockLines });
-export const orderRefInput = z.object({ orderId: idSchema });
-export const authorizePaymentInput = z.object({ orderId: idSchema, token: paymentTokenSchema, amountCents: cents.min(1), currency: currencySchema });
-export const createShipmentInput = z.object({ orderId: idSchema, address: shippingAddressSchema, items: stockLines });
-export const orderConfirmationInput = z.object({
-  orderId: idSchema,
-  email: emailSchema,
-  totalCents: cents.min(0),
-  currency: currencySchema,
-  itemCount: z.number().int().min(1).max(1_000_000),
-});
+  /** An ISO 4217 currency code. */
+  const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as "EUR"');
+
+  const quantitySchema = z.number().int().min(1).max(10_000);
+
+  const orderItemSchema = z.strictObject({
+    sku: skuSchema,
+    quantity: quantitySchema,
+    unitPriceCents: z.number().int().min(0).max(100_000_000),
+  });
+
+  const shippingAddressSchema = z.strictObject({
+    name: textSchema(120),
+    line1: textSchema(200),
+    city: textSchema(100),
+    postalCode: z.string().trim().regex(/^[A-Za-z0-9 -]{2,12}$/, 'not a postal code'),
+    country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code such as "DE"'),
+  });
+
+  const paymentTokenSchema = z.string().regex(/^tok_[a-z0-9_]{1,40}$/, 'a payment token looks like "tok_visa"');
+
+  /** Input of the order saga. */
+  const orderInputSchema = z.strictObject({
+    orderId: idSchema,
+    customerId: idSchema,
+    email: emailSchema,
+    currency: currencySchema.default('EUR'),
+    items: orderLines(orderItemSchema)
+      // A line may be free (a gift), an order may not: there would be nothing to authorize, and the
+      // payment step refuses a zero amount. Refused here, at the client and at the workflow's start.
+      .refine((items) => orderTotalCents(items) >= 1, 'the order total must be at least 1 cent: free orders are not taken'),
+    payment: z.strictObject({ token: paymentTokenSchema }),
+    shippingAddress: shippingAddressSchema,
+  });
+
+  // Activity inputs. Unknown keys are dropped rather than refused (`z.object`), so a workflow may pass
+  // richer objects (order lines with prices) without breaking the step.
+  const cents = z.number().int().max(Number.MAX_SAFE_INTEGER);
+  const stockLines = orderLines(z.object({ sku: skuSchema, quantity: quantitySchema }));
+
+  const reserveStockInput = z.object({ orderId: idSchema, items: stockLines });
+  const orderRefInput = z.object({ orderId: idSchema });
+  const authorizePaymentInput = z.object({ orderId: idSchema, token: paymentTokenSchema, amountCents: cents.min(1), currency: currencySchema });
+  const createShipmentInput = z.object({ orderId: idSchema, address: shippingAddressSchema, items: stockLines });
+  const orderConfirmationInput = z.object({
+    orderId: idSchema,
+    email: emailSchema,
+    totalCents: cents.min(0),
+    currency: currencySchema,
+    itemCount: z.number().int().min(1).max(1_000_000),
+  });
+  return { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput };
+}
+
+// Built once per worker thread, not on every workflow start (see shared/schema-cache.ts).
+export const { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput } = buildOnce('order-contract', buildOrderSchemas);

@@ -2,39 +2,11 @@ import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { StepRecord } from '@saga-temporal/saga';
+import { buildOnce } from '../shared/schema-cache';
 import { emailSchema, idSchema, textSchema } from '../shared/validation';
 
 // The registration saga's contract: its input, result, messages (update, signals, query) and the
 // input of each of its activities. Sandbox-safe: the workflow parses its input with it.
-
-const nameSchema = textSchema(120);
-
-/** Input of the registration saga. */
-export const registrationInputSchema = z.strictObject({
-  userId: idSchema.optional(),
-  email: emailSchema,
-  name: nameSchema,
-  /**
-   * How long the user has to verify the address: milliseconds, or a duration such as `"24h"` or
-   * `"30 minutes"`. Between one second and 30 days. @default "24h"
-   */
-  verificationTimeout: z
-    .union([z.number(), z.string().max(32)])
-    .default('24h')
-    .transform((value, ctx) => {
-      let ms: number;
-      try {
-        ms = msToNumber(value as Duration);
-      } catch {
-        ms = Number.NaN;
-      }
-      if (!Number.isInteger(ms) || ms < 1_000 || ms > 30 * 24 * 3_600_000) {
-        ctx.addIssue({ code: 'custom', message: 'a duration between "1s" and "30d"' });
-        return z.NEVER;
-      }
-      return ms;
-    }),
-});
 
 export type RegistrationInput = z.input<typeof registrationInputSchema>;
 export type ValidRegistrationInput = z.output<typeof registrationInputSchema>;
@@ -92,9 +64,44 @@ export const verifyEmailSignal = defineSignal<[{ code: string }]>('verifyEmail')
 export const resendVerificationSignal = defineSignal('resendVerification');
 export const verificationStateQuery = defineQuery<VerificationState>('verificationState');
 
-// Activity inputs. Unknown keys are dropped rather than refused (`z.object`).
-export const userRefInput = z.object({ userId: idSchema });
-export const newUserInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema });
-export const verificationEmailInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, sequence: z.number().int().min(1).max(100) });
-export const registrationFailedInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, reason: z.string().trim().min(1).max(500) });
-export const verificationCodeInput = z.object({ userId: idSchema, code: z.string().trim().min(1).max(64) });
+function buildRegistrationSchemas() {
+  const nameSchema = textSchema(120);
+
+  /** Input of the registration saga. */
+  const registrationInputSchema = z.strictObject({
+    userId: idSchema.optional(),
+    email: emailSchema,
+    name: nameSchema,
+    /**
+     * How long the user has to verify the address: milliseconds, or a duration such as `"24h"` or
+     * `"30 minutes"`. Between one second and 30 days. @default "24h"
+     */
+    verificationTimeout: z
+      .union([z.number(), z.string().max(32)])
+      .default('24h')
+      .transform((value, ctx) => {
+        let ms: number;
+        try {
+          ms = msToNumber(value as Duration);
+        } catch {
+          ms = Number.NaN;
+        }
+        if (!Number.isInteger(ms) || ms < 1_000 || ms > 30 * 24 * 3_600_000) {
+          ctx.addIssue({ code: 'custom', message: 'a duration between "1s" and "30d"' });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  });
+
+  // Activity inputs. Unknown keys are dropped rather than refused (`z.object`).
+  const userRefInput = z.object({ userId: idSchema });
+  const newUserInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema });
+  const verificationEmailInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, sequence: z.number().int().min(1).max(100) });
+  const registrationFailedInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, reason: z.string().trim().min(1).max(500) });
+  const verificationCodeInput = z.object({ userId: idSchema, code: z.string().trim().min(1).max(64) });
+  return { registrationInputSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput };
+}
+
+// Built once per worker thread, not on every workflow start (see shared/schema-cache.ts).
+export const { registrationInputSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput } = buildOnce('registration-contract', buildRegistrationSchemas);

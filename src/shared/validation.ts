@@ -1,17 +1,10 @@
 import { z } from 'zod';
 import { businessFailure, FailureType } from './failures';
+import { buildOnce } from './schema-cache';
 
 // The building blocks of the sagas' contracts and the one way to parse at a boundary. They run at the
 // client, when a workflow starts and in activities, so they stay deterministic and sandbox-safe: zod
 // only, no I/O.
-
-/** An id chosen by the caller (order, customer, user): 1 to 64 letters, digits, ".", "_" and "-". */
-export const idSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 
 // Invisible and control characters (`\p{C}`: zero-width space, right-to-left override, C0 and C1
 // controls, NUL, unassigned code points) make two strings that look the same compare different, or
@@ -20,30 +13,44 @@ export const idSchema = z
 const INVISIBLE_OR_CONTROL = /\p{C}/u;
 const NON_ASCII = /[^\x20-\x7e]/;
 
-/**
- * An e-mail address: NFKC-normalized, lower case, ASCII only. Letters of other scripts are refused
- * rather than kept, because a Cyrillic "а" looks like a Latin "a": two addresses that look the same
- * must not make two accounts. Kept deliberately plain otherwise: the mail service is the real judge.
- */
-export const emailSchema = z
-  .string()
-  .trim()
-  .max(254)
-  .normalize('NFKC')
-  .toLowerCase()
-  .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed')
-  .refine((s) => !NON_ASCII.test(s), 'only ASCII e-mail addresses are accepted')
-  .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address');
+function buildBaseSchemas() {
+  /** An id chosen by the caller (order, customer, user): 1 to 64 letters, digits, ".", "_" and "-". */
+  const idSchema = z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+
+  /**
+   * An e-mail address: NFKC-normalized, lower case, ASCII only. Letters of other scripts are refused
+   * rather than kept, because a Cyrillic "а" looks like a Latin "a": two addresses that look the same
+   * must not make two accounts. Kept deliberately plain otherwise: the mail service is the real judge.
+   */
+  const emailSchema = z
+    .string()
+    .trim()
+    .max(254)
+    .normalize('NFKC')
+    .toLowerCase()
+    .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed')
+    .refine((s) => !NON_ASCII.test(s), 'only ASCII e-mail addresses are accepted')
+    .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address');
+  return { idSchema, emailSchema };
+}
+
+// Built once per worker thread, not on every workflow start (see schema-cache.ts).
+export const { idSchema, emailSchema } = buildOnce('validation', buildBaseSchemas);
 
 /** Human text of 1 to `max` characters: trimmed, NFKC-normalized, no invisible or control characters. */
 export function textSchema(max: number) {
-  return z
+  return buildOnce(`text:${max}`, () => z
     .string()
     .trim()
     .normalize('NFKC')
     .min(1)
     .max(max)
-    .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed');
+    .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed'));
 }
 
 /** One line per problem: `items.0.quantity: Too small: expected number to be >=1`. */
