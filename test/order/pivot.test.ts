@@ -2,16 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
-import { startOrder } from '../src/order/start';
-import type { OrderInput } from '../src/order/contract';
-import type { Services } from '../src/services';
-import { stepsTable } from '../src/cli/status-screen';
-import { recordHistory, startSagaTestbed, type SagaTestbed } from './helpers';
+import { startOrder } from '../../src/order/start';
+import type { OrderInput } from '../../src/order/contract';
+import type { Services } from '../../src/services';
+import { stepsTable } from '../../src/cli/status-screen';
+import { recordHistory, startSagaTestbed, type SagaTestbed } from '../helpers';
 
 // The order saga's declared pivot: the shipment. Once it exists the order recovers forward: the
 // confirmation e-mail is marked so in the saga state and in the Web UI, and a cancellation while it
 // is sent undoes nothing (pinned in never.undo-after-commit.test.ts). Histories recorded here replay
-// in patterns.replay.test.ts; those recorded before the pivot replay through the patch.
+// in test/saga/patterns-replay.test.ts; those recorded before the pivot replay through the patch.
 
 let testbed: SagaTestbed;
 let services: Services;

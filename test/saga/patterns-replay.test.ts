@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { bundleFor, readHistories, workflowBundle } from './helpers';
+import { bundleFor, readHistories, workflowBundle } from '../helpers';
 
 // Histories of the saga patterns, recorded by their tests (`RECORD_HISTORIES=1 npx vitest run
-// test/saga.pivot.test.ts test/saga.tcc.test.ts test/saga.child.test.ts
-// test/order.pivot.test.ts`). Replaying them with today's code proves a worker
+// test/saga/pivot.test.ts test/saga/tcc.test.ts test/saga/child.test.ts
+// test/order/pivot.test.ts`). Replaying them with today's code proves a worker
 // can pick any of them up after a crash or a deploy.
 
 const folders = [

@@ -7,11 +7,11 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { retryStepUpdate, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
-import { createServices, type Services } from '../src/services';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
-import { waitUntil } from './fixtures/saga-harness';
-import { createPatternActivities } from './fixtures/pattern-activities';
-import { tccSaga, type TccSagaInput } from './fixtures/pattern-workflows';
+import { createServices, type Services } from '../../src/services';
+import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { waitUntil } from '../fixtures/saga-harness';
+import { createPatternActivities } from '../fixtures/pattern-activities';
+import { tccSaga, type TccSagaInput } from '../fixtures/pattern-workflows';
 
 // Try-confirm-cancel stages on the time-skipping server, every participant behind the real barrier on
 // SQLite: all tries then all confirms; a failed try cancels every participant (a cancel whose try

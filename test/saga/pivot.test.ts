@@ -3,12 +3,12 @@ import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
-import { waitUntil } from './fixtures/saga-harness';
-import { createPatternActivities } from './fixtures/pattern-activities';
-import { pivotSaga, type PivotScriptStep } from './fixtures/pattern-workflows';
+import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { waitUntil } from '../fixtures/saga-harness';
+import { createPatternActivities } from '../fixtures/pattern-activities';
+import { pivotSaga, type PivotScriptStep } from '../fixtures/pattern-workflows';
 import { retryStepUpdate, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
-import { SagaStatusKey } from '../src/shared/search-attributes';
+import { SagaStatusKey } from '../../src/shared/search-attributes';
 
 // The pivot on the time-skipping server: a failure before it unwinds as ever, a failure after it is
 // held for an operator and never undoes anything, and a cancellation after it changes nothing.

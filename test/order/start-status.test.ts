@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SagaStatus } from '@saga-temporal/saga';
-import { orderWorkflowId, startOrder } from '../src/order/start';
-import type { OrderInput } from '../src/order/contract';
-import { SagaStatusKey } from '../src/shared/search-attributes';
-import { uniqueTaskQueue, startSagaTestbed, type SagaTestbed } from './helpers';
+import { orderWorkflowId, startOrder } from '../../src/order/start';
+import type { OrderInput } from '../../src/order/contract';
+import { SagaStatusKey } from '../../src/shared/search-attributes';
+import { uniqueTaskQueue, startSagaTestbed, type SagaTestbed } from '../helpers';
 
 // The starters put `SagaStatus=RUNNING` in the start request, so the saga is listed as running from
 // its first moment and writes one upsert less: one on success, two when compensating.

@@ -4,10 +4,10 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ChildSagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from './helpers';
-import { waitUntil } from './fixtures/saga-harness';
-import { createPatternActivities } from './fixtures/pattern-activities';
-import { bookingSaga, tripSaga, type TripInput } from './fixtures/pattern-workflows';
+import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { waitUntil } from '../fixtures/saga-harness';
+import { createPatternActivities } from '../fixtures/pattern-activities';
+import { bookingSaga, tripSaga, type TripInput } from '../fixtures/pattern-workflows';
 
 // Child sagas on the time-skipping server: a trip books a flight saga and a hotel saga, each in its
 // own workflow that waits for the trip's decision once its steps are done. The trip commits them when
