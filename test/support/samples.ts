@@ -1,5 +1,6 @@
 import type { OrderInput } from '../../src/order/contract';
 import type { RegistrationInput } from '../../src/registration/contract';
+import { sampleOrder as demoOrder } from '../../scripts/lib/sample-order';
 
 // The sample inputs every test starts from, so a change to a contract is made here once. Ids are unique
 // per call (a counter and the time), so tests never collide on one server, nor with an earlier run.
@@ -12,23 +13,16 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${counter}-${Date.now().toString(36)}`;
 }
 
-/** The address every sample order ships to: London, served by a carrier. */
-export const sampleAddress = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
+/** The address every sample order ships to: London, served by a carrier (the demo's, from scripts/lib). */
+export const sampleAddress = demoOrder('address').shippingAddress;
 
 /**
- * A valid order that completes on the seeded catalog: 2 × `sku-widget` at 19.99 EUR, paid with
- * `tok_visa`, shipped to {@link sampleAddress}; a fresh `orderId` unless overridden.
+ * A valid order that completes on the seeded catalog: the demo's order (scripts/lib/sample-order.ts)
+ * with one line, 2 × `sku-widget` at 19.99 EUR, so totals stay easy to check; a fresh `orderId` unless
+ * overridden.
  */
 export function sampleOrder(overrides: Partial<OrderInput> = {}): OrderInput {
-  return {
-    orderId: uniqueId('o'),
-    customerId: 'c-1',
-    email: 'ada@example.com',
-    items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }],
-    payment: { token: 'tok_visa' },
-    shippingAddress: sampleAddress,
-    ...overrides,
-  };
+  return demoOrder(uniqueId('o'), { customerId: 'c-1', items: [{ sku: 'sku-widget', quantity: 2, unitPriceCents: 1999 }], ...overrides });
 }
 
 /** A valid registration with a fresh user id and address unless overridden; the default deadline ("24h"). */
