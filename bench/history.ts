@@ -13,6 +13,14 @@ export interface HistoryStats {
   payloadBytes: number;
   /** Events by type, e.g. `ACTIVITY_TASK_SCHEDULED: 5`. */
   eventTypes: Record<string, number>;
+  /**
+   * Events a `patched()` call writes: its marker and the `TemporalChangeVersion` search attribute the
+   * SDK upserts with it. A cost of evolving a workflow (the order's `order-shipment-pivot`), not of the
+   * saga layer; it goes when the patch is deprecated and removed.
+   */
+  patchEvents: number;
+  /** Upserts that write the `SagaStatus` search attribute. */
+  sagaStatusUpserts: number;
 }
 
 function isPayload(value: object): value is { data?: Uint8Array | null; metadata?: Record<string, Uint8Array> | null } {
@@ -35,7 +43,13 @@ export async function historyStats(handle: WorkflowHandle): Promise<HistoryStats
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
   const eventTypes: Record<string, number> = {};
+  let patchEvents = 0;
+  let sagaStatusUpserts = 0;
   for (const event of events) {
+    if (event.markerRecordedEventAttributes?.markerName === 'core_patch') patchEvents += 1;
+    const upserted = Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {});
+    if (upserted.length > 0 && upserted.every((key) => key === 'TemporalChangeVersion')) patchEvents += 1;
+    if (upserted.includes('SagaStatus')) sagaStatusUpserts += 1;
     const name = (temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? 'UNKNOWN').replace(/^EVENT_TYPE_/, '');
     eventTypes[name] = (eventTypes[name] ?? 0) + 1;
   }
@@ -44,5 +58,7 @@ export async function historyStats(handle: WorkflowHandle): Promise<HistoryStats
     historyBytes: temporal.api.history.v1.History.encode(history).finish().length,
     payloadBytes: payloadBytes(history),
     eventTypes,
+    patchEvents,
+    sagaStatusUpserts,
   };
 }

@@ -15,7 +15,8 @@ describe('install-temporal', () => {
     const res = run({});
     expect(res.status).toBe(0);
     expect(res.stdout).toContain('Temporal CLI 1.9.1 already installed');
-    expect(res.stdout).toContain('Temporal test server 1.38.0 already installed');
+    expect(res.stdout).toMatch(/Temporal test server 1\.38\.0\+launcher\.\d+ already installed/);
+    expect(res.stdout).not.toContain('archived');
     expect(res.stdout).not.toContain('installing');
   });
 

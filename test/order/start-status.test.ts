@@ -37,7 +37,10 @@ function order(country = 'GB'): OrderInput {
 
 async function upsertsOf(workflowId: string): Promise<number> {
   const history = await testbed.env.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES).length;
+  // Only the saga's own: the order's pivot patch upserts the SDK's TemporalChangeVersion besides.
+  return (history.events ?? []).filter(
+    (e) => e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES && SagaStatusKey.name in (e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+  ).length;
 }
 
 describe('SagaStatus set by the starter', () => {
