@@ -6,6 +6,7 @@
 
 import { ApplicationFailure, type Duration } from '@temporalio/common';
 import {
+  CancellationScope,
   ChildWorkflowCancellationType,
   condition,
   defineSignal,
@@ -90,6 +91,7 @@ function leftSomethingDone(err: unknown): boolean {
 export class ChildSagas {
   private readonly handles = new Map<string, ChildWorkflowHandle<Workflow>>();
   private readonly ready = new Map<string, unknown>();
+  private readonly closed = new Set<string>();
 
   constructor() {
     setHandler(childReadySignal, ({ workflowId, result }) => void this.ready.set(workflowId, result));
@@ -102,16 +104,23 @@ export class ChildSagas {
       name: def.name,
       run: async () => {
         // The parent's cancellation does not reach the child: the parent's unwinding tells it to compensate.
-        const handle = await startChild(def.workflowType, {
-          workflowId,
-          args: def.args,
-          cancellationType: ChildWorkflowCancellationType.ABANDON,
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-        });
+        // Started outside the parent's cancellation, so that its end stays observable while the parent
+        // unwinds a cancellation (a handle of a cancelled scope stops waiting for an abandoned child).
+        const handle = await CancellationScope.nonCancellable(() =>
+          startChild(def.workflowType, {
+            workflowId,
+            args: def.args,
+            cancellationType: ChildWorkflowCancellationType.ABANDON,
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+          }),
+        );
         this.handles.set(workflowId, handle);
         const closed = handle.result();
-        closed.catch(() => undefined);
-        await Promise.race([closed, condition(() => this.ready.has(workflowId))]);
+        closed.then(
+          () => void this.closed.add(workflowId),
+          () => void this.closed.add(workflowId),
+        );
+        await condition(() => this.ready.has(workflowId) || this.closed.has(workflowId));
         return (this.ready.has(workflowId) ? this.ready.get(workflowId) : await closed) as R;
       },
       compensate: {
@@ -120,7 +129,10 @@ export class ChildSagas {
         run: async () => {
           const handle = this.handles.get(workflowId);
           if (!handle) return;
-          if (this.ready.has(workflowId)) await handle.signal(parentDecisionSignal, 'compensate');
+          // A child still doing its forward steps asks for a decision once it is done: wait for that (or
+          // for its end), so that it is never left waiting for a decision nobody will send.
+          await condition(() => this.ready.has(workflowId) || this.closed.has(workflowId));
+          if (!this.closed.has(workflowId)) await handle.signal(parentDecisionSignal, 'compensate');
           try {
             await handle.result();
           } catch (err) {
