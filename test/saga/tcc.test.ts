@@ -8,7 +8,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { retryStepUpdate, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
 import { createServices, type Services } from '../../src/services';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { bundleFor, createDevServerEnv, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createPatternActivities } from '../fixtures/pattern-activities';
 import { tccSaga, type TccSagaInput } from '../fixtures/pattern-workflows';
@@ -26,6 +26,12 @@ let running: Promise<void>;
 let dataDir: string;
 let recording: ReturnType<typeof createPatternActivities>;
 const taskQueue = uniqueTaskQueue('saga-tcc');
+// A try failing while another is in flight cancels that one as it completes: the time-skipping test
+// server can hang the workflow task on that race, so those stages run on the dev server (real time; the
+// retries there take seconds).
+let devEnv: TestWorkflowEnvironment;
+let devWorker: Worker;
+let devRunning: Promise<void>;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'saga-tcc-'));
@@ -39,6 +45,14 @@ beforeAll(async () => {
     activities: recording.activities,
   });
   running = worker.run();
+  devEnv = await createDevServerEnv();
+  devWorker = await Worker.create({
+    connection: devEnv.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundleFor('fixtures/pattern-workflows.ts'),
+    activities: recording.activities,
+  });
+  devRunning = devWorker.run();
 });
 
 afterAll(async () => {
@@ -46,6 +60,11 @@ afterAll(async () => {
     worker.shutdown();
     await running;
   }
+  if (devWorker) {
+    devWorker.shutdown();
+    await devRunning;
+  }
+  await devEnv?.teardown();
   await env?.teardown();
   await services?.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -53,6 +72,8 @@ afterAll(async () => {
 
 const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
 const start = (input: TccSagaInput, name: string) => env.client.workflow.start(tccSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [input] });
+/** On the dev server: for stages where a try fails while another is in flight. */
+const startRacing = (input: TccSagaInput, name: string) => devEnv.client.workflow.start(tccSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [input] });
 
 async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
   const error = await handle.result().then(
@@ -81,7 +102,7 @@ describe('a try-confirm-cancel stage', () => {
   });
 
   it('cancels every participant when a try fails, the one whose try never landed as a no-op, then unwinds the saga', async () => {
-    const handle = await start({ participants: [{ name: 'seat' }, { name: 'credit', script: { try: 'fail' } }] }, 'tcc-try-fails');
+    const handle = await startRacing({ participants: [{ name: 'seat' }, { name: 'credit', script: { try: 'fail' } }] }, 'tcc-try-fails');
     const failure = await failureOf(handle);
     expect(failure.type).toBe('OutOfStock');
     expect((failure.details?.[0] as SagaFailureDetails).status).toBe(SagaStatus.COMPENSATED);
@@ -100,7 +121,7 @@ describe('a try-confirm-cancel stage', () => {
   });
 
   it('retries a failing cancel until it succeeds', async () => {
-    const handle = await start({ participants: [{ name: 'seat', script: { cancel: 'flaky' } }, { name: 'credit', script: { try: 'fail' } }] }, 'tcc-cancel-flaky');
+    const handle = await startRacing({ participants: [{ name: 'seat', script: { cancel: 'flaky' } }, { name: 'credit', script: { try: 'fail' } }] }, 'tcc-cancel-flaky');
     await failureOf(handle);
     expect(logOf(handle).filter((e) => e.endsWith(':seat') && e.startsWith('cancel'))).toEqual(['cancel-failed:seat', 'cancel-failed:seat', 'cancel:seat']);
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
