@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ChildSagaFailureType, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { recordHistory, uniqueTaskQueue } from '../helpers';
+import { useFixtureWorker } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createPatternActivities } from '../fixtures/pattern-activities';
 import { bookingSaga, tripSaga, type TripInput } from '../fixtures/pattern-workflows';
@@ -14,36 +13,15 @@ import { bookingSaga, tripSaga, type TripInput } from '../fixtures/pattern-workf
 // it completes; when it unwinds (a child failing, its own step failing, a cancellation) it asks every
 // started child to compensate, and each undoes itself through its own compensations.
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const recording = createPatternActivities();
 const taskQueue = uniqueTaskQueue('saga-child');
-
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleFor('fixtures/pattern-workflows.ts'),
-    activities: recording.activities,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await running;
-  }
-  await env?.teardown();
-});
+const fixture = useFixtureWorker({ workflows: 'fixtures/pattern-workflows.ts', taskQueue, activities: recording.activities });
 
 function start(input: Omit<TripInput, 'tripId'>, name: string) {
   const workflowId = uniqueTaskQueue(name);
-  return env.client.workflow.start(tripSaga, { taskQueue, workflowId, args: [{ ...input, tripId: workflowId }] });
+  return fixture.env.client.workflow.start(tripSaga, { taskQueue, workflowId, args: [{ ...input, tripId: workflowId }] });
 }
-const child = (parent: WorkflowHandle, kind: string) => env.client.workflow.getHandle(`${parent.workflowId}/${kind}`);
+const child = (parent: WorkflowHandle, kind: string) => fixture.env.client.workflow.getHandle(`${parent.workflowId}/${kind}`);
 const undone = (parent: WorkflowHandle, kind: string) => recording.logOf(`${parent.workflowId}/${kind}`).filter((e) => e.startsWith('undo:'));
 
 async function failureOf(handle: WorkflowHandle): Promise<Error> {
@@ -110,7 +88,7 @@ describe('a trip with child sagas', () => {
 
 describe('a child saga started on its own', () => {
   it('returns at once when started without a parent', async () => {
-    const handle = await env.client.workflow.start(bookingSaga, { taskQueue, workflowId: uniqueTaskQueue('booking-alone'), args: [{ kind: 'car' }] });
+    const handle = await fixture.env.client.workflow.start(bookingSaga, { taskQueue, workflowId: uniqueTaskQueue('booking-alone'), args: [{ kind: 'car' }] });
     expect(await handle.result()).toBe('car-booked');
   });
 });

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { type ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleFor, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { recordHistory, uniqueTaskQueue } from '../helpers';
+import { useFixtureWorker } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createPatternActivities } from '../fixtures/pattern-activities';
 import { pivotSaga, type PivotScriptStep } from '../fixtures/pattern-workflows';
@@ -13,33 +12,12 @@ import { SagaStatusKey } from '../../src/shared/search-attributes';
 // The pivot on the time-skipping server: a failure before it unwinds as ever, a failure after it is
 // held for an operator and never undoes anything, and a cancellation after it changes nothing.
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const recording = createPatternActivities();
 const taskQueue = uniqueTaskQueue('saga-pivot');
-
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleFor('fixtures/pattern-workflows.ts'),
-    activities: recording.activities,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  if (worker) {
-    worker.shutdown();
-    await running;
-  }
-  await env?.teardown();
-});
+const fixture = useFixtureWorker({ workflows: 'fixtures/pattern-workflows.ts', taskQueue, activities: recording.activities });
 
 const logOf = (handle: WorkflowHandle) => recording.logOf(handle.workflowId);
-const start = (steps: PivotScriptStep[], name: string) => env.client.workflow.start(pivotSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [steps] });
+const start = (steps: PivotScriptStep[], name: string) => fixture.env.client.workflow.start(pivotSaga, { taskQueue, workflowId: uniqueTaskQueue(name), args: [steps] });
 
 async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
   const error = await handle.result().then(
