@@ -58,7 +58,7 @@ export async function runDemo(opts: { client: Client; services: Pick<Services, '
     const handle = await startRegistration(client, { email: verifiedEmail, name: 'Grace Hopper', verificationTimeout: '10m' }, start);
     await waitForPhase(handle, 'waiting');
     const code = await services.mail.latestVerificationCode(verifiedEmail);
-    if (!code) throw new Error(`No verification code in the outbox for ${verifiedEmail}`);
+    if (!code) throw new Error(`No verification code in the outbox for ${handle.workflowId}`);
     await handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] });
     const outcome = await sagaOutcome(client, handle, () => `verified with code ${code} from the outbox, account active`);
     return { kind: 'registration' as const, scenario: 'verified with the code from the outbox', outcome };
