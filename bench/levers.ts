@@ -5,10 +5,12 @@
 
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { Context } from '@temporalio/activity';
 import { Client, WorkflowFailedError, type WorkflowStartOptions } from '@temporalio/client';
-import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createActivities } from '../src/activities';
+import { wrapActivities } from '../src/activities/wrap';
 import { loadWorkerConfig } from '../src/config';
 import { SagaStatusKey } from '../src/shared/search-attributes';
 import type { Services } from '../src/services';
@@ -29,7 +31,13 @@ interface Lever {
   startOptions: { a: Partial<WorkflowStartOptions>; b: Partial<WorkflowStartOptions> };
   /** Whether the client talks over the worker's own connection (needed for eager start). */
   sharedConnection?: boolean;
+  /** Which activities each side's worker runs: the product's, or the product's with a heartbeat as each attempt starts. @default product on both sides */
+  activities?: { a: ActivitySet; b: ActivitySet };
+  /** Worker options of each side, over the product's defaults. */
+  worker?: { a?: Partial<WorkerOptions>; b?: Partial<WorkerOptions> };
 }
+
+type ActivitySet = 'product' | 'heartbeat-at-start';
 
 const running = { typedSearchAttributes: [{ key: SagaStatusKey, value: SagaStatus.RUNNING }] };
 
@@ -59,6 +67,26 @@ export const levers: Record<string, Lever> = {
     workflow: { a: 'orderSaga', b: 'orderSaga' },
     startOptions: { a: running, b: { ...running, requestEagerStart: true } },
     sharedConnection: true,
+  },
+  'heartbeat-at-start': {
+    name: 'heartbeat-at-start',
+    a: 'each activity heartbeats as it starts, then every second',
+    b: 'the first heartbeat after a second (the product)',
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSaga', b: 'orderSaga' },
+    startOptions: { a: running, b: running },
+    activities: { a: 'heartbeat-at-start', b: 'product' },
+  },
+  'eager-activities': {
+    name: 'eager-activities',
+    a: 'every activity task through a task queue poll (worker asks for no eager activities)',
+    b: 'eager activity execution: a step\'s activity task returned with the workflow task completion (the product)',
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSaga', b: 'orderSaga' },
+    startOptions: { a: running, b: running },
+    // The server enables it (the dev server and the cluster run with system.enableActivityEagerExecution);
+    // a worker that reserves no slot for eager activities turns it off for its own workflows.
+    worker: { a: { maxEagerActivityReservationsPerWorkflowTask: 0 } },
   },
   'local-activities': {
     name: 'local-activities',
@@ -158,7 +186,15 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
     plain: { code: (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code },
     preload: { code: (await bundleWorkflowCode({ workflowsPath, preloadModules: [...workflowPreloadModules], logger: quiet })).code },
   };
-  const activities = { ...createActivities(options.services), ...createBenchActivities() };
+  const product = { ...createActivities(options.services), ...createBenchActivities() };
+  const activitySets: Record<ActivitySet, typeof product> = {
+    product,
+    // What the product did before: one heartbeat as every attempt starts (the SDK sends the first at once).
+    'heartbeat-at-start': wrapActivities(product, (_name, fn) => async (input) => {
+      Context.current().heartbeat();
+      return fn(input);
+    }),
+  };
   const defaults = loadWorkerConfig({});
   const sharedClient = new Client({ connection: options.connection, namespace: options.namespace });
   const tag = `l${Date.now().toString(36)}`;
@@ -186,10 +222,11 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
             connection: options.connection,
             namespace: options.namespace,
             taskQueue,
-            activities,
+            activities: activitySets[lever.activities?.[side] ?? 'product'],
             workflowBundle: bundles[lever.bundle[side]],
             maxConcurrentActivityTaskExecutions: defaults.maxConcurrentActivities,
             maxConcurrentWorkflowTaskExecutions: defaults.maxConcurrentWorkflowTasks,
+            ...lever.worker?.[side],
           });
           const done = worker.run();
           try {

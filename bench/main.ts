@@ -3,13 +3,16 @@
 //
 //   npm run bench                 the full plan, about 10 minutes on 2 cores
 //   npm run bench -- --quick      small counts, about 1 to 2 minutes
-//   npm run bench -- --cluster    against a throw-away cluster (src/cluster) instead of the dev server
+//   npm run bench -- --cluster    against a throw-away cluster (tools/cluster) instead of the dev server
 //   npm run bench -- --workers 2  two saga workers on each task queue
 //   npm run bench -- --profile    the same, with the process profiled (--cpu-prof) and the hot frames summarized
 //   npm run bench -- --peers      the order saga side by side on Temporal, DBOS and Restate (installs bench/peers first)
-//   npm run bench -- --levers     A/B of each structural lever (schema cache, start RUNNING, eager start, local activities)
+//   npm run bench -- --levers     A/B of each structural lever (schema cache, start RUNNING, eager start, eager
+//                                 activities, heartbeat at start, local activities)
+//   npm run bench -- --dynamic-config key=value   a dev server setting on top of the product's (repeatable)
+//   npm run bench -- --background-load 8          8 busy processes competing for the cores during the run
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +46,25 @@ async function profiled(args: string[], outDir: string): Promise<number> {
   return 0;
 }
 
+/** `--dynamic-config key=value` (repeatable): dynamic config of the dev server the benchmark starts; values are JSON (`true`, `5`) or else strings. */
+function dynamicConfigOf(pairs: readonly string[]): Record<string, string | number | boolean> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--dynamic-config takes key=value (got "${pair}")`);
+      const raw = pair.slice(at + 1);
+      let value: string | number | boolean = raw;
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        if (typeof parsed === 'number' || typeof parsed === 'boolean' || typeof parsed === 'string') value = parsed;
+      } catch {
+        // Not JSON: a plain string.
+      }
+      return [pair.slice(0, at), value];
+    }),
+  );
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -54,8 +76,12 @@ async function main(): Promise<number> {
       workers: { type: 'string', default: '1' },
       peers: { type: 'boolean', default: false },
       levers: { type: 'string' },
+      'dynamic-config': { type: 'string', multiple: true },
+      'background-load': { type: 'string', default: '0' },
     },
   });
+  const hogs = Number(values['background-load']);
+  if (!Number.isInteger(hogs) || hogs < 0 || hogs > 64) throw new Error(`--background-load must be an integer from 0 to 64 (got "${values['background-load']}")`);
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer (got "${values.workers}")`);
   const outDir = values.out ?? DEFAULT_OUT_DIR;
@@ -84,9 +110,12 @@ async function main(): Promise<number> {
     address = cluster.address;
   } else {
     console.log('Starting an in-memory Temporal dev server…');
-    server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null, logFile: null });
+    server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: null, logFile: null, dynamicConfig: dynamicConfigOf(values['dynamic-config'] ?? []) });
     address = server.address;
   }
+  // Other work on the machine, made to order: busy processes competing for the cores with every system measured.
+  const background = Array.from({ length: hogs }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  if (hogs > 0) console.log(`Background load: ${hogs} busy process${hogs === 1 ? '' : 'es'} for the whole run.`);
   const nativeConnection = await NativeConnection.connect({ address });
   const moreWorkerConnections = await Promise.all(Array.from({ length: workers - 1 }, () => NativeConnection.connect({ address })));
   const connection = await Connection.connect({ address });
@@ -162,6 +191,7 @@ async function main(): Promise<number> {
       await nativeConnection.close();
       for (const more of moreWorkerConnections) await more.close();
     } finally {
+      for (const hog of background) hog.kill('SIGKILL');
       await server?.stop();
       await cluster?.stop();
       if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runBenchmark, type BenchPlan, type BenchResults } from '../bench/harness';
@@ -150,7 +150,7 @@ describe('npm run bench harness', () => {
     const services = await createServices({ databaseUrl: 'sqlite::memory:', faults: {} });
     try {
       const { rows, truncated } = await runLevers({
-        plan: { repeats: 1, warmup: 1, levels: [{ concurrency: 1, count: 1 }], levers: ['local-activities', 'eager-start'], budgetMs: 3 * 60_000 },
+        plan: { repeats: 1, warmup: 1, levels: [{ concurrency: 1, count: 1 }], levers: ['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start'], budgetMs: 3 * 60_000 },
         connection: env.nativeConnection,
         client: env.client,
         namespace: env.namespace ?? 'default',
@@ -158,7 +158,7 @@ describe('npm run bench harness', () => {
         log: () => undefined,
       });
       expect(truncated).toBe(false);
-      expect(rows.map((r) => r.lever)).toEqual(['local-activities', 'eager-start']);
+      expect(rows.map((r) => r.lever)).toEqual(['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start']);
       for (const row of rows) {
         expect(row.errors).toBe(0);
         expect(row.sideA.throughput).toBeGreaterThan(0);
@@ -174,6 +174,20 @@ describe('npm run bench harness', () => {
       await services.close();
     }
   }, 180_000);
+
+  it('finds every file the peers import from the product (the peers sit outside the type check, so a moved file would go unnoticed)', () => {
+    const dir = join(__dirname, '..', 'bench', 'peers');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    let imports = 0;
+    for (const file of files) {
+      for (const [, spec] of readFileSync(join(dir, file), 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+        const base = resolve(dir, spec!);
+        imports += 1;
+        expect([`${base}.ts`, join(base, 'index.ts')].some((f) => existsSync(f)), `${file} imports ${spec}`).toBe(true);
+      }
+    }
+    expect(imports).toBeGreaterThan(10);
+  });
 
   it('writes the results as results-<timestamp>.json that reads back unchanged, and prints every section', () => {
     const file = writeResults(results, outDir);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadWorkerConfig } from '../src/config';
 import { customSearchAttributes } from '../src/shared/search-attributes';
+import { devServerArgs, dynamicConfigArgs, sagaDynamicConfig } from '../tools/devserver';
 
 // No Docker engine runs where the tests run, so the deployment is checked by reading it: the services
 // and their wiring, and that the worker's environment is exactly what the code reads.
@@ -171,6 +172,16 @@ describe('docker-compose.yml', () => {
     const cluster = readFileSync(join(root, 'tools', 'cluster', 'index.ts'), 'utf8');
     expect(cluster).toContain(`'--root', DEPLOY, '--config', 'temporal', '--env', '${SERVER_ENV}'`);
     expect(cluster).toContain(`join(DEPLOY, 'temporal', 'dynamicconfig', '${SERVER_ENV}.yaml')`);
+  });
+
+  it('runs the dev server with the same server settings as the cluster and compose (eager activity execution)', () => {
+    const dynamic = parse(readFileSync(join(root, 'deploy', 'temporal', 'dynamicconfig', `${SERVER_ENV}.yaml`), 'utf8')) as Record<string, { value: unknown }[]>;
+    expect(Object.keys(sagaDynamicConfig)).toContain('system.enableActivityEagerExecution');
+    for (const [key, value] of Object.entries(sagaDynamicConfig)) {
+      expect(dynamic[key]?.[0]?.value, key).toEqual(value);
+      expect(devServerArgs({ dbFile: null }).join(' ')).toContain(`--dynamic-config-value ${key}=${JSON.stringify(value)}`);
+    }
+    expect(dynamicConfigArgs({ 'a.b': 'x', 'c.d': 5 })).toEqual(['--dynamic-config-value', 'a.b="x"', '--dynamic-config-value', 'c.d=5']);
   });
 
   it('creates and migrates both Temporal databases with the schema tool of the same version, then exits', () => {

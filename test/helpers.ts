@@ -11,6 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { customSearchAttributes } from '../src/shared/search-attributes';
 import { temporalCli, temporalTestServer } from '../tools/temporal-binaries';
+import { dynamicConfigArgs } from '../tools/devserver';
 import { workflowPreloadModules } from '../src/workflow-preload';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
@@ -49,7 +50,8 @@ export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
     server: {
       executable: temporalCli(),
       searchAttributes: [...customSearchAttributes],
-      extraArgs: ['--log-level', 'error'],
+      // The server settings the product's dev server and cluster run with (eager activity execution).
+      extraArgs: ['--log-level', 'error', ...dynamicConfigArgs()],
     },
   });
 }

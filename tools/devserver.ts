@@ -27,6 +27,8 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** Codec server the Web UI sends payloads to for decoding (`npm run codec-server`). @default none */
   codecEndpoint?: string;
+  /** Dynamic config values (`--dynamic-config-value key=value`), on top of {@link sagaDynamicConfig}. @default none */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** A dev server started by {@link startDevServer}. */
@@ -48,6 +50,21 @@ export class DevServerError extends Error {
 
 const KEYWORD = 'Keyword';
 
+/**
+ * The server settings the sagas run with, here as in `deploy/temporal/dynamicconfig/saga.yaml`:
+ * eager activity execution, so a workflow task that schedules a step hands the step's activity task
+ * straight back to the worker that completed it, instead of through a task queue poll (off by default
+ * in Temporal; `npm run bench -- --levers eager-activities` measures it).
+ */
+export const sagaDynamicConfig: Readonly<Record<string, string | number | boolean>> = {
+  'system.enableActivityEagerExecution': true,
+};
+
+/** `--dynamic-config-value key=value` arguments of `temporal server start-dev` for `config` (values as JSON). */
+export function dynamicConfigArgs(config: Readonly<Record<string, string | number | boolean>> = sagaDynamicConfig): string[] {
+  return Object.entries(config).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
+}
+
 /** The `temporal server start-dev` arguments for these options. */
 export function devServerArgs(opts: DevServerOptions = {}): string[] {
   const port = opts.port ?? 7233;
@@ -66,6 +83,7 @@ export function devServerArgs(opts: DevServerOptions = {}): string[] {
     '--ui-disable-news-fetch',
     ...(dbFile ? ['--db-filename', resolve(dbFile)] : []),
     ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
+    ...dynamicConfigArgs({ ...sagaDynamicConfig, ...opts.dynamicConfig }),
     ...customSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${KEYWORD}`]),
   ];
 }

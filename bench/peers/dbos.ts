@@ -3,7 +3,7 @@
 // documentation writes a saga. DBOS runs inside this process: there is no server besides PostgreSQL.
 
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import type { OrderInput } from '../../src/schemas';
+import type { OrderInput } from '../../src/order/contract';
 import type { Services } from '../../src/services';
 import { failureType, isBusinessFailure, orderSteps, parseOrder, type PeerOrderResult } from './order-steps';
 

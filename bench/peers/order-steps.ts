@@ -4,8 +4,8 @@
 // with its own durable-step API, the way its documentation writes a saga.
 
 import { ApplicationFailure } from '@temporalio/common';
-import { orderTotalCents } from '../../src/format';
-import { orderInputSchema, parseOrThrow, type OrderInput, type ValidOrderInput } from '../../src/schemas';
+import { orderInputSchema, orderTotalCents, type OrderInput, type ValidOrderInput } from '../../src/order/contract';
+import { parseOrThrow } from '../../src/shared/validation';
 import type { Services } from '../../src/services';
 import { orderConfirmationMail } from '../../src/services/mail-templates';
 

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import './node20';
 import * as restate from '@restatedev/restate-sdk';
-import type { OrderInput } from '../../src/schemas';
+import type { OrderInput } from '../../src/order/contract';
 import type { Services } from '../../src/services';
 import { failureType, isBusinessFailure, orderSteps, parseOrder, type PeerOrderResult } from './order-steps';
 
