@@ -18,6 +18,7 @@ import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
 import { closedLoop, processCpuMs, within } from './load';
 import { orderInput } from './orders';
+import { tuningVariants } from './plan';
 import { median, round, summarizeLatencies } from './stats';
 
 /** A lever: what A and B are, and how each side starts its orders. */
@@ -87,6 +88,26 @@ export const levers: Record<string, Lever> = {
     // The server enables it (the dev server and the cluster run with system.enableActivityEagerExecution);
     // a worker that reserves no slot for eager activities turns it off for its own workflows.
     worker: { a: { maxEagerActivityReservationsPerWorkflowTask: 0 } },
+  },
+  // Worker settings, as levers: interleaved A/B holds up where the tuning section's one-after-the-other
+  // variants do not (a loaded machine, the cluster's extra processes).
+  'wft-100': {
+    name: 'wft-100',
+    a: 'the product\'s worker settings',
+    b: tuningVariants['wft-100']!.description,
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSaga', b: 'orderSaga' },
+    startOptions: { a: running, b: running },
+    worker: { b: tuningVariants['wft-100']!.options },
+  },
+  'autoscale-pollers': {
+    name: 'autoscale-pollers',
+    a: 'the product\'s worker settings',
+    b: tuningVariants['autoscale-pollers']!.description,
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSaga', b: 'orderSaga' },
+    startOptions: { a: running, b: running },
+    worker: { b: tuningVariants['autoscale-pollers']!.options },
   },
   'local-activities': {
     name: 'local-activities',
