@@ -141,8 +141,12 @@ export const retryCompensation: CommandSpec = {
       printResult(ctx, { workflowId, accepted: true, ...(steps ? { steps } : {}) }, `${workflowId} is retrying ${which}. Follow: saga-client status ${workflowId} --watch`);
       return ExitCode.OK;
     }
-    printResult(ctx, { workflowId, accepted: true, ...(steps ? { steps } : {}), state }, `${workflowId}: saga ${state.status} after the retry`, stepsTable(state.steps));
-    return state.status === SagaStatus.COMPENSATION_FAILED ? ExitCode.FAILED : ExitCode.OK;
+    const stillFailed = state.compensationFailures.map((f) => f.step);
+    const left = stillFailed.length > 0 && state.status === SagaStatus.COMPENSATION_FAILED ? `; still failed: ${stillFailed.join(', ')}` : '';
+    printResult(ctx, { workflowId, accepted: true, ...(steps ? { steps } : {}), state }, `${workflowId}: saga ${state.status} after the retry${left}`, stepsTable(state.steps));
+    // A retry of some steps did its part when those are undone, even while others still wait.
+    const failed = steps ? steps.some((s) => stillFailed.includes(s)) : state.status === SagaStatus.COMPENSATION_FAILED;
+    return failed ? ExitCode.FAILED : ExitCode.OK;
   },
 };
 
