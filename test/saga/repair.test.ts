@@ -62,6 +62,8 @@ const sagaStatusOf = async (handle: WorkflowHandle) => (await handle.describe())
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const events = async (handle: WorkflowHandle): Promise<HistoryEvent[]> => (await handle.fetchHistory()).events ?? [];
 
+const workflowTaskEvent = (e: HistoryEvent) => Boolean(e.workflowTaskScheduledEventAttributes ?? e.workflowTaskStartedEventAttributes ?? e.workflowTaskCompletedEventAttributes);
+
 /** The updates the history holds, with their decoded arguments. */
 function acceptedUpdates(history: HistoryEvent[]): { name: string; args: unknown[] }[] {
   return history.flatMap((e) => {
@@ -165,7 +167,7 @@ describe('a repair request that does not fit', () => {
     ['a skip of a step whose compensation succeeded', skipCompensationUpdate, { step: 'c', reason: 'done' }, /the compensation of step "c" did not fail/],
     ['a skip with an empty reason', skipCompensationUpdate, { step: 'a', reason: '' }, /skipCompensation needs a reason/],
     ['a skip with a blank reason', skipCompensationUpdate, { step: 'a', reason: '   ' }, /skipCompensation needs a reason/],
-  ] as const)('refuses %s with a clear message, leaving the state and the history as they were', async (_, update, input, message) => {
+  ] as const)('refuses %s with a clear message, leaving the state as it was and no update or command in the history', async (_, update, input, message) => {
     const handle = await twoStuck('repair-refused');
     const state = await handle.query(sagaStateQuery);
     const history = await events(handle);
@@ -173,7 +175,10 @@ describe('a repair request that does not fit', () => {
     expect(await handle.query(sagaStateQuery)).toEqual(state);
     const after = await events(handle);
     expect(acceptedUpdates(after)).toEqual([]);
-    expect(after.length).toBe(history.length);
+    // The Java test server runs the validator in a workflow task of its own, whose three events it
+    // keeps; nothing of the update and no command. (The dev server keeps none: test/cli/repair.test.ts.)
+    expect(after.slice(0, history.length)).toEqual(history);
+    expect(after.slice(history.length).every(workflowTaskEvent)).toBe(true);
     await handle.terminate('test over');
   });
 
