@@ -103,12 +103,18 @@ describe('retry-compensation --step and skip-compensation', () => {
     await waitUntil(async () => (await failedSteps(handle)).join() === 'b', 20_000);
   });
 
-  it('reports a retry the saga refused as refused, without --wait too', async () => {
+  it('reports a retry the saga refused as refused, without --wait too, and the refusal leaves the history as it was', async () => {
     const handle = await stuck(`order-cli-refused-${randomUUID()}`, ['a']);
+    const length = await historyLength(handle);
     const refused = await cli('retry-compensation', handle.workflowId, '--step', 'b');
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/Refused: the compensation of step "b" did not fail \(it is done\)/);
     expect(refused.out).toBe('');
+    const blank = await cli('skip-compensation', handle.workflowId, '--step', 'a', '--reason', ' ');
+    expect(blank.code).toBe(2);
+    const skipDone = await cli('skip-compensation', handle.workflowId, '--step', 'b', '--reason', 'done');
+    expect(skipDone.code).toBe(1);
+    expect(await historyLength(handle)).toBe(length);
     await handle.terminate('test over');
   });
 });
