@@ -6,6 +6,7 @@ import { runCli } from '../../src/cli';
 import { STUCK_SAGAS_FILTER } from '../../src/cli/commands/operate';
 import { uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
+import { untilQuiet } from '../fixtures/repair-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
 import { useFixtureWorker } from '../support/testbed';
@@ -38,6 +39,7 @@ async function stuck(workflowId: string, broken: ('a' | 'b')[] = ['a', 'b']): Pr
   };
   const handle = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId, args: [input] });
   await waitForOperator(handle, 1);
+  await untilQuiet(handle);
   return handle;
 }
 

@@ -12,6 +12,7 @@ import {
 } from '@saga-temporal/saga';
 import { bundleFor, readHistories, recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
+import { untilQuiet } from '../fixtures/repair-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
@@ -169,6 +170,7 @@ describe('a repair request that does not fit', () => {
     ['a skip with a blank reason', skipCompensationUpdate, { step: 'a', reason: '   ' }, /skipCompensation needs a reason/],
   ] as const)('refuses %s with a clear message, leaving the state as it was and no update or command in the history', async (_, update, input, message) => {
     const handle = await twoStuck('repair-refused');
+    await untilQuiet(handle);
     const state = await handle.query(sagaStateQuery);
     const history = await events(handle);
     expect(await refusal(handle.executeUpdate(update as typeof skipCompensationUpdate, { args: [input as { step: string; reason: string }] }))).toMatch(message);
