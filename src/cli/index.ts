@@ -116,7 +116,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(commandHelp(spec));
       return ExitCode.OK;
     }
-    if (positionals.length < spec.args.length) throw new UsageError(`missing ${spec.args.slice(positionals.length).join(' ')}`, spec.name);
+    // An argument shown in brackets (`[<id>]`) may be left out.
+    const required = spec.args.filter((a) => !a.startsWith('['));
+    if (positionals.length < required.length) throw new UsageError(`missing ${required.slice(positionals.length).join(' ')}`, spec.name);
     if (positionals.length > spec.args.length) throw new UsageError(`unexpected argument "${positionals[spec.args.length]}"`, spec.name);
 
     const env = { ...io.env };

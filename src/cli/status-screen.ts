@@ -27,10 +27,12 @@ function compensationCell(step: StepRecord): string {
   const c = step.compensation;
   if (!c) return '-';
   const attempts = c.attempt > 1 ? ` ×${c.attempt}` : '';
-  return `${c.name}: ${c.status}${attempts}`;
+  const operator = c.operator ? ` (operator ${c.operator.action})` : '';
+  return `${c.name}: ${c.status}${attempts}${operator}`;
 }
 
 function detailCell(step: StepRecord): string {
+  if (step.compensation?.operator?.action === 'skip') return `Skipped by operator: ${step.compensation.operator.reason ?? ''}`;
   const error = step.error ?? step.compensation?.error;
   if (error) return `${error.type ? `${error.type}: ` : ''}${error.message}`;
   return step.summary ?? '';

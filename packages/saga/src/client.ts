@@ -1,12 +1,12 @@
 // The operator's side of a saga, for code outside workflows: read a saga's state, retry its
-// compensations, declare it compensated by hand, list sagas by status. Runs in Node with
+// compensations (all or some), skip one done by hand, declare it compensated by hand, list sagas by status. Runs in Node with
 // @temporalio/client; never import it from workflow code.
 
-import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { WorkflowClient, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { DEFAULT_SAGA_STATUS_ATTRIBUTE, sagaHandlerNames, type SagaHandlerNames } from './handler-names';
 import { sagaStatusKey, type SagaStatusAttributeKey } from './search-attributes';
-import { SagaStatus, type SagaState } from './types';
+import { SagaStatus, type RetryCompensationInput, type SagaState, type SkipCompensationInput } from './types';
 
 /** Options of a {@link SagaClient}; they must match the `SagaOptions` the sagas run with. */
 export interface SagaClientOptions {
@@ -41,7 +41,7 @@ export class SagaUpdateRejectedError extends Error {
   }
 }
 
-/** Thrown before any call to the server when an argument cannot be right (an unknown status, an empty reason). */
+/** Thrown before any call to the server when an argument cannot be right (an unknown status, an empty reason, a step named twice). */
 export class SagaClientUsageError extends Error {
   override readonly name = 'SagaClientUsageError';
 }
@@ -101,6 +101,15 @@ export function sagaListQuery(filter: SagaListFilter = {}): string {
   return parts.join(' AND ');
 }
 
+// The steps of a partial retry, checked before anything is sent: the saga would refuse the same list.
+function stepList(steps: readonly string[]): string[] {
+  if (!Array.isArray(steps) || steps.some((s) => typeof s !== 'string' || s.trim() === '')) throw new SagaClientUsageError('steps must be a list of step names');
+  if (steps.length === 0) throw new SagaClientUsageError('steps is empty: name at least one step, or leave steps out to retry every failed compensation');
+  const twice = steps.find((s, i) => steps.indexOf(s) !== i);
+  if (twice !== undefined) throw new SagaClientUsageError(`step "${twice}" is named twice`);
+  return [...steps];
+}
+
 /**
  * Operator helper over a Temporal `Client`. Every method takes the saga's workflow id (and optionally
  * a run id; by default the latest run) and throws {@link SagaNotFoundError} when there is no such workflow.
@@ -113,6 +122,8 @@ export class SagaClient {
   private readonly names: SagaHandlerNames;
   private readonly key: SagaStatusAttributeKey;
   private readonly queryTimeoutMs: number;
+  private readonly updates: WorkflowClient;
+  private readonly refusedAtStart = new Set<string>();
 
   constructor(
     readonly client: Client,
@@ -121,6 +132,23 @@ export class SagaClient {
     this.names = sagaHandlerNames(options.names);
     this.key = sagaStatusKey(options.searchAttribute);
     this.queryTimeoutMs = options.queryTimeoutMs ?? 3000;
+    // The SDK hands back the handle of an update the saga refused at once, instead of throwing: only
+    // the interceptor sees that its outcome came with the acceptance. The client's own interceptors stay.
+    const own = client.workflow.options.interceptors;
+    const noteRefusal: WorkflowClientInterceptor = {
+      startUpdate: async (input, next) => {
+        const output = await next(input);
+        if (output.outcome?.failure) this.refusedAtStart.add(output.updateId);
+        return output;
+      },
+    };
+    this.updates = new WorkflowClient({
+      connection: client.connection,
+      namespace: client.workflow.options.namespace,
+      dataConverter: client.workflow.options.dataConverter,
+      identity: client.workflow.options.identity,
+      interceptors: [...(Array.isArray(own) ? own : []), noteRefusal],
+    });
   }
 
   /** The saga's full state from its state query; when no worker answers in time, its status from the search attribute. */
@@ -136,10 +164,25 @@ export class SagaClient {
     return { source: 'search-attribute', workflowId, status: described.typedSearchAttributes.get(this.key) as SagaStatus | undefined, workflowStatus: described.status.name };
   }
 
-  /** Asks a saga waiting in `COMPENSATION_FAILED` to run its unfinished compensations again and resolves with its state after that round (`wait: false`: once it accepted). */
-  async retryCompensation(workflowId: string, options: { runId?: string; wait?: boolean } = {}): Promise<SagaState | undefined> {
-    const handle = this.client.workflow.getHandle(workflowId, options.runId);
-    const update = await this.update(workflowId, options.runId, this.names.retryCompensation, () => handle.startUpdate<SagaState, []>(this.names.retryCompensation, { waitForStage: WorkflowUpdateStage.ACCEPTED }));
+  /**
+   * Asks a saga waiting in `COMPENSATION_FAILED` to run its failed compensations again (only those of
+   * `steps` when given; the others stay failed) and resolves with its state after that round
+   * (`wait: false`: once it accepted). The saga refuses a step whose compensation did not fail.
+   */
+  async retryCompensation(workflowId: string, options: { runId?: string; wait?: boolean; steps?: readonly string[] } = {}): Promise<SagaState | undefined> {
+    const input: RetryCompensationInput | undefined = options.steps === undefined ? undefined : { steps: stepList(options.steps) };
+    const handle = this.updates.getHandle(workflowId, options.runId);
+    const name = this.names.retryCompensation;
+    const update = await this.update(workflowId, options.runId, name, async () => {
+      const waitForStage = WorkflowUpdateStage.ACCEPTED;
+      // No argument at all when every failed compensation is meant, as before steps existed.
+      const started = input
+        ? await handle.startUpdate<SagaState, [RetryCompensationInput]>(name, { args: [input], waitForStage })
+        : await handle.startUpdate<SagaState, []>(name, { waitForStage });
+      // Refused: the outcome is already here, so `result()` throws the saga's reason without waiting.
+      if (this.refusedAtStart.delete(started.updateId)) await started.result();
+      return started;
+    });
     if (options.wait === false) return undefined;
     return this.update(workflowId, options.runId, this.names.retryCompensation, () => update.result());
   }
@@ -149,6 +192,20 @@ export class SagaClient {
     if (typeof reason !== 'string' || reason.trim() === '') throw new SagaClientUsageError('markCompensated needs a reason: what was repaired, and how');
     const handle = this.client.workflow.getHandle(workflowId, options.runId);
     return this.update(workflowId, options.runId, this.names.markCompensated, () => handle.executeUpdate<SagaState, [{ reason: string }]>(this.names.markCompensated, { args: [{ reason }] }));
+  }
+
+  /**
+   * Tells a saga waiting in `COMPENSATION_FAILED` that the failed compensation of `step` was done by
+   * hand; `reason` (what was repaired, and how) is kept on that step. Resolves with the saga's state: it
+   * ends `COMPENSATED` once no failed compensation remains, and keeps waiting otherwise.
+   */
+  async skipCompensation(workflowId: string, step: string, reason: string, options: { runId?: string } = {}): Promise<SagaState> {
+    if (typeof step !== 'string' || step.trim() === '') throw new SagaClientUsageError('skipCompensation needs the step whose compensation was done by hand');
+    if (typeof reason !== 'string' || reason.trim() === '') throw new SagaClientUsageError('skipCompensation needs a reason: what was repaired by hand, and how');
+    const handle = this.client.workflow.getHandle(workflowId, options.runId);
+    return this.update(workflowId, options.runId, this.names.skipCompensation, () =>
+      handle.executeUpdate<SagaState, [SkipCompensationInput]>(this.names.skipCompensation, { args: [{ step, reason }] }),
+    );
   }
 
   /** Sagas matching the filter, newest first, as the server's visibility store sees them (eventually consistent). */

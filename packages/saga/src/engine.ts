@@ -11,6 +11,7 @@ import {
   type ErrorRecord,
   type PivotRecord,
   type SagaState,
+  type SkippedCompensation,
   type StepRecord,
 } from './types';
 
@@ -102,6 +103,8 @@ export interface SagaFailureDetails {
   compensated: string[];
   /** Compensations that exhausted their retries and were not undone since. */
   compensationFailures: CompensationFailure[];
+  /** Failed compensations an operator skipped (the step undone by hand), in the order of the steps; absent when there is none. */
+  skippedCompensations?: SkippedCompensation[];
 }
 
 /** Thrown when a saga is used against its contract: a step name used twice, or a step started outside `run()` or after the saga stopped running. */
@@ -113,6 +116,11 @@ export class SagaUsageError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Thrown when an operator's repair request does not fit the saga: an unknown step, a compensation that did not fail, a blank reason. */
+export class SagaRepairRefusedError extends Error {
+  override readonly name = 'SagaRepairRefusedError';
 }
 
 const sagaTransitions: Record<SagaStatus, readonly SagaStatus[]> = {
@@ -137,7 +145,8 @@ const stepTransitions: Record<StepStatus, readonly StepStatus[]> = {
   [StepStatus.FAILED]: [StepStatus.COMPENSATING, StepStatus.SKIPPED, StepStatus.RUNNING],
   [StepStatus.SKIPPED]: [StepStatus.COMPENSATING],
   [StepStatus.COMPENSATING]: [StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED],
-  [StepStatus.COMPENSATION_FAILED]: [StepStatus.COMPENSATING],
+  // An operator may skip a failed compensation: the step was undone by hand.
+  [StepStatus.COMPENSATION_FAILED]: [StepStatus.COMPENSATING, StepStatus.COMPENSATED],
   [StepStatus.COMPENSATED]: [],
 };
 
@@ -168,6 +177,7 @@ function copyRecord(record: StepRecord): StepRecord {
   if (record.compensation) {
     copy.compensation = { ...record.compensation };
     if (record.compensation.error) copy.compensation.error = copyError(record.compensation.error);
+    if (record.compensation.operator) copy.compensation.operator = { ...record.compensation.operator };
   }
   return copy;
 }
@@ -327,6 +337,95 @@ export class SagaEngine<O> {
   }
 
   /**
+   * Runs again, at an operator's request, the failed compensations of `steps` (every failed one when
+   * `undefined`), in the configured order, and records the request on each. When failures remain,
+   * whether retried or left out, the status goes back to `COMPENSATION_FAILED` and the result is
+   * `false`; otherwise what unwinding had not reached yet runs too, as in {@link SagaEngine.compensate}.
+   */
+  async retryCompensations(steps?: readonly string[]): Promise<boolean> {
+    if (steps !== undefined) this.checkRetry({ steps });
+    const wanted = steps && new Set(steps);
+    const chosen = (record: StepRecord) => record.compensation?.status === StepStatus.FAILED && (!wanted || wanted.has(record.name));
+    const at = now();
+    for (const record of this.records) if (chosen(record)) record.compensation!.operator = { action: 'retry', at };
+    if (!wanted) return this.compensate();
+    this.setStatus(SagaStatus.COMPENSATING);
+    const groups = this.stack.groups((entry) => !this.finalEntries.has(entry) && chosen(entry.record));
+    await unwind(groups, { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure }, (entry) => this.runCompensation(entry));
+    if (this.failedSteps.length > 0) {
+      this.setStatus(SagaStatus.COMPENSATION_FAILED);
+      return false;
+    }
+    return this.compensate();
+  }
+
+  /**
+   * Records that an operator did the failed compensation of `step` by hand: it shows as skipped with
+   * the reason and the workflow time, leaves the compensation failures, and never runs again. The
+   * status does not change; the host decides what follows ({@link SagaEngine.failedSteps}).
+   */
+  skipCompensation(step: string, reason: string): void {
+    this.checkSkip({ step, reason });
+    const record = this.records.find((r) => r.name === step)!;
+    const c = record.compensation!;
+    c.status = StepStatus.SKIPPED;
+    c.operator = { action: 'skip', at: now(), reason: reason.trim() };
+    this.moveStep(record, StepStatus.COMPENSATED);
+    this.finalEntries.add(this.entryOf.get(record)!);
+  }
+
+  /** Steps whose compensation failed and has since neither succeeded nor been skipped, in registration order. */
+  get failedSteps(): string[] {
+    return this.records.filter((r) => r.compensation?.status === StepStatus.FAILED).map((r) => r.name);
+  }
+
+  /** Whether some compensation has yet to run or succeed (one unwinding stopped before, or one that failed). */
+  get compensationsLeft(): boolean {
+    return this.stack.groups((entry) => !this.finalEntries.has(entry) && entry.record.compensation.status !== StepStatus.DONE).length > 0;
+  }
+
+  /**
+   * Throws {@link SagaRepairRefusedError} unless `input` (a `retryCompensation` argument as received)
+   * names only steps whose compensation failed, each once; no argument, or no `steps`, means every one.
+   */
+  checkRetry(input: unknown): void {
+    if (input === undefined || input === null) return;
+    if (typeof input !== 'object' || Array.isArray(input)) throw new SagaRepairRefusedError('retryCompensation takes { steps?: string[] }');
+    const { steps } = input as { steps?: unknown };
+    if (steps === undefined) return;
+    if (!Array.isArray(steps) || steps.some((s) => typeof s !== 'string')) throw new SagaRepairRefusedError('steps must be a list of step names');
+    if (steps.length === 0) throw new SagaRepairRefusedError('steps is empty: name at least one step, or leave steps out to retry every failed compensation');
+    const seen = new Set<string>();
+    for (const step of steps as string[]) {
+      if (seen.has(step)) throw new SagaRepairRefusedError(`step "${step}" is named twice`);
+      seen.add(step);
+      this.assertCompensationFailed(step, 'retried');
+    }
+  }
+
+  /** Throws {@link SagaRepairRefusedError} unless `input` (a `skipCompensation` argument as received) names a step whose compensation failed and gives a reason. */
+  checkSkip(input: unknown): void {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new SagaRepairRefusedError('skipCompensation takes { step: string; reason: string }');
+    const { step, reason } = input as { step?: unknown; reason?: unknown };
+    if (typeof step !== 'string' || step.trim() === '') throw new SagaRepairRefusedError('skipCompensation needs the step whose compensation was done by hand');
+    this.assertCompensationFailed(step, 'skipped');
+    if (typeof reason !== 'string' || reason.trim() === '') throw new SagaRepairRefusedError('skipCompensation needs a reason: what was repaired by hand, and how');
+  }
+
+  private assertCompensationFailed(step: string, verb: string): void {
+    const failed = this.failedSteps;
+    const open = failed.length > 0 ? `failed: ${failed.join(', ')}` : 'none failed';
+    const record = this.records.find((r) => r.name === step);
+    if (!record) throw new SagaRepairRefusedError(`the saga has no step "${step}" (compensations ${open})`);
+    if (!record.compensation) throw new SagaRepairRefusedError(`step "${step}" has no compensation (compensations ${open})`);
+    const c = record.compensation;
+    if (c.status !== StepStatus.FAILED) {
+      const was = c.operator?.action === 'skip' ? 'skipped by an operator' : c.status;
+      throw new SagaRepairRefusedError(`the compensation of step "${step}" did not fail (it is ${was}); only a failed compensation can be ${verb} (compensations ${open})`);
+    }
+  }
+
+  /**
    * Waits for steps still in flight when the saga's body returned (a forgotten `await`, a race over
    * steps) and returns their names with the first failure among them, which the saga must unwind for.
    */
@@ -354,7 +453,17 @@ export class SagaEngine<O> {
       ...(failedStep === undefined ? {} : { failedStep }),
       compensated: [...this.compensatedOrder],
       compensationFailures: this.compensationFailures(),
+      ...this.skippedCompensations(),
     };
+  }
+
+  private skippedCompensations(): { skippedCompensations?: SkippedCompensation[] } {
+    const skipped = this.records.flatMap((record) => {
+      const c = record.compensation;
+      if (c?.operator?.action !== 'skip') return [];
+      return [{ step: record.name, compensation: c.name, reason: c.operator.reason ?? '', at: c.operator.at }];
+    });
+    return skipped.length > 0 ? { skippedCompensations: skipped } : {};
   }
 
   /** A deep copy of the saga's state. */

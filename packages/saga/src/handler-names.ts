@@ -7,10 +7,12 @@
 export interface SagaHandlerNames {
   /** Query returning the {@link SagaState}. @default 'sagaState' */
   state: string;
-  /** Update asking a saga waiting in `COMPENSATION_FAILED` to run its compensations again. @default 'retryCompensation' */
+  /** Update asking a saga waiting in `COMPENSATION_FAILED` to run its failed compensations (or some of them) again. @default 'retryCompensation' */
   retryCompensation: string;
   /** Update declaring a saga waiting in `COMPENSATION_FAILED` compensated by hand. @default 'markCompensated' */
   markCompensated: string;
+  /** Update skipping one failed compensation of a saga waiting in `COMPENSATION_FAILED`: the operator undid that step by hand. @default 'skipCompensation' */
+  skipCompensation: string;
   /** Update running again the steps after the pivot whose retries are spent. @default 'retryStep' */
   retryStep: string;
 }
@@ -20,6 +22,7 @@ export const defaultSagaHandlerNames: Readonly<SagaHandlerNames> = Object.freeze
   state: 'sagaState',
   retryCompensation: 'retryCompensation',
   markCompensated: 'markCompensated',
+  skipCompensation: 'skipCompensation',
   retryStep: 'retryStep',
 });
 

@@ -5,11 +5,13 @@ export {
   defaultCompensationRetry,
   describeFailure,
   markCompensatedUpdate,
+  retryCompensationStepsUpdate,
   retryCompensationUpdate,
   retryStepUpdate,
   Saga,
   SagaFailureType,
   sagaStateQuery,
+  skipCompensationUpdate,
   type ActivityWithOptions,
   type CallOptions,
   type CompensationDefinition,
@@ -21,7 +23,7 @@ export {
   type TccResults,
 } from './saga';
 export { sagaActivities, sagaId, sagaLocalActivities } from './saga-activities';
-export { SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
+export { SagaRepairRefusedError, SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
 export {
   SAGA_ID_FIELD,
   SagaStatus,
@@ -30,8 +32,12 @@ export {
   type CompensationRecord,
   type CompensationStatus,
   type ErrorRecord,
+  type OperatorActionRecord,
   type PivotRecord,
+  type RetryCompensationInput,
   type SagaState,
+  type SkipCompensationInput,
+  type SkippedCompensation,
   type StepRecord,
 } from './types';
 export { sagaMetricNames } from './metrics';

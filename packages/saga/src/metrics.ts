@@ -32,7 +32,12 @@ export const sagaMetricNames = {
   compensationDuration: 'saga_compensation_duration',
   /** Counter: sagas that entered COMPENSATION_FAILED and wait for (or need) an operator. */
   operatorWaits: 'saga_operator_waits',
-  /** Counter, label `action` (`retry` | `mark_compensated`): sagas that left COMPENSATION_FAILED. A retry that fails again re-enters it, so waits minus resolutions is the number waiting. */
+  /**
+   * Counter, label `action` (`retry` | `skip` | `mark_compensated`): sagas an operator's update took out
+   * of COMPENSATION_FAILED. A retry (of every failed compensation or of some) that leaves a failure
+   * re-enters it, and a skip counts once it resolves the last failure, so waits minus resolutions is
+   * the number waiting.
+   */
   operatorResolutions: 'saga_operator_resolutions',
 } as const;
 
@@ -65,6 +70,11 @@ function instruments(): Instruments {
   };
 }
 
+/** The operator's update that moves a saga out of COMPENSATION_FAILED, as the saga names it. */
+export type OperatorResolution = 'retry' | 'skip' | 'markCompensated';
+
+const resolutionLabels: Record<OperatorResolution, string> = { retry: 'retry', skip: 'skip', markCompensated: 'mark_compensated' };
+
 /** Records a saga's metrics from its state at each status change. One per saga. */
 export class SagaMetrics {
   private readonly counted = new Set<string>();
@@ -72,15 +82,16 @@ export class SagaMetrics {
   private unwindStartedAt: number | undefined;
   private instruments: Instruments | undefined;
 
-  /** Call after every status change with the state as it is then. */
-  onStatus(status: SagaStatus, state: SagaState): void {
+  /** Call after every status change with the state as it is then, and the operator's update being applied, if any. */
+  onStatus(status: SagaStatus, state: SagaState, resolving?: OperatorResolution): void {
     const m = (this.instruments ??= instruments());
     const now = Date.now();
     if (status === SagaStatus.RUNNING && this.previous === undefined) m.started.add(1);
     if (status === SagaStatus.COMPENSATING && this.unwindStartedAt === undefined) this.unwindStartedAt = now;
     this.countSteps(m, state);
     if (this.previous === SagaStatus.COMPENSATION_FAILED && status !== SagaStatus.COMPENSATION_FAILED) {
-      m.operatorResolutions.add(1, { action: status === SagaStatus.COMPENSATING ? 'retry' : 'mark_compensated' });
+      const action = resolving ?? (status === SagaStatus.COMPENSATING ? 'retry' : 'markCompensated');
+      m.operatorResolutions.add(1, { action: resolutionLabels[action] });
     }
     if (status !== this.previous && settled.has(status)) {
       m.outcomes.add(1, { status });

@@ -27,7 +27,7 @@ import { DEFAULT_SAGA_STATUS_ATTRIBUTE, type SagaHandlerNames } from './handler-
 import { sagaHandlerDefinitions, type SagaHandlerDefinitions } from './saga-handlers';
 import { SagaStatusKey, sagaStatusKey, type SagaStatusAttributeKey } from './search-attributes';
 import { SagaEngine, type CompensationSpec, type ErrorKind, type OptionalResult, type StepSpec, type TccParticipantSpec } from './engine';
-import { SagaStatus, type ErrorRecord, type SagaState } from './types';
+import { SagaStatus, type ErrorRecord, type RetryCompensationInput, type SagaState } from './types';
 
 /**
  * Options a step's `run` or a compensation's `run` receives for its call: the Web UI `summary`, and
@@ -80,7 +80,7 @@ export interface SagaOptions {
   compensationStartToCloseTimeout?: Duration;
   /** Total time a compensation may take, retries included; unset, only `compensationRetry` bounds it. @default unlimited */
   compensationScheduleToCloseTimeout?: Duration;
-  /** What to do once a compensation has exhausted its retries: fail the workflow, or wait for an operator's `retryCompensation` or `markCompensated` update. @default 'fail' */
+  /** What to do once a compensation has exhausted its retries: fail the workflow, or wait for an operator's `retryCompensation`, `skipCompensation` or `markCompensated` update. @default 'fail' */
   onCompensationFailure?: CompensationFailureMode;
   /** Called each time the saga reaches `COMPENSATION_FAILED` (e.g. to alert an operator); its own failure is recorded in the state, never thrown. @default none */
   onCompensationFailed?: (state: SagaState) => Promise<void>;
@@ -88,7 +88,7 @@ export interface SagaOptions {
   metrics?: boolean;
   /** Keyword search attribute the saga writes its status to (it must be registered on the namespace); `false` writes none. @default 'SagaStatus' */
   searchAttribute?: string | false;
-  /** Names of the state query and the operator updates; names left out keep their default. @default { state: 'sagaState', retryCompensation: 'retryCompensation', markCompensated: 'markCompensated', retryStep: 'retryStep' } */
+  /** Names of the state query and the operator updates; names left out keep their default. @default { state: 'sagaState', retryCompensation: 'retryCompensation', markCompensated: 'markCompensated', skipCompensation: 'skipCompensation', retryStep: 'retryStep' } */
   names?: Partial<SagaHandlerNames>;
 }
 
@@ -100,9 +100,16 @@ export const defaultCompensationRetry: RetryPolicy = {
   maximumAttempts: Number.POSITIVE_INFINITY,
 };
 
-export { markCompensatedUpdate, retryCompensationUpdate, retryStepUpdate, sagaStateQuery } from './saga-handlers';
+export { markCompensatedUpdate, retryCompensationStepsUpdate, retryCompensationUpdate, retryStepUpdate, sagaStateQuery, skipCompensationUpdate } from './saga-handlers';
 
-type OperatorAction = { kind: 'retry' } | { kind: 'markCompensated'; reason: string };
+type OperatorAction = { kind: 'retry'; steps?: string[] } | { kind: 'skip'; step: string; reason: string } | { kind: 'markCompensated'; reason: string };
+
+// How a round of compensations (or an operator's action) left the saga: every compensation done; a
+// compensation failed in it, so the saga (re-)entered COMPENSATION_FAILED; or nothing ran and it still
+// waits for the failures it had (a skip that left others).
+type RoundOutcome = 'compensated' | 'failed' | 'waiting';
+
+const roundOutcome = (compensated: boolean): RoundOutcome => (compensated ? 'compensated' : 'failed');
 
 /** Reduces a failure to its root cause: the first `ApplicationFailure` in the cause chain, else the innermost error. */
 export function describeFailure(err: unknown): ErrorRecord {
@@ -198,6 +205,7 @@ export class Saga {
   private readonly onCompensationFailed: ((state: SagaState) => Promise<void>) | undefined;
   private awaitingOperator = false;
   private requested: OperatorAction | undefined;
+  private resolving: OperatorAction['kind'] | undefined;
   private actionsTaken = 0;
   private actionsAnswered = 0;
   private readonly handlers: SagaHandlerDefinitions;
@@ -227,7 +235,7 @@ export class Saga {
       describeError: describeFailure,
       classify,
       onStatus: (status) => {
-        metrics?.onStatus(status, this.engine.state);
+        metrics?.onStatus(status, this.engine.state, this.resolving);
         reportStatus(statusKey, status);
       },
       stageScope: cancellableStage,
@@ -340,27 +348,37 @@ export class Saga {
   }
 
   private async compensateUntilSettled(cancelled: boolean): Promise<void> {
-    let compensated = await this.engine.compensate();
+    let outcome = roundOutcome(await this.engine.compensate());
     for (;;) {
-      if (compensated) this.engine.setStatus(cancelled ? SagaStatus.CANCELLED : SagaStatus.COMPENSATED);
+      if (outcome === 'compensated') this.engine.setStatus(cancelled ? SagaStatus.CANCELLED : SagaStatus.COMPENSATED);
+      this.resolving = undefined;
       this.actionsAnswered = this.actionsTaken;
-      if (compensated) return;
+      if (outcome === 'compensated') return;
       // Open for the operator from the moment the status reads COMPENSATION_FAILED, before the alert.
       if (this.failureMode === 'await-operator') this.awaitingOperator = true;
-      await this.alert();
+      // Alerted on each entry into COMPENSATION_FAILED; a skip that leaves other failures enters nothing.
+      if (outcome === 'failed') await this.alert();
       if (this.failureMode !== 'await-operator') return;
-      compensated = await this.nextOperatorAction();
+      outcome = await this.nextOperatorAction();
     }
   }
 
-  private async nextOperatorAction(): Promise<boolean> {
+  private async nextOperatorAction(): Promise<RoundOutcome> {
     await condition(() => this.requested !== undefined);
     const action = this.requested!;
     this.requested = undefined;
     this.awaitingOperator = false;
-    if (action.kind === 'retry') return this.engine.compensate();
-    this.engine.recordOperatorNote(action.reason);
-    return true;
+    this.resolving = action.kind;
+    if (action.kind === 'retry') return roundOutcome(await this.engine.retryCompensations(action.steps));
+    if (action.kind === 'markCompensated') {
+      this.engine.recordOperatorNote(action.reason);
+      return 'compensated';
+    }
+    this.engine.skipCompensation(action.step, action.reason);
+    log.info('An operator skipped a failed compensation', { step: action.step });
+    if (this.engine.failedSteps.length > 0) return 'waiting';
+    // The last failure is resolved: what unwinding had stopped before (continueOnCompensationFailure: false) runs now.
+    return this.engine.compensationsLeft ? roundOutcome(await this.engine.compensate()) : 'compensated';
   }
 
   private async alert(): Promise<void> {
@@ -390,7 +408,19 @@ export class Saga {
         },
       },
     );
-    setHandler(this.handlers.retryCompensation, () => this.request({ kind: 'retry' }), { validator: () => this.assertAwaitingOperator() });
+    // Registered under the untyped definition: the argument is optional, and old callers send none.
+    setHandler(this.handlers.retryCompensation, (input?: RetryCompensationInput) => this.request(input?.steps === undefined ? { kind: 'retry' } : { kind: 'retry', steps: [...input.steps] }), {
+      validator: (input?: unknown) => {
+        this.assertAwaitingOperator();
+        this.engine.checkRetry(input);
+      },
+    });
+    setHandler(this.handlers.skipCompensation, ({ step, reason }) => this.request({ kind: 'skip', step, reason: reason.trim() }), {
+      validator: (input) => {
+        this.assertAwaitingOperator();
+        this.engine.checkSkip(input);
+      },
+    });
     setHandler(this.handlers.markCompensated, ({ reason }) => this.request({ kind: 'markCompensated', reason: reason.trim() }), {
       validator: (arg) => {
         this.assertAwaitingOperator();

@@ -34,7 +34,7 @@ export const StepStatus = {
   FAILED: 'failed',
   /** Its compensation is in flight. */
   COMPENSATING: 'compensating',
-  /** Its compensation succeeded. */
+  /** Its compensation succeeded, or an operator skipped it after undoing the step by hand (see `compensation.operator`). */
   COMPENSATED: 'compensated',
   /** Its compensation exhausted its retries. */
   COMPENSATION_FAILED: 'compensation-failed',
@@ -44,7 +44,11 @@ export const StepStatus = {
 
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
-/** Status of a compensation: a subset of {@link StepStatus}, read from the compensation's own point of view. */
+/**
+ * Status of a compensation: a subset of {@link StepStatus}, read from the compensation's own point of
+ * view. `skipped` is a compensation that did not run: unwinding stopped before it, or (with
+ * `operator.action` `skip`) an operator undid the step by hand and the saga will never run it.
+ */
 export type CompensationStatus = typeof StepStatus.PENDING | typeof StepStatus.RUNNING | typeof StepStatus.DONE | typeof StepStatus.FAILED | typeof StepStatus.SKIPPED;
 
 /** A failure reduced to what an operator needs: the root cause's message and type. */
@@ -55,6 +59,16 @@ export interface ErrorRecord {
   type?: string;
   /** Why the activity's retries ended (`NON_RETRYABLE_FAILURE`, `MAXIMUM_ATTEMPTS_REACHED`, `TIMEOUT`, …). */
   retryState?: string;
+}
+
+/** What an operator did about a failed compensation through the saga's updates. */
+export interface OperatorActionRecord {
+  /** `retry`: run again on a `retryCompensation` request; `skip`: declared undone by hand with `skipCompensation`, never run again. */
+  action: 'retry' | 'skip';
+  /** Workflow time (ISO 8601) the saga took the request. */
+  at: string;
+  /** What the operator repaired, and how: given with every skip. */
+  reason?: string;
 }
 
 /** The compensation side of a step. */
@@ -71,6 +85,8 @@ export interface CompensationRecord {
   startedAt?: string;
   /** Workflow time (ISO 8601) the last attempt ended. */
   endedAt?: string;
+  /** The operator's last action on this compensation, once there was one. */
+  operator?: OperatorActionRecord;
 }
 
 /** One step of a saga as the query shows it. */
@@ -119,6 +135,18 @@ export interface CompensationFailure {
   type?: string;
 }
 
+/** A failed compensation an operator skipped: the step was undone by hand, the saga did not run it. */
+export interface SkippedCompensation {
+  /** The step whose compensation was skipped. */
+  step: string;
+  /** Name of the compensation, e.g. `refundPayment`. */
+  compensation: string;
+  /** What the operator repaired, and how. */
+  reason: string;
+  /** Workflow time (ISO 8601) of the skip. */
+  at: string;
+}
+
 /** Everything the saga knows about itself; what `sagaStateQuery` returns. */
 export interface SagaState {
   /** Saga status, as in the `SagaStatus` search attribute. */
@@ -127,7 +155,7 @@ export interface SagaState {
   steps: StepRecord[];
   /** What made the saga unwind: the failing step (if a step failed) and the root cause. */
   failure?: { step?: string; message: string; type?: string };
-  /** Compensations that exhausted their retries and have not succeeded since. */
+  /** Compensations that exhausted their retries and have not succeeded (nor been skipped by an operator) since. */
   compensationFailures: CompensationFailure[];
   /** What the operator wrote when declaring the saga compensated by hand. */
   operatorNote?: string;
@@ -135,4 +163,18 @@ export interface SagaState {
   hookFailure?: ErrorRecord;
   /** The pivot, once the saga has passed it: from then on it recovers forward. */
   pivot?: PivotRecord;
+}
+
+/** Argument of the `retryCompensation` update. Without it (or without `steps`), every failed compensation runs again. */
+export interface RetryCompensationInput {
+  /** Run again only the failed compensations of these steps; the others stay failed and the saga keeps waiting. @default every failed compensation */
+  steps?: string[];
+}
+
+/** Argument of the `skipCompensation` update. */
+export interface SkipCompensationInput {
+  /** The step whose failed compensation the operator did by hand. */
+  step: string;
+  /** What was repaired, and how; kept in the step's `compensation.operator` and in the failure details. */
+  reason: string;
 }

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { WorkflowHandle } from '@temporalio/client';
+import { sagaStateQuery } from '@saga-temporal/saga';
+import { runCli } from '../../src/cli';
+import { STUCK_SAGAS_FILTER } from '../../src/cli/commands/operate';
+import { uniqueTaskQueue } from '../helpers';
+import { waitUntil } from '../fixtures/saga-harness';
+import { untilQuiet } from '../fixtures/repair-harness';
+import { createRecordingActivities } from '../fixtures/saga-activities';
+import { scriptedSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
+import { useFixtureWorker } from '../support/testbed';
+
+// The operator's repair commands, run as a user would run the client, against a dev server (visibility
+// queries need one) and sagas whose compensations fail until the test repairs them.
+
+const recording = createRecordingActivities();
+const taskQueue = uniqueTaskQueue('cli-repair');
+const testbed = useFixtureWorker({ server: 'dev-server', workflows: 'fixtures/saga-workflows.ts', taskQueue, activities: recording.activities });
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { TEMPORAL_ADDRESS: testbed.env.address } });
+  return { code, out, err };
+}
+
+/**
+ * Starts a saga whose compensations of the `broken` steps (of `a` and `b`) fail until repaired, `c`
+ * failing forward, and waits until it waits for an operator. The id starts with `order-`, so the
+ * client finds it by its workflow id.
+ */
+async function stuck(workflowId: string, broken: ('a' | 'b')[] = ['a', 'b']): Promise<WorkflowHandle<typeof scriptedSaga>> {
+  const undo = (step: 'a' | 'b') => (broken.includes(step) ? 'broken-until-repaired' : 'ok');
+  const input: ScriptedSagaInput = {
+    stages: [{ name: 'a', undo: undo('a') }, { name: 'b', undo: undo('b') }, { name: 'c', mode: 'fail' }],
+    options: { onCompensationFailure: 'await-operator', compensationRetry: { maximumAttempts: 2, initialInterval: '100 milliseconds' } },
+    alert: 'ok',
+  };
+  const handle = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId, args: [input] });
+  await waitForOperator(handle, 1);
+  await untilQuiet(handle);
+  return handle;
+}
+
+async function waitForOperator(handle: WorkflowHandle, alerts: number): Promise<void> {
+  await waitUntil(
+    async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_FAILED' && recording.logOf(handle.workflowId).filter((e) => e.startsWith('alert:')).length === alerts,
+    20_000,
+  );
+}
+
+const failedSteps = async (handle: WorkflowHandle) => (await handle.query(sagaStateQuery)).compensationFailures.map((f) => f.step);
+const historyLength = async (handle: WorkflowHandle) => (await handle.fetchHistory()).events?.length ?? 0;
+
+/** How many sagas the bulk command's query finds, as the visibility store sees them now. */
+async function visible(query: string): Promise<number> {
+  let n = 0;
+  for await (const _ of testbed.env.client.workflow.list({ query: `(${query}) AND ${STUCK_SAGAS_FILTER}` })) n += 1;
+  return n;
+}
+
+describe('retry-compensation --step and skip-compensation', () => {
+  it('retries only the named step; skip-compensation records the other as done by hand and the saga ends COMPENSATED', async () => {
+    const handle = await stuck(`order-cli-repair-${randomUUID()}`);
+    recording.repair(handle.workflowId, 'b');
+
+    const retried = await cli('retry-compensation', handle.workflowId, '--step', 'b', '--wait');
+    expect(retried).toMatchObject({ code: 0, err: '' });
+    expect(retried.out).toContain(`${handle.workflowId}: saga COMPENSATION_FAILED after the retry; still failed: a`);
+    expect(retried.out).toMatch(/undo-b: done ×2 \(operator retry\)/);
+    expect(await failedSteps(handle)).toEqual(['a']);
+    expect(recording.logOf(handle.workflowId)).not.toContain('undo:a');
+    await waitForOperator(handle, 2);
+
+    const noReason = await cli('skip-compensation', handle.workflowId, '--step', 'a');
+    expect(noReason.code).toBe(2);
+    expect(noReason.err).toMatch(/--reason is required/);
+    const unknown = await cli('skip-compensation', handle.workflowId, '--step', 'nope', '--reason', 'fixed');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/Refused: the saga has no step "nope" \(compensations failed: a\)/);
+
+    const reason = 'refunded by hand, ticket OPS-12';
+    const skipped = await cli('skip-compensation', handle.workflowId, '--step', 'a', '--reason', reason);
+    expect(skipped).toMatchObject({ code: 0, err: '' });
+    expect(skipped.out).toContain(`${handle.workflowId}: compensation of a skipped by the operator; saga COMPENSATED`);
+
+    const status = await cli('status', handle.workflowId);
+    expect(status.out).toMatch(/undo-a: skipped \(operator skip\)\s+Skipped by operator: refunded by hand, ticket OPS-12/);
+    expect(status.out).toMatch(/undo-b: done ×2 \(operator retry\)/);
+    expect(await handle.query(sagaStateQuery)).toMatchObject({ status: 'COMPENSATED', compensationFailures: [] });
+  });
+
+  it('exits 1 after a --wait retry of a step whose compensation fails again, and says the request without --wait was accepted', async () => {
+    const handle = await stuck(`order-cli-again-${randomUUID()}`);
+    const again = await cli('retry-compensation', handle.workflowId, '--step', 'a', '--wait');
+    expect(again.code).toBe(1);
+    expect(again.out).toContain('saga COMPENSATION_FAILED after the retry; still failed: a, b');
+    await waitForOperator(handle, 2);
+
+    recording.repair(handle.workflowId, 'a');
+    const started = await cli('retry-compensation', handle.workflowId, '--step', 'a', '--json');
+    expect(started.code).toBe(0);
+    expect(JSON.parse(started.out)).toEqual({ workflowId: handle.workflowId, accepted: true, steps: ['a'] });
+    await waitUntil(async () => (await failedSteps(handle)).join() === 'b', 20_000);
+  });
+
+  it('reports a retry the saga refused as refused, without --wait too, and the refusal leaves the history as it was', async () => {
+    const handle = await stuck(`order-cli-refused-${randomUUID()}`, ['a']);
+    const length = await historyLength(handle);
+    const refused = await cli('retry-compensation', handle.workflowId, '--step', 'b');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/Refused: the compensation of step "b" did not fail \(it is done\)/);
+    expect(refused.out).toBe('');
+    const blank = await cli('skip-compensation', handle.workflowId, '--step', 'a', '--reason', ' ');
+    expect(blank.code).toBe(2);
+    const skipDone = await cli('skip-compensation', handle.workflowId, '--step', 'b', '--reason', 'done');
+    expect(skipDone.code).toBe(1);
+    expect(await historyLength(handle)).toBe(length);
+    await handle.terminate('test over');
+  });
+});
+
+describe('retry-compensation --query', () => {
+  it('lists with --dry-run what it would touch, and touches nothing', async () => {
+    const tag = `order-bulk-dry-${randomUUID()}`;
+    const handles = [await stuck(`${tag}-1`), await stuck(`${tag}-2`, ['b'])];
+    const query = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => (await visible(query)) === 2, 20_000);
+    const lengths = await Promise.all(handles.map(historyLength));
+    const states = await Promise.all(handles.map((h) => h.query(sagaStateQuery)));
+
+    const dry = await cli('retry-compensation', '--query', query, '--dry-run');
+    expect(dry).toMatchObject({ code: 0, err: '' });
+    expect(dry.out).toContain(`Dry run, nothing is sent: would retry the failed compensations of 2 sagas matching (${query}) AND SagaStatus = 'COMPENSATION_FAILED' AND ExecutionStatus = 'Running'`);
+    expect(dry.out).toMatch(new RegExp(`would retry  ${tag}-1  scriptedSaga  failed: a, b`));
+    expect(dry.out).toMatch(new RegExp(`would retry  ${tag}-2  scriptedSaga  failed: b`));
+    expect(dry.out).toContain('Dry run: 2 sagas would be asked to retry; nothing was sent.');
+
+    const json = await cli('retry-compensation', '--query', query, '--dry-run', '--json');
+    const doc = JSON.parse(json.out) as { dryRun: boolean; sagas: { workflowId: string; outcome: string; failedSteps: string[] }[]; summary: unknown };
+    expect(doc.dryRun).toBe(true);
+    expect(doc.sagas.map((s) => [s.workflowId, s.outcome, s.failedSteps]).sort()).toEqual([
+      [`${tag}-1`, 'would-retry', ['a', 'b']],
+      [`${tag}-2`, 'would-retry', ['b']],
+    ]);
+    expect(doc.summary).toEqual({ matched: 2, more: false });
+
+    expect(await Promise.all(handles.map(historyLength))).toEqual(lengths);
+    expect(await Promise.all(handles.map((h) => h.query(sagaStateQuery)))).toEqual(states);
+    for (const h of handles) await h.terminate('test over');
+  });
+
+  it('asks every saga the query finds, reports each answer and a summary, and exits 1 when one refused', async () => {
+    const tag = `order-bulk-${randomUUID()}`;
+    const handles = [await stuck(`${tag}-1`), await stuck(`${tag}-2`), await stuck(`${tag}-3`, ['a'])];
+    const query = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => (await visible(query)) === 3, 20_000);
+    for (const h of handles) recording.repair(h.workflowId, 'b');
+
+    const some = await cli('retry-compensation', '--query', query, '--step', 'b', '--rate', '20');
+    expect(some.code).toBe(1);
+    expect(some.out).toMatch(new RegExp(`accepted     ${tag}-1  scriptedSaga`));
+    expect(some.out).toMatch(new RegExp(`accepted     ${tag}-2  scriptedSaga`));
+    expect(some.out).toMatch(new RegExp(`refused      ${tag}-3  scriptedSaga: the compensation of step "b" did not fail \\(it is done\\)`));
+    expect(some.out).toContain('3 sagas: 2 accepted, 1 refused.');
+    await waitForOperator(handles[0]!, 2);
+    await waitForOperator(handles[1]!, 2);
+    expect(await Promise.all(handles.map(failedSteps))).toEqual([['a'], ['a'], ['a']]);
+
+    for (const h of handles) recording.repair(h.workflowId, 'a');
+    await waitUntil(async () => (await visible(query)) === 3, 20_000);
+    const all = await cli('retry-compensation', '--query', query, '--json');
+    expect(all.code).toBe(0);
+    const doc = JSON.parse(all.out) as { sagas: { workflowId: string; outcome: string }[]; summary: unknown };
+    expect(doc.sagas.map((s) => [s.workflowId, s.outcome]).sort()).toEqual(handles.map((h) => [h.workflowId, 'accepted']));
+    expect(doc.summary).toEqual({ matched: 3, accepted: 3, refused: 0, more: false });
+    for (const h of handles) await waitUntil(async () => (await h.query(sagaStateQuery)).status === 'COMPENSATED', 20_000);
+  });
+
+  it('takes at most --limit sagas and says that more match', async () => {
+    const tag = `order-bulk-limit-${randomUUID()}`;
+    const handles = [await stuck(`${tag}-1`, ['a']), await stuck(`${tag}-2`, ['a'])];
+    const query = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => (await visible(query)) === 2, 20_000);
+    const dry = await cli('retry-compensation', '--query', query, '--dry-run', '--limit', '1');
+    expect(dry.code).toBe(0);
+    expect(dry.out.match(/would retry {2}/g)).toHaveLength(1);
+    expect(dry.out).toContain('More sagas match: only the first 1 were taken (--limit).');
+    for (const h of handles) await h.terminate('test over');
+  });
+
+  it.each([
+    ['an <id> with --query', ['retry-compensation', 'order-x', '--query', "WorkflowType = 'scriptedSaga'"], /give either a saga <id> or --query, not both/],
+    ['neither', ['retry-compensation'], /missing <id> \(or --query to retry many sagas\)/],
+    ['--dry-run without --query', ['retry-compensation', 'order-x', '--dry-run'], /--dry-run goes with --query/],
+    ['--wait with --query', ['retry-compensation', '--query', "WorkflowType = 'scriptedSaga'", '--wait'], /--wait is for one saga/],
+    ['an empty --query', ['retry-compensation', '--query', '  '], /--query is empty/],
+    ['a rate of 0', ['retry-compensation', '--query', "WorkflowType = 'scriptedSaga'", '--rate', '0'], /--rate must be a number/],
+    ['a step named twice', ['retry-compensation', 'order-x', '--step', 'a', '--step', 'a'], /--step a is given twice/],
+    ['a query the server cannot parse', ['retry-compensation', '--query', 'WorkflowType = = ', '--dry-run'], /--query is not a valid visibility query/],
+  ])('refuses %s as a usage error (exit code 2)', async (_, argv, message) => {
+    const result = await cli(...argv);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(message);
+    expect(result.out).toBe('');
+  });
+});
