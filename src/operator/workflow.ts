@@ -20,8 +20,9 @@ export function alertOperator(sagaName: string): (state: SagaState) => Promise<v
         `The ${sagaName} saga ${workflowId} failed (${state.failure?.message ?? 'unknown failure'}) and could not undo every step:`,
         failed,
         '',
-        `Fix the cause, then run:  npm run client -- retry-compensation ${workflowId}`,
-        `or, if it was repaired by hand:  npm run client -- mark-compensated ${workflowId} --reason "<what was done>"`,
+        `Fix the cause, then run:  npm run client -- retry-compensation ${workflowId}  (add --step <name> to retry only some steps)`,
+        `a step undone by hand:  npm run client -- skip-compensation ${workflowId} --step <name> --reason "<what was done>"`,
+        `or, if it was all repaired by hand:  npm run client -- mark-compensated ${workflowId} --reason "<what was done>"`,
       ].join('\n'),
     });
   };
