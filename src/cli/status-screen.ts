@@ -210,12 +210,12 @@ function tryTime(t: CompensationTry, now: number): string {
 }
 
 /**
- * The tries of the compensations as a table in the steps' `order`, or nothing when every compensation
- * that ran succeeded at its first try: the table is for when undoing does not go smoothly.
+ * The tries of the compensations as a table in the steps' `order`, or nothing while no try has failed
+ * and none was repeated: the table is for when undoing does not go smoothly.
  * @default width 100
  */
 export function compensationTriesTable(entries: readonly CompensationTry[], order: readonly string[], now: number, width = 100): string | undefined {
-  if (!entries.some((t) => t.state !== 'done' || t.attempt > 1 || (t.try ?? 1) > 1)) return undefined;
+  if (!entries.some((t) => t.state === 'failed' || t.attempt > 1 || (t.try ?? 1) > 1)) return undefined;
   const position = (step: string) => order.indexOf(step);
   const rows = [...entries].sort((a, b) => position(a.step) - position(b.step) || a.attempt - b.attempt || (a.try ?? 0) - (b.try ?? 0));
   return fit(
