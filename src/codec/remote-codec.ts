@@ -96,12 +96,13 @@ export class RemotePayloadCodec implements PayloadCodec {
       throw new RemoteCodecError(`Cannot reach the codec server at ${this.config.endpoint} (${cause})`, 'unreachable');
     }
     const body = Buffer.from(await response.arrayBuffer());
-    if (response.status === 401 || response.status === 403 || response.status === 429) {
-      throw new RemoteCodecError(
-        `The codec server at ${this.config.endpoint} refused the credentials (${response.status} ${serverMessage(body) ?? response.statusText}): check --codec-auth (TEMPORAL_CODEC_AUTH)`,
-        'refused',
-        response.status,
-      );
+    if (response.status === 401) {
+      const why = serverMessage(body) ?? response.statusText;
+      throw new RemoteCodecError(`The codec server at ${this.config.endpoint} refused the credentials (401 ${why}): check --codec-auth (TEMPORAL_CODEC_AUTH)`, 'refused', 401);
+    }
+    // 403: another namespace or a foreign origin; 429: too many wrong tokens from this address.
+    if (response.status === 403 || response.status === 429) {
+      throw new RemoteCodecError(`The codec server at ${this.config.endpoint} refused the request (${response.status} ${serverMessage(body) ?? response.statusText})`, 'refused', response.status);
     }
     if (!response.ok) {
       throw new RemoteCodecError(`The codec server at ${this.config.endpoint} could not ${operation} (${response.status} ${serverMessage(body) ?? response.statusText})`, 'failed', response.status);

@@ -148,6 +148,12 @@ describe('--codec-endpoint and --codec-auth', () => {
     expect((await cli(['status', refusedId, ...codec()])).code).toBe(4);
   });
 
+  it('sends the namespace, which a codec server for another namespace refuses', async () => {
+    const { code, stderr } = await cli(['status', orderId, ...codec(), '--namespace', 'sagas-elsewhere']);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`The codec server at ${codecUrl} refused the request (403 this codec server serves namespace "default" only)`);
+  });
+
   it('fails with one line and exit code 3 when no codec server answers', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const { code, stdout, stderr } = await cli(['status', orderId, '--codec-endpoint', down, '--codec-auth', `Bearer ${TOKEN}`]);

@@ -24,6 +24,9 @@ let worker: Worker;
 let running: Promise<void>;
 let dir: string;
 const taskQueue = uniqueTaskQueue('cli-habits');
+/** Workflow ids of two orders that ended before the tests: one completed, one compensated. */
+let completed: string;
+let compensated: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'saga-cli-habits-'));
@@ -34,6 +37,7 @@ beforeAll(async () => {
   const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
   worker = await createSagaWorker({ connection: env.nativeConnection, config, services });
   running = worker.run();
+  [completed, compensated] = await Promise.all([endedOrder('DE'), endedOrder('AQ')]);
 });
 
 afterAll(async () => {
@@ -80,12 +84,6 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
   return value;
 }
 
-let completed: string;
-let compensated: string;
-
-beforeAll(async () => {
-  [completed, compensated] = await Promise.all([endedOrder('DE'), endedOrder('AQ')]);
-});
 
 describe('-o, --output', () => {
   it('prints one compact JSON object per saga with -o jsonl', async () => {
