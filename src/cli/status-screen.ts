@@ -104,20 +104,34 @@ function fit(text: string, width: number): string {
     .join('\n');
 }
 
+/** Narrower than this, the detail of each step goes on a line of its own under the step. */
+const MIN_DETAIL_WIDTH = 30;
+const DETAIL_INDENT = '    ';
+
 /**
  * The steps of a saga as a table: one row per step, its compensation beside it, and the time each
- * took (or has been running, at `now`); lines are cut at `width`, which only ever shortens DETAIL.
+ * took (or has been running, at `now`). Lines stay within `width`: the detail is shortened, or, when
+ * too little of it would be left, written on an indented line under its step.
  * @default now Date.now(), width 100
  */
 export function stepsTable(steps: readonly StepRecord[], now: number = Date.now(), width = 100): string {
   if (steps.length === 0) return '(no steps yet)';
-  return fit(
-    table(
-      ['STEP', 'STAGE', 'STATUS', 'TRY', 'TIME', 'COMPENSATION', 'DETAIL'],
-      steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), elapsed(s.startedAt, s.endedAt, s.status === 'running', now) ?? '-', compensationCell(s, now), detailCell(s)]),
-    ),
-    width,
-  );
+  const header = ['STEP', 'STAGE', 'STATUS', 'TRY', 'TIME', 'COMPENSATION'];
+  const rows = steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), elapsed(s.startedAt, s.endedAt, s.status === 'running', now) ?? '-', compensationCell(s, now)]);
+  const details = steps.map(detailCell);
+  const fixed = table(header, rows);
+  const fixedWidth = Math.max(...fixed.split('\n').map((line) => line.length));
+  if (width - fixedWidth - 2 >= MIN_DETAIL_WIDTH) {
+    return fit(
+      table(
+        [...header, 'DETAIL'],
+        rows.map((r, i) => [...r, details[i] ?? '']),
+      ),
+      width,
+    );
+  }
+  const [head = '', ...lines] = fixed.split('\n');
+  return fit([head, ...lines.flatMap((line, i) => (details[i] ? [line, `${DETAIL_INDENT}${details[i].replace(/\s+/g, ' ')}`] : [line]))].join('\n'), width);
 }
 
 /** One try of a compensation, as the screen lists it. */

@@ -124,7 +124,7 @@ describe('--codec-endpoint and --codec-auth', () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toContain(`${workflowId}  orderSaga  saga COMPLETED  (workflow COMPLETED)`);
     expect(stdout).toContain(`Order ${orderId}: 2 items, 39.98 EUR`);
-    expect(stdout).toMatch(new RegExp(`createShipment\\s+\\d+\\s+done \\(pivot\\)\\s+1\\s+.*Ship order ${orderId} to US`));
+    expect(stdout).toMatch(new RegExp(`createShipment\\s+\\d+\\s+done \\(pivot\\)\\s+1\\s+\\S+\\s+cancelShipment: pending\\s+Ship order ${orderId} to US`));
   });
 
   it('reads the endpoint and the credentials from TEMPORAL_CODEC_ENDPOINT and TEMPORAL_CODEC_AUTH too', async () => {

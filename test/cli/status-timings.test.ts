@@ -94,19 +94,37 @@ describe('the steps table', () => {
 
   it("shows a compensation's time beside it, ticking while it runs, and ×N once the saga started it again", () => {
     const first = stepsTable(refunding(), T0 + 8_000);
-    expect(row(first, 'capturePayment')).toMatch(/compensating\s+1\s+1\.5s\s+refundPayment: running 6\.0s\s+Capture payment/);
-    expect(row(first, 'createShipment')).toMatch(/compensated\s+1\s+50ms\s+cancelShipment: done 80ms\s+Undeliverable: No car/);
-    expect(row(first, 'reserveStock')).toMatch(/done\s+1\s+120ms\s+releaseStock: pending\s+Reserve/);
+    expect(row(first, 'capturePayment')).toMatch(/^capturePayment\s+1\s+compensating\s+1\s+1\.5s\s+refundPayment: running 6\.0s$/);
+    expect(row(first, 'createShipment')).toMatch(/^createShipment\s+2\s+compensated\s+1\s+50ms\s+cancelShipment: done 80ms$/);
+    expect(row(first, 'reserveStock')).toMatch(/^reserveStock\s+0\s+done\s+1\s+120ms\s+releaseStock: pending$/);
     const again = stepsTable(refunding({ attempt: 2, startedAt: at(60_000) }), T0 + 75_000);
     expect(row(again, 'capturePayment')).toContain('refundPayment: running ×2 15s');
   });
 
-  it('keeps every line within 100 columns by shortening the detail', () => {
+  it('puts the detail beside each step when the width leaves room for it, else on an indented line under it', () => {
+    const wide = stepsTable(refunding(), T0 + 8_000, 160);
+    expect(wide.split('\n')[0]).toMatch(/COMPENSATION\s+DETAIL$/);
+    expect(row(wide, 'createShipment')).toMatch(/cancelShipment: done 80ms\s+Undeliverable: No carrier delivers to AQ$/);
+    const narrow = stepsTable(refunding(), T0 + 8_000, 100).split('\n');
+    expect(narrow[0]).toMatch(/^STEP\s+STAGE\s+STATUS\s+TRY\s+TIME\s+COMPENSATION$/);
+    expect(narrow.slice(1)).toEqual([
+      expect.stringMatching(/^reserveStock\s/),
+      '    Reserve 2 units for order o-1',
+      expect.stringMatching(/^capturePayment\s/),
+      '    Capture payment for order o-1',
+      expect.stringMatching(/^createShipment\s/),
+      '    Undeliverable: No carrier delivers to AQ',
+    ]);
+  });
+
+  it('keeps every line within the width by shortening the detail', () => {
     const steps = refunding();
     steps[0]!.summary = `Reserve ${'many '.repeat(40)}units`;
-    const text = stepsTable(steps, T0 + 8_000);
-    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
-    expect(row(text, 'reserveStock')).toMatch(/…$/);
+    for (const width of [100, 160]) {
+      const text = stepsTable(steps, T0 + 8_000, width);
+      for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(width);
+      expect(text).toMatch(/Reserve many many .*…\n/);
+    }
   });
 });
 

@@ -96,7 +96,7 @@ export const status: CommandSpec = {
       if (ctx.json) {
         if (changed) ctx.io.stdout(`${json}\n`);
       } else {
-        const frame = renderStatus(view, { log });
+        const frame = renderStatus(view, { log, width: ctx.io.isTTY && ctx.io.columns ? ctx.io.columns : 100 });
         if (!flags.watch) ctx.io.stdout(`${frame}\n`);
         // On a terminal the frame replaces the previous one; in a pipe or log each change is appended.
         else if (ctx.io.isTTY) ctx.io.stdout(`\x1b[H\x1b[2J${frame}\n`);
