@@ -90,7 +90,7 @@ export function generalHelp(): string {
     'Configuration comes from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,',
     'TEMPORAL_UI_URL, TEMPORAL_TLS*, TEMPORAL_API_KEY, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,',
     'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH (see docs/running.md).',
-    `Exit codes: 0 done, 1 refused or failed, 2 bad usage/input/config, 3 server unreachable, 4 no such saga.`,
+    `Exit codes: 0 done, 1 refused or failed, 2 bad usage/input/config, 3 server or codec server unreachable, 4 no such saga.`,
     '',
   ].join('\n');
 }
