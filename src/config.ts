@@ -192,6 +192,32 @@ function readTemporal(env: Env, problems: string[]): TemporalConfig {
   return { address, namespace, taskQueue, tls, apiKey, uiUrl, idSecret: idSecret ?? DEVELOPMENT_ID_SECRET, idSecretIsDevelopmentDefault: idSecret === undefined };
 }
 
+/**
+ * The client's connection flags, named as the `temporal` CLI names them, and the variable each one
+ * overrides. A flag wins over its variable, which wins over the profile.
+ */
+export const CONNECTION_FLAGS = {
+  address: 'TEMPORAL_ADDRESS',
+  namespace: 'TEMPORAL_NAMESPACE',
+  profile: 'TEMPORAL_PROFILE',
+  'config-file': 'TEMPORAL_CONFIG_FILE',
+  'api-key': 'TEMPORAL_API_KEY',
+  tls: 'TEMPORAL_TLS',
+  'codec-endpoint': 'TEMPORAL_CODEC_ENDPOINT',
+  'codec-auth': 'TEMPORAL_CODEC_AUTH',
+} as const;
+
+/** The environment with the connection flags given (`--address`, `--profile`, `--tls`, …) written over their variables. */
+export function withConnectionFlags(env: Env, flags: Readonly<Record<string, unknown>>): Env {
+  const merged = { ...env };
+  for (const [flag, variable] of Object.entries(CONNECTION_FLAGS)) {
+    const value = flags[flag];
+    if (typeof value === 'string') merged[variable] = value;
+    else if (value === true) merged[variable] = 'true';
+  }
+  return merged;
+}
+
 /** Reads the client's configuration; throws {@link ConfigError} listing every problem. */
 export function loadClientConfig(env: Env = process.env): TemporalConfig {
   const problems: string[] = [];

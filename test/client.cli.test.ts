@@ -179,9 +179,9 @@ describe('orders', () => {
     const { code, stdout } = await cli(['status', orderId]);
     expect(code).toBe(0);
     expect(stdout).toContain(`${orderWorkflowId(orderId)}  orderSaga  saga COMPENSATED  (workflow FAILED)`);
-    expect(stdout).toMatch(/STEP\s+STAGE\s+STATUS\s+TRY\s+COMPENSATION\s+DETAIL/);
-    expect(stdout).toMatch(/capturePayment\s+\d+\s+compensated\s+1\s+refundPayment: done/);
-    expect(stdout).toMatch(/createShipment\s+\d+\s+compensated \(pivot\)\s+1\s+cancelShipment: done\s+Undeliverable: /);
+    expect(stdout).toMatch(/STEP\s+STAGE\s+STATUS\s+TRY\s+TIME\s+COMPENSATION/);
+    expect(stdout).toMatch(/capturePayment\s+\d+\s+compensated\s+1\s+[\d.]+m?s\s+refundPayment: done [\d.]+m?s/);
+    expect(stdout).toMatch(/createShipment\s+\d+\s+compensated \(pivot\)\s+1\s+[\d.]+m?s\s+cancelShipment: done [\d.]+m?s\s+Undeliverable: /);
     expect(stdout).toContain('Failure: createShipment');
   });
 
@@ -281,6 +281,6 @@ describe('registrations', () => {
     expect(frames.length).toBeGreaterThan(1);
     expect(frames[0]).toContain('saga RUNNING');
     expect(frames.at(-1)).toContain('saga COMPENSATED  (workflow FAILED)');
-    expect(frames.at(-1)).toMatch(/createUser\s+\d+\s+compensated\s+1\s+deleteUser: done/);
+    expect(frames.at(-1)).toMatch(/createUser\s+\d+\s+compensated\s+1\s+[\d.]+m?s\s+deleteUser: done/);
   });
 });

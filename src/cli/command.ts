@@ -8,12 +8,24 @@ import { resolveSaga } from './saga-ref';
 // What every command is made of (its spec and the context it runs in) and the few helpers the
 // command groups share: reading flags, printing, finding the saga an argument names.
 
+/** The output formats of `-o, --output`, as the `temporal` CLI names them. */
+export const OUTPUT_FORMATS = ['text', 'json', 'jsonl'] as const;
+
+/** `text` for people; `json` one indented document; `jsonl` one compact JSON object per line. */
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
 /** What every command gets: its output, its configuration and a connected client on demand. */
 export interface CommandContext {
   io: CliIo;
-  /** Whether `--json` was given. */
+  /** How results are printed (`-o`, `--json` meaning `-o json`). @default "text" */
+  output: OutputFormat;
+  /** Whether the output is JSON, indented (`json`) or one object per line (`jsonl`). */
   json: boolean;
   config: TemporalConfig;
+  /** `-w, --workflow-id`: the saga's exact workflow id, when given instead of the positional `<id>`. */
+  workflowId?: string;
+  /** `-r, --run-id`: the run of the saga to act on, when not the latest. */
+  runId?: string;
   /** Connects on first use, so `--help` and usage errors never need a server. */
   client(): Promise<Client>;
 }
@@ -45,7 +57,7 @@ export interface CommandSpec {
 }
 
 /** The help line of every command that takes a saga reference. */
-export const SAGA_REF_HELP = '<id> is a workflow id, an order id, or the e-mail address of a registration.';
+export const SAGA_REF_HELP = '<id> is a workflow id, an order id, or the e-mail address of a registration; or give -w <workflow id> [-r <run id>].';
 
 /** The value of a string flag, if given. */
 export function stringFlag(flags: Flags, name: string): string | undefined {
@@ -80,9 +92,19 @@ export function printLine(ctx: CommandContext, text = ''): void {
   ctx.io.stdout(`${text}\n`);
 }
 
-/** Writes a value as indented JSON to standard output (the `--json` form of every command). */
+/** Writes a value as JSON to standard output: indented under `-o json`, on one line under `-o jsonl`. */
 export function printJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  ctx.io.stdout(`${JSON.stringify(value, null, ctx.output === 'jsonl' ? undefined : 2)}\n`);
+}
+
+/**
+ * What a command that finds many things reports: under `-o jsonl` one line per item, under `-o json`
+ * one array, else the lines of text `text` makes (called only for text output).
+ */
+export function printRecords(ctx: CommandContext, items: readonly unknown[], text: () => string[]): void {
+  if (ctx.output === 'jsonl') for (const item of items) ctx.io.stdout(`${JSON.stringify(item)}\n`);
+  else if (ctx.output === 'json') printJson(ctx, items);
+  else for (const line of text()) printLine(ctx, line);
 }
 
 /** What a command reports: `value` as JSON under `--json`, else the lines of text. */
@@ -107,14 +129,17 @@ export function outcomeJson(outcome: SagaOutcome): Record<string, unknown> {
   return { status: outcome.status, message: outcome.message, compensated: outcome.compensated, ...(outcome.result === undefined ? {} : { result: outcome.result }) };
 }
 
-/** The saga a reference names, with a handle on it; a usage error when it is not of the `type` asked for. */
+/**
+ * The saga a reference names, with a handle on it; a usage error when it is not of the `type` asked
+ * for. `-w` in the context makes the reference an exact workflow id; `-r` targets that run.
+ */
 export async function findSaga(ctx: CommandContext, ref: string, type?: 'registrationSaga' | 'orderSaga') {
   const client = await ctx.client();
-  const saga = await resolveSaga(client, ref, ctx.config.idSecret);
+  const saga = await resolveSaga(client, ctx.workflowId ?? ref, ctx.config.idSecret, { exact: ctx.workflowId !== undefined, runId: ctx.runId });
   if (type && saga.description.type !== type) {
     throw new CliError(`${saga.workflowId} is a ${saga.description.type}, not a ${type === 'registrationSaga' ? 'registration' : 'order'}`, ExitCode.USAGE);
   }
-  const handle: WorkflowHandle = client.workflow.getHandle(saga.workflowId);
+  const handle: WorkflowHandle = client.workflow.getHandle(saga.workflowId, ctx.runId);
   return { client, ...saga, handle };
 }
 

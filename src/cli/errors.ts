@@ -1,5 +1,6 @@
 import { isGrpcServiceError, ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { RemoteCodecError } from '../codec/remote-codec';
 import { ConfigError } from '../config';
 import { InvalidInputError } from '../shared/validation';
 
@@ -9,9 +10,9 @@ export const ExitCode = {
   OK: 0,
   /** The operation was refused or the saga failed (a wrong code, an update refused, `--wait` on a failed saga). */
   FAILED: 1,
-  /** The command line, the input or the configuration is wrong; nothing was sent. */
+  /** The command line, the input or the configuration is wrong (the codec server's credentials included); nothing was sent. */
   USAGE: 2,
-  /** The Temporal server could not be reached. */
+  /** The Temporal server, or the codec server of `--codec-endpoint`, could not be reached. */
   UNREACHABLE: 3,
   /** No saga matches the id given. */
   NOT_FOUND: 4,
@@ -55,6 +56,14 @@ function rootMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+// The SDK may wrap what a payload codec throws; the codec's own error says what went wrong.
+function codecErrorIn(err: unknown): RemoteCodecError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) if (e instanceof RemoteCodecError) return e;
+  return undefined;
+}
+
+const CODEC_EXIT_CODES = { unreachable: ExitCode.UNREACHABLE, refused: ExitCode.USAGE, failed: ExitCode.FAILED } as const;
+
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, '; ').trim();
 }
@@ -66,6 +75,8 @@ export function describeCliError(err: unknown): { message: string; exitCode: Exi
     return { message: `${err.message} (see \`${help}\`)`, exitCode: err.exitCode };
   }
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  const codecError = codecErrorIn(err);
+  if (codecError) return { message: codecError.message, exitCode: CODEC_EXIT_CODES[codecError.kind] };
   if (err instanceof InvalidInputError) return { message: err.message, exitCode: ExitCode.USAGE };
   if (err instanceof ConfigError) return { message: `Invalid configuration: ${err.problems.join('; ')}`, exitCode: ExitCode.USAGE };
   if (err instanceof WorkflowNotFoundError) return { message: `No saga with workflow id ${err.workflowId}`, exitCode: ExitCode.NOT_FOUND };

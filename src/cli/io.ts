@@ -8,6 +8,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** Whether standard output is a terminal, so `--watch` redraws in place. @default false */
   isTTY?: boolean;
+  /** Width of that terminal, which the status screen fills; 100 columns when unknown or not a terminal. */
+  columns?: number;
   /** Aborted on Ctrl-C: ends `--watch` and other waits cleanly. */
   signal?: AbortSignal;
 }
@@ -29,6 +31,7 @@ export function processIo(): CliIo {
     stderr: (text) => void process.stderr.write(text),
     env: process.env,
     isTTY: Boolean(process.stdout.isTTY),
+    ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
     signal: abort.signal,
   };
 }

@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { orderWorkflowId } from '../order/start';
 import { registrationWorkflowId } from '../registration/start';
 import { emailSchema } from '../shared/validation';
@@ -28,15 +28,39 @@ export function candidateWorkflowIds(ref: string, idSecret?: string): string[] {
   return SAGA_PREFIX.test(trimmed) ? [trimmed, orderWorkflowId(trimmed)] : [orderWorkflowId(trimmed)];
 }
 
-/** Finds the saga a reference names, or throws a not-found error naming every id tried. `idSecret`: as in `registrationWorkflowId`. */
-export async function resolveSaga(client: Client, ref: string, idSecret?: string): Promise<ResolvedSaga> {
-  const candidates = candidateWorkflowIds(ref, idSecret);
+/** How {@link resolveSaga} reads a reference. */
+export interface SagaTarget {
+  /** Take the reference as an exact workflow id (`-w`), not as an order id or an e-mail address. @default false */
+  exact?: boolean;
+  /** The run to describe (`-r`); the latest run when absent. */
+  runId?: string;
+}
+
+const GRPC_INVALID_ARGUMENT = 3;
+
+// The server answers a run id that is not a UUID with INVALID_ARGUMENT rather than NOT_FOUND; for the
+// user both mean that no such run exists.
+function isMissingRun(err: unknown, runId: string | undefined): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  return runId !== undefined && err instanceof ServiceError && isGrpcServiceError(err.cause) && err.cause.code === GRPC_INVALID_ARGUMENT;
+}
+
+/**
+ * Finds the saga a reference names, or throws a not-found error naming every id tried (never the
+ * e-mail address itself). `idSecret`: as in `registrationWorkflowId`.
+ */
+export async function resolveSaga(client: Client, ref: string, idSecret?: string, target: SagaTarget = {}): Promise<ResolvedSaga> {
+  const trimmed = ref.trim();
+  if (target.exact && trimmed === '') throw new UsageError('the workflow id is empty');
+  const candidates = target.exact ? [trimmed] : candidateWorkflowIds(ref, idSecret);
   for (const workflowId of candidates) {
     try {
-      return { workflowId, description: await client.workflow.getHandle(workflowId).describe() };
+      return { workflowId, description: await client.workflow.getHandle(workflowId, target.runId).describe() };
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (!isMissingRun(err, target.runId)) throw err;
     }
   }
-  throw new CliError(`No saga found for "${ref.trim()}" (looked for workflow id ${candidates.join(' and ')})`, ExitCode.NOT_FOUND);
+  const what = trimmed.includes('@') ? 'that e-mail address' : `"${trimmed}"`;
+  const run = target.runId ? ` with run id ${target.runId}` : '';
+  throw new CliError(`No saga found for ${what}${run} (looked for workflow id ${candidates.join(' and ')})`, ExitCode.NOT_FOUND);
 }

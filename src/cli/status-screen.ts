@@ -1,12 +1,33 @@
-import type { SagaState, StepRecord } from '@saga-temporal/saga';
+import type { ErrorRecord, SagaState, StepRecord } from '@saga-temporal/saga';
 import { table } from '../report/text';
 
-// The status screen of one saga. Pure functions of their input, so the tests can pin them
-// and `--watch` can compare frames to redraw only when something changed.
+// The status screen of one saga. Pure functions of their input and of the clock they are given, so
+// the tests can pin them and `--watch` can compare frames to redraw only when something changed.
+//
+// Two counts of attempts meet here. The engine's `attempt` (the TRY column, `×N` beside a
+// compensation) counts how often the saga started a step or a compensation: a retry-compensation
+// starts a new one. Within one attempt the activity's retry policy tries again after each transient
+// failure: those tries are the server's activity attempts, read from the workflow's description.
+
+/** An activity in flight or waiting for its next try, as the server describes it. */
+export interface ActivityTry {
+  /** Activity type: the name of the step or of the compensation. */
+  name: string;
+  /** The server's attempt number of the activity: 1 for the first try, 2 after one failure, … */
+  try: number;
+  /** `running`: a worker holds it; `waiting`: scheduled, for its first try or the next after a failure. */
+  state: 'running' | 'waiting' | 'cancelling' | 'paused';
+  /** When the running try started, or when the waiting one is due (ISO 8601). */
+  since?: string;
+  /** Why the previous try failed. */
+  lastFailure?: ErrorRecord;
+}
 
 /** What the status screen shows about a workflow besides its saga state. */
 export interface StatusView {
   workflowId: string;
+  /** The run shown. */
+  runId?: string;
   /** Workflow type, e.g. `orderSaga`. */
   type: string;
   /** Temporal's execution status (`RUNNING`, `COMPLETED`, `FAILED`, …). */
@@ -19,23 +40,56 @@ export interface StatusView {
   state: SagaState | undefined;
   /** Why the state is missing (no worker to answer the query, …). */
   stateUnavailable?: string;
+  /** Activities pending on the server: the tries of what is running now. @default [] */
+  activities?: ActivityTry[];
   /** Link to the workflow in the Web UI. */
   uiUrl: string;
 }
 
-function compensationCell(step: StepRecord): string {
+/** How to draw the screen. */
+export interface RenderOptions {
+  /** The clock of the running steps' elapsed time, in ms since the epoch. @default Date.now() */
+  now?: number;
+  /** Table lines are cut to this many characters (other lines, such as links, are not). @default 100 */
+  width?: number;
+  /** The tries seen so far, for `--watch`; a one-shot screen shows what this view alone tells. */
+  log?: CompensationLog;
+}
+
+/** A duration for people: `850ms`, `4.2s`, `42s`, `3m05s`, `2h03m`. */
+export function formatDuration(ms: number): string {
+  const t = Math.max(0, Math.round(ms));
+  if (t < 1_000) return `${t}ms`;
+  if (t < 10_000) return `${(Math.floor(t / 100) / 10).toFixed(1)}s`;
+  const s = Math.floor(t / 1_000);
+  if (s < 60) return `${s}s`;
+  if (s < 3_600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3_600)}h${String(Math.floor((s % 3_600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The time of something that ran: its duration once ended, the time since it started while it runs. */
+function elapsed(startedAt: string | undefined, endedAt: string | undefined, running: boolean, now: number): string | undefined {
+  if (!startedAt) return undefined;
+  const end = endedAt ? Date.parse(endedAt) : running ? now : undefined;
+  return end === undefined ? undefined : formatDuration(end - Date.parse(startedAt));
+}
+
+function errorText(error: ErrorRecord | undefined): string {
+  return error ? `${error.type ? `${error.type}: ` : ''}${error.message}` : '';
+}
+
+function compensationCell(step: StepRecord, now: number): string {
   const c = step.compensation;
   if (!c) return '-';
   const attempts = c.attempt > 1 ? ` ×${c.attempt}` : '';
+  const time = elapsed(c.startedAt, c.endedAt, c.status === 'running', now);
   const operator = c.operator ? ` (operator ${c.operator.action})` : '';
-  return `${c.name}: ${c.status}${attempts}${operator}`;
+  return `${c.name}: ${c.status}${attempts}${time ? ` ${time}` : ''}${operator}`;
 }
 
 function detailCell(step: StepRecord): string {
   if (step.compensation?.operator?.action === 'skip') return `Skipped by operator: ${step.compensation.operator.reason ?? ''}`;
-  const error = step.error ?? step.compensation?.error;
-  if (error) return `${error.type ? `${error.type}: ` : ''}${error.message}`;
-  return step.summary ?? '';
+  return errorText(step.error ?? step.compensation?.error) || (step.summary ?? '');
 }
 
 // The pivot and the steps that recover forward after it are named beside their status.
@@ -45,17 +99,153 @@ function statusCell(step: StepRecord): string {
   return step.status;
 }
 
-/** The steps of a saga as a table: one row per step, its compensation beside it. */
-export function stepsTable(steps: readonly StepRecord[]): string {
+function fit(text: string, width: number): string {
+  return text
+    .split('\n')
+    .map((line) => (line.length > width ? `${line.slice(0, width - 1)}…` : line))
+    .join('\n');
+}
+
+/** Narrower than this, the detail of each step goes on a line of its own under the step. */
+const MIN_DETAIL_WIDTH = 30;
+const DETAIL_INDENT = '    ';
+
+/**
+ * The steps of a saga as a table: one row per step, its compensation beside it, and the time each
+ * took (or has been running, at `now`). Lines stay within `width`: the detail is shortened, or, when
+ * too little of it would be left, written on an indented line under its step.
+ * @default now Date.now(), width 100
+ */
+export function stepsTable(steps: readonly StepRecord[], now: number = Date.now(), width = 100): string {
   if (steps.length === 0) return '(no steps yet)';
-  return table(
-    ['STEP', 'STAGE', 'STATUS', 'TRY', 'COMPENSATION', 'DETAIL'],
-    steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), compensationCell(s), detailCell(s)]),
+  const header = ['STEP', 'STAGE', 'STATUS', 'TRY', 'TIME', 'COMPENSATION'];
+  const rows = steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), elapsed(s.startedAt, s.endedAt, s.status === 'running', now) ?? '-', compensationCell(s, now)]);
+  const details = steps.map(detailCell);
+  const fixed = table(header, rows);
+  const fixedWidth = Math.max(...fixed.split('\n').map((line) => line.length));
+  if (width - fixedWidth - 2 >= MIN_DETAIL_WIDTH) {
+    return fit(
+      table(
+        [...header, 'DETAIL'],
+        rows.map((r, i) => [...r, details[i] ?? '']),
+      ),
+      width,
+    );
+  }
+  const [head = '', ...lines] = fixed.split('\n');
+  return fit([head, ...lines.flatMap((line, i) => (details[i] ? [line, `${DETAIL_INDENT}${details[i].replace(/\s+/g, ' ')}`] : [line]))].join('\n'), width);
+}
+
+/** One try of a compensation, as the screen lists it. */
+export interface CompensationTry {
+  /** The step it undoes. */
+  step: string;
+  /** The compensation's name. */
+  compensation: string;
+  /** The engine's attempt. */
+  attempt: number;
+  /** The activity's try within the attempt, when known. */
+  try?: number;
+  /** `waiting`, `running`, `failed`, or how the attempt ended (`done`, `failed`, `skipped`, …). */
+  state: string;
+  /** Why it failed. */
+  error?: ErrorRecord;
+  /** When it started (running) or is due (waiting), ISO 8601. */
+  since?: string;
+  /** When it ended, ISO 8601, when known. */
+  endedAt?: string;
+}
+
+/**
+ * The tries of every compensation seen so far. `--watch` feeds it every frame, so tries that came and
+ * went between two frames still leave a line; a try it never saw is inferred from the next one.
+ */
+export class CompensationLog {
+  private readonly tries = new Map<string, CompensationTry>();
+
+  /** Records what one view of the saga shows. */
+  observe(steps: readonly StepRecord[], activities: readonly ActivityTry[] = []): void {
+    const running = steps.filter((s) => s.compensation?.status === 'running').map((s) => s.compensation!.name);
+    for (const step of steps) {
+      const c = step.compensation;
+      if (!c || c.attempt < 1) continue;
+      // An engine attempt after the first means the earlier ones failed.
+      for (let a = 1; a < c.attempt; a++) if (!this.ofAttempt(step.name, a).length) this.put({ step: step.name, compensation: c.name, attempt: a, state: 'failed' });
+      const seen = this.ofAttempt(step.name, c.attempt);
+      const last = seen.at(-1);
+      // Activities are matched by name, which is unambiguous unless two running compensations share it.
+      const activity = c.status === 'running' && running.filter((n) => n === c.name).length === 1 ? activities.find((a) => a.name === c.name) : undefined;
+      if (activity) {
+        for (let t = 1; t < activity.try; t++) {
+          const earlier = this.tries.get(key(step.name, c.attempt, t));
+          const failure = t === activity.try - 1 ? activity.lastFailure : undefined;
+          if (!earlier || earlier.state !== 'failed' || (failure && !earlier.error)) {
+            this.put({ ...(earlier ?? { step: step.name, compensation: c.name, attempt: c.attempt, try: t }), state: 'failed', ...(failure ? { error: failure } : {}) });
+          }
+        }
+        this.put({ step: step.name, compensation: c.name, attempt: c.attempt, try: activity.try, state: activity.state, ...(activity.since ? { since: activity.since } : {}) });
+      } else if (c.status === 'running') {
+        if (!last) this.put({ step: step.name, compensation: c.name, attempt: c.attempt, state: 'running', ...(c.startedAt ? { since: c.startedAt } : {}) });
+      } else if (c.status !== 'pending') {
+        const ended = { state: c.status, ...(c.error ? { error: c.error } : {}), ...(c.endedAt ? { endedAt: c.endedAt } : {}) };
+        // Tries other than the last failed, or there would have been no later one.
+        for (const earlier of seen.slice(0, -1)) if (earlier.state !== 'failed') this.put({ ...earlier, state: 'failed' });
+        this.put({ ...(last ?? { step: step.name, compensation: c.name, attempt: c.attempt, ...(c.startedAt ? { since: c.startedAt } : {}) }), ...ended });
+      }
+    }
+  }
+
+  /** Every try recorded, by step name, attempt and try. */
+  entries(): CompensationTry[] {
+    return [...this.tries.values()].sort((a, b) => a.step.localeCompare(b.step) || a.attempt - b.attempt || (a.try ?? 0) - (b.try ?? 0));
+  }
+
+  private ofAttempt(step: string, attempt: number): CompensationTry[] {
+    return this.entries().filter((t) => t.step === step && t.attempt === attempt);
+  }
+
+  private put(entry: CompensationTry): void {
+    // A try first seen without its number is the same try once the number is known.
+    if (entry.try !== undefined) this.tries.delete(key(entry.step, entry.attempt, undefined));
+    this.tries.set(key(entry.step, entry.attempt, entry.try), entry);
+  }
+}
+
+function key(step: string, attempt: number, tryNumber: number | undefined): string {
+  return `${step}\u0000${attempt}\u0000${tryNumber ?? '?'}`;
+}
+
+function tryTime(t: CompensationTry, now: number): string {
+  if (t.endedAt && t.since) return formatDuration(Date.parse(t.endedAt) - Date.parse(t.since));
+  if (t.state === 'running') return t.since ? formatDuration(now - Date.parse(t.since)) : '';
+  if (t.state === 'waiting' && t.since) {
+    const due = Date.parse(t.since) - now;
+    return due > 0 ? `next in ${formatDuration(due)}` : 'due';
+  }
+  return '';
+}
+
+/**
+ * The tries of the compensations as a table in the steps' `order`, or nothing while no try has failed
+ * and none was repeated: the table is for when undoing does not go smoothly.
+ * @default width 100
+ */
+export function compensationTriesTable(entries: readonly CompensationTry[], order: readonly string[], now: number, width = 100): string | undefined {
+  if (!entries.some((t) => t.state === 'failed' || t.attempt > 1 || (t.try ?? 1) > 1)) return undefined;
+  const position = (step: string) => order.indexOf(step);
+  const rows = [...entries].sort((a, b) => position(a.step) - position(b.step) || a.attempt - b.attempt || (a.try ?? 0) - (b.try ?? 0));
+  return fit(
+    table(
+      ['COMPENSATION', 'ATTEMPT', 'TRY', 'STATE', 'TIME', 'DETAIL'],
+      rows.map((t) => [t.compensation, String(t.attempt), t.try === undefined ? '-' : String(t.try), t.state, tryTime(t, now) || '-', errorText(t.error)]),
+    ),
+    width,
   );
 }
 
 /** The full status screen of one saga. */
-export function renderStatus(view: StatusView): string {
+export function renderStatus(view: StatusView, options: RenderOptions = {}): string {
+  const now = options.now ?? Date.now();
   const status = view.state?.status ?? view.sagaStatus ?? 'UNKNOWN';
   const lines = [`${view.workflowId}  ${view.type}  saga ${status}  (workflow ${view.workflowStatus})`];
   if (view.summary) lines.push(view.summary);
@@ -65,7 +255,15 @@ export function renderStatus(view: StatusView): string {
   if (state?.operatorNote) lines.push(`Operator note: ${state.operatorNote}`);
   if (state?.pivot) lines.push(`Pivot: ${state.pivot.step} at ${state.pivot.reachedAt}; later steps recover forward`);
   lines.push('');
-  lines.push(state ? stepsTable(state.steps) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
+  const width = options.width ?? 100;
+  lines.push(state ? stepsTable(state.steps, now, width) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
+  if (state) {
+    const log = options.log ?? new CompensationLog();
+    if (!options.log) log.observe(state.steps, view.activities);
+    const order = state.steps.map((s) => s.name);
+    const tries = compensationTriesTable(log.entries(), order, now, width);
+    if (tries) lines.push('', "Compensation attempts (attempt: the saga's; try: the activity's, within an attempt):", tries);
+  }
   lines.push('');
   lines.push(`Web UI: ${view.uiUrl}`);
   return lines.join('\n');

@@ -6,6 +6,7 @@ import { AesGcmPayloadCodec } from './aes-gcm-codec';
 import { KeyRing, parseCodecKeys } from './key-ring';
 
 export { AesGcmPayloadCodec, PayloadDecryptionError, UnencryptedPayloadError, isEncrypted, type AesGcmPayloadCodecOptions, ENCRYPTED_ENCODING, KEY_ID_METADATA, CIPHER_METADATA, CIPHER } from './aes-gcm-codec';
+export { RemotePayloadCodec, RemoteCodecError, loadRemoteCodecConfig, type RemoteCodecConfig } from './remote-codec';
 export { KeyRing, UnknownKeyError, describeKeyId, parseCodecKeys, KEY_BYTES, type CodecKey } from './key-ring';
 
 /** The payload codec's configuration: present when encryption is on. */

@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command';
-import { list, status } from './inspect';
+import { count, list, status } from './inspect';
 import { cancel, markCompensated, resend, retryCompensation, skipCompensation, verify } from './operate';
 import { order, register } from './start';
 
 /** Every command of the client, in the order the help lists them. */
-export const commands: readonly CommandSpec[] = [order, register, verify, resend, status, cancel, list, retryCompensation, skipCompensation, markCompensated];
+export const commands: readonly CommandSpec[] = [order, register, verify, resend, status, cancel, list, count, retryCompensation, skipCompensation, markCompensated];
