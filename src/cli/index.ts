@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { clientTracing } from '../tracing';
 import { dataConverterFor, loadCodecConfig } from '../codec';
 import { connectionOptions, loadClientConfig, type TemporalConfig } from '../config';
 import { isReachable } from '../reachable';
@@ -132,7 +133,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       config,
       async client() {
         connection ??= await connect(config);
-        client ??= new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
+        client ??= new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}), ...clientTracing(env) });
         return client;
       },
     };

@@ -82,7 +82,7 @@ export function faultConfigFromEnv(env: Record<string, string | undefined> = pro
     throw new FaultConfigError('SAGA_FAULTS is not valid JSON');
   }
   const config = parseFaultConfig(value);
-  if (faultsAreOn(config) && env[FAULTS_OPT_IN]?.trim().toLowerCase() !== 'true') {
+  if (faultsAreOn(config) && env.SAGA_FAULTS_ENABLED?.trim().toLowerCase() !== 'true') {
     throw new FaultConfigError(`SAGA_FAULTS turns faults on, but ${FAULTS_OPT_IN} is not "true": fault injection is for testing and must be switched on explicitly`);
   }
   return config;
