@@ -3,8 +3,8 @@
 // OTEL_* variables and off unless they ask for it: then there is no provider, no interceptor and no
 // span, and the worker runs exactly as without this file.
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Tracer } from '@opentelemetry/api';
@@ -111,8 +111,8 @@ export interface Tracing {
   /** The tracer of the app's own spans (the service operations) and of the interceptors. */
   readonly tracer: Tracer;
   readonly resource: Resource;
-  /** Where spans go; the workflows' spans reach it through the worker's `exporter` sink. */
-  readonly exporter: SpanExporter;
+  /** The provider's span processor (batching, then exporting); the workflows' spans reach it through the worker's `exporter` sink. */
+  readonly processor: SpanProcessor;
   /** Exports every span ended so far. */
   flush(): Promise<void>;
   /** Exports what is left and stops the provider. */
@@ -125,14 +125,15 @@ export interface Tracing {
  * `exporter` replaces the configured one (tests pass an in-memory exporter).
  */
 export function startTracing(config: TracingConfig, options: { exporter?: SpanExporter } = {}): Tracing {
-  const resource = resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName });
+  const resource = new Resource({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName });
   const exporter = options.exporter ?? (config.exporter === 'otlp' ? new OTLPTraceExporter({ url: config.otlpTracesUrl }) : new ConsoleSpanExporter());
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+  const processor = new BatchSpanProcessor(exporter);
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   provider.register();
   return {
     tracer: provider.getTracer('saga-temporal'),
     resource,
-    exporter,
+    processor,
     flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
@@ -193,6 +194,6 @@ export function tracingWorkerOptions(tracing: Tracing | undefined, opts: { prebu
       workflowModules: [...workflowTracingModules],
       activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, interceptorOptions), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
     },
-    sinks: { exporter: makeWorkflowExporter(tracing.exporter, tracing.resource) },
+    sinks: { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) },
   };
 }

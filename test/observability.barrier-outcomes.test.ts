@@ -87,7 +87,7 @@ describe.each(testEngines())('barrier outcomes on $name', (engine) => {
     });
 
     it('reports nothing for a service call refused by its own business rule (out of stock)', async () => {
-      const refusal = await failureOf(services.inventory.reserve({ key: keyOf(), orderId: 'o-outcomes', items: [{ sku: 'sku-widget', quantity: 1_000_000 }] }));
+      const refusal = await failureOf(services.inventory.reserve({ key: keyOf(), orderId: 'o-outcomes', items: [{ sku: 'sku-soldout', quantity: 1 }] }));
       expect(refusal.type).toBe(FailureType.OutOfStock);
       expect(seen).toEqual([]);
     });

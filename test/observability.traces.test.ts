@@ -150,7 +150,7 @@ describe('a traced compensated order', () => {
     expect(found, `${name} in ${spans.map((s) => s.name).join(', ')}`).toHaveLength(1);
     return found[0] as ReadableSpan;
   };
-  const parentId = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+  const parentId = (span: ReadableSpan) => span.parentSpanId;
   /** Whether `ancestor` is on the path from `span` up to its trace's root. */
   const descends = (span: ReadableSpan, ancestor: ReadableSpan) => {
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
