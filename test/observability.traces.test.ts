@@ -84,22 +84,32 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The worker's configuration for a task queue of its own, on the dev server and the prebuilt bundle. */
-function workerConfig(taskQueue: string, bundle: string | undefined = bundlePath) {
-  return loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...(bundle ? { WORKFLOW_BUNDLE_PATH: bundle } : {}) });
+/** The worker's configuration for a task queue of its own on the dev server, with the prebuilt bundle unless `ownBundling`. */
+function workerConfig(taskQueue: string, ownBundling = false) {
+  return loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...(ownBundling ? {} : { WORKFLOW_BUNDLE_PATH: bundlePath }) });
+}
+
+/** Runs `worker` and stops it again: a worker created and never run keeps its connection. */
+async function stop(worker: Worker): Promise<void> {
+  const running = worker.run();
+  worker.shutdown();
+  await running;
 }
 
 describe('a worker with no OTEL_* variable', () => {
   it('installs no interceptor and no sink of its own when it bundles the workflows itself', async () => {
     const services = await createServices({ databaseUrl: 'sqlite::memory:' });
     try {
-      const worker = await createSagaWorker({ connection: env.nativeConnection, config: workerConfig(uniqueTaskQueue('untraced'), undefined), services });
+      const worker = await createSagaWorker({ connection: env.nativeConnection, config: workerConfig(uniqueTaskQueue('untraced'), true), services });
+      await stop(worker);
       expect(worker.options.interceptors.activity).toEqual([]);
       expect(worker.options.interceptors.workflowModules).toEqual([]);
       expect(Object.keys(worker.options.sinks ?? {})).not.toContain('exporter');
       // The same with the prebuilt bundle, except for the sink that drops the idle interceptors' spans.
       const prebuilt = await createSagaWorker({ connection: env.nativeConnection, config: workerConfig(uniqueTaskQueue('untraced')), services });
+      await stop(prebuilt);
       expect(prebuilt.options.interceptors.activity).toEqual([]);
+      expect(prebuilt.options.interceptors.workflowModules).toEqual([]);
       expect(Object.keys(prebuilt.options.sinks ?? {})).toContain('exporter');
     } finally {
       await services.close();
