@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { failureConverterPath } from '../src/codec';
+import { workflowTracingModules } from '../src/tracing';
 import { workflowPreloadModules } from '../src/workflow-preload';
 
 /** Where the bundle goes unless a path is given. @default "dist/workflow-bundle.js" */
@@ -12,11 +13,13 @@ export const DEFAULT_BUNDLE_PATH = 'dist/workflow-bundle.js';
 
 /** Bundles `src/workflows.ts` into `outFile` and returns its absolute path and size. */
 export async function buildBundle(outFile: string = DEFAULT_BUNDLE_PATH): Promise<{ path: string; bytes: number }> {
-  // The failure converter is compiled into the bundle: a prebuilt bundle does not take it from the worker.
+  // The failure converter and the tracing interceptors are compiled into the bundle: a prebuilt bundle
+  // takes neither from the worker. The interceptors stay idle unless the worker turns tracing on.
   const { code } = await bundleWorkflowCode({
     workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     failureConverterPath,
     preloadModules: [...workflowPreloadModules],
+    workflowInterceptorModules: [...workflowTracingModules],
   });
   const path = resolve(outFile);
   await mkdir(dirname(path), { recursive: true });

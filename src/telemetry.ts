@@ -1,6 +1,8 @@
+import type { MetricMeter } from '@temporalio/common';
 import type { TelemetryOptions } from '@temporalio/worker';
 import { sagaMetricNames } from '@saga-temporal/saga';
 import { ConfigError } from './config';
+import type { ServiceObserver } from './services';
 
 /** Milliseconds: 50 ms to 7 days. */
 const durationBuckets = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000, 604_800_000];
@@ -39,5 +41,28 @@ export function telemetryOptions(address: string | undefined): TelemetryOptions 
         },
       },
     },
+  };
+}
+
+/** The services' metrics, beside the engine's `sagaMetricNames`. */
+export const serviceMetricNames = {
+  /** Counter: barrier decisions of committed service calls, by `service`, `phase` and `outcome`. */
+  barrierOutcomes: 'saga_barrier_outcomes',
+  /** Counter: faults injected into service calls (only with `SAGA_FAULTS`), by `service`, `operation` and `fault`. */
+  injectedFaults: 'saga_injected_faults',
+} as const;
+
+/**
+ * The services' observer that counts on `meter` (the worker runtime's, so the counts are served on
+ * the same endpoint as the sagas' metrics): barrier outcomes and injected faults, labelled with the
+ * worker's `namespace` and `taskQueue`, like the sagas' metrics, and otherwise with bounded names only.
+ */
+export function serviceMetrics(meter: MetricMeter, worker: { namespace: string; taskQueue: string }): Required<ServiceObserver> {
+  const tagged = meter.withTags({ namespace: worker.namespace, taskQueue: worker.taskQueue });
+  const outcomes = tagged.createCounter(serviceMetricNames.barrierOutcomes, '1', 'Barrier decisions of committed service calls');
+  const faults = tagged.createCounter(serviceMetricNames.injectedFaults, '1', 'Faults injected into service calls (SAGA_FAULTS)');
+  return {
+    barrierOutcome: ({ service, phase, outcome }) => outcomes.add(1, { service, phase, outcome }),
+    injectedFault: ({ service, operation, fault }) => faults.add(1, { service, operation, fault }),
   };
 }

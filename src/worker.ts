@@ -7,7 +7,8 @@ import { dataConverterFor, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
-import { metricsAddress, telemetryOptions } from './telemetry';
+import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
+import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
 import { createServices, faultsAreOn, redactUrl, type Services } from './services';
 
@@ -49,11 +50,16 @@ async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions,
   return { workflowsPath, bundlerOptions: { preloadModules: [...workflowPreloadModules] } };
 }
 
-/** Creates the saga worker on an open connection, with the activities bound to `services`. */
+/**
+ * Creates the saga worker on an open connection, with the activities bound to `services`; with
+ * `tracing`, its interceptors and the sink of the workflows' spans (see `tracingWorkerOptions`).
+ */
 export async function createSagaWorker(opts: {
   connection: NativeConnection;
   config: WorkerConfig;
   services: Services;
+  /** The process's tracing (`processTracing`). @default off */
+  tracing?: Tracing;
   overrides?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   const { connection, config, services } = opts;
@@ -65,6 +71,7 @@ export async function createSagaWorker(opts: {
     ...(await workflowSource(config)),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+    ...tracingWorkerOptions(opts.tracing, { prebuiltBundle: Boolean(config.workflowBundlePath) }),
     ...opts.overrides,
   });
 }
@@ -77,6 +84,7 @@ export async function main(): Promise<void> {
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   const metrics = metricsAddress();
   const telemetry = telemetryOptions(metrics);
+  const tracing = processTracing(process.env, 'saga-worker');
   Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'], ...(telemetry ? { telemetryOptions: telemetry } : {}) });
   const connection = await NativeConnection.connect(connectionOptions(config));
   let services: Services | undefined;
@@ -94,8 +102,10 @@ export async function main(): Promise<void> {
       operatorEmail: config.operatorEmail,
       database: databaseOptions(config),
       ...(faults ? { faults } : {}),
+      ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),
+      ...(tracing ? { tracer: tracing.tracer } : {}),
     });
-    const worker = await createSagaWorker({ connection, config, services, overrides: dataConverter ? { dataConverter } : {} });
+    const worker = await createSagaWorker({ connection, config, services, ...(tracing ? { tracing } : {}), overrides: dataConverter ? { dataConverter } : {} });
     logger.info('Worker started', {
       address: config.address,
       namespace: config.namespace,
@@ -103,6 +113,7 @@ export async function main(): Promise<void> {
       database: redactUrl(config.databaseUrl),
       ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
       metrics: metrics ? `http://${metrics}/metrics` : 'off (SAGA_METRICS_ADDRESS)',
+      traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
     await worker.run();
@@ -110,6 +121,7 @@ export async function main(): Promise<void> {
   } finally {
     await services?.close();
     await connection.close();
+    await tracing?.shutdown();
   }
 }
 

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { sagaMetricNames } from '@saga-temporal/saga';
+import { serviceMetricNames } from '../src/telemetry';
 
 // The alert rules, the dashboard and their wiring in docker-compose.yml, checked without Docker:
 // `promtool` (Debian's prometheus package; CI installs it) validates and unit-tests the rules, and the
@@ -83,11 +84,21 @@ describe('deploy/grafana', () => {
     }
   });
 
-  it('shows every saga metric the engine records, and names no other saga metric', () => {
+  it('shows every saga metric the engine records and the services count, and names no other saga metric', () => {
     const shown = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => sagaMetricsIn(t.expr))));
     const recorded = Object.values(sagaMetricNames).filter((n) => n !== sagaMetricNames.compensationAttempts && n !== sagaMetricNames.operatorResolutions);
-    for (const name of recorded) expect(shown, name).toContain(name);
-    for (const name of shown) expect(Object.values(sagaMetricNames) as string[]).toContain(name);
+    const known: string[] = [...Object.values(sagaMetricNames), ...Object.values(serviceMetricNames)];
+    for (const name of [...recorded, ...Object.values(serviceMetricNames)]) expect(shown, name).toContain(name);
+    for (const name of shown) expect(known).toContain(name);
+  });
+
+  it('has one panel for the barrier outcomes and one for the injected faults, by their bounded labels', () => {
+    const panelOf = (metric: string) => dashboard.panels.filter((p) => p.targets.some((t) => sagaMetricsIn(t.expr).includes(metric)));
+    const [outcomes, faults] = [panelOf(serviceMetricNames.barrierOutcomes), panelOf(serviceMetricNames.injectedFaults)];
+    expect(outcomes).toHaveLength(1);
+    expect(faults).toHaveLength(1);
+    expect(outcomes[0]?.targets[0]?.expr).toMatch(/sum by \(service, phase, outcome\)/);
+    expect(faults[0]?.targets[0]?.expr).toMatch(/sum by \(service, operation, fault\)/);
   });
 });
 

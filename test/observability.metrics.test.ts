@@ -1,24 +1,30 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker } from '@temporalio/worker';
 import { retryCompensationUpdate, SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
+import { createActivities } from '../src/activities';
 import { startOrder } from '../src/order/start';
 import type { OrderInput } from '../src/order/contract';
-import type { Services } from '../src/services';
+import { createServices, type Services } from '../src/services';
 import { ConfigError } from '../src/config';
-import { metricsAddress, telemetryOptions } from '../src/telemetry';
-import { startSagaTestbed, type SagaTestbed } from './helpers';
+import { metricsAddress, serviceMetrics, telemetryOptions } from '../src/telemetry';
+import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from './helpers';
 
-// The worker's Prometheus endpoint, scraped after a completed, a compensated and a compensation-failed
-// (then repaired) order: the saga counters must move exactly as the sagas did.
+// The worker's Prometheus endpoint, scraped after real sagas: the saga counters must move exactly as
+// the sagas did (a completed, a compensated and a compensation-failed then repaired order), and the
+// services' counters as their barrier decided (a duplicate after a lost reply, a compensation with
+// nothing to undo) and their faults were injected. The worker is wired as src/worker.ts wires it.
 
 let env: TestWorkflowEnvironment;
 let services: Services;
 let taskQueue: string;
-let testbed: SagaTestbed;
+let worker: Worker;
+let running: Promise<void>;
+let dataDir: string;
 let address: string;
 let seq = 0;
 
@@ -42,12 +48,32 @@ beforeAll(async () => {
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} }, ...telemetryOptions(metricsAddress({ SAGA_METRICS_ADDRESS: address })) },
   });
-  testbed = await startSagaTestbed();
-  ({ env, services, taskQueue } = testbed);
+  env = await createTimeSkippingEnv();
+  taskQueue = uniqueTaskQueue('metrics');
+  dataDir = mkdtempSync(join(tmpdir(), 'saga-metrics-'));
+  const metrics = serviceMetrics(Runtime.instance().metricMeter, { namespace: 'default', taskQueue });
+  services = await createServices({
+    databaseUrl: `sqlite:${join(dataDir, 'services.db')}`,
+    faults: {},
+    observer: {
+      barrierOutcome: metrics.barrierOutcome,
+      // A lost reply is injected once: the fault turns itself off, so the activity's retry gets through.
+      injectedFault(fault) {
+        metrics.injectedFault(fault);
+        if (fault.fault === 'lost_reply') services.faults.set(fault.service, undefined);
+      },
+    },
+  });
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(services) });
+  running = worker.run();
 });
 
 afterAll(async () => {
-  await testbed?.close();
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  await running;
+  await services?.close();
+  await env?.teardown();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 function order(country: string): OrderInput & { orderId: string } {
@@ -160,6 +186,9 @@ describe('the worker metrics endpoint', () => {
     for (const sample of s.filter((x) => x.name.startsWith('saga_'))) {
       expect(Object.values(sample.labels).join(' ')).not.toMatch(/metrics-\d/);
     }
+    // The services counted each barrier decision and the injected refund failures.
+    expect(total(s, 'saga_barrier_outcomes', { service: 'payments', phase: 'compensation', outcome: 'applied' }) - total(before, 'saga_barrier_outcomes', { service: 'payments', phase: 'compensation', outcome: 'applied' })).toBe(4);
+    expect(total(s, 'saga_injected_faults', { service: 'payments', operation: 'refund', fault: 'fail' }) - total(before, 'saga_injected_faults', { service: 'payments', operation: 'refund', fault: 'fail' })).toBeGreaterThan(1);
     // Every metric the alert rules and the dashboard of deploy/ name is one this worker exports.
     const deployed = ['prometheus/saga-alerts.yml', 'grafana/dashboards/sagas.json'].map((f) => readFileSync(join(__dirname, '..', 'deploy', f), 'utf8')).join('\n');
     const exported = new Set(s.map((x) => x.name));
@@ -168,5 +197,41 @@ describe('the worker metrics endpoint', () => {
     for (const name of named) expect(exported, name).toContain(name);
     // The SDK's own worker metrics share the endpoint.
     expect(s.some((x) => x.name.startsWith('temporal_workflow_completed') || x.name.startsWith('temporal_workflow_task'))).toBe(true);
+  });
+});
+
+describe('the services counters', () => {
+  it('count a duplicate for a step retried after its reply was lost, and nothing to undo for a compensation whose step never ran', async () => {
+    const before = await scrape();
+    const t = (s: Sample[], match: Record<string, string>, name = 'saga_barrier_outcomes') => total(s, name, match) - total(before, name, match);
+
+    // The reservation commits, its reply is lost (once), the activity is retried: the barrier answers from its record.
+    services.faults.set('inventory', { lostReplyRate: 1 });
+    await (await startOrder(env.client, order('US'), { taskQueue })).result();
+    expect(services.faults.current.inventory).toBeUndefined();
+    // No carrier delivers to Antarctica: the shipment never exists, so cancelling it has nothing to undo.
+    const undeliverable = startOrder(env.client, order('AQ'), { taskQueue });
+    await expect((await undeliverable).result()).rejects.toThrow();
+
+    const s = await scrapeUntil((x) => t(x, { outcome: 'nothing_to_undo' }) >= 1 && t(x, { outcome: 'duplicate' }) >= 1);
+    expect(t(s, { service: 'inventory', phase: 'forward', outcome: 'duplicate' })).toBe(1);
+    expect(t(s, { outcome: 'duplicate' })).toBe(1);
+    expect(t(s, { service: 'inventory', operation: 'reserve', fault: 'lost_reply' }, 'saga_injected_faults')).toBe(1);
+    expect(t(s, {}, 'saga_injected_faults')).toBe(1);
+    expect(t(s, { service: 'shipping', phase: 'compensation', outcome: 'nothing_to_undo' })).toBe(1);
+    expect(t(s, { outcome: 'nothing_to_undo' })).toBe(1);
+    // First runs: both orders reserved, authorized and captured; one shipped and mailed; the other was undone.
+    expect(t(s, { service: 'inventory', phase: 'forward', outcome: 'applied' })).toBe(2);
+    expect(t(s, { service: 'payments', phase: 'forward', outcome: 'applied' })).toBe(4);
+    expect(t(s, { service: 'shipping', phase: 'forward', outcome: 'applied' })).toBe(1);
+    expect(t(s, { service: 'payments', phase: 'compensation', outcome: 'applied' })).toBe(2);
+    expect(t(s, { service: 'inventory', phase: 'compensation', outcome: 'applied' })).toBe(1);
+    expect(t(s, { outcome: 'refused_late' })).toBe(0);
+    // Labelled like the sagas' metrics, and by bounded names only.
+    const sample = s.find((x) => x.name === 'saga_barrier_outcomes' && x.labels.outcome === 'duplicate');
+    expect(sample?.labels).toMatchObject({ namespace: 'default', taskQueue, service: 'inventory', phase: 'forward' });
+    for (const x of s.filter((y) => y.name === 'saga_barrier_outcomes' || y.name === 'saga_injected_faults')) {
+      expect(Object.keys(x.labels).sort()).toEqual(x.name === 'saga_barrier_outcomes' ? ['namespace', 'outcome', 'phase', 'service', 'taskQueue'] : ['fault', 'namespace', 'operation', 'service', 'taskQueue']);
+    }
   });
 });

@@ -114,8 +114,10 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   }
 
   // Its own process group: a Ctrl-C in the terminal reaches the stack, which drains the worker
-  // before it stops the server, instead of both at once.
-  const child = spawn(executable.path, devServerArgs(opts), { stdio: ['ignore', logFd, logFd], detached: true });
+  // before it stops the server, instead of both at once. Without the OTEL_* variables that turn the
+  // sagas' traces on: the server would read them as its own, and refuses `console`.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OTEL_')));
+  const child = spawn(executable.path, devServerArgs(opts), { stdio: ['ignore', logFd, logFd], detached: true, env });
   if (typeof logFd === 'number') closeSync(logFd);
   const exited = new Promise<number | null>((done) => child.once('exit', (code, signal) => done(signal ? null : code)));
   const spawnFailed = new Promise<never>((_, fail) => child.once('error', (err) => fail(new DevServerError(`Cannot run the Temporal CLI: ${err.message}`))));

@@ -12,6 +12,8 @@ import { isReachable } from '../../src/reachable';
 import { startDevServer, type DevServer } from '../../tools/devserver';
 import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
+import { metricsAddress, serviceMetrics, telemetryOptions } from '../../src/telemetry';
+import { clientTracing, processTracing } from '../../src/tracing';
 import { checkSearchAttributes, createSagaWorker } from '../../src/worker';
 
 /** How to bring the stack up. */
@@ -46,9 +48,14 @@ function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
 }
 
-/** Routes the SDK's logs to a file, so the demo's output stays readable while failures are still on record. */
-function installFileLogger(file: string, level: WorkerConfig['logLevel']): void {
+/**
+ * Routes the SDK's logs to a file, so the demo's output stays readable while failures are still on
+ * record; serves the metrics at `metrics` (`SAGA_METRICS_ADDRESS`) when given.
+ */
+function installRuntime(file: string, level: WorkerConfig['logLevel'], metrics: string | undefined): void {
+  const telemetry = telemetryOptions(metrics);
   Runtime.install({
+    ...(telemetry ? { telemetryOptions: telemetry } : {}),
     // The stack stops the worker itself, after the demo and before the server.
     shutdownSignals: [],
     logger: new DefaultLogger(level.toUpperCase() as 'INFO', (entry: LogEntry) => {
@@ -69,6 +76,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = { ...(options.env ?? process.env) };
   env.DATABASE_URL ||= `sqlite:${join(dataDir, 'saga.db')}`;
   const config = loadWorkerConfig(env);
+  // Read with the rest of the configuration: a bad value stops the stack before it starts anything.
+  const metrics = metricsAddress(env);
+  const tracing = processTracing(env, 'saga-worker');
 
   let server: DevServer | undefined;
   let uiUrl = config.uiUrl;
@@ -96,7 +106,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   if (server) cleanups.push(server.stop);
   try {
-    installFileLogger(join(dataDir, 'worker.log'), config.logLevel);
+    installRuntime(join(dataDir, 'worker.log'), config.logLevel, metrics);
     const nativeConnection = await NativeConnection.connect(connectionOptions(config));
     cleanups.push(() => nativeConnection.close());
     await ensureSearchAttributes(nativeConnection, config);
@@ -105,21 +115,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       operatorEmail: config.operatorEmail,
       database: databaseOptions(config),
       ...(config.faults ? { faults: config.faults } : {}),
+      ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),
+      ...(tracing ? { tracer: tracing.tracer } : {}),
     });
     cleanups.push(() => services.close());
     const connection = await Connection.connect(connectionOptions(config));
     cleanups.push(() => connection.close());
     const dataConverter = dataConverterFor(loadCodecConfig(env));
-    const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
+    const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}), ...clientTracing(env) });
 
     log(config.workflowBundlePath ? 'Starting the worker…' : 'Bundling the workflows and starting the worker…');
-    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, overrides: dataConverter ? { dataConverter } : {} });
+    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, ...(tracing ? { tracing } : {}), overrides: dataConverter ? { dataConverter } : {} });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
     log(`Worker polling task queue "${config.taskQueue}" in namespace "${config.namespace}"; logs in ${join(dataDir, 'worker.log')}`);
+    if (metrics) log(`Metrics: http://${metrics}/metrics`);
+    if (tracing) log('Traces: on (OTEL_*)');
+    cleanups.unshift(async () => tracing?.flush());
     return { config, uiUrl, ownServer: Boolean(server), client, services, stop: cleanUp };
   } catch (err) {
     await cleanUp();

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
 import { connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
+import { clientTracing } from '../tracing';
 import { isReachable } from '../reachable';
 import { OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type OptionSpec, type OutputFormat } from './command';
 import { commands } from './commands';
@@ -214,7 +215,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           // A codec server that is down or refuses the credentials is found out before anything is sent.
           await remote?.check();
           connection ??= await connect(config);
-          client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
+          client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}), ...clientTracing(env) });
         }
         return client;
       },

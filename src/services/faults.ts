@@ -82,10 +82,31 @@ export function faultConfigFromEnv(env: Record<string, string | undefined> = pro
     throw new FaultConfigError('SAGA_FAULTS is not valid JSON');
   }
   const config = parseFaultConfig(value);
-  if (faultsAreOn(config) && env[FAULTS_OPT_IN]?.trim().toLowerCase() !== 'true') {
+  if (faultsAreOn(config) && env.SAGA_FAULTS_ENABLED?.trim().toLowerCase() !== 'true') {
     throw new FaultConfigError(`SAGA_FAULTS turns faults on, but ${FAULTS_OPT_IN} is not "true": fault injection is for testing and must be switched on explicitly`);
   }
   return config;
+}
+
+/** The kinds of fault the injector applies, as `saga_injected_faults` labels them. */
+export const FaultKind = {
+  /** A call failed transiently before it changed anything (`transientErrorRate`). */
+  transient: 'transient',
+  /** A call was delayed (`latencyMs`). */
+  latency: 'latency',
+  /** A call committed its change, then failed as if its reply were lost (`lostReplyRate`). */
+  lostReply: 'lost_reply',
+  /** A call of an operation listed in `failOperations` failed. */
+  fail: 'fail',
+} as const;
+
+export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
+
+/** One fault the injector applied: bounded values only (service, operation name, kind), never an id. */
+export interface InjectedFault {
+  readonly service: ServiceName;
+  readonly operation: string;
+  readonly fault: FaultKind;
 }
 
 /** mulberry32: tiny, fast and good enough to decide whether a call fails. */
@@ -109,7 +130,11 @@ export class FaultInjector {
   private currentSeed = Math.floor(Math.random() * 2 ** 31);
   private random = seededRandom(this.currentSeed);
 
-  constructor(config: FaultConfig = {}) {
+  /** `onFault` hears of every fault applied (to count them); an exception it throws is ignored. */
+  constructor(
+    config: FaultConfig = {},
+    private readonly onFault?: (fault: InjectedFault) => void,
+  ) {
     this.configure(config);
   }
 
@@ -152,18 +177,32 @@ export class FaultInjector {
     const faults = this.config[service];
     if (!faults) return fn();
     const latency = this.latency(faults.latencyMs);
-    if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
+    if (latency > 0) {
+      this.report(service, operation, FaultKind.latency);
+      await new Promise((resolve) => setTimeout(resolve, latency));
+    }
     if (faults.failOperations?.includes(operation)) {
+      this.report(service, operation, FaultKind.fail);
       throw transientFailure(`${service}.${operation} is failing (injected fault: failOperations)`, 'InjectedFault');
     }
     if (this.draw(faults.transientErrorRate)) {
+      this.report(service, operation, FaultKind.transient);
       throw transientFailure(`${service}.${operation} failed transiently (injected fault)`, 'InjectedFault');
     }
     const result = await fn();
     if (this.draw(faults.lostReplyRate)) {
+      this.report(service, operation, FaultKind.lostReply);
       throw transientFailure(`${service}.${operation} committed but its reply was lost (injected fault)`, 'LostReply');
     }
     return result;
+  }
+
+  private report(service: ServiceName, operation: string, fault: FaultKind): void {
+    try {
+      this.onFault?.({ service, operation, fault });
+    } catch {
+      // Counting a fault must not change what the fault does.
+    }
   }
 
   private draw(probability: number | undefined): boolean {

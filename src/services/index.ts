@@ -1,5 +1,8 @@
+import type { Tracer } from '@opentelemetry/api';
 import { DEFAULT_DATABASE_URL, openDatabase, type Db, type OpenDatabaseOptions } from './db';
-import { FaultInjector, withFaults, type FaultConfig } from './faults';
+import { FaultInjector, withFaults, type FaultConfig, type ServiceName } from './faults';
+import { combined, withBarrierObserver, type ServiceObserver } from './observe';
+import { barrierOutcomeOnSpan, injectedFaultOnSpan, withSpans } from './spans';
 import { SqlInventory, type InventoryService } from './inventory';
 import { SqlMail, type MailService } from './mail';
 import { SqlPayments, type PaymentsService } from './payments';
@@ -8,7 +11,22 @@ import { SqlUsers, type UsersService } from './users';
 
 export { audit, type AuditReport } from './audit';
 export { DEFAULT_DATABASE_URL, openDatabase, redactUrl, type Db, type OpenDatabaseOptions, type Queryable } from './db';
-export { FaultInjector, FAULTS_OPT_IN, faultConfigFromEnv, faultsAreOn, parseFaultConfig, serviceNames, withFaults, type FaultConfig, type ServiceFaults, type ServiceName } from './faults';
+export {
+  FaultInjector,
+  FaultKind,
+  FAULTS_OPT_IN,
+  faultConfigFromEnv,
+  faultsAreOn,
+  parseFaultConfig,
+  serviceNames,
+  withFaults,
+  type FaultConfig,
+  type InjectedFault,
+  type ServiceFaults,
+  type ServiceName,
+} from './faults';
+export { withBarrierObserver, type BarrierOutcome, type ServiceObserver } from './observe';
+export { serviceSpanAttributes } from './spans';
 export type { InventoryService, Reservation, StockLevel, StockLine } from './inventory';
 export { BOUNCE_DOMAIN, type MailKind, type MailService, type OutboxMessage } from './mail';
 export { extractVerificationCode } from './mail-templates';
@@ -46,23 +64,39 @@ export interface ServicesConfig {
   seed?: number;
   /** Pool size and timeouts of the database. @default those of {@link openDatabase} */
   database?: OpenDatabaseOptions;
+  /** Hears the barrier's outcomes of committed calls and the faults injected, e.g. to count them. @default none */
+  observer?: ServiceObserver;
+  /**
+   * Runs each service operation in a span of this tracer, a child of the calling activity's, with
+   * the barrier's outcome as an attribute. @default no spans
+   */
+  tracer?: Tracer;
 }
 
 /**
  * Opens the database (migrating it) and builds every service on it, each wrapped in the fault
- * injector. Reads no environment: the entry point passes its configuration.
+ * injector (and, given a tracer, in spans). Reads no environment: the entry point passes its configuration.
  */
 export async function createServices(config: ServicesConfig = {}): Promise<Services> {
-  const faults = new FaultInjector(config.faults ?? {});
+  const { observer, tracer } = config;
+  const onFault = combined(observer?.injectedFault?.bind(observer), tracer && injectedFaultOnSpan);
+  const onOutcome = combined(observer?.barrierOutcome?.bind(observer), tracer && barrierOutcomeOnSpan);
+  const faults = new FaultInjector(config.faults ?? {}, onFault);
   if (config.seed !== undefined) faults.configure({ ...faults.current, seed: config.seed });
-  const db = await openDatabase(config.databaseUrl ?? DEFAULT_DATABASE_URL, config.database);
+  const opened = await openDatabase(config.databaseUrl ?? DEFAULT_DATABASE_URL, config.database);
+  const db = onOutcome ? withBarrierObserver(opened, onOutcome) : opened;
+  // Spans outside faults, so that an injected fault shows as the operation's failure.
+  const wrap = <T extends object>(name: ServiceName, service: T): T => {
+    const faulty = withFaults(name, service, faults);
+    return tracer ? withSpans(name, faulty, tracer) : faulty;
+  };
   // Users mail their verification codes through the wrapped mail, so mail faults reach those too.
-  const mail = withFaults('mail', new SqlMail(db), faults);
+  const mail = wrap('mail', new SqlMail(db));
   return {
-    inventory: withFaults('inventory', new SqlInventory(db), faults),
-    payments: withFaults('payments', new SqlPayments(db), faults),
-    shipping: withFaults('shipping', new SqlShipping(db), faults),
-    users: withFaults('users', new SqlUsers(db, mail), faults),
+    inventory: wrap('inventory', new SqlInventory(db)),
+    payments: wrap('payments', new SqlPayments(db)),
+    shipping: wrap('shipping', new SqlShipping(db)),
+    users: wrap('users', new SqlUsers(db, mail)),
     mail,
     faults,
     operatorEmail: config.operatorEmail ?? 'ops@saga.test',

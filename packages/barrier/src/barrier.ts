@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { BarrierFailureType, type BarrierDatabase, type BarrierSql } from './types';
+import { BarrierFailureType, BarrierOutcomeKind, BarrierPhase, type BarrierDatabase, type BarrierOutcome, type BarrierSql } from './types';
 
 // Local names for the package's types and failure, so the barrier's body reads the same as it did
 // inside the services it came from. The rows' creation time is for people reading the table only.
@@ -8,6 +8,8 @@ const businessFailure = (type: BarrierFailureType, message: string, details: unk
 const FailureType = BarrierFailureType;
 type Queryable = BarrierSql;
 type Db = BarrierDatabase;
+const Outcome = BarrierOutcomeKind;
+const report = (tx: Queryable, service: string, phase: BarrierPhase, outcome: BarrierOutcomeKind) => tx.observe?.({ service, phase, outcome });
 
 // The barrier makes a step and its compensation safe to deliver any number of times, in any order.
 // It must run inside the transaction that makes the business change: the barrier row and the change
@@ -43,16 +45,19 @@ export async function forwardStep<T>(tx: Queryable, service: string, key: string
   if (fresh === 0) {
     const stored = await storedResult<T>(tx, service, key, 'try');
     if (stored.written_by === 'cancel') {
+      report(tx, service, BarrierPhase.forward, Outcome.refusedLate);
       throw businessFailure(
         FailureType.StepAlreadyCompensated,
         `${service} step ${key} was compensated before it ran; refusing to apply it now`,
         { service, key },
       );
     }
+    report(tx, service, BarrierPhase.forward, Outcome.duplicate);
     return stored.value;
   }
   const result = await apply();
   await tx.run(record, [JSON.stringify(result), service, key, 'try']);
+  report(tx, service, BarrierPhase.forward, Outcome.applied);
   return result;
 }
 
@@ -62,13 +67,20 @@ export async function forwardStep<T>(tx: Queryable, service: string, key: string
  * repeated compensation returns the first one's result.
  */
 export async function compensationStep<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, undo: () => Promise<T>): Promise<T> {
+  const { value, outcome } = await compensate(tx, service, key, nothingToUndo, undo);
+  report(tx, service, BarrierPhase.compensation, outcome);
+  return value;
+}
+
+// The compensation's work, and what the barrier decided, for `compensationStep` and `cancelStep` to report each under its own phase.
+async function compensate<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, undo: () => Promise<T>): Promise<{ value: T; outcome: BarrierOutcomeKind }> {
   const now = timestamp();
   const blockedForward = await tx.run(claim, [service, key, 'try', 'cancel', now]);
   const fresh = await tx.run(claim, [service, key, 'cancel', 'cancel', now]);
-  if (fresh === 0) return (await storedResult<T>(tx, service, key, 'cancel')).value;
-  const result = blockedForward === 1 ? nothingToUndo : await undo();
-  await tx.run(record, [JSON.stringify(result), service, key, 'cancel']);
-  return result;
+  if (fresh === 0) return { value: (await storedResult<T>(tx, service, key, 'cancel')).value, outcome: Outcome.duplicate };
+  const value = blockedForward === 1 ? nothingToUndo : await undo();
+  await tx.run(record, [JSON.stringify(value), service, key, 'cancel']);
+  return { value, outcome: blockedForward === 1 ? Outcome.nothingToUndo : Outcome.applied };
 }
 
 // Try-confirm-cancel. The try is `forwardStep`. Confirm and cancel first claim the participant's one
@@ -81,17 +93,22 @@ const claimDecision = 'INSERT INTO barrier_decisions (service, idem_key, decisio
 const readDecision = 'SELECT decision, result FROM barrier_decisions WHERE service = ? AND idem_key = ?';
 const recordDecision = 'UPDATE barrier_decisions SET result = ? WHERE service = ? AND idem_key = ?';
 
-function phaseRefused(service: string, key: string, phase: Decision, reason: string): never {
+function phaseRefused(tx: Queryable, service: string, key: string, phase: Decision, outcome: BarrierOutcomeKind, reason: string): never {
+  report(tx, service, phase, outcome);
   throw businessFailure(FailureType.TccPhaseRefused, `${service} ${phase} of ${key} refused: ${reason}`, { service, key, phase });
 }
 
 // Claims the decision for `phase`; when it is taken already, returns the first result of the same
-// phase or refuses the other one.
+// phase (a duplicate, reported as such) or refuses the other one.
 async function decide<T>(tx: Queryable, service: string, key: string, phase: Decision): Promise<{ fresh: true } | { fresh: false; value: T }> {
   if ((await tx.run(claimDecision, [service, key, phase, timestamp()])) === 1) return { fresh: true };
   const row = await tx.get<{ decision: Decision; result: string | null }>(readDecision, [service, key]);
   if (!row) throw new Error(`Barrier decision ${service}/${key} vanished inside its transaction`);
-  if (row.decision !== phase) phaseRefused(service, key, phase, `it was ${row.decision === 'cancel' ? 'cancelled' : 'confirmed'} before`);
+  if (row.decision !== phase) {
+    const cancelled = row.decision === 'cancel';
+    phaseRefused(tx, service, key, phase, cancelled ? Outcome.refusedAfterCancel : Outcome.refusedAfterConfirm, `it was ${cancelled ? 'cancelled' : 'confirmed'} before`);
+  }
+  report(tx, service, phase, Outcome.duplicate);
   return { fresh: false, value: (row.result === null ? null : JSON.parse(row.result)) as T };
 }
 
@@ -103,9 +120,10 @@ export async function confirmStep<T>(tx: Queryable, service: string, key: string
   const decided = await decide<T>(tx, service, key, 'confirm');
   if (!decided.fresh) return decided.value;
   const tried = await tx.get<BarrierRow>(read, [service, key, 'try']);
-  if (tried?.written_by !== 'try') phaseRefused(service, key, 'confirm', 'its try never ran');
+  if (tried?.written_by !== 'try') phaseRefused(tx, service, key, 'confirm', Outcome.refusedNotTried, 'its try never ran');
   const result = await confirm();
   await tx.run(recordDecision, [JSON.stringify(result), service, key]);
+  report(tx, service, BarrierPhase.confirm, Outcome.applied);
   return result;
 }
 
@@ -117,9 +135,68 @@ export async function confirmStep<T>(tx: Queryable, service: string, key: string
 export async function cancelStep<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, cancel: () => Promise<T>): Promise<T> {
   const decided = await decide<T>(tx, service, key, 'cancel');
   if (!decided.fresh) return decided.value;
-  const result = await compensationStep(tx, service, key, nothingToUndo, cancel);
-  await tx.run(recordDecision, [JSON.stringify(result), service, key]);
-  return result;
+  const { value, outcome } = await compensate(tx, service, key, nothingToUndo, cancel);
+  await tx.run(recordDecision, [JSON.stringify(value), service, key]);
+  report(tx, service, BarrierPhase.cancel, outcome);
+  return value;
+}
+
+const refusals: ReadonlySet<BarrierOutcomeKind> = new Set([Outcome.refusedLate, Outcome.refusedAfterCancel, Outcome.refusedAfterConfirm, Outcome.refusedNotTried]);
+const refusalTypes: ReadonlySet<unknown> = new Set(Object.values(BarrierFailureType));
+
+/**
+ * Collects the outcomes the barrier reports inside one transaction (pass {@link observe} as the
+ * transaction's `observe`) and hands them to `onOutcome` once the transaction has ended: every one of
+ * them after a commit; after a rollback, only the barrier's refusal that caused it (a refusal changes
+ * nothing, so it stands), and nothing for a transaction rolled back for any other reason. An
+ * exception thrown by `onOutcome` is ignored: the transaction's result stands.
+ *
+ * @example
+ * // Inside a database layer's transaction(fn), around the run of `fn`:
+ * const outcomes = new BarrierOutcomes((o) => counter.add(1, { ...o }));
+ * try {
+ *   const result = await runInTransaction((tx) => { outcomes.restart(); return fn({ ...tx, observe: outcomes.observe }); });
+ *   outcomes.committed();
+ *   return result;
+ * } catch (err) {
+ *   outcomes.rolledBack(err);
+ *   throw err;
+ * }
+ */
+export class BarrierOutcomes {
+  private pending: BarrierOutcome[] = [];
+
+  constructor(private readonly onOutcome: (outcome: BarrierOutcome) => void) {}
+
+  /** The hook to pass as the transaction's `observe`. */
+  readonly observe = (outcome: BarrierOutcome): void => {
+    this.pending.push(outcome);
+  };
+
+  /** Forgets what was collected: the transaction's body is about to run (again, after a retried deadlock). */
+  restart(): void {
+    this.pending = [];
+  }
+
+  /** The transaction committed: reports every outcome collected. */
+  committed(): void {
+    for (const outcome of this.pending.splice(0)) this.deliver(outcome);
+  }
+
+  /** The transaction rolled back with `error`: reports the barrier's refusal that caused it, if it was one. */
+  rolledBack(error: unknown): void {
+    const last = this.pending.at(-1);
+    this.pending = [];
+    if (last && refusals.has(last.outcome) && refusalTypes.has((error as { type?: unknown } | null)?.type)) this.deliver(last);
+  }
+
+  private deliver(outcome: BarrierOutcome): void {
+    try {
+      this.onOutcome(outcome);
+    } catch {
+      // An observer (a metric, a span) must never turn a committed change into a failed call.
+    }
+  }
 }
 
 /**

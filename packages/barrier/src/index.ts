@@ -2,6 +2,15 @@
 // in whatever order and however often they are delivered. Driver-free; adapters are in
 // `@saga-temporal/barrier/sqlite` and `@saga-temporal/barrier/postgres`.
 
-export { cancelStep, compensationStep, confirmStep, countAttempt, forwardStep } from './barrier';
+export { BarrierOutcomes, cancelStep, compensationStep, confirmStep, countAttempt, forwardStep } from './barrier';
 export { attemptsTable, barrierDecisionsTable, barriersTable, barrierSchema } from './schema';
-export { BarrierFailureType, type BarrierDatabase, type BarrierSql, type BarrierValue } from './types';
+export {
+  BarrierFailureType,
+  BarrierOutcomeKind,
+  BarrierPhase,
+  type BarrierDatabase,
+  type BarrierDatabaseOptions,
+  type BarrierOutcome,
+  type BarrierSql,
+  type BarrierValue,
+} from './types';

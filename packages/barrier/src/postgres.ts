@@ -2,7 +2,8 @@
 // COMMITTED: a second transaction inserting the same barrier row then waits for the first and sees
 // its row, where snapshot isolation would fail it with a serialization error instead.
 
-import type { BarrierDatabase, BarrierSql, BarrierValue } from './types';
+import { BarrierOutcomes } from './barrier';
+import type { BarrierDatabase, BarrierDatabaseOptions, BarrierSql, BarrierValue } from './types';
 
 /** The part of a `pg` pool client the adapter uses (so this package needs no types of it). */
 export interface PostgresClient {
@@ -39,17 +40,22 @@ function sqlOn(client: PostgresClient): BarrierSql {
  *
  * @example const barrierDb = postgresBarrierDatabase(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
  */
-export function postgresBarrierDatabase(pool: PostgresPool): BarrierDatabase {
+export function postgresBarrierDatabase(pool: PostgresPool, options: BarrierDatabaseOptions = {}): BarrierDatabase {
+  const { onOutcome } = options;
   return {
     async transaction<T>(fn: (sql: BarrierSql) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      const outcomes = onOutcome && new BarrierOutcomes(onOutcome);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-        const result = await fn(sqlOn(client));
+        const sql = sqlOn(client);
+        const result = await fn(outcomes ? { ...sql, observe: outcomes.observe } : sql);
         await client.query('COMMIT');
+        outcomes?.committed();
         return result;
       } catch (err) {
+        outcomes?.rolledBack(err);
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           // A client that cannot roll back must not go back to the pool with a transaction open.
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));

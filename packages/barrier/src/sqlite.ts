@@ -3,7 +3,8 @@
 // transaction takes its turn in one in-process queue, so none sees another's uncommitted rows, and
 // `BEGIN IMMEDIATE` with the connection's busy timeout keeps other processes out meanwhile.
 
-import type { BarrierDatabase, BarrierSql, BarrierValue } from './types';
+import { BarrierOutcomes } from './barrier';
+import type { BarrierDatabase, BarrierDatabaseOptions, BarrierSql, BarrierValue } from './types';
 
 /**
  * The part of a better-sqlite3 `Database` the adapter uses (so this package needs no types of it).
@@ -27,7 +28,8 @@ export interface SqliteBarrierDatabase extends BarrierDatabase {
  *
  * @example const barrierDb = sqliteBarrierDatabase(new Database('shop.db', { timeout: 5000 }));
  */
-export function sqliteBarrierDatabase(connection: SqliteConnection): SqliteBarrierDatabase {
+export function sqliteBarrierDatabase(connection: SqliteConnection, options: BarrierDatabaseOptions = {}): SqliteBarrierDatabase {
+  const { onOutcome } = options;
   const statements = new Map<string, ReturnType<SqliteConnection['prepare']>>();
   const prepared = (sql: string) => {
     let statement = statements.get(sql);
@@ -43,13 +45,16 @@ export function sqliteBarrierDatabase(connection: SqliteConnection): SqliteBarri
     connection,
     transaction<T>(fn: (sql: BarrierSql) => Promise<T>): Promise<T> {
       const mine = turn.then(async () => {
+        const outcomes = onOutcome && new BarrierOutcomes(onOutcome);
         connection.exec('BEGIN IMMEDIATE');
         try {
-          const result = await fn(tx);
+          const result = await fn(outcomes ? { ...tx, observe: outcomes.observe } : tx);
           connection.exec('COMMIT');
+          outcomes?.committed();
           return result;
         } catch (err) {
           connection.exec('ROLLBACK');
+          outcomes?.rolledBack(err);
           throw err;
         }
       });
