@@ -3,6 +3,7 @@
 // for the parent's decision. The parent issues the itinerary and commits both children, or unwinds and
 // has both undo themselves. Workflow code: activities as types only, no Node built-ins.
 
+import type { Duration, RetryPolicy } from '@temporalio/common';
 import { activity, awaitParentDecision, ChildSagas, Saga, sagaActivities } from '@saga-temporal/saga';
 import { parseOrFail } from '../../../src/shared/validation';
 import { businessFailureTypes } from '../../../src/shared/failures';
@@ -14,7 +15,7 @@ const acts = sagaActivities<TripActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '100 milliseconds', backoffCoefficient: 2, maximumInterval: '1 second', maximumAttempts: 50, nonRetryableErrorTypes: [...businessFailureTypes, TripFailureType.ItineraryRefused] },
 });
-const compensationRetry = { initialInterval: '100 milliseconds', maximumInterval: '1 second' };
+const compensationRetry: RetryPolicy = { initialInterval: '100 milliseconds', maximumInterval: '1 second' };
 
 /**
  * A leg of a trip (the flight or the hotel) as a child saga: holds the capacity and the payment in one
@@ -46,7 +47,7 @@ export async function tripLegSaga(rawInput: LegInput): Promise<LegBooking> {
         compensate: { name: 'refundPayment', summary: `Refund the ${leg} payment of trip ${tripId}`, run: activity(acts.refundPayment, ref) },
       },
     ] as const);
-    return awaitParentDecision<LegBooking>({ leg, resource, units, amountCents }, { timeout: input.decisionTimeout, onTimeout: 'compensate' });
+    return awaitParentDecision<LegBooking>({ leg, resource, units, amountCents }, { timeout: input.decisionTimeout as Duration, onTimeout: 'compensate' });
   });
 }
 

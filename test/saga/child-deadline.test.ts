@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ChildSagaFailureType, sagaStateQuery, SagaStatus, StepStatus, type ParentDecision } from '@saga-temporal/saga';
+import { uniqueTaskQueue } from '../helpers';
+import { useFixtureWorker } from '../support/testbed';
+import { waitUntil } from '../fixtures/saga-harness';
+import { createPatternActivities } from '../fixtures/pattern-activities';
+import { vanishingParentSaga } from '../fixtures/pattern-workflows';
+
+// A child saga whose parent never decides: the parent books a flight and a hotel child saga and is
+// terminated once both reported ready. Each child waits out its deadline and follows the default it
+// declared; its history says the deadline decided (the timer fired, its summary names the wait, no
+// decision signal came) and so does its failure when the default is to compensate.
+
+const recording = createPatternActivities();
+const taskQueue = uniqueTaskQueue('saga-child-deadline');
+const fixture = useFixtureWorker({ workflows: 'fixtures/pattern-workflows.ts', taskQueue, activities: recording.activities });
+const DEADLINE = '10 minutes';
+const kinds = ['flight', 'hotel'] as const;
+
+async function parentVanishes(onTimeout: ParentDecision): Promise<WorkflowHandle> {
+  const workflowId = uniqueTaskQueue(`vanishing-parent-${onTimeout}`);
+  const parent = await fixture.env.client.workflow.start(vanishingParentSaga, { taskQueue, workflowId, args: [{ tripId: workflowId, onTimeout, decisionTimeout: DEADLINE }] });
+  // Both child steps are done once each child reported ready with its result.
+  await waitUntil(async () => (await parent.query(sagaStateQuery)).steps.filter((s) => s.status === StepStatus.DONE).length === kinds.length, 30_000);
+  await parent.terminate('the parent vanishes before it decides');
+  expect((await parent.describe()).status.name).toBe('TERMINATED');
+  return parent;
+}
+
+const child = (parent: WorkflowHandle, kind: string) => fixture.env.client.workflow.getHandle(`${parent.workflowId}/${kind}`);
+const undone = (parent: WorkflowHandle, kind: string) => recording.logOf(`${parent.workflowId}/${kind}`).filter((e) => e.startsWith('undo:'));
+
+// What the child's history says about its wait: the timer's summary, whether it fired, and the signals it got.
+async function waitInHistory(handle: WorkflowHandle) {
+  const { events = [] } = await handle.fetchHistory();
+  const started = events.filter((e) => e.timerStartedEventAttributes);
+  return {
+    timerSummaries: started.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined)),
+    timersFired: events.filter((e) => e.timerFiredEventAttributes).length,
+    signals: events.map((e) => e.workflowExecutionSignaledEventAttributes?.signalName).filter((name) => name !== undefined),
+  };
+}
+
+describe('a child saga whose parent never decides', () => {
+  it('compensates when its deadline passes and its declared default is compensate, and says the deadline decided', async () => {
+    const parent = await parentVanishes('compensate');
+    for (const kind of kinds) {
+      const handle = child(parent, kind);
+      const error = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
+      expect(failure.type).toBe(ChildSagaFailureType.CompensatedByParent);
+      expect(failure.message).toBe(`No decision came from the parent saga within ${DEADLINE}: compensating, as declared`);
+      expect(undone(parent, kind)).toEqual([`undo:${kind}:pay`, `undo:${kind}:reserve`]);
+      const state = await handle.query(sagaStateQuery);
+      expect(state.status).toBe(SagaStatus.COMPENSATED);
+      expect(state.failure?.message).toBe(failure.message);
+      expect(await waitInHistory(handle)).toEqual({ timerSummaries: [`Waiting up to ${DEADLINE} for the parent saga's decision, else compensate`], timersFired: 1, signals: [] });
+    }
+  });
+
+  it('completes, keeping its steps, when its deadline passes and its declared default is commit', async () => {
+    const parent = await parentVanishes('commit');
+    for (const kind of kinds) {
+      const handle = child(parent, kind);
+      expect(await handle.result()).toBe(`${kind}-booked`);
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      expect(undone(parent, kind)).toEqual([]);
+      expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
+      expect(await waitInHistory(handle)).toEqual({ timerSummaries: [`Waiting up to ${DEADLINE} for the parent saga's decision, else commit`], timersFired: 1, signals: [] });
+    }
+  });
+});
