@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { type ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
-import { ChildSagaFailureType, sagaStateQuery, SagaStatus, StepStatus, type ParentDecision } from '@saga-temporal/saga';
+import type { ApplicationFailure } from '@temporalio/common';
+import { ChildSagaFailureType, SagaFailureType, sagaStateQuery, SagaStatus, StepStatus, type ParentDecision, type SagaFailureDetails } from '@saga-temporal/saga';
 import { uniqueTaskQueue } from '../helpers';
-import { useFixtureWorker } from '../support/testbed';
+import { applicationFailureOf, useFixtureWorker } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createPatternActivities } from '../fixtures/pattern-activities';
-import { vanishingParentSaga } from '../fixtures/pattern-workflows';
+import { undecidedParentSaga } from '../fixtures/pattern-workflows';
 
 // A child saga whose parent never decides: the parent books a flight and a hotel child saga and is
 // terminated once both reported ready. Each child waits out its deadline and follows the default it
 // declared; its history says the deadline decided (the timer fired, its summary names the wait, no
-// decision signal came) and so does its failure when the default is to compensate.
+// decision signal came) and so does its failure when the default is to compensate. And a parent that
+// is still there when its children committed by their default, and then unwinds: it cannot undo them,
+// and says so. Time skipping: the parent waits on nothing (no activity, no timer) while it is stopped.
 
 const recording = createPatternActivities();
 const taskQueue = uniqueTaskQueue('saga-child-deadline');
@@ -19,11 +21,17 @@ const fixture = useFixtureWorker({ workflows: 'fixtures/pattern-workflows.ts', t
 const DEADLINE = '10 minutes';
 const kinds = ['flight', 'hotel'] as const;
 
-async function parentVanishes(onTimeout: ParentDecision): Promise<WorkflowHandle> {
-  const workflowId = uniqueTaskQueue(`vanishing-parent-${onTimeout}`);
-  const parent = await fixture.env.client.workflow.start(vanishingParentSaga, { taskQueue, workflowId, args: [{ tripId: workflowId, onTimeout, decisionTimeout: DEADLINE }] });
-  // Both child steps are done once each child reported ready with its result.
+// Starts a parent that never decides and waits until both its children reported ready.
+async function parentWithReadyChildren(onTimeout: ParentDecision): Promise<WorkflowHandle> {
+  const workflowId = uniqueTaskQueue(`undecided-parent-${onTimeout}`);
+  const parent = await fixture.env.client.workflow.start(undecidedParentSaga, { taskQueue, workflowId, args: [{ tripId: workflowId, onTimeout, decisionTimeout: DEADLINE }] });
+  // A child step is done once its child reported ready with its result.
   await waitUntil(async () => (await parent.query(sagaStateQuery)).steps.filter((s) => s.status === StepStatus.DONE).length === kinds.length, 30_000);
+  return parent;
+}
+
+async function parentVanishes(onTimeout: ParentDecision): Promise<WorkflowHandle> {
+  const parent = await parentWithReadyChildren(onTimeout);
   await parent.terminate('the parent vanishes before it decides');
   expect((await parent.describe()).status.name).toBe('TERMINATED');
   return parent;
@@ -37,7 +45,7 @@ async function waitInHistory(handle: WorkflowHandle) {
   const { events = [] } = await handle.fetchHistory();
   const started = events.filter((e) => e.timerStartedEventAttributes);
   return {
-    timerSummaries: started.map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined)),
+    timerSummaries: started.map((e) => (e.userMetadata?.summary?.data ? (JSON.parse(Buffer.from(e.userMetadata.summary.data).toString()) as string) : undefined)),
     timersFired: events.filter((e) => e.timerFiredEventAttributes).length,
     signals: events.map((e) => e.workflowExecutionSignaledEventAttributes?.signalName).filter((name) => name !== undefined),
   };
@@ -73,6 +81,29 @@ describe('a child saga whose parent never decides', () => {
       expect(undone(parent, kind)).toEqual([]);
       expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
       expect(await waitInHistory(handle)).toEqual({ timerSummaries: [`Waiting up to ${DEADLINE} for the parent saga's decision, else commit`], timersFired: 1, signals: [] });
+    }
+  });
+});
+
+describe('a parent that outlives its children\'s deadline', () => {
+  it('cannot undo a child that committed by its default, and ends COMPENSATION_FAILED naming it instead of claiming it compensated', async () => {
+    const parent = await parentWithReadyChildren('commit');
+    // Awaiting the children lets the test server skip past their deadline: both commit on their own.
+    for (const kind of kinds) expect(await child(parent, kind).result()).toBe(`${kind}-booked`);
+    await parent.cancel();
+
+    const failure = await applicationFailureOf(parent);
+    expect(failure.type).toBe(SagaFailureType.CompensationFailed);
+    const details = failure.details?.[0] as SagaFailureDetails;
+    expect(details.status).toBe(SagaStatus.COMPENSATION_FAILED);
+    expect(details.compensated).toEqual([]);
+    expect(details.compensationFailures.map(({ step, type }) => ({ step, type }))).toEqual([
+      { step: 'hotel', type: ChildSagaFailureType.CommittedBeforeCompensation },
+      { step: 'flight', type: ChildSagaFailureType.CommittedBeforeCompensation },
+    ]);
+    for (const kind of kinds) {
+      expect((await child(parent, kind).describe()).status.name).toBe('COMPLETED');
+      expect(undone(parent, kind)).toEqual([]);
     }
   });
 });

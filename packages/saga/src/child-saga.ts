@@ -34,6 +34,8 @@ export const parentDecisionSignal = defineSignal<[ParentDecision]>('sagaParentDe
 export const ChildSagaFailureType = {
   /** The child unwound because its parent asked it to (or its deadline's default was `compensate`). */
   CompensatedByParent: 'CompensatedByParent',
+  /** A parent could not compensate a child that had already committed (its deadline's default was `commit`): its steps stand. */
+  CommittedBeforeCompensation: 'CommittedBeforeCompensation',
 } as const;
 
 /** Options of {@link awaitParentDecision}. */
@@ -147,7 +149,15 @@ export class ChildSagas {
           } catch (err) {
             // A child that failed on its own has undone itself already; only what it left done is ours.
             if (leftSomethingDone(err)) throw err;
+            return;
           }
+          // It completed: it committed (its deadline's default, or a commit sent before the parent
+          // unwound) and its steps stand. Saying it was compensated would hide that from the operator.
+          throw ApplicationFailure.create({
+            type: ChildSagaFailureType.CommittedBeforeCompensation,
+            message: `Child saga ${workflowId} had committed before it was asked to compensate: its steps stand`,
+            nonRetryable: true,
+          });
         },
       },
     };
