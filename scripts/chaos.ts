@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
-    workflowsPath: join(__dirname, '..', 'src', 'workflows'),
+    workflowsPath: join(__dirname, '..', 'src', 'workflows.ts'),
     activities: createActivities(services),
     maxConcurrentActivityTaskExecutions: 200,
   });
@@ -104,7 +104,7 @@ async function main(): Promise<number> {
   const tripWorker = await Worker.create({
     connection: nativeConnection,
     taskQueue: tripTaskQueue,
-    workflowsPath: join(__dirname, 'lib', 'chaos', 'trip-workflows'),
+    workflowsPath: join(__dirname, 'lib', 'chaos', 'trip-workflows.ts'),
     activities: createTripActivities(withTripFaults(bookings, services.faults)),
     maxConcurrentActivityTaskExecutions: 200,
   });
