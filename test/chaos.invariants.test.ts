@@ -151,15 +151,15 @@ describe('trips (a parent saga with two child sagas, each with a try-confirm-can
   }, 240_000);
 
   // Runs last: it breaks the trips' books, to show the check above can fail.
-  it('are judged by a check that notices a cancelled hold confirmed, a hold left pending, a second effect of one key and a child committed alone', async () => {
-    const completed = tripOutcomes.find((o) => o.state?.status === SagaStatus.COMPLETED);
+  it('are judged by a check that notices a cancelled hold confirmed, a hold left pending, a second effect of one key, a child committed alone and a confirm without its partner\'s try', async () => {
+    const [completed, another] = tripOutcomes.filter((o) => o.state?.status === SagaStatus.COMPLETED);
     let cancelled: { trip: TripOutcome; hold: Hold } | undefined;
     for (const trip of tripOutcomes.filter((o) => o.state?.status !== SagaStatus.COMPLETED)) {
       const hold = (await bookings.holdsOf(trip.plan.input.tripId)).find((h) => h.status === 'released');
       if (hold) cancelled ??= { trip, hold };
     }
     const firm = completed && (await bookings.holdsOf(completed.plan.input.tripId)).find((h) => h.kind === 'capacity' && h.leg === 'hotel');
-    if (!completed || !cancelled || !firm) throw new Error('the run left no holds to tamper with');
+    if (!completed || !another || !cancelled || !firm) throw new Error('the run left no holds to tamper with');
     const { trip, hold } = cancelled;
 
     // A cancelled hold confirmed after all.
@@ -171,6 +171,9 @@ describe('trips (a parent saga with two child sagas, each with a try-confirm-can
       "INSERT INTO trip_holds (hold_id, idem_key, trip_id, leg, kind, resource, units, amount_cents, status, created_at) SELECT hold_id || '-again', idem_key, trip_id, leg, kind, resource, units, amount_cents, 'released', created_at FROM trip_holds WHERE hold_id = ?",
       [firm.holdId],
     );
+
+    // Another completed trip's flight payment hold gone: its stage confirmed the seats without that try.
+    await services.db.run("DELETE FROM trip_holds WHERE trip_id = ? AND leg = 'flight' AND kind = 'payment'", [another.plan.input.tripId]);
 
     const { violations } = await checkTripInvariants(services.db, tripOutcomes);
     const label = `hold ${hold.holdId} (trip ${trip.plan.input.tripId} ${hold.leg} ${hold.kind})`;
@@ -184,6 +187,8 @@ describe('trips (a parent saga with two child sagas, each with a try-confirm-can
         '1 hold(s) left pending (neither confirmed nor released)',
         expect.stringMatching(new RegExp(`^${firm.resource}: \\d+ held, but its pending holds hold \\d+$`)),
         `trip_holds: key ${firm.key} (capacity) produced 2 effects`,
+        `${another.workflowId} (trip ${another.plan.fixture}): its flight stage confirmed capacity without a try of payment`,
+        expect.stringMatching(/^payments: \d+ cents captured, completed trips owe \d+$/),
       ]),
     );
   });
