@@ -1,9 +1,10 @@
 // `npm run chaos`: the chaos invariant run of `test/chaos.invariants.test.ts` at a larger scale and for
 // as long as asked. It starts its own in-memory dev server (its Web UI shows the run), runs rounds of
-// seeded order and registration sagas against a worker whose services fail, stall and lose replies,
-// and after every round checks every invariant over everything run so far. Exits 1 on any violation.
+// seeded order and registration sagas, and trips (a parent saga with two child sagas, each with a
+// try-confirm-cancel stage), against workers whose services fail, stall and lose replies, and after
+// every round checks every invariant over everything run so far. Exits 1 on any violation.
 //
-//   npm run chaos -- --orders 1000 --registrations 250 --duration 600 --seed 42
+//   npm run chaos -- --orders 1000 --registrations 250 --trips 200 --duration 600 --seed 42
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,17 +18,22 @@ import { createServices, type FaultConfig, type ServiceFaults } from '../src/ser
 import { checkInvariants, formatReport } from './lib/chaos/invariants';
 import { collectOutcomes, countInjectedFaults, planWorkload, seedFromEnv, startWorkload, waitForAll, type SagaOutcome } from './lib/chaos/workload';
 import { freePort } from './lib/ports';
+import { createTripActivities } from './lib/chaos/trip-activities';
+import { checkTripInvariants, formatTripReport } from './lib/chaos/trip-invariants';
+import { TripBookings, withTripFaults } from './lib/chaos/trip-service';
+import { collectTripOutcomes, planTrips, startTrips, type TripOutcome } from './lib/chaos/trips';
 
 const usage = `Usage: npm run chaos -- [options]
 
   --orders <n>           Order sagas per round (default 1000)
   --registrations <n>    Registration sagas per round (default 250)
+  --trips <n>            Trips per round, each a parent saga with two child sagas (default 200)
   --duration <seconds>   Keep starting rounds until this much time has passed (default: one round)
   --seed <n>             Seed of the workload and the fault draws (default: SEED, else random)
   --transient <rate>     Probability a service call fails before acting (default 0.1)
   --lost-reply <rate>    Probability a call commits and then fails (default 0.05)
   --latency <ms>         Maximum latency added to each call (default 50)
-  --cancel <rate>        Share of orders the customer cancels (default 0.1)
+  --cancel <rate>        Share of orders and trips their customer cancels (default 0.1)
   --timeout <seconds>    How long a round may take before its open sagas count as stuck (default 600)
   --keep                 Keep the services' database and print where it is
 `;
@@ -44,6 +50,7 @@ async function main(): Promise<number> {
     options: {
       orders: { type: 'string' },
       registrations: { type: 'string' },
+      trips: { type: 'string' },
       duration: { type: 'string' },
       seed: { type: 'string' },
       transient: { type: 'string' },
@@ -61,6 +68,8 @@ async function main(): Promise<number> {
   }
   const orders = Math.floor(number(values.orders, 1_000, 'orders'));
   const registrations = Math.floor(number(values.registrations, 250, 'registrations'));
+  const tripCount = Math.floor(number(values.trips, 200, 'trips'));
+  const cancelRate = number(values.cancel, 0.1, 'cancel', 1);
   const durationMs = number(values.duration, 0, 'duration') * 1_000;
   const seed = values.seed === undefined ? seedFromEnv() : Math.floor(number(values.seed, 0, 'seed'));
   const timeoutMs = number(values.timeout, 600, 'timeout') * 1_000;
@@ -84,28 +93,46 @@ async function main(): Promise<number> {
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
-    workflowsPath: join(__dirname, '..', 'src', 'workflows'),
+    workflowsPath: join(__dirname, '..', 'src', 'workflows.ts'),
     activities: createActivities(services),
     maxConcurrentActivityTaskExecutions: 200,
   });
   const running = worker.run();
-  console.log(`chaos run: seed ${seed}, ${orders} orders and ${registrations} registrations per round; Web UI ${server.uiUrl}`);
+  // The trips: their own workflow bundle and task queue, the same database and fault injector.
+  const bookings = await TripBookings.open(services.db);
+  const tripTaskQueue = `chaos-trips-${seed}`;
+  const tripWorker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: tripTaskQueue,
+    workflowsPath: join(__dirname, 'lib', 'chaos', 'trip-workflows.ts'),
+    activities: createTripActivities(withTripFaults(bookings, services.faults)),
+    maxConcurrentActivityTaskExecutions: 200,
+  });
+  const tripsRunning = tripWorker.run();
+  console.log(`chaos run: seed ${seed}, ${orders} orders, ${registrations} registrations and ${tripCount} trips per round; Web UI ${server.uiUrl}`);
 
   const outcomes: SagaOutcome[] = [];
+  const tripOutcomes: TripOutcome[] = [];
   let failed = false;
   const began = Date.now();
   try {
     for (let round = 1; ; round++) {
       const roundStart = Date.now();
-      const workload = planWorkload({ orders, registrations, seed: seed + round - 1, tag: `c${seed}-r${round}`, cancelRate: number(values.cancel, 0.1, 'cancel', 1) });
+      const tag = `c${seed}-r${round}`;
+      const workload = planWorkload({ orders, registrations, seed: seed + round - 1, tag, cancelRate });
+      const tripPlans = planTrips({ trips: tripCount, seed: seed + round - 1, tag, cancelRate });
       const started = await startWorkload(client, services, workload, { taskQueue, phaseTimeoutMs: timeoutMs });
-      await started.driven;
-      const stuck = await waitForAll(started.sagas, timeoutMs);
+      const startedTrips = await startTrips(client, tripPlans, { taskQueue: tripTaskQueue });
+      await Promise.all([started.driven, startedTrips.driven]);
+      const stuck = await waitForAll([...started.sagas, ...startedTrips.trips], timeoutMs);
       outcomes.push(...(await collectOutcomes(started.sagas)));
+      tripOutcomes.push(...(await collectTripOutcomes(client, startedTrips.trips)));
       const report = await checkInvariants(services, outcomes);
+      const tripReport = await checkTripInvariants(services.db, tripOutcomes);
       console.log(`\nround ${round} (${Math.round((Date.now() - roundStart) / 1000)} s), totals so far:\n${formatReport(report, seed, { ...injected })}`);
+      console.log(formatTripReport(tripReport, seed).split('\n').slice(1).join('\n'));
       if (stuck.length > 0) console.log(`${stuck.length} saga(s) still open after ${timeoutMs / 1000} s: ${stuck.slice(0, 20).join(', ')}`);
-      if (report.violations.length > 0 || stuck.length > 0) {
+      if (report.violations.length > 0 || tripReport.violations.length > 0 || stuck.length > 0) {
         failed = true;
         break;
       }
@@ -113,7 +140,9 @@ async function main(): Promise<number> {
     }
   } finally {
     worker.shutdown();
+    tripWorker.shutdown();
     await running;
+    await tripsRunning;
     await nativeConnection.close();
     await connection.close();
     await services.close();

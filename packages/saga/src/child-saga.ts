@@ -34,6 +34,8 @@ export const parentDecisionSignal = defineSignal<[ParentDecision]>('sagaParentDe
 export const ChildSagaFailureType = {
   /** The child unwound because its parent asked it to (or its deadline's default was `compensate`). */
   CompensatedByParent: 'CompensatedByParent',
+  /** A parent could not compensate a child that had already committed (its deadline's default was `commit`): its steps stand. */
+  CommittedBeforeCompensation: 'CommittedBeforeCompensation',
 } as const;
 
 /** Options of {@link awaitParentDecision}. */
@@ -55,9 +57,18 @@ export async function awaitParentDecision<T>(result: T, options: ParentDecisionO
   let decision: ParentDecision | undefined;
   setHandler(parentDecisionSignal, (d) => void (decision ??= d));
   await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(childReadySignal, { workflowId: workflowInfo().workflowId, result });
-  const decided = await condition(() => decision !== undefined, options.timeout ?? '1 day');
-  if ((decided ? decision : (options.onTimeout ?? 'compensate')) === 'commit') return result;
-  throw ApplicationFailure.create({ type: ChildSagaFailureType.CompensatedByParent, message: 'The parent saga asked this saga to compensate', nonRetryable: true });
+  const timeout = options.timeout ?? '1 day';
+  const onTimeout = options.onTimeout ?? 'compensate';
+  const deadline = typeof timeout === 'number' ? `${timeout} ms` : timeout;
+  // The timer's summary and the failure's message say what decided: a history read later must tell a
+  // parent's decision from the deadline's default.
+  const decided = await condition(() => decision !== undefined, timeout, { summary: `Waiting up to ${deadline} for the parent saga's decision, else ${onTimeout}` });
+  if ((decided ? decision : onTimeout) === 'commit') return result;
+  throw ApplicationFailure.create({
+    type: ChildSagaFailureType.CompensatedByParent,
+    message: decided ? 'The parent saga asked this saga to compensate' : `No decision came from the parent saga within ${deadline}: compensating, as declared`,
+    nonRetryable: true,
+  });
 }
 
 /** A child saga as a step of its parent. */
@@ -138,7 +149,15 @@ export class ChildSagas {
           } catch (err) {
             // A child that failed on its own has undone itself already; only what it left done is ours.
             if (leftSomethingDone(err)) throw err;
+            return;
           }
+          // It completed: it committed (its deadline's default, or a commit sent before the parent
+          // unwound) and its steps stand. Saying it was compensated would hide that from the operator.
+          throw ApplicationFailure.create({
+            type: ChildSagaFailureType.CommittedBeforeCompensation,
+            message: `Child saga ${workflowId} had committed before it was asked to compensate: its steps stand`,
+            nonRetryable: true,
+          });
         },
       },
     };
