@@ -234,8 +234,8 @@ describe('status --watch on a dev server', () => {
     const watching = runCli(['status', orderId, '--watch', '--interval', '200'], io(watched));
     const lines = { text: '' };
     const watchingJsonl = runCli(['status', orderId, '--watch', '--interval', '200', '-o', 'jsonl'], io(lines));
-    // Until the refund's second try shows: by then its first has failed.
-    for (let i = 0; i < 300 && !/refundPayment\s+1\s+2\s+(waiting|running|failed)/.test(watched.text); i++) await new Promise((r) => setTimeout(r, 100));
+    // Until the refund's second try shows (by then its first has failed), and the JSON watcher has drawn a frame before the refund goes through.
+    for (let i = 0; i < 300 && !(/refundPayment\s+1\s+2\s+(waiting|running|failed)/.test(watched.text) && lines.text.includes('\n')); i++) await new Promise((r) => setTimeout(r, 100));
     services.faults.clear();
     expect(await watching).toBe(0);
     expect(await watchingJsonl).toBe(0);
