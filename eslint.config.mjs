@@ -32,6 +32,8 @@ export default tseslint.config(
       'packages/saga/src/**/*.ts',
       'bench/workflows.ts',
       'test/fixtures/*-workflows.ts',
+      'scripts/lib/chaos/trip-workflows.ts',
+      'scripts/lib/chaos/trip-contract.ts',
     ],
     // The engine package's Node-side entries (`/client`, `/testing`) are never bundled into workflows.
     ignores: ['packages/saga/src/client.ts', 'packages/saga/src/testing.ts'],
