@@ -165,14 +165,19 @@ export class ChildSagas {
     return step;
   }
 
-  /** Tells every child that finished its forward steps to commit, and waits for each to close. */
+  /** Tells every child that finished its forward steps to commit, and waits for each to close; a cancellation of the parent from then on no longer unwinds it. */
   async commit(): Promise<void> {
-    await Promise.all(
-      [...this.ready.keys()].map(async (workflowId) => {
-        const handle = this.handles.get(workflowId)!;
-        await handle.signal(parentDecisionSignal, 'commit');
-        await handle.result();
-      }),
+    // Once the parent has decided to commit, the decision is carried out whatever happens to the parent
+    // next: a cancellation arriving now would unwind a parent whose children are committing, and could
+    // leave them committed under a parent that reports itself undone.
+    await CancellationScope.nonCancellable(() =>
+      Promise.all(
+        [...this.ready.keys()].map(async (workflowId) => {
+          const handle = this.handles.get(workflowId)!;
+          await handle.signal(parentDecisionSignal, 'commit');
+          await handle.result();
+        }),
+      ),
     );
   }
 }
