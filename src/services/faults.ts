@@ -235,13 +235,22 @@ export const faultableOperations: { readonly [S in ServiceName]: Readonly<Record
  * business methods know nothing of fault injection. Other members pass through unchanged.
  */
 export function withFaults<T extends object>(service: ServiceName, target: T, faults: FaultInjector): T {
+  return wrapOperations(service, target, (operation, call) => faults.around(service, operation, call));
+}
+
+/**
+ * Returns `target` with each of `service`'s {@link faultableOperations} run through `wrap`, which gets
+ * the operation's name and the call to make; other members pass through unchanged. What the fault
+ * and span wrappers share.
+ */
+export function wrapOperations<T extends object>(service: ServiceName, target: T, wrap: (operation: string, call: () => Promise<unknown>) => Promise<unknown>): T {
   const operations = faultableOperations[service];
   return new Proxy(target, {
     get(object, property, receiver) {
       const value: unknown = Reflect.get(object, property, receiver);
       const operation = typeof property === 'string' ? operations[property] : undefined;
       if (operation === undefined || typeof value !== 'function') return value;
-      return (...args: unknown[]) => faults.around(service, operation, () => (value as (...a: unknown[]) => Promise<unknown>).apply(object, args));
+      return (...args: unknown[]) => wrap(operation, () => (value as (...a: unknown[]) => Promise<unknown>).apply(object, args));
     },
   });
 }

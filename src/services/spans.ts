@@ -3,7 +3,7 @@
 // attribute. A wrapper, like faults, applied only when tracing is on.
 import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { BarrierOutcome } from '@saga-temporal/barrier';
-import { faultableOperations, type InjectedFault, type ServiceName } from './faults';
+import { wrapOperations, type InjectedFault, type ServiceName } from './faults';
 
 /** The attributes the service spans carry. Values are bounded names, never ids nor personal data. */
 export const serviceSpanAttributes = {
@@ -27,27 +27,20 @@ function failureType(err: unknown): string {
  * operation, in error status with the failure's type when it throws. Other members pass through.
  */
 export function withSpans<T extends object>(service: ServiceName, target: T, tracer: Tracer): T {
-  const operations = faultableOperations[service];
-  return new Proxy(target, {
-    get(object, property, receiver) {
-      const value: unknown = Reflect.get(object, property, receiver);
-      const operation = typeof property === 'string' ? operations[property] : undefined;
-      if (operation === undefined || typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        tracer.startActiveSpan(`${service}.${operation}`, { attributes: { [serviceSpanAttributes.service]: service, [serviceSpanAttributes.operation]: operation } }, async (span) => {
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(object, args);
-          } catch (err) {
-            const type = failureType(err);
-            span.setAttribute(serviceSpanAttributes.failureType, type);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-            throw err;
-          } finally {
-            span.end();
-          }
-        });
-    },
-  });
+  return wrapOperations(service, target, (operation, call) =>
+    tracer.startActiveSpan(`${service}.${operation}`, { attributes: { [serviceSpanAttributes.service]: service, [serviceSpanAttributes.operation]: operation } }, async (span) => {
+      try {
+        return await call();
+      } catch (err) {
+        const type = failureType(err);
+        span.setAttribute(serviceSpanAttributes.failureType, type);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+        throw err;
+      } finally {
+        span.end();
+      }
+    }),
+  );
 }
 
 /** Puts the barrier's decision on the active span: the service operation's, when {@link withSpans} wraps the service. */

@@ -2,12 +2,10 @@
 // child saga), some cancelled by their traveller at a random moment, and how each ended as every
 // place reports it: the workflow, its search attribute, its saga state, and the same for its children.
 
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { SagaStatus, sagaStateQuery, type SagaState } from '@saga-temporal/saga';
-import { SagaStatusKey } from '../../../src/shared/search-attributes';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { SagaStatus } from '@saga-temporal/saga';
 import { DECLINED_CARD, legWorkflowId, TripFailureType, tripLegs, UNSERVED_DESTINATION, type TripInput, type TripLeg } from './trip-contract';
-import { inBatches, seededRandom, type TerminalStatus } from './workload';
+import { closedSagaOf, inBatches, seededRandom, type ClosedSaga, type TerminalStatus } from './workload';
 
 /** What makes a trip behave as it does. */
 export type TripFixture = 'ok' | 'limited' | 'soldout' | 'declined' | 'itinerary-refused';
@@ -123,17 +121,7 @@ export async function startTrips(client: Client, plans: readonly TripPlan[], opt
   return { trips, driven: Promise.all(cancels).then(() => undefined) };
 }
 
-/** How a workflow ended, from every place that reports it. */
-export interface ClosedSaga {
-  workflowId: string;
-  workflowStatus: WorkflowExecutionStatusName;
-  /** The `SagaStatus` search attribute. */
-  searchAttribute: string | undefined;
-  /** The saga state query's answer. */
-  state: SagaState | undefined;
-  /** Type of the failure the workflow ended with. */
-  failureType?: string;
-}
+export type { ClosedSaga };
 
 /** How a trip ended, with each of its children (absent when the trip never started it). */
 export interface TripOutcome extends ClosedSaga {
@@ -149,21 +137,7 @@ async function closedSaga(handle: WorkflowHandle): Promise<ClosedSaga | undefine
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
-  const closed: ClosedSaga = {
-    workflowId: handle.workflowId,
-    workflowStatus: description.status.name,
-    searchAttribute: description.typedSearchAttributes.get(SagaStatusKey),
-    state: await handle.query(sagaStateQuery).catch(() => undefined),
-  };
-  if (description.status.name === 'FAILED') {
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type) closed.failureType = cause.type;
-  }
-  return closed;
+  return closedSagaOf(handle, description);
 }
 
 /** Describes and queries every trip and its children (a few trips at a time: each query of a closed workflow is a replay). */
