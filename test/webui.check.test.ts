@@ -17,7 +17,11 @@ const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe.skipIf(!existsSync(chromiumPath()))('Web UI check', () => {
   it('finds the compensated order by SagaStatus and its compensations with their summaries, and saves screenshots', async () => {
-    const [port, uiPort] = [await freePort(), await freePort()];
+    // Two distinct ports: the system may hand the same free port out twice in a row, and a dev server
+    // asked to serve gRPC and its Web UI on one port exits at once.
+    const port = await freePort();
+    let uiPort = await freePort();
+    while (uiPort === port) uiPort = await freePort();
     const shots = join(dir, 'shots');
     const readme = join(dir, 'readme.png');
     const child = spawn(

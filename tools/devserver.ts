@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { isReachable } from '../src/reachable';
@@ -59,6 +59,17 @@ const KEYWORD = 'Keyword';
 export const sagaDynamicConfig: Readonly<Record<string, string | number | boolean>> = {
   'system.enableActivityEagerExecution': true,
 };
+
+/** The last line of the server's log, as a sentence to append to an error: why it stopped, usually. */
+function lastLogLine(logFile: string | null | undefined): string {
+  if (!logFile) return '';
+  try {
+    const line = readFileSync(logFile, 'utf8').trim().split('\n').at(-1)?.trim();
+    return line ? ` Its last words: ${line.slice(0, 500)}` : '';
+  } catch {
+    return '';
+  }
+}
 
 /** `--dynamic-config-value key=value` arguments of `temporal server start-dev` for `config` (values as JSON). */
 export function dynamicConfigArgs(config: Readonly<Record<string, string | number | boolean>> = sagaDynamicConfig): string[] {
@@ -135,7 +146,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       waitUntilReady(address, opts.startTimeoutMs ?? 60_000),
       spawnFailed,
       exited.then((code) => {
-        throw new DevServerError(`The Temporal dev server exited with code ${code} before it was ready${logFile ? ` (see ${logFile})` : ''}.`);
+        throw new DevServerError(`The Temporal dev server exited with code ${code} before it was ready${logFile ? ` (see ${logFile})` : ''}.${lastLogLine(logFile)}`);
       }),
     ]);
   } catch (err) {
