@@ -42,6 +42,22 @@ type ActivitySet = 'product' | 'heartbeat-at-start';
 
 const running = { typedSearchAttributes: [{ key: SagaStatusKey, value: SagaStatus.RUNNING }] };
 
+/** A tuning variant of the worker as a lever: the product's settings (A) against the variant's (B). */
+function workerSettingLever(variant: string): Record<string, Lever> {
+  const { description, options } = tuningVariants[variant]!;
+  return {
+    [variant]: {
+      name: variant,
+      a: "the product's worker settings",
+      b: description,
+      bundle: { a: 'preload', b: 'preload' },
+      workflow: { a: 'orderSaga', b: 'orderSaga' },
+      startOptions: { a: running, b: running },
+      worker: { b: options },
+    },
+  };
+}
+
 /** The levers `--levers` measures, by name. */
 export const levers: Record<string, Lever> = {
   'schema-cache': {
@@ -91,24 +107,8 @@ export const levers: Record<string, Lever> = {
   },
   // Worker settings, as levers: interleaved A/B holds up where the tuning section's one-after-the-other
   // variants do not (a loaded machine, the cluster's extra processes).
-  'wft-100': {
-    name: 'wft-100',
-    a: 'the product\'s worker settings',
-    b: tuningVariants['wft-100']!.description,
-    bundle: { a: 'preload', b: 'preload' },
-    workflow: { a: 'orderSaga', b: 'orderSaga' },
-    startOptions: { a: running, b: running },
-    worker: { b: tuningVariants['wft-100']!.options },
-  },
-  'autoscale-pollers': {
-    name: 'autoscale-pollers',
-    a: 'the product\'s worker settings',
-    b: tuningVariants['autoscale-pollers']!.description,
-    bundle: { a: 'preload', b: 'preload' },
-    workflow: { a: 'orderSaga', b: 'orderSaga' },
-    startOptions: { a: running, b: running },
-    worker: { b: tuningVariants['autoscale-pollers']!.options },
-  },
+  ...workerSettingLever('wft-100'),
+  ...workerSettingLever('autoscale-pollers'),
   'local-activities': {
     name: 'local-activities',
     a: 'regular activities (orderSaga)',
