@@ -3,6 +3,7 @@
 // described, which errors are cancellations, what options a call gets) is passed in as `EngineConfig`.
 
 import { CompensationStack, unwind } from './compensation-stack';
+import { Ledger, WorkKind } from './ledger';
 import {
   SagaStatus,
   StepStatus,
@@ -86,7 +87,11 @@ export interface EngineConfig<O> {
   stageScope?: () => StageScope;
   /** Runs a step after the pivot out of reach of the saga's cancellation. @default runs it as is */
   forwardScope?: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** Called when a step after the pivot failed (its retries spent); resolves when it is to run again. @default none: the failure is thrown */
+  /**
+   * Called when a step after the pivot, or a confirm, failed (its retries spent); resolves when it is to
+   * run again. A confirm held so is given up once the saga unwinds: the host should stop waiting then
+   * too ({@link SagaEngine.unwinding}). @default none: the failure is thrown
+   */
   awaitForwardRepair?: (step: StepRecord) => Promise<void>;
 }
 
@@ -105,6 +110,8 @@ export interface SagaFailureDetails {
   compensationFailures: CompensationFailure[];
   /** Failed compensations an operator skipped (the step undone by hand), in the order of the steps; absent when there is none. */
   skippedCompensations?: SkippedCompensation[];
+  /** Steps whose effects stand by design although the saga unwound (confirmed participants without a compensation); absent when there is none. */
+  standing?: string[];
 }
 
 /** Thrown when a saga is used against its contract: a step name used twice, or a step started outside `run()` or after the saga stopped running. */
@@ -124,12 +131,13 @@ export class SagaRepairRefusedError extends Error {
 }
 
 const sagaTransitions: Record<SagaStatus, readonly SagaStatus[]> = {
-  [SagaStatus.RUNNING]: [SagaStatus.COMPLETED, SagaStatus.COMPENSATING],
+  [SagaStatus.RUNNING]: [SagaStatus.COMPLETED, SagaStatus.COMPENSATING, SagaStatus.FORWARD_FAILED],
   [SagaStatus.COMPENSATING]: [SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED],
   [SagaStatus.COMPENSATION_FAILED]: [SagaStatus.COMPENSATING, SagaStatus.COMPENSATED, SagaStatus.CANCELLED],
   [SagaStatus.COMPLETED]: [],
   [SagaStatus.COMPENSATED]: [],
   [SagaStatus.CANCELLED]: [],
+  [SagaStatus.FORWARD_FAILED]: [],
 };
 
 /** Whether a saga may go from one status to another. */
@@ -182,47 +190,61 @@ function copyRecord(record: StepRecord): StepRecord {
   return copy;
 }
 
+/** Where the saga is, as the ledger sees it; the status is derived from this and the step records. */
+type Phase = 'forward' | 'completed' | 'unwinding' | 'forward-failed';
+
+/** What made a saga unwind: a failure, or the cancellation of its workflow. */
+export type UnwindCause = 'failure' | 'cancellation';
+
 /**
- * Runs steps, keeps their records and their compensations, and unwinds. The host decides *when* to
- * unwind and which status follows; the engine guarantees *what* is undone and in which order.
+ * Runs steps, keeps their records, their compensations and the ledger of outstanding work, and
+ * unwinds. The saga's status is never set from outside: it is derived from the phase (going forward,
+ * completed, unwinding, failed after the pivot) and the records (what is undone, what failed, what is
+ * left), each time one of them changes. The host decides *when* to complete or unwind; the engine
+ * guarantees *what* is undone, in which order, and that no outstanding work is forgotten.
  */
 export class SagaEngine<O> {
   private current: SagaStatus = SagaStatus.RUNNING;
+  private phase: Phase = 'forward';
+  private cause: UnwindCause = 'failure';
   private started = false;
+  private roundRunning = false;
+  private operatorMarked = false;
   private nextGroup = 0;
   private readonly records: StepRecord[] = [];
   private readonly names = new Set<string>();
   private readonly stack = new CompensationStack<Entry<O>>();
-  private readonly inFlight = new Map<Promise<unknown>, string>();
+  private readonly ledger = new Ledger();
   private readonly failedStepOf = new WeakMap<object, string>();
   private readonly compensatedOrder: string[] = [];
+  private readonly standing: string[] = [];
   private failure: SagaState['failure'];
   private operatorNote: string | undefined;
   private hookFailure: ErrorRecord | undefined;
+  private cancellationIgnored: SagaState['cancellationIgnored'];
   private readonly entryOf = new Map<StepRecord, Entry<O>>();
   private readonly finalEntries = new WeakSet<Entry<O>>();
   private pivotDeclared: string | undefined;
   private pivotReached: PivotRecord | undefined;
+  private startUnwinding!: () => void;
+  private readonly unwindingStarted = new Promise<void>((resolve) => (this.startUnwinding = resolve));
 
   constructor(private readonly config: EngineConfig<O>) {}
 
-  /** The saga status. */
+  /** The saga status, derived from the ledger and the records. */
   get status(): SagaStatus {
     return this.current;
+  }
+
+  /** Whether the saga has begun to unwind: from then on no step starts, and held confirms are given up. */
+  get unwinding(): boolean {
+    return this.phase === 'unwinding';
   }
 
   /** Opens the saga for steps and reports `RUNNING`. */
   start(): void {
     this.started = true;
     this.config.onStatus(this.current);
-  }
-
-  /** Moves the saga to `status`; throws on a transition the status machine does not allow. */
-  setStatus(status: SagaStatus): void {
-    if (status === this.current) return;
-    if (!canChangeSagaStatus(this.current, status)) throw new Error(`Saga status cannot go from ${this.current} to ${status}`);
-    this.current = status;
-    this.config.onStatus(status);
   }
 
   /** The pivot, once a pivot step has succeeded. */
@@ -248,6 +270,10 @@ export class SagaEngine<O> {
   async parallel(specs: readonly StepSpec<unknown, O>[]): Promise<unknown[]> {
     const group = this.nextGroup++;
     const records = this.register(specs, group);
+    return this.ledger.track({ kind: WorkKind.stage, name: specs.map((s) => s.name).join('+') }, this.runStage(records, specs));
+  }
+
+  private async runStage(records: StepRecord[], specs: readonly StepSpec<unknown, O>[]): Promise<unknown[]> {
     if (this.pivotReached) return Promise.all(specs.map((spec, i) => this.forward(records[i]!, spec)));
     const scope = this.config.stageScope?.();
     const failures: unknown[] = [];
@@ -270,30 +296,46 @@ export class SagaEngine<O> {
    * Runs a try-confirm-cancel stage: every try at once, as one `parallel` stage whose compensations are
    * the cancels (so a failed try cancels every participant whose try started, then the saga unwinds);
    * once all tries succeeded, every confirm at once, out of reach of cancellation. From then on a
-   * participant is undone by its `compensate`, if it has one, never by its cancel.
+   * participant is undone by its `compensate`, if it has one, never by its cancel. A saga that began
+   * to unwind before the confirms started confirms nothing (its cancels run); one that began while
+   * they ran waits for them, so a participant is never both confirmed and cancelled.
    */
   async tcc(participants: readonly TccParticipantSpec<unknown, O>[]): Promise<unknown[]> {
-    const results = await this.parallel(
-      participants.map(({ name, summary, try: run, cancel }) => (summary === undefined ? { name, run, compensate: cancel } : { name, summary, run, compensate: cancel })),
-    );
-    const records = participants.map(({ name }) => this.records.find((r) => r.name === name)!);
-    await this.shielded(() => Promise.all(participants.map((p, i) => this.confirm(records[i]!, p))));
-    return results;
+    const stage = participants.map(({ name, summary, try: run, cancel }) => (summary === undefined ? { name, run, compensate: cancel } : { name, summary, run, compensate: cancel }));
+    const run = async () => {
+      const results = await this.parallel(stage);
+      if (this.phase !== 'forward') return results;
+      const records = participants.map(({ name }) => this.records.find((r) => r.name === name)!);
+      await this.shielded(() => Promise.all(participants.map((p, i) => this.ledger.track({ kind: WorkKind.confirm, name: p.name }, this.confirm(records[i]!, p)))));
+      return results;
+    };
+    return this.ledger.track({ kind: WorkKind.stage, name: `tcc ${participants.map((p) => p.name).join('+')}` }, run());
   }
 
   /** Runs a non-critical step: a failure is recorded and returned, the saga goes on. Cancellations and bugs still propagate. */
   async optionalStep<T>(spec: StepSpec<T, O>): Promise<OptionalResult<T>> {
     const group = this.nextGroup++;
     const [record] = this.register([spec], group);
-    const run = () => this.execute(record!, spec);
-    try {
-      // After the pivot an optional step keeps its meaning (its failure is returned), but a cancellation no longer cuts it short.
-      return { ok: true, value: await (record!.recovery ? this.shielded(run) : run()) };
-    } catch (err) {
-      if (this.config.classify(err) !== 'failure') throw err;
-      const { message, type } = this.config.describeError(err);
-      return type === undefined ? { ok: false, error: message } : { ok: false, error: message, type };
-    }
+    const run = () => this.execute(record!, spec, false);
+    const outcome = async (): Promise<OptionalResult<T>> => {
+      try {
+        // After the pivot an optional step keeps its meaning (its failure is returned), but a cancellation no longer cuts it short.
+        return { ok: true, value: await (record!.recovery ? this.shielded(run) : run()) };
+      } catch (err) {
+        if (this.config.classify(err) !== 'failure') throw err;
+        const { message, type } = this.config.describeError(err);
+        return type === undefined ? { ok: false, error: message } : { ok: false, error: message, type };
+      }
+    };
+    return this.ledger.track({ kind: WorkKind.stage, name: spec.name }, outcome());
+  }
+
+  /**
+   * Keeps work the host started for the saga (a child saga's commit, say) in the ledger until it
+   * settles, so that completing or unwinding waits for it. Returns `promise`.
+   */
+  track<T>(name: string, promise: Promise<T>): Promise<T> {
+    return this.ledger.track({ kind: WorkKind.host, name }, promise);
   }
 
   /** Records what made the saga unwind; the failing step is found by the error (or one it wraps). */
@@ -313,27 +355,66 @@ export class SagaEngine<O> {
   }
 
   /**
-   * Waits for steps still in flight, then runs every compensation not yet done, in the configured
-   * order. Returns whether everything is compensated. Leaves the status at `COMPENSATING`, or at
-   * `COMPENSATION_FAILED` when a compensation failed.
+   * Waits for the work still outstanding when the saga's body returned (a forgotten `await`, a race
+   * over steps, a stage whose confirms had not run) and returns its names with the first failure
+   * among it, which the saga must unwind for. Work started by work it waits for is waited for too.
    */
-  async compensate(): Promise<boolean> {
-    this.setStatus(SagaStatus.COMPENSATING);
-    // A step still in flight may yet succeed; its compensation must not race its forward action.
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
-    const groups = this.stack.groups((entry) => !this.finalEntries.has(entry) && entry.record.compensation.status !== StepStatus.DONE);
-    const { failed, skipped } = await unwind(
-      groups,
-      { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure },
-      (entry) => this.runCompensation(entry),
-    );
-    for (const { record } of skipped) {
-      if (record.compensation.status !== StepStatus.PENDING) continue;
-      record.compensation.status = StepStatus.SKIPPED;
-      this.moveStep(record, StepStatus.SKIPPED);
+  async settleAbandoned(): Promise<{ steps: string[]; failure?: unknown }> {
+    const { names, failure } = await this.ledger.settle();
+    return failure ? { steps: names, failure: failure.error } : { steps: names };
+  }
+
+  /**
+   * The body returned and nothing is outstanding: the saga is `COMPLETED`. Throws if work is still
+   * open or a compensation has run, which would make `COMPLETED` a lie.
+   */
+  complete(): void {
+    if (this.ledger.has()) throw new Error(`The saga cannot complete with work outstanding: ${this.ledger.outstanding.map((w) => `${w.kind} ${w.name}`).join(', ')}`);
+    if (this.phase !== 'forward' || this.compensatedOrder.length > 0) throw new Error(`The saga cannot complete: it is ${this.current}`);
+    this.phase = 'completed';
+    this.refresh();
+  }
+
+  /**
+   * The body failed after the pivot: nothing is undone, the saga ends `FORWARD_FAILED`. Waits for the
+   * work still outstanding first (a step after the pivot may be held for an operator).
+   */
+  async failForward(err: unknown): Promise<void> {
+    if (!this.pivotReached) throw new Error('Only a saga that passed its pivot fails forward; this one unwinds');
+    this.recordFailure(err);
+    await this.ledger.settle();
+    this.phase = 'forward-failed';
+    this.refresh();
+  }
+
+  /**
+   * Waits for work in flight (forward steps, stages, confirms), then runs every compensation not yet
+   * done, in the configured order. Returns whether everything is compensated. The status reads
+   * `COMPENSATING` while it runs, then `COMPENSATION_FAILED` when a compensation failed, else
+   * `CANCELLED` (the cause was a cancellation) or `COMPENSATED`.
+   */
+  async compensate(cause?: UnwindCause): Promise<boolean> {
+    if (this.phase === 'forward') {
+      this.phase = 'unwinding';
+      if (cause) this.cause = cause;
+      this.startUnwinding();
+    } else if (this.phase !== 'unwinding') {
+      throw new Error(`The saga cannot unwind: it is ${this.current}`);
+    } else if (this.current === SagaStatus.COMPENSATED || this.current === SagaStatus.CANCELLED) {
+      return true;
     }
-    if (failed.length > 0) this.setStatus(SagaStatus.COMPENSATION_FAILED);
-    return failed.length === 0;
+    return this.round(async () => {
+      // A step still in flight may yet succeed, and a confirm may yet commit: its compensation must
+      // not race its forward action, nor a cancel its confirm.
+      await this.ledger.settle([WorkKind.step, WorkKind.stage, WorkKind.confirm]);
+      const groups = this.stack.groups((entry) => !this.finalEntries.has(entry) && entry.record.compensation.status !== StepStatus.DONE);
+      const { skipped } = await this.unwindGroups(groups);
+      for (const { record } of skipped) {
+        if (record.compensation.status !== StepStatus.PENDING) continue;
+        record.compensation.status = StepStatus.SKIPPED;
+        this.moveStep(record, StepStatus.SKIPPED);
+      }
+    });
   }
 
   /**
@@ -349,20 +430,17 @@ export class SagaEngine<O> {
     const at = now();
     for (const record of this.records) if (chosen(record)) record.compensation!.operator = { action: 'retry', at };
     if (!wanted) return this.compensate();
-    this.setStatus(SagaStatus.COMPENSATING);
-    const groups = this.stack.groups((entry) => !this.finalEntries.has(entry) && chosen(entry.record));
-    await unwind(groups, { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure }, (entry) => this.runCompensation(entry));
-    if (this.failedSteps.length > 0) {
-      this.setStatus(SagaStatus.COMPENSATION_FAILED);
-      return false;
-    }
-    return this.compensate();
+    const done = await this.round(async () => {
+      await this.unwindGroups(this.stack.groups((entry) => !this.finalEntries.has(entry) && chosen(entry.record)));
+    });
+    return this.failedSteps.length > 0 || !this.compensationsLeft ? done : this.compensate();
   }
 
   /**
    * Records that an operator did the failed compensation of `step` by hand: it shows as skipped with
-   * the reason and the workflow time, leaves the compensation failures, and never runs again. The
-   * status does not change; the host decides what follows ({@link SagaEngine.failedSteps}).
+   * the reason and the workflow time, leaves the compensation failures, and never runs again. When it
+   * was the last failure and nothing is left to undo, the saga is compensated (or cancelled); when
+   * something is left, the status reads `COMPENSATING` until the host runs it ({@link SagaEngine.compensate}).
    */
   skipCompensation(step: string, reason: string): void {
     this.checkSkip({ step, reason });
@@ -372,6 +450,20 @@ export class SagaEngine<O> {
     c.operator = { action: 'skip', at: now(), reason: reason.trim() };
     this.moveStep(record, StepStatus.COMPENSATED);
     this.finalEntries.add(this.entryOf.get(record)!);
+    this.refresh();
+  }
+
+  /** Records an operator's word that everything left was undone by hand, with how: the saga is compensated (or cancelled). */
+  markCompensated(note: string): void {
+    if (this.phase !== 'unwinding') throw new SagaRepairRefusedError(`Only an unwinding saga can be declared compensated; it is ${this.current}`);
+    this.operatorNote = note;
+    this.operatorMarked = true;
+    this.refresh();
+  }
+
+  /** Records that a cancellation arrived after the pivot and was not delivered: the saga goes on forward. */
+  ignoreCancellation(reason: string): void {
+    this.cancellationIgnored ??= { at: now(), reason };
   }
 
   /** Steps whose compensation failed and has since neither succeeded nor been skipped, in registration order. */
@@ -425,21 +517,6 @@ export class SagaEngine<O> {
     }
   }
 
-  /**
-   * Waits for steps still in flight when the saga's body returned (a forgotten `await`, a race over
-   * steps) and returns their names with the first failure among them, which the saga must unwind for.
-   */
-  async settleAbandoned(): Promise<{ steps: string[]; failure?: unknown }> {
-    const steps = [...this.inFlight.values()];
-    const rejected = (await Promise.allSettled([...this.inFlight.keys()])).find((r) => r.status === 'rejected');
-    return rejected ? { steps, failure: rejected.reason } : { steps };
-  }
-
-  /** Keeps the operator's explanation of how the saga was compensated by hand. */
-  recordOperatorNote(note: string): void {
-    this.operatorNote = note;
-  }
-
   /** Keeps why the compensation-failed hook failed. */
   recordHookFailure(err: unknown): void {
     this.hookFailure = this.config.describeError(err);
@@ -454,6 +531,7 @@ export class SagaEngine<O> {
       compensated: [...this.compensatedOrder],
       compensationFailures: this.compensationFailures(),
       ...this.skippedCompensations(),
+      ...(this.standing.length > 0 ? { standing: [...this.standing] } : {}),
     };
   }
 
@@ -477,6 +555,10 @@ export class SagaEngine<O> {
     if (this.operatorNote !== undefined) state.operatorNote = this.operatorNote;
     if (this.hookFailure) state.hookFailure = copyError(this.hookFailure);
     if (this.pivotReached) state.pivot = { ...this.pivotReached };
+    const outstanding = this.ledger.outstanding;
+    if (outstanding.length > 0) state.outstanding = outstanding;
+    if (this.standing.length > 0) state.standing = [...this.standing];
+    if (this.cancellationIgnored) state.cancellationIgnored = { ...this.cancellationIgnored };
     return state;
   }
 
@@ -490,13 +572,60 @@ export class SagaEngine<O> {
     });
   }
 
+  // The one place the status changes: derived from the phase and the records, reported when it differs.
+  private refresh(): void {
+    const status = this.derive();
+    if (status === this.current) return;
+    if (!canChangeSagaStatus(this.current, status)) throw new Error(`Saga status cannot go from ${this.current} to ${status}`);
+    this.current = status;
+    this.config.onStatus(status);
+  }
+
+  private derive(): SagaStatus {
+    switch (this.phase) {
+      case 'forward':
+        return SagaStatus.RUNNING;
+      case 'completed':
+        return SagaStatus.COMPLETED;
+      case 'forward-failed':
+        return SagaStatus.FORWARD_FAILED;
+      case 'unwinding': {
+        const settled = this.cause === 'cancellation' ? SagaStatus.CANCELLED : SagaStatus.COMPENSATED;
+        if (this.operatorMarked) return settled;
+        if (this.roundRunning) return SagaStatus.COMPENSATING;
+        if (this.failedSteps.length > 0) return SagaStatus.COMPENSATION_FAILED;
+        return this.compensationsLeft ? SagaStatus.COMPENSATING : settled;
+      }
+    }
+  }
+
+  // One round of compensations: the status reads COMPENSATING while it runs, and is derived again
+  // once it has ended. Returns whether nothing is left failed or undone.
+  private async round(run: () => Promise<void>): Promise<boolean> {
+    this.roundRunning = true;
+    this.refresh();
+    try {
+      await run();
+    } finally {
+      this.roundRunning = false;
+    }
+    this.refresh();
+    return this.failedSteps.length === 0 && !this.compensationsLeft;
+  }
+
+  private unwindGroups(groups: Entry<O>[][]) {
+    return unwind(groups, { parallel: this.config.parallelCompensation, continueOnFailure: this.config.continueOnCompensationFailure }, (entry) =>
+      this.ledger.track({ kind: WorkKind.compensation, name: entry.record.name }, this.runCompensation(entry), false),
+    );
+  }
+
   // Validates every spec before any record exists, so a bad stage leaves no trace; then pushes the
   // stage's compensations as one group *before* anything runs.
   private register(specs: readonly StepSpec<unknown, O>[], group: number): StepRecord[] {
     const batch = new Set<string>();
     for (const { name } of specs) {
       if (!this.started) throw new SagaUsageError(`Step "${name}" was started outside saga.run()`, name);
-      if (this.current !== SagaStatus.RUNNING) throw new SagaUsageError(`Step "${name}" was started after the saga stopped running (${this.current})`, name);
+      if (this.phase !== 'forward') throw new SagaUsageError(`Step "${name}" was started after the saga stopped running (${this.current})`, name);
       if (this.names.has(name) || batch.has(name)) throw new SagaUsageError(`Step name "${name}" is used twice in this saga`, name);
       batch.add(name);
     }
@@ -530,7 +659,10 @@ export class SagaEngine<O> {
   }
 
   // The pivot succeeded: what came before is final, so its compensations leave the stack for good.
+  // A pivot that succeeds while the saga unwinds (its reply came after another step's failure) is no
+  // pivot: it is undone with the rest.
   private reachPivot(record: StepRecord): void {
+    if (this.phase !== 'forward') return;
     this.pivotReached = { step: record.name, reachedAt: now() };
     this.stack.clear();
   }
@@ -557,6 +689,7 @@ export class SagaEngine<O> {
 
   // Confirms one participant, held for the host's go-ahead after each failure like a step after the
   // pivot; once confirmed its cancel is off the stack, replaced by its compensation if it has one.
+  // A confirm that failed is given up once the saga unwinds: it took no effect, so its cancel runs.
   private async confirm(record: StepRecord, participant: TccParticipantSpec<unknown, O>): Promise<void> {
     const c: CompensationRecord = { name: participant.confirm.name, status: StepStatus.PENDING, attempt: 0 };
     record.confirmation = c;
@@ -575,15 +708,20 @@ export class SagaEngine<O> {
         c.status = StepStatus.FAILED;
         c.error = this.config.describeError(err);
         if (!repair || this.config.classify(err) !== 'failure') throw err;
-        await repair(copyRecord(record));
       } finally {
         c.endedAt = now();
+      }
+      const resumed = this.phase === 'forward' && (await Promise.race([repair(copyRecord(record)).then(() => this.phase === 'forward'), this.unwindingStarted.then(() => false)]));
+      if (!resumed) {
+        c.status = StepStatus.SKIPPED;
+        return;
       }
     }
     const entry = this.entryOf.get(record)!;
     if (!participant.compensate) {
       this.finalEntries.add(entry);
       delete record.compensation;
+      this.standing.push(record.name);
       return;
     }
     entry.spec = participant.compensate;
@@ -597,7 +735,7 @@ export class SagaEngine<O> {
     return summary;
   }
 
-  private execute<T>(record: StepRecord, spec: StepSpec<T, O>): Promise<T> {
+  private execute<T>(record: StepRecord, spec: StepSpec<T, O>, fatal = true): Promise<T> {
     this.moveStep(record, StepStatus.RUNNING);
     record.attempt += 1;
     record.startedAt = now();
@@ -616,10 +754,7 @@ export class SagaEngine<O> {
         record.endedAt = now();
       }
     })();
-    this.inFlight.set(run, record.name);
-    const forget = () => void this.inFlight.delete(run);
-    run.then(forget, forget);
-    return run;
+    return this.ledger.track({ kind: WorkKind.step, name: record.name }, run, fatal);
   }
 
   private async runCompensation({ record, spec }: Entry<O>): Promise<boolean> {

@@ -141,6 +141,8 @@ export const SagaFailureType = {
   StepCancelled: 'StepCancelled',
   /** The workflow was cancelled and a compensation exhausted its retries: something is left done. */
   CompensationFailed: 'CompensationFailed',
+  /** The body failed after the pivot: nothing was undone, the saga is `FORWARD_FAILED` and needs an operator to finish it. */
+  FailedAfterPivot: 'FailedAfterPivot',
 } as const;
 
 // A step promise the body drops must not fail the workflow task as an unhandled rejection: `run()`
@@ -153,6 +155,11 @@ function tracked<T>(promise: Promise<T>): Promise<T> {
 // Histories recorded before parallel stages cancelled their siblings waited for every sibling: they
 // replay so. Asked only when a stage fails, so a saga that completes pays nothing for it.
 const PARALLEL_STAGE_PATCH = 'saga-cancel-parallel-stage-on-failure';
+
+// Sagas that passed their pivot before the saga went only forward after it were cut short by a
+// cancellation, and unwound (undoing nothing) on a failure; their histories replay so. Asked only on
+// those paths, so a saga that never meets them records no marker.
+const FORWARD_ONLY_AFTER_PIVOT_PATCH = 'saga-forward-only-after-pivot';
 
 function cancellableStage() {
   const scope = new CancellationScope();
@@ -282,20 +289,43 @@ export class Saga {
    * it unwinds, becomes `CANCELLED` and rethrows, so the workflow ends cancelled; if a compensation
    * failed it throws a `CompensationFailed` failure carrying the details instead. Unwinding (and the
    * operator wait) cannot be cancelled. Errors that are not Temporal failures are rethrown untouched.
+   *
+   * After the pivot the saga only goes forward: a cancellation arriving then no longer reaches the
+   * body (it is recorded as `cancellationIgnored`), and a failure of the body ends the saga
+   * `FORWARD_FAILED`, undoing nothing, with a `FailedAfterPivot` failure.
    */
   async run<T>(body: () => Promise<T>): Promise<T> {
     this.installHandlers();
     this.engine.start();
     let result: T;
     try {
-      result = await body();
+      result = await this.inBodyScope(body);
       await this.settleAbandoned();
     } catch (err) {
       if (classify(err) === 'bug') throw err;
       return this.unwindAfter(err);
     }
-    this.engine.setStatus(SagaStatus.COMPLETED);
+    this.engine.complete();
     return result;
+  }
+
+  // The body runs in a scope of its own that the workflow's cancellation reaches only through here,
+  // so that a cancellation after the pivot can be kept from it. Sagas that passed their pivot before
+  // this was deployed were cut short by such a cancellation; their histories replay so.
+  private inBodyScope<T>(body: () => Promise<T>): Promise<T> {
+    const root = CancellationScope.current();
+    return CancellationScope.nonCancellable(() => {
+      const scope = new CancellationScope();
+      root.cancelRequested.catch(() => {
+        if (this.engine.pivot && patched(FORWARD_ONLY_AFTER_PIVOT_PATCH)) {
+          this.engine.ignoreCancellation(`the saga had passed its pivot "${this.engine.pivot.step}": it finishes forward`);
+          log.warn('A cancellation came after the pivot; the saga finishes forward', { pivot: this.engine.pivot.step });
+          return;
+        }
+        scope.cancel();
+      });
+      return scope.run(body);
+    });
   }
 
   // A step after the pivot spent its retries: the saga cannot go back, so it holds until an operator
@@ -304,9 +334,10 @@ export class Saga {
     const round = this.stepRetryRound;
     this.stuckSteps.add(step);
     log.warn('A step after the pivot failed; waiting for an operator to retry it', { step });
-    await condition(() => this.stepRetryRound > round);
+    // A confirm held so is given up when the saga unwinds: then nothing is waiting any more.
+    await condition(() => this.stepRetryRound > round || this.engine.unwinding);
     this.stuckSteps.delete(step);
-    this.stepRestarts += 1;
+    if (this.stepRetryRound > round) this.stepRestarts += 1;
   }
 
   private async settleAbandoned(): Promise<void> {
@@ -318,6 +349,7 @@ export class Saga {
 
   private async unwindAfter(err: unknown): Promise<never> {
     const cancelled = classify(err) === 'cancellation';
+    if (this.engine.pivot && patched(FORWARD_ONLY_AFTER_PIVOT_PATCH)) return this.failForward(err);
     this.engine.recordFailure(err);
     await CancellationScope.nonCancellable(async () => {
       await this.compensateUntilSettled(cancelled);
@@ -347,10 +379,26 @@ export class Saga {
     });
   }
 
+  // After the pivot nothing is undone: the saga reports what stands and that its body did not finish.
+  private async failForward(err: unknown): Promise<never> {
+    await CancellationScope.nonCancellable(async () => {
+      await this.engine.failForward(err);
+      await condition(allHandlersFinished);
+    });
+    const { message } = describeFailure(err);
+    const step = this.engine.stepOf(err);
+    throw ApplicationFailure.create({
+      type: SagaFailureType.FailedAfterPivot,
+      message: `The saga failed after its pivot "${this.engine.pivot?.step}"; nothing was undone: ${step === undefined ? message : `${step} failed: ${message}`}`,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+      details: [this.engine.failureDetails()],
+    });
+  }
+
   private async compensateUntilSettled(cancelled: boolean): Promise<void> {
-    let outcome = roundOutcome(await this.engine.compensate());
+    let outcome = roundOutcome(await this.engine.compensate(cancelled ? 'cancellation' : 'failure'));
     for (;;) {
-      if (outcome === 'compensated') this.engine.setStatus(cancelled ? SagaStatus.CANCELLED : SagaStatus.COMPENSATED);
       this.resolving = undefined;
       this.actionsAnswered = this.actionsTaken;
       if (outcome === 'compensated') return;
@@ -371,7 +419,7 @@ export class Saga {
     this.resolving = action.kind;
     if (action.kind === 'retry') return roundOutcome(await this.engine.retryCompensations(action.steps));
     if (action.kind === 'markCompensated') {
-      this.engine.recordOperatorNote(action.reason);
+      this.engine.markCompensated(action.reason);
       return 'compensated';
     }
     this.engine.skipCompensation(action.step, action.reason);

@@ -1,6 +1,8 @@
 // The saga's observable vocabulary: statuses and the records a query returns. Plain data with no
 // Temporal imports, so the pure engine, the workflow glue, clients and tests all share it.
 
+import type { OutstandingWork } from './ledger';
+
 /** The field of an activity's input object that carries the saga id (see `sagaActivities`). */
 export const SAGA_ID_FIELD = 'sagaId';
 
@@ -18,6 +20,12 @@ export const SagaStatus = {
   COMPENSATION_FAILED: 'COMPENSATION_FAILED',
   /** The workflow was cancelled and every started step was undone. */
   CANCELLED: 'CANCELLED',
+  /**
+   * The saga had passed its pivot when its body failed: nothing was undone (after the pivot nothing
+   * is), what the pivot made final stands, and what the body had still to do may be missing. Needs an
+   * operator to finish it forward.
+   */
+  FORWARD_FAILED: 'FORWARD_FAILED',
 } as const;
 
 export type SagaStatus = (typeof SagaStatus)[keyof typeof SagaStatus];
@@ -163,6 +171,12 @@ export interface SagaState {
   hookFailure?: ErrorRecord;
   /** The pivot, once the saga has passed it: from then on it recovers forward. */
   pivot?: PivotRecord;
+  /** Work started and not yet settled (steps, stages, confirms, compensations, the host's own); absent when there is none. */
+  outstanding?: OutstandingWork[];
+  /** Steps whose effects stand by design although the saga unwound: confirmed participants without a compensation; absent when there is none. */
+  standing?: string[];
+  /** A cancellation that came after the pivot: the saga went on forward, as nothing can be undone any more. */
+  cancellationIgnored?: { at: string; reason: string };
 }
 
 /** Argument of the `retryCompensation` update. Without it (or without `steps`), every failed compensation runs again. */

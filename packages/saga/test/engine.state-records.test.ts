@@ -79,7 +79,7 @@ describe('the saga state', () => {
     await engine.step(ok('a', { compensate: undo('undo-a', true) }));
     expect(engine.state).toStrictEqual({ status: SagaStatus.RUNNING, steps: [expect.any(Object)], compensationFailures: [] });
     expect(await engine.compensate()).toBe(false);
-    engine.recordOperatorNote('refunded by hand');
+    engine.markCompensated('refunded by hand');
     engine.recordHookFailure(new FakeFailure('smtp down', 'MailDown'));
     const state = engine.state;
     expect(state.operatorNote).toBe('refunded by hand');
@@ -109,7 +109,7 @@ describe('the failure record', () => {
     engine.recordFailure(declined);
     expect(engine.state.failure).toStrictEqual({ step: 'pay', message: 'declined', type: 'PaymentDeclined' });
     await engine.compensate();
-    expect(engine.failureDetails()).toStrictEqual({ status: SagaStatus.COMPENSATING, failedStep: 'pay', compensated: ['pay'], compensationFailures: [] });
+    expect(engine.failureDetails()).toStrictEqual({ status: SagaStatus.COMPENSATED, failedStep: 'pay', compensated: ['pay'], compensationFailures: [] });
   });
 
   it('records a failure that no step threw without a step, walking its whole cause chain', async () => {
@@ -120,7 +120,7 @@ describe('the failure record', () => {
     expect(engine.stepOf(new Error('outer', { cause: new Error('inner') }))).toBeUndefined();
     expect(engine.stepOf(new Error('outer', { cause: null }))).toBeUndefined();
     await engine.compensate();
-    expect(engine.failureDetails()).toStrictEqual({ status: SagaStatus.COMPENSATING, compensated: [], compensationFailures: [] });
+    expect(engine.failureDetails()).toStrictEqual({ status: SagaStatus.COMPENSATED, compensated: [], compensationFailures: [] });
   });
 
   it('passes a thrown primitive or null through untouched', async () => {

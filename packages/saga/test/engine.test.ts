@@ -70,17 +70,41 @@ describe('the saga engine', () => {
     const { engine, statuses } = createFakeEngine();
     engine.start();
     await engine.step(step(log, 'a'));
-    await engine.compensate();
-    engine.setStatus(SagaStatus.COMPENSATED);
-    engine.setStatus(SagaStatus.COMPENSATED);
+    expect(await engine.compensate()).toBe(true);
+    expect(await engine.compensate()).toBe(true);
     expect(statuses).toEqual(['RUNNING', 'COMPENSATING', 'COMPENSATED']);
   });
 
-  it('refuses status changes the status machine does not allow', () => {
+  it('derives CANCELLED instead of COMPENSATED when a cancellation made it unwind', async () => {
+    const log: string[] = [];
+    const { engine, statuses } = createFakeEngine();
+    engine.start();
+    await engine.step(step(log, 'a'));
+    expect(await engine.compensate('cancellation')).toBe(true);
+    expect(statuses).toEqual(['RUNNING', 'COMPENSATING', 'CANCELLED']);
+  });
+
+  it('refuses to unwind a completed saga, and to complete one that unwound', async () => {
+    const done = createFakeEngine();
+    done.engine.start();
+    done.engine.complete();
+    expect(done.statuses).toEqual(['RUNNING', 'COMPLETED']);
+    await expect(done.engine.compensate()).rejects.toThrow('The saga cannot unwind: it is COMPLETED');
+    const undone = createFakeEngine();
+    undone.engine.start();
+    await undone.engine.compensate();
+    expect(() => undone.engine.complete()).toThrow('The saga cannot complete: it is COMPENSATED');
+  });
+
+  it('refuses to complete while work is outstanding', async () => {
+    const log: string[] = [];
     const { engine } = createFakeEngine();
     engine.start();
-    engine.setStatus(SagaStatus.COMPLETED);
-    expect(() => engine.setStatus(SagaStatus.COMPENSATING)).toThrow('Saga status cannot go from COMPLETED to COMPENSATING');
+    const running = engine.step(step(log, 'slow', { turns: 3 }));
+    expect(() => engine.complete()).toThrow('The saga cannot complete with work outstanding: step slow');
+    await running;
+    engine.complete();
+    expect(engine.status).toBe(SagaStatus.COMPLETED);
   });
 
   it('lets a saga that could not be compensated be retried or resolved, and ends nowhere else', () => {
@@ -165,7 +189,7 @@ describe('the saga engine', () => {
     await expect(engine.step(step(log, 'a'))).rejects.toBeInstanceOf(SagaUsageError);
     await expect(engine.parallel([step(log, 'b'), step(log, 'b')])).rejects.toThrow('Step name "b" is used twice');
     await engine.compensate();
-    await expect(engine.step(step(log, 'late'))).rejects.toThrow('after the saga stopped running (COMPENSATING)');
+    await expect(engine.step(step(log, 'late'))).rejects.toThrow('after the saga stopped running (COMPENSATED)');
     expect(log).toEqual(['do:a', 'undo:a']);
     expect(engine.state.steps.map((s) => s.name)).toEqual(['a']);
   });
@@ -190,7 +214,7 @@ describe('the saga engine', () => {
     ]);
     expect(engine.state.compensationFailures).toEqual([]);
     expect(engine.failureDetails().compensated).toEqual(['c', 'a', 'b']);
-    expect(statuses).toEqual(['RUNNING', 'COMPENSATING', 'COMPENSATION_FAILED', 'COMPENSATING']);
+    expect(statuses).toEqual(['RUNNING', 'COMPENSATING', 'COMPENSATION_FAILED', 'COMPENSATING', 'COMPENSATED']);
   });
 
   it('marks compensations never attempted as skipped when stopping, and runs them on the next round', async () => {
