@@ -2,7 +2,7 @@
 // through) against what each saga reports (its query state, its `SagaStatus` and its workflow result).
 // One checker for the pure simulation and the one on a Temporal server.
 
-import { SagaStatus, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
+import { SagaStatus, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga/core';
 import type { SagaShape } from './schedule';
 
 /** One change a service made, as the barrier let it through; `by-hand` is an operator's repair outside the saga. */
@@ -75,6 +75,9 @@ export function checkLaws(outcomes: readonly SagaOutcome[], effects: readonly Ap
   const count = (saga: string, step: string, kinds: readonly AppliedEffect['kind'][]) => effects.filter((e) => e.saga === saga && e.step === step && kinds.includes(e.kind)).length;
   const ids = outcomes.map((o) => o.saga);
   if (new Set(ids).size !== ids.length) broken.push(`two sagas of one chain share a saga id (${ids.join(', ')}): the later one's steps take no effect`);
+  for (const saga of new Set(effects.map((e) => e.saga))) {
+    if (!ids.includes(saga)) broken.push(`effects were applied under saga id ${saga}, which no saga reports: a run of a saga keyed its steps apart from the others`);
+  }
 
   for (const { saga, shape, state, searchAttribute, end } of outcomes) {
     const label = `saga ${saga}`;
