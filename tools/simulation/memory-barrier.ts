@@ -28,6 +28,8 @@ export function memoryBarrierDatabase(): BarrierDatabase {
         return { changes: 1 };
       },
     },
+    // A row lock on PostgreSQL (it waits for a compensation still open); transactions here take turns already.
+    { match: 'UPDATE barriers SET written_by = written_by', run: ([service, idem, op]) => ({ changes: barriers.has(key(service!, idem!, op!)) ? 1 : 0 }) },
     { match: 'SELECT written_by, result FROM barriers ', run: ([service, idem, op]) => ({ changes: 0, row: barriers.get(key(service!, idem!, op!)) }) },
     {
       match: 'UPDATE barriers SET result',

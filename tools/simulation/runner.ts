@@ -25,7 +25,7 @@ export interface RunIdentity {
 export interface RunOptions {
   /** The saga id rule under test. @default the package's rule */
   sagaIdOf?: (run: RunIdentity) => string;
-  /** Ticks after which a schedule that has not ended counts as stuck. @default 2000 */
+  /** Ticks after which a saga of the schedule that has not ended counts as stuck. @default 2000 */
   maxTicks?: number;
 }
 
@@ -124,7 +124,8 @@ class World {
   }
 
   nextOperator(): 'retry' | 'skip' | 'mark' {
-    return this.schedule.operator[this.operatorChoice++] ?? 'retry';
+    // Once the schedule's choices are spent, the operator repairs by hand: a retry may never succeed.
+    return this.schedule.operator[this.operatorChoice++] ?? 'skip';
   }
 
   attempt(key: string): number {
@@ -231,12 +232,9 @@ function services(world: World, sagaId: string, run: number) {
     cancel: (step: string, outcome: UndoOutcome) => undoCall(step, outcome, 'cancel', () => world.apply((tx, applied) => cancelStep(tx, 'sim', key(step), null, effect(step, 'cancel')(applied)))),
     confirm: (step: string, outcome: 'ok' | 'fail-once') => undoCall(step, outcome, 'confirm', () => world.apply((tx, applied) => confirmStep(tx, 'sim', key(step), effect(step, 'confirm')(applied)))),
     timer: () => world.call(run, 'timer', async () => undefined, async () => undefined),
-    // The operator undoes by hand what stands, and finds nothing to undo where nothing took effect.
-    byHand: (step: string) => {
-      const mine = world.effects.filter((e) => e.saga === sagaId && e.step === step);
-      const stands = mine.some((e) => e.kind === 'forward') && !mine.some((e) => e.kind === 'undo' || e.kind === 'cancel' || e.kind === 'by-hand');
-      if (stands) world.effects.push({ saga: sagaId, step, kind: 'by-hand' });
-    },
+    // The operator undoes by hand what stands, through the service's own path, so the barrier records
+    // it: a later run of the saga (a reset) then finds the step undone instead of standing.
+    byHand: (step: string) => world.apply((tx, applied) => compensationStep(tx, 'sim', key(step), null, effect(step, 'by-hand')(applied))),
   };
 }
 
@@ -397,12 +395,11 @@ class SimulatedRun {
         for (const step of failed) this.world.fixed.add(this.svc.keyOf(step));
         compensated = await this.engine.retryCompensations();
       } else if (action === 'skip') {
-        this.svc.byHand(failed[0]!);
+        await this.svc.byHand(failed[0]!);
         this.engine.skipCompensation(failed[0]!, 'undone by hand');
         compensated = this.engine.failedSteps.length === 0 && (!this.engine.compensationsLeft || (await this.engine.compensate()));
       } else {
-        for (const step of failed) this.svc.byHand(step);
-        for (const step of this.notAttempted()) this.svc.byHand(step);
+        for (const step of [...failed, ...this.notAttempted()]) await this.svc.byHand(step);
         this.engine.markCompensated('undone by hand');
         compensated = true;
       }
@@ -445,10 +442,11 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     const firstRun = runs;
     let current = startRun(world, runs++, shape, sagaId);
     let done = current.finished;
+    const budget = world.tick + maxTicks;
     for (;;) {
       await settle();
       current.run.forgetAbandonedHolds();
-      if (world.tick++ > maxTicks) break;
+      if (world.tick++ > budget) break;
       // A run a reset started knows nothing of the calls its abandoned run had in flight; cancelled
       // before it reaches them, it could not undo their effects. The simulation cancels only runs no
       // reset replaced (a saga cancelled, then reset, is explored); docs/reliability.md says so.
@@ -456,7 +454,14 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
         current.run.root.cancel(world);
         continue;
       }
-      if (resets[0] !== undefined && resets[0] <= world.tick) {
+      // A run reset to its start re-runs the body, and a body whose first undone step is refused stops
+      // there: what the abandoned run did after that step and had not undone yet is out of its reach.
+      // So a reset comes while the saga goes forward or once it has closed, never while it unwinds,
+      // and a saga left in COMPENSATION_FAILED is not reset (docs/reliability.md says so).
+      const unwinding = current.run.engine.unwinding && !done.settled;
+      const leftFailed = done.settled && current.run.engine.status === SagaStatus.COMPENSATION_FAILED;
+      if (resets[0] !== undefined && leftFailed) resets.length = 0;
+      if (resets[0] !== undefined && resets[0] <= world.tick && !unwinding) {
         resets.shift();
         // The old run is gone: its answers reach nobody, though a call it left may still take effect late.
         for (const call of world.pending.filter((c) => c.run === current.run.id)) {

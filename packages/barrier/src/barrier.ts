@@ -150,9 +150,17 @@ export async function confirmStep<T>(tx: Queryable, service: string, key: string
 /**
  * Cancels a try once per key. A cancel before its try records itself, returns `nothingToUndo` and makes
  * the late try fail with `StepAlreadyCompensated`; a repeated cancel returns the first one's result; a
- * cancel after the confirm is refused with `TccPhaseRefused` and changes nothing.
+ * cancel after the confirm is refused with `TccPhaseRefused` and changes nothing, unless the confirmed
+ * participant was compensated since: then there is nothing to cancel and it returns `nothingToUndo`.
  */
 export async function cancelStep<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, cancel: () => Promise<T>): Promise<T> {
+  // A participant confirmed and then compensated (its saga unwound later) has nothing left to cancel:
+  // a run reset to before its stage finds it so, and must not wait for an operator over it.
+  const prior = await tx.get<{ decision: Decision }>(readDecision, [service, key]);
+  if (prior?.decision === 'confirm' && (await compensated(tx, service, key))) {
+    report(tx, service, BarrierPhase.cancel, Outcome.nothingToUndo);
+    return nothingToUndo;
+  }
   const decided = await decide<T>(tx, service, key, 'cancel');
   if (!decided.fresh) {
     report(tx, service, BarrierPhase.cancel, Outcome.duplicate);

@@ -216,6 +216,8 @@ export class SagaEngine<O> {
   private readonly stack = new CompensationStack<Entry<O>>();
   private readonly ledger = new Ledger();
   private readonly failedStepOf = new WeakMap<object, string>();
+  private readonly errorOf = new Map<StepRecord, unknown>();
+  private readonly optional = new WeakSet<StepRecord>();
   private readonly compensatedOrder: string[] = [];
   private readonly standing: string[] = [];
   private failure: SagaState['failure'];
@@ -316,6 +318,7 @@ export class SagaEngine<O> {
   async optionalStep<T>(spec: StepSpec<T, O>): Promise<OptionalResult<T>> {
     const group = this.nextGroup++;
     const [record] = this.register([spec], group);
+    this.optional.add(record!);
     const run = () => this.execute(record!, spec, false);
     const outcome = async (): Promise<OptionalResult<T>> => {
       try {
@@ -361,7 +364,11 @@ export class SagaEngine<O> {
    */
   async settleAbandoned(): Promise<{ steps: string[]; failure?: unknown }> {
     const { names, failure } = await this.ledger.settle();
-    return failure ? { steps: names, failure: failure.error } : { steps: names };
+    if (failure) return { steps: names, failure: failure.error };
+    // A step that failed before the body returned, unawaited or caught, still failed: the saga did not
+    // do what it had to, so it unwinds for it. Only an optional step's failure is the body's to keep.
+    const failed = this.records.find((r) => r.status === StepStatus.FAILED && !this.optional.has(r) && this.errorOf.has(r));
+    return failed ? { steps: names, failure: this.errorOf.get(failed) } : { steps: names };
   }
 
   /**
@@ -747,6 +754,7 @@ export class SagaEngine<O> {
         return value;
       } catch (err) {
         record.error = this.config.describeError(err);
+        this.errorOf.set(record, err);
         this.moveStep(record, StepStatus.FAILED);
         if (typeof err === 'object' && err !== null) this.failedStepOf.set(err, record.name);
         throw err;

@@ -286,6 +286,17 @@ describe('the saga engine at its edges', () => {
     expect(settled.steps).toEqual(['ok', 'late']);
     expect((settled.failure as Error).message).toBe('late declined');
     expect(engine.state.steps.map((s) => s.status)).toEqual([StepStatus.DONE, StepStatus.FAILED]);
-    expect(await engine.settleAbandoned()).toEqual({ steps: [] });
+    // The failure is the saga's until it unwinds: asking again finds it again.
+    expect(await engine.settleAbandoned()).toEqual({ steps: [], failure: settled.failure });
+  });
+
+  it('reports a step that failed before the body returned, even one the body caught, and not an optional one', async () => {
+    const log: string[] = [];
+    const { engine } = createFakeEngine();
+    engine.start();
+    const declined = new FakeFailure('declined');
+    await engine.step(step(log, 'caught', { fails: declined })).catch(() => undefined);
+    expect(await engine.optionalStep(step(log, 'optional', { fails: new FakeFailure('optional declined') }))).toEqual({ ok: false, error: 'optional declined', type: 'PaymentDeclined' });
+    expect(await engine.settleAbandoned()).toEqual({ steps: [], failure: declined });
   });
 });
