@@ -13,6 +13,7 @@ export const lawNames = [
   'the query, SagaStatus and the workflow end agree; COMPENSATED/CANCELLED never while an effect stands; COMPLETED never while one was undone',
   'no confirm without every try of its stage; never both confirm and cancel of one participant',
   'no saga left open unless it waits for an operator; no two sagas of a chain share keys',
+  'the engine never throws anything but a business failure or a cancellation',
 ] as const;
 
 /** What an exploration found. */

@@ -430,6 +430,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   const maxTicks = options.maxTicks ?? 2000;
   const world = new World(schedule, openDatabase(schedule.barrier));
   const outcomes: SagaOutcome[] = [];
+  const crashes: string[] = [];
   let runs = 0;
   const chainFirst = 'run-0';
   for (const [index, shape] of schedule.chain.entries()) {
@@ -489,10 +490,11 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       }
       break;
     }
-    if (done.error) throw done.error;
+    // An error that is no business failure is a bug of the engine or its host: a law of its own.
+    if (done.error) crashes.push(`saga ${lastSagaId}: the engine threw ${done.error instanceof Error ? `${done.error.name}: ${done.error.message}` : String(done.error)}`);
     outcomes.push({ saga: lastSagaId, shape, state: current.run.engine.state, searchAttribute: current.run.searchAttribute, end: current.run.end });
   }
-  return { outcomes, effects: world.effects, broken: checkLaws(outcomes, world.effects), ticks: world.tick };
+  return { outcomes, effects: world.effects, broken: [...crashes, ...checkLaws(outcomes, world.effects)], ticks: world.tick };
 }
 
 function startRun(world: World, id: number, shape: SagaShape, sagaId: string) {
