@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -219,6 +220,13 @@ describe('docker-compose.yml', () => {
         if (/PASSWORD|PWD|SECRET/.test(key)) expect(String(value), `${name}.${key}`).toMatch(s.profiles ? /^\$\{[A-Z_]+(:\?[^}]*|:-)\}$/ : /^\$\{[A-Z_]+:\?[^}]*\}$/);
       }
     }
+  });
+
+  it('keeps the .env file it tells users to put their secrets in out of git', () => {
+    expect(readFileSync(join(root, 'docker-compose.yml'), 'utf8')).toContain('(or put them in .env)');
+    // `git check-ignore` prints each path it ignores and exits non-zero when it ignores none.
+    const ignored = execFileSync('git', ['check-ignore', '--no-index', '.env', '.env.production'], { cwd: root, encoding: 'utf8' });
+    expect(ignored.split('\n').filter(Boolean)).toEqual(['.env', '.env.production']);
   });
 
   it('passes the services database password to psql as a variable, never pasted into the SQL', () => {
