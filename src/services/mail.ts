@@ -19,7 +19,7 @@ export type MailKind = 'order-confirmation' | 'verification' | 'welcome' | 'regi
 const registrationMail: ReadonlySet<MailKind> = new Set(['verification', 'registration-failed']);
 
 /** What the outbox shows of a verification e-mail sealed under a key this process does not have. */
-export const SEALED_UNDER_ANOTHER_KEY = '(sealed under another key: this process cannot read it)';
+const SEALED_UNDER_ANOTHER_KEY = '(sealed under another key: this process cannot read it)';
 
 /** One e-mail to send, with the idempotency key of the step sending it. */
 export interface OutgoingMail {
