@@ -7,7 +7,7 @@ import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, type ReadableSpan, type SpanExporter, type SpanProcessor, type TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { Tracer } from '@opentelemetry/api';
+import { trace, type Tracer } from '@opentelemetry/api';
 import type { ClientOptions } from '@temporalio/client';
 import {
   makeWorkflowExporter,
@@ -15,8 +15,9 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
   OpenTelemetryWorkflowClientInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { ActivityInboundCallsInterceptor, WorkerOptions } from '@temporalio/worker';
 import { ConfigError } from './config';
+import { failureType, serviceSpanAttributes } from './services/spans';
 
 type Env = Record<string, string | undefined>;
 
@@ -109,7 +110,7 @@ export function tracingConfig(env: Env = process.env, serviceName = 'saga-tempor
 // Semantic-convention names, written out: the constants moved between releases of the package.
 const EXCEPTION_EVENT = 'exception';
 const EXCEPTION_TYPE = 'exception.type';
-const FAILURE_TYPE = 'saga.failure_type';
+const FAILURE_TYPE = serviceSpanAttributes.failureType;
 
 /**
  * `span` as it may leave the process: each exception event keeps only `exception.type`, and an error
@@ -122,8 +123,8 @@ export function scrubFailureDetails(span: ReadableSpan): ReadableSpan {
   const recorded = span.events.filter((e) => e.name === EXCEPTION_EVENT);
   if (!recorded.length && span.status.message === undefined) return span;
   const events = span.events.map((e) => (e.name === EXCEPTION_EVENT ? { ...e, attributes: exceptionType(e) === undefined ? {} : { [EXCEPTION_TYPE]: exceptionType(e) } } : e));
-  // The service spans put the business failure's type on the span (services/spans.ts); the others
-  // have the exception's class name (ApplicationFailure, TimeoutFailure, ...).
+  // Service and activity spans carry the business failure's type (services/spans.ts and
+  // activityFailureTypeOnSpan); the others have the exception's class name (ApplicationFailure, ...).
   const type = span.attributes[FAILURE_TYPE] ?? recorded.map(exceptionType).find((t) => t !== undefined);
   const status = { code: span.status.code, ...(span.status.message === undefined || type === undefined ? {} : { message: String(type) }) };
   // A view, not a copy: every other field (and getter) of the span reads through.
@@ -139,6 +140,21 @@ export function scrubbingProcessor(processor: SpanProcessor): SpanProcessor {
     shutdown: () => processor.shutdown(),
   };
 }
+
+/**
+ * Puts the failure type of a failed activity (an `ApplicationFailure`'s `type`, such as `MailBounced`)
+ * on the active span, the activity's, so that its scrubbed status still says what went wrong.
+ */
+export const activityFailureTypeOnSpan: ActivityInboundCallsInterceptor = {
+  async execute(input, next) {
+    try {
+      return await next(input);
+    } catch (err) {
+      trace.getActiveSpan()?.setAttribute(FAILURE_TYPE, failureType(err));
+      throw err;
+    }
+  },
+};
 
 /** A running tracer provider, registered as the process's global one. */
 export interface Tracing {
@@ -230,7 +246,11 @@ export function tracingWorkerOptions(tracing: Tracing | undefined, opts: { prebu
   return {
     interceptors: {
       workflowModules: [...workflowTracingModules],
-      activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, interceptorOptions), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+      // The first is the outermost: the failure type is set inside the activity's span.
+      activity: [
+        (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, interceptorOptions), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+        () => ({ inbound: activityFailureTypeOnSpan }),
+      ],
     },
     sinks: { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) },
   };

@@ -237,6 +237,7 @@ describe('a traced compensated order', () => {
       else expect(failure.status.message ?? 'Error', failure.span).toMatch(/^[A-Z][A-Za-z]*$/);
     }
     expect(one('shipping.create').status).toEqual({ code: SpanStatusCode.ERROR, message: 'Undeliverable' });
+    expect(one('RunActivity:createShipment').status).toEqual({ code: SpanStatusCode.ERROR, message: 'Undeliverable' });
   });
 
   describe('a traced registration whose address bounces', () => {
@@ -263,6 +264,7 @@ describe('a traced compensated order', () => {
         if ('exception' in failure) expect(Object.keys(failure.exception ?? {}), failure.span).toEqual(['exception.type']);
         else expect(failure.status.message ?? 'Error', failure.span).toMatch(/^[A-Z][A-Za-z]*$/);
       }
+      expect(traced.find((s) => s.name === 'RunActivity:sendVerificationEmail')?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'MailBounced' });
       const text = JSON.stringify(traced.map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events })));
       for (const personal of [registration.email, 'Ada Lovelace', 'ada.lovelace']) expect(text).not.toContain(personal);
     });
