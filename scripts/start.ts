@@ -91,7 +91,7 @@ async function demoOnly(): Promise<number> {
   const config = loadWorkerConfig();
   if (!(await isReachable(config.address))) throw new Error(`No Temporal server answers at ${config.address}: start the stack first (npm start, or docker compose up).`);
   const connection = await Connection.connect(connectionOptions(config));
-  const services = await createServices({ databaseUrl: config.databaseUrl });
+  const services = await createServices({ databaseUrl: config.databaseUrl, secret: config.idSecret });
   try {
     const rows = await runDemo({ client: new Client({ connection, namespace: config.namespace }), services, config, uiUrl: config.uiUrl });
     console.log(`\nDemo summary\n\n${demoSummary(rows)}\n`);

@@ -4,10 +4,10 @@
 // span, and the worker runs exactly as without this file.
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, ConsoleSpanExporter, type ReadableSpan, type SpanExporter, type SpanProcessor, type TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { Tracer } from '@opentelemetry/api';
+import { trace, type Tracer } from '@opentelemetry/api';
 import type { ClientOptions } from '@temporalio/client';
 import {
   makeWorkflowExporter,
@@ -15,8 +15,9 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
   OpenTelemetryWorkflowClientInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { ActivityInboundCallsInterceptor, WorkerOptions } from '@temporalio/worker';
 import { ConfigError } from './config';
+import { failureType, serviceSpanAttributes } from './services/spans';
 
 type Env = Record<string, string | undefined>;
 
@@ -106,12 +107,64 @@ export function tracingConfig(env: Env = process.env, serviceName = 'saga-tempor
   };
 }
 
+// Semantic-convention names, written out: the constants moved between releases of the package.
+const EXCEPTION_EVENT = 'exception';
+const EXCEPTION_TYPE = 'exception.type';
+const FAILURE_TYPE = serviceSpanAttributes.failureType;
+
+/**
+ * `span` as it may leave the process: each exception event keeps only `exception.type`, and an error
+ * status names a type, never a message. The Temporal interceptors record the message and the stack of
+ * every failed workflow, activity and client call; a message may quote personal data (an address, a
+ * name), and spans go to a collector that the payload codec never sees.
+ */
+export function scrubFailureDetails(span: ReadableSpan): ReadableSpan {
+  const exceptionType = (event: TimedEvent) => event.attributes?.[EXCEPTION_TYPE];
+  const recorded = span.events.filter((e) => e.name === EXCEPTION_EVENT);
+  if (!recorded.length && span.status.message === undefined) return span;
+  const events = span.events.map((e) => (e.name === EXCEPTION_EVENT ? { ...e, attributes: exceptionType(e) === undefined ? {} : { [EXCEPTION_TYPE]: exceptionType(e) } } : e));
+  // Service and activity spans carry the business failure's type (services/spans.ts and
+  // activityFailureTypeOnSpan); the others have the exception's class name (ApplicationFailure, ...).
+  const type = span.attributes[FAILURE_TYPE] ?? recorded.map(exceptionType).find((t) => t !== undefined);
+  const status = { code: span.status.code, ...(span.status.message === undefined || type === undefined ? {} : { message: String(type) }) };
+  // A view, not a copy: every other field (and getter) of the span reads through.
+  return new Proxy(span, { get: (target, property) => (property === 'events' ? events : property === 'status' ? status : Reflect.get(target, property, target)) });
+}
+
+/** `processor`, handed each ended span through {@link scrubFailureDetails}. */
+export function scrubbingProcessor(processor: SpanProcessor): SpanProcessor {
+  return {
+    onStart: (span, context) => processor.onStart(span, context),
+    onEnd: (span) => processor.onEnd(scrubFailureDetails(span)),
+    forceFlush: () => processor.forceFlush(),
+    shutdown: () => processor.shutdown(),
+  };
+}
+
+/**
+ * Puts the failure type of a failed activity (an `ApplicationFailure`'s `type`, such as `MailBounced`)
+ * on the active span, the activity's, so that its scrubbed status still says what went wrong.
+ */
+export const activityFailureTypeOnSpan: ActivityInboundCallsInterceptor = {
+  async execute(input, next) {
+    try {
+      return await next(input);
+    } catch (err) {
+      trace.getActiveSpan()?.setAttribute(FAILURE_TYPE, failureType(err));
+      throw err;
+    }
+  },
+};
+
 /** A running tracer provider, registered as the process's global one. */
 export interface Tracing {
   /** The tracer of the app's own spans (the service operations) and of the interceptors. */
   readonly tracer: Tracer;
   readonly resource: Resource;
-  /** The provider's span processor (batching, then exporting); the workflows' spans reach it through the worker's `exporter` sink. */
+  /**
+   * The provider's span processor (scrubbing failure details, batching, then exporting); the
+   * workflows' spans reach it through the worker's `exporter` sink.
+   */
   readonly processor: SpanProcessor;
   /** Exports every span ended so far. */
   flush(): Promise<void>;
@@ -121,13 +174,14 @@ export interface Tracing {
 
 /**
  * Starts a tracer provider for `config` and registers it globally, with the AsyncLocalStorage context
- * manager (a service's span is a child of its activity's) and the W3C trace context propagator.
+ * manager (a service's span is a child of its activity's) and the W3C trace context propagator. Spans
+ * leave with their failures reduced to types ({@link scrubFailureDetails}).
  * `exporter` replaces the configured one (tests pass an in-memory exporter).
  */
 export function startTracing(config: TracingConfig, options: { exporter?: SpanExporter } = {}): Tracing {
   const resource = new Resource({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName });
   const exporter = options.exporter ?? (config.exporter === 'otlp' ? new OTLPTraceExporter({ url: config.otlpTracesUrl }) : new ConsoleSpanExporter());
-  const processor = new BatchSpanProcessor(exporter);
+  const processor = scrubbingProcessor(new BatchSpanProcessor(exporter));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   provider.register();
   return {
@@ -192,7 +246,11 @@ export function tracingWorkerOptions(tracing: Tracing | undefined, opts: { prebu
   return {
     interceptors: {
       workflowModules: [...workflowTracingModules],
-      activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, interceptorOptions), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+      // The first is the outermost: the failure type is set inside the activity's span.
+      activity: [
+        (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, interceptorOptions), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+        () => ({ inbound: activityFailureTypeOnSpan }),
+      ],
     },
     sinks: { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) },
   };

@@ -100,6 +100,7 @@ export async function main(): Promise<void> {
     services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
+      secret: config.idSecret,
       database: databaseOptions(config),
       ...(faults ? { faults } : {}),
       ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),

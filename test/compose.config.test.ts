@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +54,7 @@ function service(name: string): Service {
 
 /** The secrets compose requires (`${VAR:?}`), as a user would set them. */
 const secrets: Record<string, string> = {
+  POSTGRES_SUPERUSER_PASSWORD: 'superuser-secret',
   TEMPORAL_DB_PASSWORD: 'temporal-secret',
   SAGA_DB_PASSWORD: 'saga-secret',
   SAGA_ID_SECRET: 'id-secret-of-at-least-thirty-two-characters',
@@ -135,7 +137,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('creates the services database the worker connects to', () => {
-    const script = (service('postgres').volumes ?? []).find((v) => v.includes('/docker-entrypoint-initdb.d/'));
+    const script = (service('postgres').volumes ?? []).find((v) => v.includes('/docker-entrypoint-initdb.d/') && v.includes('saga'));
     const source = script?.split(':')[0] ?? '';
     const text = readFileSync(join(root, source), 'utf8');
     const url = new URL(env('worker').DATABASE_URL ?? '');
@@ -156,8 +158,8 @@ describe('docker-compose.yml', () => {
       const e = env(name);
       expect(e.DYNAMIC_CONFIG_FILE).toBe(`/etc/temporal/config/dynamicconfig/${SERVER_ENV}.yaml`);
       expect(services[e.TEMPORAL_DB_HOST ?? '']).toBe(service('postgres'));
-      expect(e.TEMPORAL_DB_USER).toBe(env('postgres').POSTGRES_USER);
-      expect(e.TEMPORAL_DB_PASSWORD).toBe(env('postgres').POSTGRES_PASSWORD);
+      expect(e.TEMPORAL_DB_USER).toBe('temporal');
+      expect(e.TEMPORAL_DB_PASSWORD).toBe(env('postgres').TEMPORAL_DB_PASSWORD);
       expect(e.TEMPORAL_FRONTEND_ADDRESS).toBe('temporal:7233');
       // Every variable the server config insists on is set.
       for (const name of requiredByServerConfig) expect(e[name], name).toBeTruthy();
@@ -193,7 +195,8 @@ describe('docker-compose.yml', () => {
     const command = interpolate(Array.isArray(job.command) ? job.command.join(' ') : (job.command ?? ''));
     for (const step of ['create-database', 'setup-schema -v 0.0', 'update-schema -d /etc/temporal/schema/postgresql/v12/$schema/versioned']) expect(command).toContain(step);
     expect(command).toContain('temporal:temporal temporal_visibility:visibility');
-    expect(env('temporal-schema').SQL_PASSWORD).toBe(env('postgres').POSTGRES_PASSWORD);
+    expect(env('temporal-schema').SQL_USER).toBe('temporal');
+    expect(env('temporal-schema').SQL_PASSWORD).toBe(env('postgres').TEMPORAL_DB_PASSWORD);
     // The password travels in the environment, never on a command line.
     expect(command).not.toContain('--pw');
   });
@@ -218,6 +221,35 @@ describe('docker-compose.yml', () => {
         // empty default and refuse to start themselves (test/observability.deploy.test.ts); never a value.
         if (/PASSWORD|PWD|SECRET/.test(key)) expect(String(value), `${name}.${key}`).toMatch(s.profiles ? /^\$\{[A-Z_]+(:\?[^}]*|:-)\}$/ : /^\$\{[A-Z_]+:\?[^}]*\}$/);
       }
+    }
+  });
+
+  it('keeps the .env file it tells users to put their secrets in out of git', () => {
+    expect(readFileSync(join(root, 'docker-compose.yml'), 'utf8')).toMatch(/put them in \.env/);
+    // `git check-ignore` prints each path it ignores and exits non-zero when it ignores none.
+    const ignored = execFileSync('git', ['check-ignore', '--no-index', '.env', '.env.production'], { cwd: root, encoding: 'utf8' });
+    expect(ignored.split('\n').filter(Boolean)).toEqual(['.env', '.env.production']);
+  });
+
+  it('gives Temporal a role of its own, owner of its two databases, and the superuser password to no other service', () => {
+    const pg = env('postgres');
+    expect(pg.POSTGRES_USER).toBe('postgres');
+    expect(pg.POSTGRES_PASSWORD).toBe('superuser-secret');
+    // Init scripts run in the order of their names: Temporal's role and databases come first.
+    const scripts = (service('postgres').volumes ?? []).filter((v) => v.includes('/docker-entrypoint-initdb.d/'));
+    expect(scripts.map((v) => v.split(':')[1])).toEqual(['/docker-entrypoint-initdb.d/05-create-temporal-role.sh', '/docker-entrypoint-initdb.d/10-create-saga-database.sh']);
+    const text = readFileSync(join(root, 'deploy', 'postgres', 'create-temporal-role.sh'), 'utf8');
+    expect(text).toContain("CREATE ROLE temporal LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'temporal_password';");
+    expect(text).toContain('CREATE DATABASE temporal OWNER temporal;');
+    expect(text).toContain('CREATE DATABASE temporal_visibility OWNER temporal;');
+    expect(text).toContain('-v temporal_password="$TEMPORAL_DB_PASSWORD"');
+    expect(text.slice(text.indexOf("<<'SQL'"))).not.toMatch(/\$\{?TEMPORAL_DB_PASSWORD/);
+    const raw = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    expect([...raw.matchAll(/\$\{POSTGRES_SUPERUSER_PASSWORD\b/g)]).toHaveLength(1);
+    for (const [name, s] of Object.entries(services)) {
+      if (name === 'postgres') continue;
+      for (const [key, value] of Object.entries(env(name))) expect(value, `${name}.${key}`).not.toBe('superuser-secret');
+      for (const key of ['TEMPORAL_DB_USER', 'SQL_USER']) if (s.environment?.[key] !== undefined) expect(env(name)[key], `${name}.${key}`).toBe('temporal');
     }
   });
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import pg from 'pg';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,7 +23,11 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { 
 };
 // The passwords compose requires, as a user sets them; one with quotes and a semicolon, which the
 // init script must hand to PostgreSQL as data, not as SQL.
-const secrets: Record<string, string> = { TEMPORAL_DB_PASSWORD: 'temporal-secret', SAGA_DB_PASSWORD: "s'x; DROP ROLE saga; --" };
+const secrets: Record<string, string> = {
+  POSTGRES_SUPERUSER_PASSWORD: 'superuser-secret',
+  TEMPORAL_DB_PASSWORD: "t'x; ALTER ROLE temporal SUPERUSER; --",
+  SAGA_DB_PASSWORD: "s'x; DROP ROLE saga; --",
+};
 const interpolate = (value: string) =>
   value.replace(/\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}/g, (_m, name: string, fallback?: string) => secrets[name] ?? fallback ?? '');
 const serviceEnv = (name: string) => Object.fromEntries(Object.entries(compose.services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
@@ -44,14 +49,38 @@ describe.skipIf(!bin)('the compose worker on PostgreSQL', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('creates the saga role and database with the init script, and the worker runs an order on them', async () => {
+  it('creates the temporal and saga roles and databases with the init scripts, and the worker runs an order on them', async () => {
     const admin = new URL(cluster.url);
-    const script = (compose.services.postgres?.volumes ?? []).find((v) => v.includes('docker-entrypoint-initdb.d'))?.split(':')[0] ?? '';
-    const init = spawnSync('sh', [join(root, script)], {
-      encoding: 'utf8',
-      env: { ...process.env, ...serviceEnv('postgres'), POSTGRES_USER: admin.username, PGHOST: admin.hostname, PGPORT: admin.port },
-    });
-    expect(init.status, init.stderr).toBe(0);
+    // In the order the image runs them: by the name they are mounted under.
+    const scripts = (compose.services.postgres?.volumes ?? [])
+      .filter((v) => v.includes('docker-entrypoint-initdb.d'))
+      .map((v) => v.split(':'))
+      .sort((a, b) => (a[1] ?? '').localeCompare(b[1] ?? ''))
+      .map(([source]) => source ?? '');
+    expect(scripts).toHaveLength(2);
+    for (const script of scripts) {
+      const init = spawnSync('sh', [join(root, script)], {
+        encoding: 'utf8',
+        env: { ...process.env, ...serviceEnv('postgres'), POSTGRES_USER: admin.username, PGHOST: admin.hostname, PGPORT: admin.port },
+      });
+      expect(init.status, `${script}: ${init.stderr}`).toBe(0);
+    }
+
+    // Temporal's role owns its two databases and holds no other power.
+    const catalog = new pg.Client({ connectionString: cluster.url });
+    await catalog.connect();
+    try {
+      const role = await catalog.query<{ rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }>(
+        "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = 'temporal'",
+      );
+      expect(role.rows).toEqual([{ rolsuper: false, rolcreatedb: false, rolcreaterole: false }]);
+      const owned = await catalog.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE pg_get_userbyid(datdba) = 'temporal' ORDER BY datname",
+      );
+      expect(owned.rows.map((r) => r.datname)).toEqual(['temporal', 'temporal_visibility']);
+    } finally {
+      await catalog.end();
+    }
 
     const workerEnv = serviceEnv('worker');
     const databaseUrl = new URL(workerEnv.DATABASE_URL ?? '');

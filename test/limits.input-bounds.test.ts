@@ -49,6 +49,15 @@ describe('order input bounds', () => {
     expect(problems(orderInputSchema.safeParse(order({ email: address(254) })))).toEqual([]);
     expect(problems(orderInputSchema.safeParse(order({ email: address(255) })))).toEqual(['email']);
   });
+
+  it('bounds an e-mail address once normalized: 254 characters after NFKC are accepted, 255 refused, from an input of 95', () => {
+    // Each "㍱" (U+3371) becomes the three letters "hpa" under NFKC and lower case.
+    const address = (letters: number) => `${'㍱'.repeat(80)}${'a'.repeat(letters)}@example.com`;
+    expect(address(3)).toHaveLength(95);
+    expect(orderInputSchema.parse(order({ email: address(2) })).email).toHaveLength(254);
+    expect(problems(orderInputSchema.safeParse(order({ email: address(3) })))).toEqual(['email']);
+    expect(problems(registrationInputSchema.safeParse({ email: address(3), name: 'Grace Hopper' }))).toEqual(['email']);
+  });
 });
 
 describe('registration input bounds', () => {

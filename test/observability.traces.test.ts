@@ -9,12 +9,14 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../src/config';
 import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
 import { createServices, serviceSpanAttributes, type Services } from '../src/services';
 import { clientTracing, startTracing, tracingClientOptions, tracingConfig, tracingWorkerOptions, type Tracing } from '../src/tracing';
 import { createSagaWorker } from '../src/worker';
 import { buildBundle } from '../scripts/build-bundle';
 import { sampleOrder, UNDELIVERABLE_ADDRESS } from '../scripts/lib/sample-order';
 import { createDevServerEnv, readHistories, uniqueTaskQueue } from './helpers';
+import { sampleRegistration } from './support/samples';
 
 // Traces of a compensated order through a real worker and dev server, exported to memory: one trace
 // from the client's start span through the workflow and its activities to the service operations.
@@ -218,6 +220,54 @@ describe('a traced compensated order', () => {
     expect(one('RunWorkflow:orderSaga').resource.attributes['service.name']).toBe('saga-test');
     const text = JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events })));
     for (const personal of [order.email, order.shippingAddress.name, order.shippingAddress.line1, order.payment.token]) expect(text).not.toContain(personal);
+  });
+
+  /** Every failure a span records: its exception events' attributes and its error status. */
+  const failuresIn = (traced: ReadableSpan[]) =>
+    traced.flatMap((s) => [
+      ...s.events.filter((e) => e.name === 'exception').map((e) => ({ span: s.name, exception: e.attributes })),
+      ...(s.status.code === SpanStatusCode.ERROR ? [{ span: s.name, status: s.status }] : []),
+    ]);
+
+  it('keeps only the failure type of a failed workflow, activity and service call: no message, no stack', () => {
+    const failures = failuresIn(spans);
+    expect(failures.map((f) => f.span)).toEqual(expect.arrayContaining(['RunWorkflow:orderSaga', 'RunActivity:createShipment', 'shipping.create']));
+    for (const failure of failures) {
+      if ('exception' in failure) expect(Object.keys(failure.exception ?? {}), failure.span).toEqual(['exception.type']);
+      else expect(failure.status.message ?? 'Error', failure.span).toMatch(/^[A-Z][A-Za-z]*$/);
+    }
+    expect(one('shipping.create').status).toEqual({ code: SpanStatusCode.ERROR, message: 'Undeliverable' });
+    expect(one('RunActivity:createShipment').status).toEqual({ code: SpanStatusCode.ERROR, message: 'Undeliverable' });
+  });
+
+  describe('a traced registration whose address bounces', () => {
+    const registration = sampleRegistration({ email: `ada.lovelace.${Date.now().toString(36)}@bounce.test`, name: 'Ada Lovelace' });
+    let traced: ReadableSpan[] = [];
+
+    beforeAll(async () => {
+      exporter.reset();
+      const client = new Client({ connection: env.connection, namespace: 'default', ...tracingClientOptions(tracing) });
+      const handle = await startRegistration(client, registration, { taskQueue: worker.options.taskQueue });
+      await expect(handle.result()).rejects.toThrow();
+      for (let i = 0; i < 100 && !exporter.getFinishedSpans().some((s) => s.name === 'RunWorkflow:registrationSaga'); i++) {
+        await tracing.flush();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await tracing.flush();
+      traced = exporter.getFinishedSpans();
+    });
+
+    it('records its failures by type only, and neither the address nor the name anywhere', () => {
+      const failures = failuresIn(traced);
+      expect(failures.map((f) => f.span)).toEqual(expect.arrayContaining(['RunWorkflow:registrationSaga', 'RunActivity:sendVerificationEmail']));
+      for (const failure of failures) {
+        if ('exception' in failure) expect(Object.keys(failure.exception ?? {}), failure.span).toEqual(['exception.type']);
+        else expect(failure.status.message ?? 'Error', failure.span).toMatch(/^[A-Z][A-Za-z]*$/);
+      }
+      expect(traced.find((s) => s.name === 'RunActivity:sendVerificationEmail')?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'MailBounced' });
+      const text = JSON.stringify(traced.map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events })));
+      for (const personal of [registration.email, 'Ada Lovelace', 'ada.lovelace']) expect(text).not.toContain(personal);
+    });
   });
 });
 

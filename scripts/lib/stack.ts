@@ -113,6 +113,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
+      secret: config.idSecret,
       database: databaseOptions(config),
       ...(config.faults ? { faults: config.faults } : {}),
       ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),

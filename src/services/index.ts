@@ -1,4 +1,7 @@
 import type { Tracer } from '@opentelemetry/api';
+import { DEVELOPMENT_ID_SECRET } from '../config';
+import { deriveAtRestKeys } from './at-rest-keys';
+import { MailboxLimits } from './mailbox-limits';
 import { DEFAULT_DATABASE_URL, openDatabase, type Db, type OpenDatabaseOptions } from './db';
 import { FaultInjector, withFaults, type FaultConfig, type ServiceName } from './faults';
 import { combined, withBarrierObserver, type ServiceObserver } from './observe';
@@ -64,6 +67,12 @@ export interface ServicesConfig {
   seed?: number;
   /** Pool size and timeouts of the database. @default those of {@link openDatabase} */
   database?: OpenDatabaseOptions;
+  /**
+   * The secret the keys protecting verification data at rest derive from: the pepper of code hashes,
+   * the key of verification e-mails in the outbox, the key of the mailbox limits' table. The worker
+   * passes `SAGA_ID_SECRET`; it must never be stored in the database. @default DEVELOPMENT_ID_SECRET
+   */
+  secret?: string;
   /** Hears the barrier's outcomes of committed calls and the faults injected, e.g. to count them. @default none */
   observer?: ServiceObserver;
   /**
@@ -90,13 +99,15 @@ export async function createServices(config: ServicesConfig = {}): Promise<Servi
     const faulty = withFaults(name, service, faults);
     return tracer ? withSpans(name, faulty, tracer) : faulty;
   };
+  const keys = deriveAtRestKeys(config.secret ?? DEVELOPMENT_ID_SECRET);
+  const limits = new MailboxLimits(keys.mailbox);
   // Users mail their verification codes through the wrapped mail, so mail faults reach those too.
-  const mail = wrap('mail', new SqlMail(db));
+  const mail = wrap('mail', new SqlMail(db, keys.outbox, limits));
   return {
     inventory: wrap('inventory', new SqlInventory(db)),
     payments: wrap('payments', new SqlPayments(db)),
     shipping: wrap('shipping', new SqlShipping(db)),
-    users: wrap('users', new SqlUsers(db, mail)),
+    users: wrap('users', new SqlUsers(db, mail, keys.codeHash, limits)),
     mail,
     faults,
     operatorEmail: config.operatorEmail ?? 'ops@saga.test',

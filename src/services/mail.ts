@@ -4,12 +4,22 @@ import { forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
 import type { Db, Queryable } from './db';
 import { extractVerificationCode } from './mail-templates';
+import { isSealed, seal, unseal } from './at-rest-keys';
+import { REGISTRATION_MAILS_PER_MAILBOX_PER_DAY, type MailboxLimits } from './mailbox-limits';
 
 /** Mail to any address at this domain bounces, like a mail provider's test fixture. */
 export const BOUNCE_DOMAIN = 'bounce.test';
 
 /** The kinds of e-mail the sagas send; the outbox is counted by kind. */
 export type MailKind = 'order-confirmation' | 'verification' | 'welcome' | 'registration-failed' | 'operator-alert';
+
+// Anyone can make the registration mail these to an address of their choosing, so they count against
+// the mailbox's daily bound. A welcome needs the code from a verification e-mail; the others are
+// sent to customers who paid, or to the operator.
+const registrationMail: ReadonlySet<MailKind> = new Set(['verification', 'registration-failed']);
+
+/** What the outbox shows of a verification e-mail sealed under a key this process does not have. */
+const SEALED_UNDER_ANOTHER_KEY = '(sealed under another key: this process cannot read it)';
 
 /** One e-mail to send, with the idempotency key of the step sending it. */
 export interface OutgoingMail {
@@ -34,7 +44,12 @@ export interface OutboxMessage {
 
 /** Sends e-mail. Every message, delivered or bounced, is kept in the outbox. */
 export interface MailService {
-  /** Sends once per key; a bounce fails with `MailBounced`, now and on every repeat of the key. */
+  /**
+   * Sends once per key; a bounce fails with `MailBounced`, now and on every repeat of the key.
+   * Verification e-mails and registration failure notices are refused with `MailLimitReached` once
+   * the mailbox (the address without its `+tag`) has been sent
+   * {@link REGISTRATION_MAILS_PER_MAILBOX_PER_DAY} of them in 24 hours.
+   */
   send(message: OutgoingMail): Promise<{ messageId: string }>;
   /** Messages in the outbox, oldest first, optionally only those to one address or of one kind. */
   outbox(filter?: { to?: string; kind?: MailKind }): Promise<OutboxMessage[]>;
@@ -57,9 +72,17 @@ export function bounces(address: string): boolean {
   return address.toLowerCase().endsWith(`@${BOUNCE_DOMAIN}`);
 }
 
-/** {@link MailService} writing to the outbox table of the shared database (no SMTP transport). */
+/**
+ * {@link MailService} writing to the outbox table of the shared database (no SMTP transport). The
+ * body of a verification e-mail, which carries the code, is stored sealed under `outboxKey`, a key
+ * the database never holds; `limits` bounds the registration e-mails per mailbox.
+ */
 export class SqlMail implements MailService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly outboxKey: Buffer,
+    private readonly limits: MailboxLimits,
+  ) {}
 
   send(message: OutgoingMail): Promise<{ messageId: string }> {
     return this.sendWith(message);
@@ -74,7 +97,18 @@ export class SqlMail implements MailService {
     const outcome = await this.db.transaction((tx) =>
       forwardStep(tx, 'mail', message.key, async () => {
         const bounced = bounces(to);
+        const nowMs = Date.now();
+        const counted = !bounced && registrationMail.has(message.kind);
+        // Refused before anything is written: no message, and no verification code stored.
+        if (counted && (await this.limits.recent(tx, to, 'registration-mail', nowMs)) >= REGISTRATION_MAILS_PER_MAILBOX_PER_DAY) {
+          throw businessFailure(
+            FailureType.MailLimitReached,
+            `Mail (${message.kind}) refused: the mailbox has been sent ${REGISTRATION_MAILS_PER_MAILBOX_PER_DAY} registration e-mails in the last 24 hours`,
+            { to },
+          );
+        }
         if (!bounced) await alsoInTransaction?.(tx);
+        if (counted) await this.limits.record(tx, to, 'registration-mail', nowMs);
         const messageId = `msg-${randomUUID()}`;
         await tx.run('INSERT INTO outbox (message_id, idem_key, kind, to_address, subject, body, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
           messageId,
@@ -82,7 +116,7 @@ export class SqlMail implements MailService {
           message.kind,
           to,
           message.subject,
-          message.text,
+          message.kind === 'verification' ? seal(this.outboxKey, messageId, message.text) : message.text,
           bounced ? 'bounced' : 'sent',
           timestamp(),
         ]);
@@ -120,17 +154,27 @@ export class SqlMail implements MailService {
       kind: row.kind,
       to: row.to_address,
       subject: row.subject,
-      text: row.body,
+      text: this.readBody(row.message_id, row.body),
       status: row.status,
       createdAt: row.created_at,
     }));
   }
 
   async latestVerificationCode(to: string): Promise<string | undefined> {
-    const row = await this.db.get<{ body: string }>(
-      "SELECT body FROM outbox WHERE to_address = ? AND kind = 'verification' AND status = 'sent' ORDER BY created_at DESC, message_id DESC LIMIT 1",
+    const row = await this.db.get<{ message_id: string; body: string }>(
+      "SELECT message_id, body FROM outbox WHERE to_address = ? AND kind = 'verification' AND status = 'sent' ORDER BY created_at DESC, message_id DESC LIMIT 1",
       [to.toLowerCase()],
     );
-    return row && extractVerificationCode(row.body);
+    return row && extractVerificationCode(this.readBody(row.message_id, row.body));
+  }
+
+  // Bodies written before sealing existed are read as they are.
+  private readBody(messageId: string, body: string): string {
+    if (!isSealed(body)) return body;
+    try {
+      return unseal(this.outboxKey, messageId, body);
+    } catch {
+      return SEALED_UNDER_ANOTHER_KEY;
+    }
   }
 }

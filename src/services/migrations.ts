@@ -159,6 +159,26 @@ export const migrations: readonly Migration[] = [
     name: 'tcc-decisions',
     statements: [barrierDecisionsTable],
   },
+  {
+    version: 8,
+    name: 'mailbox-limits',
+    statements: [
+      // One row per mailbox (an HMAC of its name, see services/mailbox-limits.ts): the lock that
+      // serializes counting and recording for one mailbox.
+      `CREATE TABLE mailbox_limits (
+        mailbox_key TEXT PRIMARY KEY
+      )`,
+      // Wrong codes and registration e-mails, with their time in epoch milliseconds; counted over a
+      // sliding window and pruned as they leave it. Apart from the users, so reusing an account's
+      // row resets nothing.
+      `CREATE TABLE mailbox_events (
+        mailbox_key TEXT NOT NULL REFERENCES mailbox_limits (mailbox_key),
+        kind TEXT NOT NULL CHECK (kind IN ('wrong-code', 'registration-mail')),
+        at_ms BIGINT NOT NULL
+      )`,
+      `CREATE INDEX mailbox_events_by_key ON mailbox_events (mailbox_key, kind, at_ms)`,
+    ],
+  },
 ];
 
 /**

@@ -16,7 +16,7 @@ export const serviceSpanAttributes = {
 } as const;
 
 /** The failure's type (an `ApplicationFailure`'s `type`, else the error's name): a span's status names no message, which may hold personal data. */
-function failureType(err: unknown): string {
+export function failureType(err: unknown): string {
   const type = (err as { type?: unknown } | null)?.type;
   if (typeof type === 'string' && type) return type;
   return err instanceof Error ? err.name : 'Error';

@@ -5,16 +5,12 @@ import { timestamp } from './clock';
 import { isUniqueViolation, type Db, type Queryable } from './db';
 import type { MailContent } from './mail-templates';
 import type { SqlMail } from './mail';
+import { keyedDigest } from './at-rest-keys';
+import { WRONG_CODES_PER_MAILBOX_PER_DAY, type MailboxLimits } from './mailbox-limits';
 
 export type UserStatus = 'pending' | 'active' | 'deleted';
 
-/**
- * Wrong codes one address may have entered, over all its registrations, before its codes are refused
- * for good: a registration may be started again and again, and each run allows five tries.
- */
-export const MAX_FAILED_CHECKS_PER_ADDRESS = 20;
-
-/** A user account. The verification code itself is never stored, only a salted hash of it. */
+/** A user account. The verification code itself is never stored, only a peppered hash of it. */
 export interface User {
   userId: string;
   email: string;
@@ -24,7 +20,7 @@ export interface User {
   verificationSequence?: number;
   /** Whether a verification code is outstanding (issued and not yet used). */
   codeOutstanding: boolean;
-  /** Wrong codes entered so far. */
+  /** Wrong codes entered for this account so far (the rate limit counts per mailbox, apart from this). */
   failedChecks: number;
   createdAt: string;
   updatedAt: string;
@@ -34,7 +30,8 @@ export interface User {
 export interface UsersService {
   /**
    * Creates a pending account. `EmailTaken` when another pending or active account has the address
-   * (or the user id is in use by a different registration). A repeated key returns the first result.
+   * (or the user id is in use by a different registration); `UserIdTaken` when the user id belongs to
+   * an account, even a deleted one, of another address. A repeated key returns the first result.
    */
   create(input: { key: string; userId: string; email: string; name: string }): Promise<{ userId: string; status: 'pending' }>;
   /** Compensation of `create` (same key): marks the account deleted and forgets any outstanding code. */
@@ -49,8 +46,9 @@ export interface UsersService {
   issueVerificationCode(input: { key: string; userId: string; sequence: number; code: string; to: string; message: MailContent }): Promise<{ messageId: string }>;
   /**
    * Compares `code` with the latest code in constant time. An accepted code is used up. Once the
-   * address has had {@link MAX_FAILED_CHECKS_PER_ADDRESS} wrong codes, over all its accounts, every
-   * check is refused with `locked: true`. A repeated key returns the first answer.
+   * mailbox has had {@link WRONG_CODES_PER_MAILBOX_PER_DAY} wrong codes in 24 hours, over all its
+   * accounts and `+tag` variants, every check is refused with `locked: true` until the oldest of them
+   * is 24 hours old. A repeated key returns the first answer.
    */
   checkVerificationCode(input: { key: string; userId: string; code: string }): Promise<{ accepted: boolean; locked?: true }>;
   /** An account, deleted ones included. */
@@ -72,8 +70,20 @@ interface UserRow {
 
 const userColumns = 'user_id, email, name, status, code_hash, code_salt, code_sequence, failed_checks, created_at, updated_at';
 
-function hashCode(salt: string, code: string): string {
-  return createHmac('sha256', salt).update(code).digest('hex');
+// Hashes keyed by the pepper carry this prefix. A bare hex hash is one issued before the pepper
+// existed (an HMAC keyed by its own salt): still checked that way, so a registration waiting for its
+// code across the upgrade finishes, and never written again.
+const PEPPERED = 'p1:';
+
+function hashCode(pepper: Buffer, salt: string, code: string): string {
+  return `${PEPPERED}${keyedDigest(pepper, `${salt}:${code}`)}`;
+}
+
+function storedHashMatches(pepper: Buffer, row: { code_hash: string; code_salt: string }, code: string): boolean {
+  const actual = row.code_hash.startsWith(PEPPERED) ? hashCode(pepper, row.code_salt, code) : createHmac('sha256', row.code_salt).update(code).digest('hex');
+  const a = Buffer.from(actual);
+  const b = Buffer.from(row.code_hash);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 // The message names the user id only: messages are logged by the worker at every failed attempt and
@@ -84,12 +94,15 @@ function emailTaken(userId: string, email: string): Error {
 
 /**
  * {@link UsersService} on the shared database. Verification e-mails go through `mail`, whose
- * transaction also stores the code's hash.
+ * transaction also stores the code's hash, peppered with `codePepper` (a key the database never
+ * holds); wrong codes are counted per mailbox by `limits`.
  */
 export class SqlUsers implements UsersService {
   constructor(
     private readonly db: Db,
     private readonly mail: SqlMail,
+    private readonly codePepper: Buffer,
+    private readonly limits: MailboxLimits,
   ) {}
 
   create(input: { key: string; userId: string; email: string; name: string }): Promise<{ userId: string; status: 'pending' }> {
@@ -99,19 +112,24 @@ export class SqlUsers implements UsersService {
       forwardStep(tx, 'users', input.key, async () => {
         const now = timestamp();
         const existing = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
+        // A caller-chosen id stays with its address for good: handing it to another address would
+        // let one user id alternate between a victim's address and a decoy's.
+        if (existing && existing.email !== email) {
+          throw businessFailure(FailureType.UserIdTaken, `User id ${input.userId} belongs to another e-mail address: choose another user id`, { userId: input.userId });
+        }
         if (existing && existing.status !== 'deleted') {
           // The same registration run again under a new run id (a reset): the account is already there.
-          if (existing.status === 'pending' && existing.email === email) return pending;
+          if (existing.status === 'pending') return pending;
           throw businessFailure(FailureType.EmailTaken, `User id ${input.userId} is already registered`, { userId: input.userId });
         }
         if (await tx.get(`SELECT user_id FROM users WHERE email = ? AND status <> 'deleted'`, [email])) throw emailTaken(input.userId, email);
         try {
           if (existing) {
-            // The wrong codes of an address stay counted when it registers again under the same id.
+            // The same address registering again under its own id.
             await tx.run(
-              `UPDATE users SET failed_checks = CASE WHEN email = ? THEN failed_checks ELSE 0 END, email = ?, name = ?, status = 'pending', created_key = ?,
+              `UPDATE users SET name = ?, status = 'pending', created_key = ?,
                code_hash = NULL, code_salt = NULL, code_sequence = NULL, code_issued_at = NULL, updated_at = ? WHERE user_id = ?`,
-              [email, email, input.name, input.key, now, input.userId],
+              [input.name, input.key, now, input.userId],
             );
           } else {
             await tx.run(
@@ -163,7 +181,7 @@ export class SqlUsers implements UsersService {
       const stored = await tx.run(
         `UPDATE users SET code_hash = ?, code_salt = ?, code_sequence = ?, code_issued_at = ?, updated_at = ?
          WHERE user_id = ? AND status = 'pending' AND (code_sequence IS NULL OR code_sequence <= ?)`,
-        [hashCode(salt, input.code), salt, input.sequence, now, now, input.userId, input.sequence],
+        [hashCode(this.codePepper, salt, input.code), salt, input.sequence, now, now, input.userId, input.sequence],
       );
       if (stored === 1) return;
       await this.refuseCode(tx, input.userId, input.sequence);
@@ -189,16 +207,17 @@ export class SqlUsers implements UsersService {
       forwardStep(tx, 'users', input.key, async (): Promise<{ accepted: boolean; locked?: true }> => {
         const user = await tx.get<UserRow>(`SELECT ${userColumns} FROM users WHERE user_id = ?`, [input.userId]);
         if (!user || user.status !== 'pending' || !user.code_hash || !user.code_salt) return { accepted: false };
-        // Counted per address, over every account it ever had, so that starting the registration
-        // again does not buy a guesser more tries.
-        const wrong = await tx.get<{ n: number | null }>('SELECT SUM(failed_checks) AS n FROM users WHERE email = ?', [user.email]);
-        if (Number(wrong?.n ?? 0) >= MAX_FAILED_CHECKS_PER_ADDRESS) return { accepted: false, locked: true };
-        const expected = Buffer.from(user.code_hash, 'hex');
-        const actual = Buffer.from(hashCode(user.code_salt, input.code), 'hex');
+        const stored = { code_hash: user.code_hash, code_salt: user.code_salt };
+        // Counted per mailbox, over every account and +tag variant it ever had, so that starting the
+        // registration again does not buy a guesser more tries.
+        const nowMs = Date.now();
+        const wrong = await this.limits.recent(tx, user.email, 'wrong-code', nowMs);
+        if (wrong >= WRONG_CODES_PER_MAILBOX_PER_DAY) return { accepted: false, locked: true };
         const now = timestamp();
-        if (!timingSafeEqual(expected, actual)) {
+        if (!storedHashMatches(this.codePepper, stored, input.code)) {
+          await this.limits.record(tx, user.email, 'wrong-code', nowMs);
           await tx.run('UPDATE users SET failed_checks = failed_checks + 1, updated_at = ? WHERE user_id = ?', [now, input.userId]);
-          return Number(wrong?.n ?? 0) + 1 >= MAX_FAILED_CHECKS_PER_ADDRESS ? { accepted: false, locked: true } : { accepted: false };
+          return wrong + 1 >= WRONG_CODES_PER_MAILBOX_PER_DAY ? { accepted: false, locked: true } : { accepted: false };
         }
         // Single use: the code is consumed by the check that accepts it, and only by one.
         const consumed = await tx.run('UPDATE users SET code_hash = NULL, code_salt = NULL, updated_at = ? WHERE user_id = ? AND code_hash = ?', [

@@ -26,6 +26,10 @@ export const FailureType = {
   VerificationExpired: 'VerificationExpired',
   /** A registration for this e-mail address already exists. */
   EmailTaken: 'EmailTaken',
+  /** A caller-chosen user id already belongs to an account of another e-mail address (live or deleted). */
+  UserIdTaken: 'UserIdTaken',
+  /** The mailbox has been sent as many registration e-mails as it may be in 24 hours. */
+  MailLimitReached: 'MailLimitReached',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -27,12 +27,14 @@ function buildBaseSchemas() {
    * rather than kept, because a Cyrillic "а" looks like a Latin "a": two addresses that look the same
    * must not make two accounts. Kept deliberately plain otherwise: the mail service is the real judge.
    */
+  // Bounded after NFKC, not before: one compatibility character can unfold into several letters
+  // ("㍱" is "hPa"), so a short input could otherwise grow past the bound once normalized.
   const emailSchema = z
     .string()
     .trim()
-    .max(254)
     .normalize('NFKC')
     .toLowerCase()
+    .max(254)
     .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed')
     .refine((s) => !NON_ASCII.test(s), 'only ASCII e-mail addresses are accepted')
     .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address');

@@ -106,6 +106,22 @@ describe('verification e-mails', () => {
   });
 });
 
+describe('registration e-mails per mailbox', () => {
+  it('undoes a registration whose mailbox has had its 10 registration e-mails of the last 24 hours, mailing it nothing more', async () => {
+    seq += 1;
+    const local = `mailbox${seq}.${Date.now().toString(36)}`;
+    for (let i = 1; i <= 10; i++) {
+      await testbed.services.mail.send({ key: `wf-notice-${local}-${i}/run-1/mail`, kind: 'registration-failed', to: `${local}+${i}@example.com`, subject: 'Notice', text: 'Hello' });
+    }
+    const email = `${local}@example.com`;
+    const userId = `u-limits-${seq}-${Date.now().toString(36)}`;
+    const handle = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper' }, { taskQueue: testbed.taskQueue });
+    expect(await failureType(handle)).toBe(FailureType.MailLimitReached);
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+    expect(await testbed.services.mail.outbox({ to: email })).toEqual([]);
+  });
+});
+
 describe('the verification deadline', () => {
   it('accepts the code one second before the deadline', async () => {
     const { handle, email, userId } = await waitingRegistration('1 minute');

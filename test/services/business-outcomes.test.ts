@@ -26,7 +26,7 @@ describe.each(testEngines())('services on $name', (engine) => {
       const { db } = services();
       expect(await migrate(db)).toEqual([]);
       const rows = await db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       expect(await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM stock WHERE sku = 'sku-widget'")).toEqual({ n: 1 });
     });
   });
@@ -195,13 +195,13 @@ describe.each(testEngines())('services on $name', (engine) => {
       expect(await users.get(userId)).toMatchObject({ status: 'active' });
     });
 
-    it('stores only a salted hash of the code, never the code', async () => {
+    it('stores only a peppered hash of the code, never the code', async () => {
       const { db } = services();
       const { userId, email } = await register();
       await issue(userId, email, 1, '424242');
       const row = await db.get<Record<string, unknown>>('SELECT * FROM users WHERE user_id = ?', [userId]);
       expect(JSON.stringify(row)).not.toContain('424242');
-      expect(row).toMatchObject({ code_hash: expect.stringMatching(/^[0-9a-f]{64}$/), code_salt: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      expect(row).toMatchObject({ code_hash: expect.stringMatching(/^p1:[0-9a-f]{64}$/), code_salt: expect.stringMatching(/^[0-9a-f]{32}$/) });
     });
 
     it('accepts only the latest code once a new one is issued, and never revives an older one', async () => {
