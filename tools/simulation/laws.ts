@@ -88,7 +88,7 @@ export function checkLaws(outcomes: readonly SagaOutcome[], effects: readonly Ap
     if (searchAttribute !== status) broken.push(`${label}: SagaStatus reads ${searchAttribute} while the query reads ${status}`);
     const ended: SagaStatus | 'open' = end.kind === 'completed' ? SagaStatus.COMPLETED : end.kind === 'cancelled' ? SagaStatus.CANCELLED : end.kind === 'failed' ? (end.details?.status ?? 'open') : 'open';
     if (end.kind !== 'open' && ended !== status) broken.push(`${label}: the workflow ended ${end.kind} (${ended}) while the query reads ${status}`);
-    if (end.kind === 'open' && status !== SagaStatus.COMPENSATION_FAILED && !state.steps.some((s) => s.status === 'failed' && (s.recovery || s.confirmation?.status === 'failed'))) {
+    if (end.kind === 'open' && status !== SagaStatus.COMPENSATION_FAILED && !state.steps.some((s) => (s.status === 'failed' && s.recovery) || s.confirmation?.status === 'failed')) {
       broken.push(`${label}: left open in ${status} without waiting for an operator`);
     }
 
