@@ -45,6 +45,46 @@ describe.each(testEngines())('the idempotency barrier on $name', (engine) => {
       expect([applied, undone]).toEqual([1, 1]);
     });
 
+    it('refuses a forward call after its compensation ran, whoever wrote the try row', async () => {
+      const { db } = services();
+      const key = keyOf();
+      let applied = 0;
+      let undone = 0;
+      expect(await db.transaction((tx) => forwardStep(tx, 'test', key, async () => ({ applied: ++applied })))).toEqual({ applied: 1 });
+      expect(await db.transaction((tx) => compensationStep(tx, 'test', key, { undone: 0 }, async () => ({ undone: ++undone })))).toEqual({ undone: 1 });
+
+      // A run reset to before the step delivers it again: its first result no longer stands.
+      const refusal = await failureOf(db.transaction((tx) => forwardStep(tx, 'test', key, async () => ({ applied: ++applied }))));
+      expect(refusal).toMatchObject({ type: 'StepAlreadyCompensated', nonRetryable: true });
+      expect(refusal.message).toBe(`test step ${key} was compensated after it ran; refusing to apply it again`);
+      expect(refusal.details).toEqual([{ service: 'test', key }]);
+      expect([applied, undone]).toEqual([1, 1]);
+    });
+
+    it('makes a repeated forward call wait for a compensation still open on its key, then refuses it', async () => {
+      const { db } = services();
+      const key = keyOf();
+      await db.transaction((tx) => forwardStep(tx, 'test', key, async () => 'applied'));
+      let undoing!: () => void;
+      const undoStarted = new Promise<void>((resolve) => (undoing = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const compensation = db.transaction((tx) =>
+        compensationStep(tx, 'test', key, 'nothing', async () => {
+          undoing();
+          await released;
+          return 'undone';
+        }),
+      );
+      await undoStarted;
+      const repeated = failureOf(db.transaction((tx) => forwardStep(tx, 'test', key, async () => 'applied twice')));
+      // Long enough for the repeated call to reach the barrier while the compensation is still open.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release();
+      expect(await compensation).toBe('undone');
+      expect(await repeated).toMatchObject({ type: 'StepAlreadyCompensated' });
+    });
+
     it('counts attempts per key across calls', async () => {
       const { db } = services();
       const key = keyOf();

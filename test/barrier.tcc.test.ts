@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FailureType } from '../src/shared/failures';
-import { cancelStep, confirmStep, forwardStep } from '@saga-temporal/barrier';
+import { cancelStep, compensationStep, confirmStep, forwardStep } from '@saga-temporal/barrier';
 import { failureOf, testEngines, useTestServices } from './postgres';
 
 // The barrier's try-confirm-cancel phases with DTM's rules, on both engines: a cancel before its try
@@ -84,6 +84,40 @@ describe.each(testEngines())('the try-confirm-cancel barrier on $name', (engine)
       expect(refusal).toMatchObject({ type: FailureType.TccPhaseRefused });
       expect(refusal.message).toBe(`test confirm of ${key} refused: its try never ran`);
       expect(await db.transaction((tx) => cancelStep(tx, 'test', key, 'nothing', async () => 'released'))).toBe('nothing');
+    });
+
+    it('refuses a try repeated after its cancel released it', async () => {
+      const { db } = services();
+      const key = keyOf();
+      let tried = 0;
+      await db.transaction((tx) => forwardStep(tx, 'test', key, async () => ++tried));
+      expect(await db.transaction((tx) => cancelStep(tx, 'test', key, 'nothing', async () => 'released'))).toBe('released');
+      const refusal = await failureOf(db.transaction((tx) => forwardStep(tx, 'test', key, async () => ++tried)));
+      expect(refusal).toMatchObject({ type: 'StepAlreadyCompensated', nonRetryable: true });
+      expect(tried).toBe(1);
+    });
+
+    it('refuses a first confirm after a compensation of the participant, changing nothing', async () => {
+      const { db } = services();
+      const key = keyOf();
+      let confirmed = 0;
+      await db.transaction((tx) => forwardStep(tx, 'test', key, async () => 'held'));
+      await db.transaction((tx) => compensationStep(tx, 'test', key, 'nothing', async () => 'undone'));
+      const refusal = await failureOf(db.transaction((tx) => confirmStep(tx, 'test', key, async () => ++confirmed)));
+      expect(refusal).toMatchObject({ type: 'TccPhaseRefused', nonRetryable: true });
+      expect(refusal.message).toBe(`test confirm of ${key} refused: it was compensated before`);
+      expect(confirmed).toBe(0);
+    });
+
+    it('refuses a confirm repeated after the confirmed participant was compensated, instead of answering that it stands', async () => {
+      const { db } = services();
+      const key = keyOf();
+      await db.transaction((tx) => forwardStep(tx, 'test', key, async () => 'held'));
+      expect(await db.transaction((tx) => confirmStep(tx, 'test', key, async () => 'taken'))).toBe('taken');
+      await db.transaction((tx) => compensationStep(tx, 'test', key, 'nothing', async () => 'refunded'));
+      const refusal = await failureOf(db.transaction((tx) => confirmStep(tx, 'test', key, async () => 'taken again')));
+      expect(refusal).toMatchObject({ type: 'TccPhaseRefused' });
+      expect(refusal.message).toBe(`test confirm of ${key} refused: it was compensated before`);
     });
 
     it('lets exactly one of a racing confirm and cancel decide', async () => {

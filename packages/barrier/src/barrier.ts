@@ -19,7 +19,9 @@ const report = (tx: Queryable, service: string, phase: BarrierPhase, outcome: Ba
 // op) waits for the first to finish (PostgreSQL) or cannot run at the same time at all (SQLite), and
 // then sees its row. On PostgreSQL that needs READ COMMITTED, which `Db.transaction` asks for
 // explicitly: under a snapshot isolation the waiting insert would fail with a serialization error. A compensation claims the forward row before its own, so a forward call and its
-// compensation racing each other are ordered by that one row.
+// compensation racing each other are ordered by that one row. When the forward row exists already,
+// both lock it (an UPDATE that changes nothing) before they look for the compensation's row: a repeated
+// forward call then waits for a compensation still open on its key, and sees its row once it commits.
 
 interface BarrierRow {
   written_by: 'try' | 'cancel';
@@ -29,6 +31,13 @@ interface BarrierRow {
 const claim = 'INSERT INTO barriers (service, idem_key, op, written_by, result, created_at) VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING';
 const read = 'SELECT written_by, result FROM barriers WHERE service = ? AND idem_key = ? AND op = ?';
 const record = 'UPDATE barriers SET result = ? WHERE service = ? AND idem_key = ? AND op = ?';
+const lock = 'UPDATE barriers SET written_by = written_by WHERE service = ? AND idem_key = ? AND op = ?';
+
+// Whether the step's compensation has run (or found nothing to undo), after waiting for one still open.
+async function compensated(tx: Queryable, service: string, key: string): Promise<boolean> {
+  await tx.run(lock, [service, key, 'try']);
+  return (await tx.get<BarrierRow>(read, [service, key, 'cancel'])) !== undefined;
+}
 
 async function storedResult<T>(tx: Queryable, service: string, key: string, op: 'try' | 'cancel'): Promise<BarrierRow & { value: T }> {
   const row = await tx.get<BarrierRow>(read, [service, key, op]);
@@ -38,17 +47,21 @@ async function storedResult<T>(tx: Queryable, service: string, key: string, op: 
 
 /**
  * Runs the forward step `apply` once per key. A repeated call returns the first call's result; a call
- * after the step's compensation is refused with `StepAlreadyCompensated` and changes nothing.
+ * after the step's compensation, whether the step had run before it or not, is refused with
+ * `StepAlreadyCompensated` and changes nothing.
  */
 export async function forwardStep<T>(tx: Queryable, service: string, key: string, apply: () => Promise<T>): Promise<T> {
   const fresh = await tx.run(claim, [service, key, 'try', 'try', timestamp()]);
   if (fresh === 0) {
     const stored = await storedResult<T>(tx, service, key, 'try');
-    if (stored.written_by === 'cancel') {
+    // A step that ran and was undone must not answer with its first result: the caller (a run reset
+    // to before the step) would go on as if the effect stood, and build on what no longer exists.
+    const ranBefore = stored.written_by === 'try';
+    if (!ranBefore || (await compensated(tx, service, key))) {
       report(tx, service, BarrierPhase.forward, Outcome.refusedLate);
       throw businessFailure(
         FailureType.StepAlreadyCompensated,
-        `${service} step ${key} was compensated before it ran; refusing to apply it now`,
+        ranBefore ? `${service} step ${key} was compensated after it ran; refusing to apply it again` : `${service} step ${key} was compensated before it ran; refusing to apply it now`,
         { service, key },
       );
     }
@@ -76,6 +89,7 @@ export async function compensationStep<T>(tx: Queryable, service: string, key: s
 async function compensate<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, undo: () => Promise<T>): Promise<{ value: T; outcome: BarrierOutcomeKind }> {
   const now = timestamp();
   const blockedForward = await tx.run(claim, [service, key, 'try', 'cancel', now]);
+  if (blockedForward === 0) await tx.run(lock, [service, key, 'try']);
   const fresh = await tx.run(claim, [service, key, 'cancel', 'cancel', now]);
   if (fresh === 0) return { value: (await storedResult<T>(tx, service, key, 'cancel')).value, outcome: Outcome.duplicate };
   const value = blockedForward === 1 ? nothingToUndo : await undo();
@@ -99,7 +113,7 @@ function phaseRefused(tx: Queryable, service: string, key: string, phase: Decisi
 }
 
 // Claims the decision for `phase`; when it is taken already, returns the first result of the same
-// phase (a duplicate, reported as such) or refuses the other one.
+// phase (a duplicate, for the caller to report) or refuses the other one.
 async function decide<T>(tx: Queryable, service: string, key: string, phase: Decision): Promise<{ fresh: true } | { fresh: false; value: T }> {
   if ((await tx.run(claimDecision, [service, key, phase, timestamp()])) === 1) return { fresh: true };
   const row = await tx.get<{ decision: Decision; result: string | null }>(readDecision, [service, key]);
@@ -108,19 +122,25 @@ async function decide<T>(tx: Queryable, service: string, key: string, phase: Dec
     const cancelled = row.decision === 'cancel';
     phaseRefused(tx, service, key, phase, cancelled ? Outcome.refusedAfterCancel : Outcome.refusedAfterConfirm, `it was ${cancelled ? 'cancelled' : 'confirmed'} before`);
   }
-  report(tx, service, phase, Outcome.duplicate);
   return { fresh: false, value: (row.result === null ? null : JSON.parse(row.result)) as T };
 }
 
 /**
  * Confirms a try once per key. A repeated confirm returns the first one's result; a confirm after the
- * cancel, or of a try that never ran, is refused with `TccPhaseRefused` and changes nothing.
+ * cancel or after a compensation of the key, or of a try that never ran, is refused with
+ * `TccPhaseRefused` and changes nothing.
  */
 export async function confirmStep<T>(tx: Queryable, service: string, key: string, confirm: () => Promise<T>): Promise<T> {
   const decided = await decide<T>(tx, service, key, 'confirm');
-  if (!decided.fresh) return decided.value;
   const tried = await tx.get<BarrierRow>(read, [service, key, 'try']);
   if (tried?.written_by !== 'try') phaseRefused(tx, service, key, 'confirm', Outcome.refusedNotTried, 'its try never ran');
+  // A compensation (`compensationStep`) claims no decision: its row in `barriers` is what says the
+  // participant was undone, and a confirm, first or repeated, must not report it as standing.
+  if (await compensated(tx, service, key)) phaseRefused(tx, service, key, 'confirm', Outcome.refusedAfterCancel, 'it was compensated before');
+  if (!decided.fresh) {
+    report(tx, service, BarrierPhase.confirm, Outcome.duplicate);
+    return decided.value;
+  }
   const result = await confirm();
   await tx.run(recordDecision, [JSON.stringify(result), service, key]);
   report(tx, service, BarrierPhase.confirm, Outcome.applied);
@@ -134,7 +154,10 @@ export async function confirmStep<T>(tx: Queryable, service: string, key: string
  */
 export async function cancelStep<T>(tx: Queryable, service: string, key: string, nothingToUndo: T, cancel: () => Promise<T>): Promise<T> {
   const decided = await decide<T>(tx, service, key, 'cancel');
-  if (!decided.fresh) return decided.value;
+  if (!decided.fresh) {
+    report(tx, service, BarrierPhase.cancel, Outcome.duplicate);
+    return decided.value;
+  }
   const { value, outcome } = await compensate(tx, service, key, nothingToUndo, cancel);
   await tx.run(recordDecision, [JSON.stringify(value), service, key]);
   report(tx, service, BarrierPhase.cancel, outcome);

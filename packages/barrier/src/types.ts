@@ -38,9 +38,9 @@ export interface BarrierDatabaseOptions {
 
 /** Failure types the barrier throws, as the `type` of a non-retryable `ApplicationFailure`. */
 export const BarrierFailureType = {
-  /** A forward step arrived after its compensation had run (or had found nothing to undo); it was refused and changed nothing. */
+  /** A forward step arrived after its compensation had run (or had found nothing to undo), whether the step had run before it or not; it was refused and changed nothing. */
   StepAlreadyCompensated: 'StepAlreadyCompensated',
-  /** A try-confirm-cancel phase that contradicts the participant's decision (a confirm after a cancel, a cancel after a confirm, a confirm whose try never ran); it changed nothing. */
+  /** A try-confirm-cancel phase that contradicts the participant's decision (a confirm after a cancel or a compensation, a cancel after a confirm, a confirm whose try never ran); it changed nothing. */
   TccPhaseRefused: 'TccPhaseRefused',
 } as const;
 
@@ -66,7 +66,7 @@ export const BarrierOutcomeKind = {
   nothingToUndo: 'nothing_to_undo',
   /** A forward step (or try) that arrived after its compensation: refused with `StepAlreadyCompensated`. */
   refusedLate: 'refused_late',
-  /** A confirm after the participant's cancel: refused with `TccPhaseRefused`. */
+  /** A confirm after the participant's cancel, or after a compensation of its key: refused with `TccPhaseRefused`. */
   refusedAfterCancel: 'refused_after_cancel',
   /** A cancel after the participant's confirm: refused with `TccPhaseRefused`. */
   refusedAfterConfirm: 'refused_after_confirm',
