@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { sagaStateQuery, SagaStatus, skipCompensationUpdate, type SagaFailureDetails } from '@saga-temporal/saga';
+import { parentDecisionSignal, sagaStateQuery, SagaStatus, skipCompensationUpdate, type SagaFailureDetails } from '@saga-temporal/saga';
 import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { useFixtureWorker } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
@@ -77,5 +78,36 @@ describe('a trip whose child saga ended before the trip decided', () => {
     await handle.result().catch(() => undefined);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     await recordHistory(handle, 'patterns/child', 'trip-child-terminated');
+  }, 60_000);
+});
+
+describe('a trip reset to its first workflow task while its children wait for its decision', () => {
+  it('fails the child step and reports the child of the earlier run as not undone, never as compensated', async () => {
+    const handle = await start({ after: 'block', awaitOperator: true }, 'trip-reset');
+    await waitUntil(() => recording.logOf(handle.workflowId).includes('do:itinerary'), 30_000);
+    const { runId } = await handle.describe();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
+    const reset = await fixture.env.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: handle.workflowId, runId },
+      workflowTaskFinishEventId: firstTask.eventId,
+      reason: 'test: reset to the first workflow task',
+      requestId: randomUUID(),
+    });
+    const rerun = fixture.env.client.workflow.getHandle(handle.workflowId, reset.runId!);
+
+    await waitUntil(async () => (await rerun.query(sagaStateQuery)).status === SagaStatus.COMPENSATION_FAILED, 30_000);
+    const state = await rerun.query(sagaStateQuery);
+    expect(state.failure?.type).toBe('ChildNotAttached');
+    expect(state.compensationFailures.map(({ step, type }) => ({ step, type }))).toEqual([{ step: 'flight', type: 'ChildNotUndone' }]);
+    // The children of the first run still wait for a decision: nothing of theirs was undone.
+    for (const kind of ['flight', 'hotel']) {
+      expect((await child(handle, kind).describe()).status.name).toBe('RUNNING');
+      expect(undone(handle, kind)).toEqual([]);
+    }
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-child-not-attached');
+    for (const kind of ['flight', 'hotel']) await child(handle, kind).signal(parentDecisionSignal, 'compensate');
+    await rerun.terminate('test over');
   }, 60_000);
 });

@@ -6,7 +6,7 @@
 // all or nothing. Signals and conditions only: deterministic and replay-safe. Sandbox-safe: only
 // @temporalio/workflow and @temporalio/common.
 
-import { ApplicationFailure, type Duration } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, type Duration } from '@temporalio/common';
 import {
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -48,8 +48,10 @@ export const ChildSagaFailureType = {
   CommittedBeforeCompensation: 'CommittedBeforeCompensation',
   /** A parent did not commit its children because one of them had closed (its deadline passed) before it could be held: the parent unwinds instead. */
   ChildClosedBeforeCommit: 'ChildClosedBeforeCommit',
-  /** A parent could not compensate a child ended from outside its code (terminated, timed out): its compensations never ran, its steps may stand. */
+  /** A parent could not compensate a child ended from outside its code (terminated, timed out), or one an earlier run of the parent started: its steps may stand. */
   ChildNotUndone: 'ChildNotUndone',
+  /** A parent run (after a reset or a retry) found its child already started by an earlier run, and cannot take it over: the step fails. */
+  ChildNotAttached: 'ChildNotAttached',
 } as const;
 
 /** Options of {@link awaitParentDecision}. */
@@ -127,6 +129,7 @@ export class ChildSagas {
   private readonly ready = new Map<string, unknown>();
   private readonly held = new Set<string>();
   private readonly closed = new Set<string>();
+  private readonly ofEarlierRun = new Set<string>();
 
   constructor() {
     setHandler(childReadySignal, ({ workflowId, result }) => void this.ready.set(workflowId, result));
@@ -154,14 +157,29 @@ export class ChildSagas {
         // The parent's cancellation does not reach the child: the parent's unwinding tells it to compensate.
         // Started outside the parent's cancellation, so that its end stays observable while the parent
         // unwinds a cancellation (a handle of a cancelled scope stops waiting for an abandoned child).
-        const handle = await CancellationScope.nonCancellable(() =>
-          startChild(def.workflowType, {
-            workflowId,
-            args: def.args,
-            cancellationType: ChildWorkflowCancellationType.ABANDON,
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-          }),
-        );
+        let handle: ChildWorkflowHandle<Workflow>;
+        try {
+          handle = await CancellationScope.nonCancellable(() =>
+            startChild(def.workflowType, {
+              workflowId,
+              args: def.args,
+              cancellationType: ChildWorkflowCancellationType.ABANDON,
+              parentClosePolicy: ParentClosePolicy.ABANDON,
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // A run reset to before the child started, or a retried run, meets the child of an earlier
+          // run still open. A handle of another run cannot see that child close, so this run cannot
+          // decide it: it fails the step, and its compensation says the child is not undone.
+          this.ofEarlierRun.add(workflowId);
+          throw ApplicationFailure.create({
+            type: ChildSagaFailureType.ChildNotAttached,
+            message: `Child saga ${workflowId} was started by an earlier run of this parent (a reset or a retry); this run cannot take it over`,
+            nonRetryable: true,
+            cause: err,
+          });
+        }
         this.handles.set(workflowId, handle);
         const closed = handle.result();
         closed.then(
@@ -176,6 +194,13 @@ export class ChildSagas {
         summary: `Compensate child saga ${workflowId}`,
         run: async () => {
           const handle = this.handles.get(workflowId);
+          if (this.ofEarlierRun.has(workflowId)) {
+            throw ApplicationFailure.create({
+              type: ChildSagaFailureType.ChildNotUndone,
+              message: `Child saga ${workflowId} belongs to an earlier run of this parent and was not undone by this one: decide it by hand (signal sagaParentDecision)`,
+              nonRetryable: true,
+            });
+          }
           if (!handle) return;
           // A child still doing its forward steps asks for a decision once it is done: wait for that (or
           // for its end), so that it is never left waiting for a decision nobody will send.
