@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { barrierSchema, BarrierFailureType, compensationStep, forwardStep, type BarrierDatabase } from '@saga-temporal/barrier';
+import { barrierSchema, BarrierFailureType, compensationStep, forwardStep, type BarrierDatabase, type BarrierOutcome } from '@saga-temporal/barrier';
 import { numberPlaceholders, postgresBarrierDatabase } from '@saga-temporal/barrier/postgres';
 import { sqliteBarrierDatabase } from '@saga-temporal/barrier/sqlite';
 import { failureOf, testEngines, type TestDatabase } from './postgres';
@@ -16,22 +16,32 @@ interface Opened {
   close(): Promise<void>;
 }
 
-async function open(url: string): Promise<Opened> {
+// `frozen` refuses every row through a trigger that makes the database end the transaction by itself:
+// SQLite's RAISE(ROLLBACK) at the insert, and on PostgreSQL a deferred constraint trigger at COMMIT.
+const sqliteFrozen = [
+  'CREATE TABLE frozen (id TEXT PRIMARY KEY)',
+  "CREATE TRIGGER frozen_guard BEFORE INSERT ON frozen BEGIN SELECT RAISE(ROLLBACK, 'frozen takes no rows'); END",
+];
+const postgresFrozen = [
+  'CREATE TABLE frozen (id TEXT PRIMARY KEY)',
+  "CREATE FUNCTION frozen_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'frozen takes no rows'; END $$",
+  'CREATE CONSTRAINT TRIGGER frozen_guard AFTER INSERT ON frozen DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION frozen_guard()',
+];
+
+async function open(url: string, onOutcome: (outcome: BarrierOutcome) => void): Promise<Opened> {
   if (url.startsWith('sqlite:')) {
     const conn = new BetterSqlite3(url.slice('sqlite:'.length), { timeout: 5000 });
-    for (const statement of barrierSchema) conn.exec(statement);
-    conn.exec('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+    for (const statement of [...barrierSchema, 'CREATE TABLE effects (id TEXT PRIMARY KEY)', ...sqliteFrozen]) conn.exec(statement);
     return {
-      db: sqliteBarrierDatabase(conn),
+      db: sqliteBarrierDatabase(conn, { onOutcome }),
       count: async (sql) => (conn.prepare(sql).get() as { n: number }).n,
       close: async () => void conn.close(),
     };
   }
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  for (const statement of barrierSchema) await pool.query(statement);
-  await pool.query('CREATE TABLE effects (id TEXT PRIMARY KEY)');
+  for (const statement of [...barrierSchema, 'CREATE TABLE effects (id TEXT PRIMARY KEY)', ...postgresFrozen]) await pool.query(statement);
   return {
-    db: postgresBarrierDatabase(pool),
+    db: postgresBarrierDatabase(pool, { onOutcome }),
     count: async (sql) => Number((await pool.query<{ n: string }>(sql)).rows[0]?.n),
     close: () => pool.end(),
   };
@@ -41,10 +51,11 @@ describe.each(testEngines())('the barrier package on $name', (engine) => {
   let database: TestDatabase | undefined;
   let opened: Opened | undefined;
   const db = () => opened!.db;
+  const outcomes: BarrierOutcome[] = [];
   beforeAll(async () => {
     if (!engine.create) return;
     database = await engine.create();
-    opened = await open(database.url);
+    opened = await open(database.url, (outcome) => void outcomes.push(outcome));
   });
   afterAll(async () => {
     await opened?.close();
@@ -78,6 +89,34 @@ describe.each(testEngines())('the barrier package on $name', (engine) => {
       expect(await db().transaction((tx) => compensationStep(tx, 'pay', 'late-1', 'nothing', async () => 'refunded'))).toBe('nothing');
       const refusal = await failureOf(db().transaction((tx) => forwardStep(tx, 'pay', 'late-1', async () => 'charged')));
       expect(refusal).toMatchObject({ type: BarrierFailureType.StepAlreadyCompensated, nonRetryable: true, details: [{ service: 'pay', key: 'late-1' }] });
+    });
+
+    it('hands the caller the error with which the database ended the transaction by itself, and takes the next one', async () => {
+      outcomes.length = 0;
+      const failing = db().transaction((tx) =>
+        forwardStep(tx, 'pay', 'frozen-1', async () => {
+          await tx.run('INSERT INTO frozen (id) VALUES (?)', ['frozen-1']);
+          return 'charged';
+        }),
+      );
+      await expect(failing).rejects.toThrow('frozen takes no rows');
+      expect(await opened!.count("SELECT COUNT(*) AS n FROM barriers WHERE idem_key = 'frozen-1'")).toBe(0);
+      // Nothing committed, nothing reported; the next transaction runs as usual.
+      expect(outcomes).toEqual([]);
+      expect(await db().transaction((tx) => forwardStep(tx, 'pay', 'frozen-1', async () => 'charged'))).toBe('charged');
+      expect(outcomes).toEqual([{ service: 'pay', phase: 'forward', outcome: 'applied' }]);
+    });
+
+    it.runIf(engine.name === 'SQLite')('reports a refusal that comes after SQLite ended the transaction by itself, with the refusal as the error', async () => {
+      await db().transaction((tx) => compensationStep(tx, 'pay', 'late-frozen-1', 'nothing', async () => 'refunded'));
+      outcomes.length = 0;
+      const refused = db().transaction(async (tx) => {
+        // A best-effort row the body does without when it is refused: here the trigger also ended the transaction.
+        await tx.run('INSERT INTO frozen (id) VALUES (?)', ['audit-late-frozen-1']).catch(() => 0);
+        return forwardStep(tx, 'pay', 'late-frozen-1', async () => 'charged');
+      });
+      expect(await failureOf(refused)).toMatchObject({ type: 'StepAlreadyCompensated' });
+      expect(outcomes).toEqual([{ service: 'pay', phase: 'forward', outcome: 'refused_late' }]);
     });
 
     it('applies a step once when eight deliveries of it race', async () => {

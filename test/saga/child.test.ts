@@ -37,6 +37,9 @@ describe('a trip with child sagas', () => {
   it('commits both children when it completes; each child names the trip as its parent', async () => {
     const handle = await start({}, 'trip-ok');
     expect(await handle.result()).toEqual(['flight-booked', 'hotel-booked']);
+    // Each child was asked to hold and said it held before it was told to commit.
+    const signals = ((await handle.fetchHistory()).events ?? []).flatMap((e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? []);
+    expect(signals.filter((name) => name === 'sagaChildHeld')).toHaveLength(2);
     for (const kind of ['flight', 'hotel']) {
       const description = await child(handle, kind).describe();
       expect(description.status.name).toBe('COMPLETED');
@@ -44,7 +47,7 @@ describe('a trip with child sagas', () => {
       expect(description.parentExecution?.runId).toBe((await handle.describe()).runId);
       expect(undone(handle, kind)).toEqual([]);
     }
-    await recordHistory(handle, 'patterns/child', 'trip-committed');
+    await recordHistory(handle, 'patterns/child', 'trip-committed-held');
   });
 
   it('receives a failing child as a typed failure and compensates the child that completed', async () => {

@@ -4,13 +4,13 @@ import { bundleFor, readHistories, workflowBundle } from '../helpers';
 
 // Histories of the saga patterns, recorded by their tests (`RECORD_HISTORIES=1 npx vitest run
 // test/saga/pivot.test.ts test/saga/tcc.test.ts test/saga/child.test.ts
-// test/saga/ledger.test.ts test/order/pivot.test.ts`). Replaying them with today's code proves a worker
+// test/saga/ledger.test.ts test/saga/child-ended.test.ts test/order/pivot.test.ts`). Replaying them with today's code proves a worker
 // can pick any of them up after a crash or a deploy.
 
 const folders = [
   { folder: 'patterns/pivot', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['pivot-cancelled-after', 'pivot-failed-after-retried', 'pivot-failed-before'] },
   { folder: 'patterns/tcc', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['tcc-confirm-held', 'tcc-confirmed', 'tcc-later-failure', 'tcc-try-failed'] },
-  { folder: 'patterns/child', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['trip-cancelled', 'trip-child-failed', 'trip-committed', 'trip-parent-failed'] },
+  { folder: 'patterns/child', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['trip-cancelled', 'trip-child-closed-before-commit', 'trip-child-failed', 'trip-child-terminated', 'trip-committed-held', 'trip-committed', 'trip-parent-failed', 'trip-reset-child-not-attached'] },
   { folder: 'patterns/ledger', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['cancelled-after-pivot', 'confirm-in-flight', 'failed-after-pivot', 'unawaited-tcc'] },
   { folder: 'patterns/order-pivot', bundle: workflowBundle, expected: ['completed', 'undeliverable'] },
 ];

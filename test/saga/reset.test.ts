@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../src/shared/failures';
@@ -22,7 +23,28 @@ import { sampleOrder, uniqueId } from '../support/samples';
 
 let seq = 0;
 
-const testbed = useSagaTestbed({ server: 'dev-server' });
+// Orders whose shipment answers late: created in the books, the activity then waits (heartbeating)
+// until the order's cancellation reaches it. Only the first call of each order waits.
+const lateShipments = new Set<string>();
+
+const testbed = useSagaTestbed({
+  server: 'dev-server',
+  activities: (real) => ({
+    ...real,
+    async createShipment(input: Parameters<typeof real.createShipment>[0]) {
+      const shipment = await real.createShipment(input);
+      if (!lateShipments.delete(input.orderId)) return shipment;
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), 200);
+      try {
+        await context.cancelled;
+      } finally {
+        clearInterval(beat);
+      }
+      return shipment;
+    },
+  }),
+});
 
 const order = (overrides: Partial<OrderInput> = {}): OrderInput => sampleOrder({ orderId: uniqueId('o-reset'), ...overrides });
 
@@ -95,22 +117,51 @@ describe('a reset of the order saga', () => {
     const undone = await books(input.orderId);
     expect(undone).toEqual({ ledger: { authorize: 1, capture: 1, refund: 1 }, reservations: 1, shipments: 0, payments: 1 });
 
-    // Back to the very first task: every step of the order runs again in the new run.
+    // Back to the very first task: the order's first stage runs again in the new run. The first run
+    // undid those steps, so they are refused instead of answering with results that no longer stand,
+    // and the new run unwinds what it registered, answered from the first undo.
     const rerun = await resetToTaskScheduling(first, 'reserveStock');
-    // Steps that ran answer with their first result; the shipment, which never happened and was
-    // marked compensated by the first run, is refused; then everything is undone, by the first undo.
     expect(await failureTypeOf(rerun)).toBe(FailureType.StepAlreadyCompensated);
     const state = await rerun.query(sagaStateQuery);
     expect(state.status).toBe(SagaStatus.COMPENSATED);
     expect(state.steps.map((s) => [s.name, s.status])).toEqual([
       ['reserveStock', 'compensated'],
       ['authorizePayment', 'compensated'],
-      ['capturePayment', 'compensated'],
-      ['createShipment', 'compensated'],
     ]);
     expect(await books(input.orderId)).toEqual(undone);
     for (const r of await testbed.services.inventory.reservations(input.orderId)) expect(r.status).toBe('released');
     expect((await testbed.services.payments.get(input.orderId))?.status).toBe('refunded');
+    expect((await audit(testbed.services)).problems).toEqual([]);
+  });
+
+  it('of an order cancelled and unwound, to its first workflow task, ends compensated: nothing stands and no confirmation is sent', async () => {
+    const input = order();
+    lateShipments.add(input.orderId);
+    const first = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    // The shipment exists, its activity has not answered: the customer cancels.
+    await waitUntil(async () => (await testbed.services.shipping.get(input.orderId)) !== undefined, 30_000);
+    await first.cancel();
+    const cancelled = await first.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((cancelled as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect((await first.query(sagaStateQuery)).status).toBe(SagaStatus.CANCELLED);
+    const undone = await books(input.orderId);
+    expect(undone).toEqual({ ledger: { authorize: 1, capture: 1, refund: 1 }, reservations: 1, shipments: 1, payments: 1 });
+
+    const rerun = await resetToTaskScheduling(first, 'reserveStock');
+    // Every step of the first run was undone: the first one is refused, and what the new run
+    // registered is undone again, which the barrier answers from the first undo.
+    expect(await failureTypeOf(rerun)).toBe('StepAlreadyCompensated');
+    expect((await rerun.query(sagaStateQuery)).status).toBe(SagaStatus.COMPENSATED);
+    expect((await rerun.describe()).status.name).toBe('FAILED');
+    expect(await books(input.orderId)).toEqual(undone);
+    for (const r of await testbed.services.inventory.reservations(input.orderId)) expect(r.status).toBe('released');
+    expect((await testbed.services.payments.get(input.orderId))?.status).toBe('refunded');
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('cancelled');
+    const confirmations = await testbed.services.mail.outbox({ to: input.email, kind: 'order-confirmation' });
+    expect(confirmations.filter((m) => m.subject.includes(input.orderId))).toEqual([]);
     expect((await audit(testbed.services)).problems).toEqual([]);
   });
 });

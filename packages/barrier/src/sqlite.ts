@@ -14,6 +14,8 @@ import type { BarrierDatabase, BarrierDatabaseOptions, BarrierSql, BarrierValue 
 export interface SqliteConnection {
   prepare(sql: string): { run(...params: never[]): { changes: number }; get(...params: never[]): unknown };
   exec(sql: string): unknown;
+  /** Whether a transaction is open: SQLite ends one by itself on some errors (a trigger's `RAISE(ROLLBACK)`, SQLITE_FULL). */
+  readonly inTransaction: boolean;
 }
 
 /** A {@link BarrierDatabase} on SQLite whose transactions also hand out the connection for the business change. */
@@ -53,7 +55,9 @@ export function sqliteBarrierDatabase(connection: SqliteConnection, options: Bar
           outcomes?.committed();
           return result;
         } catch (err) {
-          connection.exec('ROLLBACK');
+          // Rolled back by SQLite already, a ROLLBACK would fail with "no transaction is active" and
+          // hide the error that ended it.
+          if (connection.inTransaction) connection.exec('ROLLBACK');
           outcomes?.rolledBack(err);
           throw err;
         }

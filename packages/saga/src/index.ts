@@ -48,9 +48,12 @@ export {
   awaitParentDecision,
   ChildSagaFailureType,
   ChildSagas,
+  childHeldSignal,
   childReadySignal,
   parentDecisionSignal,
+  parentHoldSignal,
   type ChildSagaDefinition,
   type ParentDecision,
   type ParentDecisionOptions,
 } from './child-saga';
+export { childEnd, closedBeforeCommit, type ChildEnd } from './child-outcome';

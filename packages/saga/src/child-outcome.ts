@@ -1,0 +1,31 @@
+// How a parent reads the end of a child saga, and whether it may commit its children: pure rules
+// over Temporal's failure classes, apart from the signals and conditions of `child-saga.ts` so that
+// they are tested without a server. Sandbox-safe: only @temporalio/common.
+
+import { ApplicationFailure, ChildWorkflowFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { SagaStatus } from './types';
+
+/**
+ * What a closed child left behind, read from the failure its result was rejected with:
+ * - `undone`: it failed through its saga, which unwound it (on its own or at the parent's request);
+ * - `left-done`: its saga's unwinding itself failed (`COMPENSATION_FAILED`): something stands;
+ * - `not-undone`: it was ended from outside its code (terminated, or a workflow run or execution
+ *   timeout), so its compensations never ran and whatever its forward steps did stands.
+ */
+export type ChildEnd = 'undone' | 'left-done' | 'not-undone';
+
+/** Reads a closed child's failure (as `handle.result()` rejects) as a {@link ChildEnd}. */
+export function childEnd(err: unknown): ChildEnd {
+  // Only the child's own end counts: a timeout deeper down (an activity of the child) is one of the
+  // failures its saga handled, and reaches the parent wrapped in the saga's ApplicationFailure.
+  if (err instanceof ChildWorkflowFailure && (err.cause instanceof TerminatedFailure || err.cause instanceof TimeoutFailure)) return 'not-undone';
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure) return (e.details?.[0] as { status?: string } | undefined)?.status === SagaStatus.COMPENSATION_FAILED ? 'left-done' : 'undone';
+  }
+  return 'undone';
+}
+
+/** The children a commit must not go on without: those of `ready` that have closed, in order. */
+export function closedBeforeCommit(ready: readonly string[], closed: ReadonlySet<string>): string[] {
+  return ready.filter((workflowId) => closed.has(workflowId));
+}
