@@ -113,6 +113,8 @@ class World {
   constructor(
     readonly schedule: Schedule,
     readonly db: BarrierDatabase,
+    /** Ends the open transaction as the database itself would on some errors. */
+    readonly abortTransaction: () => void,
   ) {}
 
   next(): number {
@@ -207,12 +209,22 @@ function services(world: World, sagaId: string, run: number) {
       async () => {
         const outcome = world.fixed.has(key(step)) ? 'ok' : planned;
         if (outcome === 'fail') throw new SimFailure(`${step} declined`, 'Declined');
+        if (outcome === 'db-abort') {
+          await world
+            .apply((tx) =>
+              forwardStep(tx, 'sim', key(step), async () => {
+                world.abortTransaction();
+                throw new SimFailure(`${step}: the database ended the transaction`, 'Declined');
+              }),
+            )
+            .catch(barrierFailure);
+        }
         await forward(step).catch(barrierFailure);
         if (outcome === 'lost-reply') throw new SimFailure(`${step} timed out after its effect`, 'TimeoutFailure');
         if (outcome === 'duplicate') await forward(step).catch(barrierFailure);
         return step;
       },
-      async () => (planned === 'fail' ? undefined : forward(step)),
+      async () => (planned === 'fail' || planned === 'db-abort' ? undefined : forward(step)),
     );
   const undoCall = (step: string, outcome: UndoOutcome, label: string, body: () => Promise<unknown>) =>
     world.call(
@@ -414,11 +426,11 @@ class SimulatedRun {
   }
 }
 
-function openDatabase(kind: Schedule['barrier']): BarrierDatabase {
-  if (kind === 'memory') return memoryBarrierDatabase();
-  const db = new Database(':memory:');
-  for (const ddl of [...barrierSchema, barrierDecisionsTable]) db.exec(ddl);
-  return sqliteBarrierDatabase(db);
+function openDatabase(kind: Schedule['barrier']): { db: BarrierDatabase; abort: () => void } {
+  if (kind === 'memory') return { db: memoryBarrierDatabase(), abort: () => undefined };
+  const connection = new Database(':memory:');
+  for (const ddl of [...barrierSchema, barrierDecisionsTable]) connection.exec(ddl);
+  return { db: sqliteBarrierDatabase(connection), abort: () => connection.exec('ROLLBACK') };
 }
 
 /** The saga id rule of the package: the run id recorded when the run started, which a reset keeps. */
@@ -428,7 +440,8 @@ export const packageSagaIdOf = (run: RunIdentity): string => run.originalExecuti
 export async function runSchedule(schedule: Schedule, options: RunOptions = {}): Promise<ScheduleResult> {
   const sagaIdOf = options.sagaIdOf ?? packageSagaIdOf;
   const maxTicks = options.maxTicks ?? 2000;
-  const world = new World(schedule, openDatabase(schedule.barrier));
+  const { db, abort } = openDatabase(schedule.barrier);
+  const world = new World(schedule, db, abort);
   const outcomes: SagaOutcome[] = [];
   const crashes: string[] = [];
   let runs = 0;

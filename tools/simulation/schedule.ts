@@ -9,9 +9,11 @@ import fc from 'fast-check';
  * How a forward call (a step, a try) behaves. `ok`: takes effect and answers. `fail`: a business
  * failure, no effect. `lost-reply`: takes effect, but the answer is lost and the retries run out (the
  * saga sees a failure). `duplicate`: takes effect, the answer is lost, a retry is answered from the
- * barrier's record (the saga sees success).
+ * barrier's record (the saga sees success). `db-abort`: the database ends the transaction itself while
+ * the step applies (SQLite on a full disk, a trigger's `RAISE(ROLLBACK)`), and the step fails with a
+ * business failure, taking no effect.
  */
-export type CallOutcome = 'ok' | 'fail' | 'lost-reply' | 'duplicate';
+export type CallOutcome = 'ok' | 'fail' | 'lost-reply' | 'duplicate' | 'db-abort';
 
 /**
  * How a compensation (or a cancel) behaves. `ok`: succeeds. `fail-once`: exhausts its retries once,
@@ -79,7 +81,7 @@ export interface Schedule {
   barrier: 'memory' | 'sqlite';
 }
 
-const callOutcome = fc.constantFrom<CallOutcome>('ok', 'ok', 'ok', 'fail', 'lost-reply', 'duplicate');
+const callOutcome = fc.constantFrom<CallOutcome>('ok', 'ok', 'ok', 'fail', 'lost-reply', 'duplicate', 'db-abort');
 const undoOutcome = fc.constantFrom<UndoOutcome>('ok', 'ok', 'ok', 'fail-once', 'fail');
 
 const rawStep = fc.record({ outcome: callOutcome, undo: fc.option(undoOutcome, { nil: undefined, freq: 4 }) });
