@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explore } from '../../tools/simulation/explore';
+import { explore, lawNames } from '../../tools/simulation/explore';
 import { packageSagaIdOf, runSchedule, type RunIdentity } from '../../tools/simulation/runner';
 import type { Schedule } from '../../tools/simulation/schedule';
 
@@ -16,7 +16,9 @@ describe('the simulated saga engine', () => {
   it('keeps every law over 10,000 schedules from a fixed seed', async () => {
     const result = await explore({ schedules: 10_000, seed });
     if (result.counterexample) console.log(`seed ${seed}, path ${result.counterexample.path}:\n${JSON.stringify(result.counterexample.schedule)}\n${result.counterexample.broken.join('\n')}`);
-    console.log(`simulation: ${result.schedules} schedules, seed ${seed}, ${(result.ms / 1000).toFixed(1)} s, no law broken: ${result.counterexample === undefined}`);
+    console.log(
+      `simulation: ${result.schedules} schedules, seed ${seed}, ${(result.ms / 1000).toFixed(1)} s, no law broken: ${result.counterexample === undefined}\nlaws:\n${lawNames.map((l) => `  - ${l}`).join('\n')}`,
+    );
     expect(result.counterexample?.broken ?? []).toEqual([]);
     expect(result.schedules).toBe(10_000);
   }, 300_000);
