@@ -108,7 +108,7 @@ export interface ChildSagaDefinition {
   summary?: string;
   /** Workflow type of the child, e.g. `flightSaga`. */
   workflowType: string;
-  /** Workflow id of the child: stable for the saga, so a retried parent finds it. */
+  /** Workflow id of the child: stable for the saga, so a replay starts the same child. */
   workflowId: string;
   /** Arguments of the child. */
   args: unknown[];

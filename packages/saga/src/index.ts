@@ -56,4 +56,3 @@ export {
   type ParentDecision,
   type ParentDecisionOptions,
 } from './child-saga';
-export { childEnd, closedBeforeCommit, type ChildEnd } from './child-outcome';
