@@ -3,6 +3,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -34,6 +35,11 @@ import { compensationRetry, mailOptions, checkOptions, stepOptions } from '../sh
 
 const codePattern = /^[A-Za-z0-9]{4,12}$/;
 
+// The message bound changed what a registration does at its MAX_MESSAGES-th message (it stops waiting
+// and unwinds). Registrations that had passed that many messages before the bound was deployed waited
+// on; this patch lets their histories replay as they ran.
+const MESSAGE_BOUND_PATCH = 'registration-message-bound';
+
 // One proxy per retry policy of src/shared/policies.ts: forward steps, quick checks, best-effort mail.
 const stepActivities = sagaActivities<Activities>(stepOptions);
 const checkActivities = sagaActivities<Activities>(checkOptions);
@@ -57,6 +63,13 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
   let lastSentAt = 0;
   let failureReason: string | undefined;
   let messages = 0;
+  // Decided at the message that reaches the bound, the one place patched() is asked: a registration
+  // whose history passed it without the patch's marker keeps taking messages, as it did.
+  let flooded = false;
+  const countMessage = (): void => {
+    messages += 1;
+    if (messages === MAX_MESSAGES) flooded = patched(MESSAGE_BOUND_PATCH);
+  };
   let addressLocked = false;
   const closed = (): VerificationAnswer => ({
     accepted: verification.phase === 'verified',
@@ -99,21 +112,21 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
   setHandler(
     verifyEmailUpdate,
     ({ code }) => {
-      messages += 1;
+      countMessage();
       return tryCode(code);
     },
     {
       validator: (arg) => {
         if (typeof arg?.code !== 'string' || !codePattern.test(arg.code)) throw new Error('code must be 4 to 12 letters or digits');
         if (verification.phase !== 'waiting') throw new Error(`registration is not waiting for a code (${verification.phase})`);
-        if (messages >= MAX_MESSAGES) throw new Error(`registration has taken its ${MAX_MESSAGES} messages`);
+        if (flooded) throw new Error(`registration has taken its ${MAX_MESSAGES} messages`);
       },
     },
   );
   // A signal has no caller to answer: a rejected handler would fail (or cancel) the whole workflow, so
   // whatever goes wrong with the check is logged and the registration keeps waiting.
   setHandler(verifyEmailSignal, async (arg) => {
-    messages += 1;
+    countMessage();
     if (typeof arg?.code !== 'string' || !codePattern.test(arg.code)) return;
     try {
       await tryCode(arg.code);
@@ -122,7 +135,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     }
   });
   setHandler(resendVerificationSignal, () => {
-    messages += 1;
+    countMessage();
     if (verification.phase === 'waiting') resendRequested = true;
   });
 
@@ -192,8 +205,8 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
       );
 
     while (verification.phase === 'waiting') {
-      await condition(() => verification.phase !== 'waiting' || resendRequested || messages >= MAX_MESSAGES);
-      if (messages >= MAX_MESSAGES && verification.phase === 'waiting') verification.phase = 'flooded';
+      await condition(() => verification.phase !== 'waiting' || resendRequested || flooded);
+      if (flooded && verification.phase === 'waiting') verification.phase = 'flooded';
       if (!resendRequested || verification.phase !== 'waiting') continue;
       resendRequested = false;
       if (verification.sends >= MAX_VERIFICATION_SENDS || Date.now() - lastSentAt < RESEND_INTERVAL_MS) {
