@@ -40,6 +40,11 @@ const codePattern = /^[A-Za-z0-9]{4,12}$/;
 // on; this patch lets their histories replay as they ran.
 const MESSAGE_BOUND_PATCH = 'registration-message-bound';
 
+// A code check used to run in the scope of the handler that asked for it, so cancelling the
+// registration cancelled a check under way; checks now finish, and their answer counts. Histories of
+// registrations cancelled while a check ran before this patch replay with the cancellation they recorded.
+const CHECK_OUTLIVES_CANCELLATION_PATCH = 'registration-check-outlives-cancellation';
+
 // One proxy per retry policy of src/shared/policies.ts: forward steps, quick checks, best-effort mail.
 const stepActivities = sagaActivities<Activities>(stepOptions);
 const checkActivities = sagaActivities<Activities>(checkOptions);
@@ -89,9 +94,8 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     // scheduled: the unwinding must not race a late code, and a cancelled scope cannot run one.
     if (verification.phase !== 'waiting' || CancellationScope.current().consideredCancelled) return closed();
     // A check already under way when a cancellation arrives finishes, so its answer is counted.
-    const { accepted, locked } = await CancellationScope.nonCancellable(() =>
-      checkActivities.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]),
-    );
+    const check = () => checkActivities.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]);
+    const { accepted, locked } = await (patched(CHECK_OUTLIVES_CANCELLATION_PATCH) ? CancellationScope.nonCancellable(check) : check());
     if (verification.phase !== 'waiting') return closed();
     if (accepted) {
       verification.phase = 'verified';

@@ -19,9 +19,10 @@ import { waitUntil } from '../fixtures/saga-harness';
 
 let seq = 0;
 
-// Switches the wrapped activities read: a check that fails as if the database were down, and an error
-// e-mail that waits until released, to hold the saga in its unwinding.
-const control = { checkDown: false, checkCalls: 0, errorMailStarted: false, releaseErrorMail: () => undefined as void };
+// Switches the wrapped activities read: a check that fails as if the database were down, a check and an
+// error e-mail that each wait until released, to hold the saga while a check runs or while it unwinds.
+const control = { checkDown: false, checkCalls: 0, checkStarted: false, releaseCheck: () => undefined as void, errorMailStarted: false, releaseErrorMail: () => undefined as void };
+let checkGate: Promise<void> = Promise.resolve();
 let errorMailGate: Promise<void> = Promise.resolve();
 
 const testbed = useSagaTestbed({
@@ -30,6 +31,8 @@ const testbed = useSagaTestbed({
       ...real,
       async checkVerificationCode(input: Parameters<Activities['checkVerificationCode']>[0]) {
         control.checkCalls += 1;
+        control.checkStarted = true;
+        await checkGate;
         if (control.checkDown) throw ApplicationFailure.create({ type: 'DatabaseUnavailable', message: 'the users database is down', nonRetryable: true });
         return real.checkVerificationCode(input);
       },
@@ -43,6 +46,7 @@ const testbed = useSagaTestbed({
 
 // Runs before the testbed's own teardown, which closes it: a held error e-mail would keep its worker from stopping.
 afterAll(() => {
+  control.releaseCheck();
   control.releaseErrorMail();
 });
 
@@ -95,6 +99,31 @@ describe('codes that arrive after a cancellation', () => {
     expect((await handle.query(verificationStateQuery)).phase).toBe('closed');
     const [mail] = await testbed.services.mail.outbox({ to: email, kind: 'registration-failed' });
     expect(mail?.text).toContain(`${CANCELLED_REASON}.`);
+  });
+});
+
+describe('a code check under way when the registration is cancelled', () => {
+  it('is not cancelled but finishes; the update is answered closed and the registration unwinds to CANCELLED', async () => {
+    const { handle, userId } = await start();
+    control.checkStarted = false;
+    checkGate = new Promise((resolve) => (control.releaseCheck = resolve));
+    const answer = handle.executeUpdate(verifyEmailUpdate, { args: [{ code: '000000' }] });
+    await waitUntil(() => control.checkStarted);
+
+    await handle.cancel();
+    await waitUntil(async () => (await handle.fetchHistory()).events!.some((e) => e.workflowExecutionCancelRequestedEventAttributes));
+    control.releaseCheck();
+    checkGate = Promise.resolve();
+
+    expect(await answer).toEqual({ accepted: false, outcome: 'closed', attemptsLeft: MAX_CODE_ATTEMPTS });
+    const err = await outcome(handle);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    const events = (await handle.fetchHistory()).events!;
+    const check = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkVerificationCode');
+    expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(false);
+    expect(events.some((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(check?.eventId))).toBe(true);
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+    await recordHistory(handle, 'registration', 'cancelled-during-code-check-patched');
   });
 });
 
