@@ -94,14 +94,35 @@ function buildRegistrationSchemas() {
       }),
   });
 
+  /**
+   * The input rules registrations were started under before addresses had to be ASCII and text was
+   * NFKC-normalized and free of invisible characters. The workflow parses a registration started then
+   * with these (see its patch `registration-strict-input`): today's rules would refuse some of them
+   * (`josé@example.com`) and fail, on replay, a registration that is running.
+   */
+  const registrationInputBeforeStrictTextSchema = registrationInputSchema.extend({
+    email: z
+      .string()
+      .trim()
+      .max(254)
+      .toLowerCase()
+      .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address'),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(120)
+      .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed'),
+  });
+
   // Activity inputs. Unknown keys are dropped rather than refused (`z.object`).
   const userRefInput = z.object({ userId: idSchema });
   const newUserInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema });
   const verificationEmailInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, sequence: z.number().int().min(1).max(100) });
   const registrationFailedInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, reason: z.string().trim().min(1).max(500) });
   const verificationCodeInput = z.object({ userId: idSchema, code: z.string().trim().min(1).max(64) });
-  return { registrationInputSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput };
+  return { registrationInputSchema, registrationInputBeforeStrictTextSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput };
 }
 
 // Built once per worker thread, not on every workflow start (see shared/schema-cache.ts).
-export const { registrationInputSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput } = buildOnce('registration-contract', buildRegistrationSchemas);
+export const { registrationInputSchema, registrationInputBeforeStrictTextSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput } = buildOnce('registration-contract', buildRegistrationSchemas);

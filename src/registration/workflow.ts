@@ -20,6 +20,7 @@ import {
   MAX_MESSAGES,
   MAX_VERIFICATION_SENDS,
   RESEND_INTERVAL_MS,
+  registrationInputBeforeStrictTextSchema,
   registrationInputSchema,
   resendVerificationSignal,
   verificationStateQuery,
@@ -40,6 +41,11 @@ const codePattern = /^[A-Za-z0-9]{4,12}$/;
 // on; this patch lets their histories replay as they ran.
 const MESSAGE_BOUND_PATCH = 'registration-message-bound';
 
+// The input rules were tightened (ASCII-only addresses, NFKC, no invisible characters) while
+// registrations were running: one started under the looser rules is parsed with them, or its replay
+// would fail at the start on an input it was accepted with.
+const STRICT_INPUT_PATCH = 'registration-strict-input';
+
 // A code check used to run in the scope of the handler that asked for it, so cancelling the
 // registration cancelled a check under way; checks now finish, and their answer counts. Histories of
 // registrations cancelled while a check ran before this patch replay with the cancellation they recorded.
@@ -58,7 +64,7 @@ const mailActivities = sagaActivities<Activities>(mailOptions);
  * gets an error e-mail (best effort: its failure never blocks what follows), then the account is deleted.
  */
 export async function registrationSaga(rawInput: RegistrationInput): Promise<RegistrationResult> {
-  const input = parseOrFail(registrationInputSchema, 'registration', rawInput);
+  const input = parseOrFail(patched(STRICT_INPUT_PATCH) ? registrationInputSchema : registrationInputBeforeStrictTextSchema, 'registration', rawInput);
   const userId = input.userId ?? `u-${uuid4()}`;
   const { email, name } = input;
   const timeout = formatDuration(input.verificationTimeout);

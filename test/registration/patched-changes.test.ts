@@ -7,7 +7,8 @@ import { readHistories, workflowBundle } from '../helpers';
 // recorded by the code before the change must replay as it ran, or the worker that picks such a
 // registration up fails it with a determinism error; one recorded by today's code carries the patch's
 // marker and replays the new way. The histories before each change were recorded by the registration
-// code of 359191e, the last commit before both; those after, by test/registration/signals.test.ts.
+// code of the last commit before it (4703ab6 for the input rules, 359191e for the other two); those
+// after, by test/registration/signals.test.ts.
 
 async function recorded(name: string): Promise<History> {
   const found = (await readHistories('registration')).find((h) => h.workflowId === name);
@@ -60,5 +61,26 @@ describe('a code check under way when the registration is cancelled (patch regis
     expect(patchMarkers(history, 'registration-check-outlives-cancellation')).toBe(1);
     expect(history.events!.at(-1)?.workflowExecutionCanceledEventAttributes).toBeTruthy();
     expect(await replayError('cancelled-during-code-check-patched')).toBeUndefined();
+  });
+});
+
+describe('the strict input rules (patch registration-strict-input)', () => {
+  it('replays a registration of a non-ASCII address started under the looser rules, verified as it ran', async () => {
+    const history = await recorded('verified-non-ascii-address');
+    const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
+    expect(Buffer.from(started.input!.payloads![0]!.data!).toString()).toMatch(/"email":"josé\./);
+    expect(patchMarkers(history, 'registration-strict-input')).toBe(0);
+    expect(history.events!.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
+    expect(await replayError('verified-non-ascii-address')).toBeUndefined();
+  });
+
+  it('marks every registration started by today\'s code, once, at its start', async () => {
+    for (const name of ['flooded', 'cancelled-during-code-check-patched']) {
+      const history = await recorded(name);
+      expect(patchMarkers(history, 'registration-strict-input'), name).toBe(1);
+      const marker = history.events!.findIndex((e) => e.markerRecordedEventAttributes);
+      const firstActivity = history.events!.findIndex((e) => e.activityTaskScheduledEventAttributes);
+      expect(marker, name).toBeLessThan(firstActivity);
+    }
   });
 });
