@@ -3,7 +3,7 @@ import { msToNumber, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { StepRecord } from '@saga-temporal/saga';
 import { buildOnce } from '../shared/schema-cache';
-import { emailSchema, idSchema, textSchema } from '../shared/validation';
+import { beforeStrictText, emailSchema, idSchema, textSchema } from '../shared/validation';
 
 // The registration saga's contract: its input, result, messages (update, signals, query) and the
 // input of each of its activities. Sandbox-safe: the workflow parses its input with it.
@@ -97,22 +97,12 @@ function buildRegistrationSchemas() {
   /**
    * The input rules registrations were started under before addresses had to be ASCII and text was
    * NFKC-normalized and free of invisible characters. The workflow parses a registration started then
-   * with these (see its patch `registration-strict-input`): today's rules would refuse some of them
+   * with these (its patch `registration-strict-input`): today's rules would refuse some of them
    * (`josé@example.com`) and fail, on replay, a registration that is running.
    */
   const registrationInputBeforeStrictTextSchema = registrationInputSchema.extend({
-    email: z
-      .string()
-      .trim()
-      .max(254)
-      .toLowerCase()
-      .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address'),
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(120)
-      .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed'),
+    email: beforeStrictText.emailSchema,
+    name: beforeStrictText.textSchema(120),
   });
 
   // Activity inputs. Unknown keys are dropped rather than refused (`z.object`).
