@@ -38,11 +38,13 @@ function workflowOfActivity(): { workflowId: string; runId: string } {
 }
 
 /**
- * The idempotency key of a saga step: `${workflowId}/${sagaId}/${step}`, where the saga id is the first
- * run id of the workflow's execution chain. It is the same on every retry, every replay and every run
- * a reset starts, and differs for a new start of the same workflow id. A compensation passes its forward
- * step's name so both share a key. Without a saga id in the input (a workflow scheduling the activity
- * through plain `proxyActivities`) the run id stands in: the same value for a run that was never reset.
+ * The idempotency key of a saga step: `${workflowId}/${sagaId}/${step}`, where the saga id is the run id
+ * the execution started with (`sagaIdOf` in the engine). It is the same on every retry, every replay and
+ * every run a reset starts, and differs for a new start of the same workflow id and for each run of
+ * continue-as-new, cron or a workflow retry. A compensation passes its forward step's name so both share
+ * a key. Without a saga id in the input (a workflow scheduling the activity through plain
+ * `proxyActivities`) the run id stands in: the same value for a run that was never reset; a reset run
+ * then sees keys of its own, which is why sagas schedule through `sagaActivities`.
  * Refuses (non-retryably) to run outside a workflow: without one there is no saga to pair the step with
  * its compensation, and a made-up key would silently break the barrier.
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { StepRecord } from '@saga-temporal/saga';
 import { formatMoney } from '../shared/format';
 import { buildOnce } from '../shared/schema-cache';
-import { emailSchema, idSchema, textSchema } from '../shared/validation';
+import { beforeStrictText, emailSchema, idSchema, textSchema } from '../shared/validation';
 
 // The order saga's contract: its input, its result, and the input of each of its activities, all
 // built from the same definitions so that an item or a currency means one thing at every boundary
@@ -89,6 +89,22 @@ function buildOrderSchemas() {
     shippingAddress: shippingAddressSchema,
   });
 
+  /**
+   * The input rules orders were started under before addresses had to be ASCII, text was
+   * NFKC-normalized and free of invisible characters, and free orders were refused. The workflow
+   * parses an order started then with these (its patch `order-strict-input`): today's rules would
+   * refuse some of them and fail, on replay, an order that is running or waiting for an operator.
+   */
+  const orderInputBeforeStrictTextSchema = orderInputSchema.extend({
+    email: beforeStrictText.emailSchema,
+    items: orderLines(orderItemSchema),
+    shippingAddress: shippingAddressSchema.extend({
+      name: beforeStrictText.textSchema(120),
+      line1: beforeStrictText.textSchema(200),
+      city: beforeStrictText.textSchema(100),
+    }),
+  });
+
   // Activity inputs. Unknown keys are dropped rather than refused (`z.object`), so a workflow may pass
   // richer objects (order lines with prices) without breaking the step.
   const cents = z.number().int().max(Number.MAX_SAFE_INTEGER);
@@ -105,8 +121,8 @@ function buildOrderSchemas() {
     currency: currencySchema,
     itemCount: z.number().int().min(1).max(1_000_000),
   });
-  return { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput };
+  return { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, orderInputBeforeStrictTextSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput };
 }
 
 // Built once per worker thread, not on every workflow start (see shared/schema-cache.ts).
-export const { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput } = buildOnce('order-contract', buildOrderSchemas);
+export const { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, orderInputBeforeStrictTextSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput } = buildOnce('order-contract', buildOrderSchemas);

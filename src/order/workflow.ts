@@ -1,7 +1,7 @@
 import { CancellationScope, patched, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
-import { orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
+import { orderInputBeforeStrictTextSchema, orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
 import { parseOrFail } from '../shared/validation';
 import { alertOperator } from '../operator/workflow';
 import { formatMoney } from '../shared/format';
@@ -10,6 +10,11 @@ import { compensationRetry, mailOptions, stepOptions } from '../shared/policies'
 // Orders started before the shipment became the saga's declared pivot kept the confirmation out of
 // the cancellation's reach by hand; they replay so.
 const ORDER_PIVOT_PATCH = 'order-shipment-pivot';
+
+// The input rules were tightened (ASCII-only addresses, NFKC, no invisible characters, no free orders)
+// while orders were running: one started under the looser rules is parsed with them, or its replay
+// would fail at the start on an input it was accepted with.
+const STRICT_INPUT_PATCH = 'order-strict-input';
 
 // One proxy per retry policy of src/shared/policies.ts: forward steps, best-effort mail.
 const stepActivities = sagaActivities<Activities>(stepOptions);
@@ -25,7 +30,7 @@ const mailActivities = sagaActivities<Activities>(mailOptions);
  * result, never compensated).
  */
 export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
-  const input = parseOrFail(orderInputSchema, 'order', rawInput);
+  const input = parseOrFail(patched(STRICT_INPUT_PATCH) ? orderInputSchema : orderInputBeforeStrictTextSchema, 'order', rawInput);
   const { orderId, currency } = input;
   const totalCents = orderTotalCents(input.items);
   const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));

@@ -3,7 +3,7 @@ import { msToNumber, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { StepRecord } from '@saga-temporal/saga';
 import { buildOnce } from '../shared/schema-cache';
-import { emailSchema, idSchema, textSchema } from '../shared/validation';
+import { beforeStrictText, emailSchema, idSchema, textSchema } from '../shared/validation';
 
 // The registration saga's contract: its input, result, messages (update, signals, query) and the
 // input of each of its activities. Sandbox-safe: the workflow parses its input with it.
@@ -94,14 +94,25 @@ function buildRegistrationSchemas() {
       }),
   });
 
+  /**
+   * The input rules registrations were started under before addresses had to be ASCII and text was
+   * NFKC-normalized and free of invisible characters. The workflow parses a registration started then
+   * with these (its patch `registration-strict-input`): today's rules would refuse some of them
+   * (`josé@example.com`) and fail, on replay, a registration that is running.
+   */
+  const registrationInputBeforeStrictTextSchema = registrationInputSchema.extend({
+    email: beforeStrictText.emailSchema,
+    name: beforeStrictText.textSchema(120),
+  });
+
   // Activity inputs. Unknown keys are dropped rather than refused (`z.object`).
   const userRefInput = z.object({ userId: idSchema });
   const newUserInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema });
   const verificationEmailInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, sequence: z.number().int().min(1).max(100) });
   const registrationFailedInput = z.object({ userId: idSchema, email: emailSchema, name: nameSchema, reason: z.string().trim().min(1).max(500) });
   const verificationCodeInput = z.object({ userId: idSchema, code: z.string().trim().min(1).max(64) });
-  return { registrationInputSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput };
+  return { registrationInputSchema, registrationInputBeforeStrictTextSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput };
 }
 
 // Built once per worker thread, not on every workflow start (see shared/schema-cache.ts).
-export const { registrationInputSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput } = buildOnce('registration-contract', buildRegistrationSchemas);
+export const { registrationInputSchema, registrationInputBeforeStrictTextSchema, userRefInput, newUserInput, verificationEmailInput, registrationFailedInput, verificationCodeInput } = buildOnce('registration-contract', buildRegistrationSchemas);

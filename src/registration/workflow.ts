@@ -3,6 +3,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -19,6 +20,7 @@ import {
   MAX_MESSAGES,
   MAX_VERIFICATION_SENDS,
   RESEND_INTERVAL_MS,
+  registrationInputBeforeStrictTextSchema,
   registrationInputSchema,
   resendVerificationSignal,
   verificationStateQuery,
@@ -34,6 +36,21 @@ import { compensationRetry, mailOptions, checkOptions, stepOptions } from '../sh
 
 const codePattern = /^[A-Za-z0-9]{4,12}$/;
 
+// The message bound changed what a registration does at its MAX_MESSAGES-th message (it stops waiting
+// and unwinds). Registrations that had passed that many messages before the bound was deployed waited
+// on; this patch lets their histories replay as they ran.
+const MESSAGE_BOUND_PATCH = 'registration-message-bound';
+
+// The input rules were tightened (ASCII-only addresses, NFKC, no invisible characters) while
+// registrations were running: one started under the looser rules is parsed with them, or its replay
+// would fail at the start on an input it was accepted with.
+const STRICT_INPUT_PATCH = 'registration-strict-input';
+
+// A code check used to run in the scope of the handler that asked for it, so cancelling the
+// registration cancelled a check under way; checks now finish, and their answer counts. Histories of
+// registrations cancelled while a check ran before this patch replay with the cancellation they recorded.
+const CHECK_OUTLIVES_CANCELLATION_PATCH = 'registration-check-outlives-cancellation';
+
 // One proxy per retry policy of src/shared/policies.ts: forward steps, quick checks, best-effort mail.
 const stepActivities = sagaActivities<Activities>(stepOptions);
 const checkActivities = sagaActivities<Activities>(checkOptions);
@@ -47,7 +64,7 @@ const mailActivities = sagaActivities<Activities>(mailOptions);
  * gets an error e-mail (best effort: its failure never blocks what follows), then the account is deleted.
  */
 export async function registrationSaga(rawInput: RegistrationInput): Promise<RegistrationResult> {
-  const input = parseOrFail(registrationInputSchema, 'registration', rawInput);
+  const input = parseOrFail(patched(STRICT_INPUT_PATCH) ? registrationInputSchema : registrationInputBeforeStrictTextSchema, 'registration', rawInput);
   const userId = input.userId ?? `u-${uuid4()}`;
   const { email, name } = input;
   const timeout = formatDuration(input.verificationTimeout);
@@ -57,6 +74,13 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
   let lastSentAt = 0;
   let failureReason: string | undefined;
   let messages = 0;
+  // Decided at the message that reaches the bound, the one place patched() is asked: a registration
+  // whose history passed it without the patch's marker keeps taking messages, as it did.
+  let flooded = false;
+  const countMessage = (): void => {
+    messages += 1;
+    if (messages === MAX_MESSAGES) flooded = patched(MESSAGE_BOUND_PATCH);
+  };
   let addressLocked = false;
   const closed = (): VerificationAnswer => ({
     accepted: verification.phase === 'verified',
@@ -76,9 +100,8 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     // scheduled: the unwinding must not race a late code, and a cancelled scope cannot run one.
     if (verification.phase !== 'waiting' || CancellationScope.current().consideredCancelled) return closed();
     // A check already under way when a cancellation arrives finishes, so its answer is counted.
-    const { accepted, locked } = await CancellationScope.nonCancellable(() =>
-      checkActivities.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]),
-    );
+    const check = () => checkActivities.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]);
+    const { accepted, locked } = await (patched(CHECK_OUTLIVES_CANCELLATION_PATCH) ? CancellationScope.nonCancellable(check) : check());
     if (verification.phase !== 'waiting') return closed();
     if (accepted) {
       verification.phase = 'verified';
@@ -99,21 +122,21 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
   setHandler(
     verifyEmailUpdate,
     ({ code }) => {
-      messages += 1;
+      countMessage();
       return tryCode(code);
     },
     {
       validator: (arg) => {
         if (typeof arg?.code !== 'string' || !codePattern.test(arg.code)) throw new Error('code must be 4 to 12 letters or digits');
         if (verification.phase !== 'waiting') throw new Error(`registration is not waiting for a code (${verification.phase})`);
-        if (messages >= MAX_MESSAGES) throw new Error(`registration has taken its ${MAX_MESSAGES} messages`);
+        if (flooded) throw new Error(`registration has taken its ${MAX_MESSAGES} messages`);
       },
     },
   );
   // A signal has no caller to answer: a rejected handler would fail (or cancel) the whole workflow, so
   // whatever goes wrong with the check is logged and the registration keeps waiting.
   setHandler(verifyEmailSignal, async (arg) => {
-    messages += 1;
+    countMessage();
     if (typeof arg?.code !== 'string' || !codePattern.test(arg.code)) return;
     try {
       await tryCode(arg.code);
@@ -122,7 +145,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     }
   });
   setHandler(resendVerificationSignal, () => {
-    messages += 1;
+    countMessage();
     if (verification.phase === 'waiting') resendRequested = true;
   });
 
@@ -192,8 +215,8 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
       );
 
     while (verification.phase === 'waiting') {
-      await condition(() => verification.phase !== 'waiting' || resendRequested || messages >= MAX_MESSAGES);
-      if (messages >= MAX_MESSAGES && verification.phase === 'waiting') verification.phase = 'flooded';
+      await condition(() => verification.phase !== 'waiting' || resendRequested || flooded);
+      if (flooded && verification.phase === 'waiting') verification.phase = 'flooded';
       if (!resendRequested || verification.phase !== 'waiting') continue;
       resendRequested = false;
       if (verification.sends >= MAX_VERIFICATION_SENDS || Date.now() - lastSentAt < RESEND_INTERVAL_MS) {

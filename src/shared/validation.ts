@@ -55,6 +55,27 @@ export function textSchema(max: number) {
     .refine((s) => !INVISIBLE_OR_CONTROL.test(s), 'invisible and control characters are not allowed'));
 }
 
+/**
+ * The text and address rules before they were made strict (NFKC, ASCII-only addresses, no invisible
+ * characters): kept for the sagas started under them, which parse their input again whenever they
+ * replay and must accept what they were started with (each saga's patch `*-strict-input`).
+ */
+export const beforeStrictText = buildOnce('validation-before-strict-text', () => ({
+  emailSchema: z
+    .string()
+    .trim()
+    .max(254)
+    .toLowerCase()
+    .regex(/^[^\s@<>()[\]\\,;:"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/, 'not an e-mail address'),
+  textSchema: (max: number) =>
+    z
+      .string()
+      .trim()
+      .min(1)
+      .max(max)
+      .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'control characters are not allowed'),
+}));
+
 /** One line per problem: `items.0.quantity: Too small: expected number to be >=1`. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`).join('; ');

@@ -5,7 +5,7 @@ import { FailureType } from '../../src/shared/failures';
 import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { registrationWorkflowId, startRegistration } from '../../src/registration/start';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
-import { MAX_CODE_ATTEMPTS, resendVerificationSignal, verificationStateQuery, verifyEmailSignal, verifyEmailUpdate } from '../../src/registration/contract';
+import { resendVerificationSignal, verificationStateQuery, verifyEmailSignal, verifyEmailUpdate } from '../../src/registration/contract';
 import { type registrationSaga } from '../../src/registration/workflow';
 import { recordHistory } from '../helpers';
 import { useSagaTestbed } from '../support/testbed';
@@ -17,6 +17,9 @@ const testbed = useSagaTestbed();
 type Handle = WorkflowHandle<typeof registrationSaga>;
 
 const registration = sampleRegistration;
+
+// The limits as the README states them, not read from the code: changing one is a change of contract.
+const MAX_CODE_ATTEMPTS = 5;
 
 async function waitingForCode(handle: Handle): Promise<void> {
   for (let i = 0; i < 400; i++) {

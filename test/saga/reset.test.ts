@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -11,7 +10,7 @@ import type { OrderInput } from '../../src/order/contract';
 import { audit } from '../../src/services';
 import type { orderSaga } from '../../src/order/workflow';
 import { verificationStateQuery } from '../../src/registration/contract';
-import { type registrationSaga } from '../../src/registration/workflow';
+import { resetToTaskScheduling } from '../support/resets';
 import { useSagaTestbed } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
 import { sampleOrder, uniqueId } from '../support/samples';
@@ -48,31 +47,6 @@ const testbed = useSagaTestbed({
 
 const order = (overrides: Partial<OrderInput> = {}): OrderInput => sampleOrder({ orderId: uniqueId('o-reset'), ...overrides });
 
-/**
- * Resets the handle's current run to the workflow task that scheduled the first `activityType` (that
- * task runs again in the new run) and returns a handle on the new run.
- */
-async function resetToTaskScheduling<T extends typeof orderSaga | typeof registrationSaga>(handle: WorkflowHandle<T>, activityType: string): Promise<WorkflowHandle<T>> {
-  const { runId } = await handle.describe();
-  const events = (await handle.fetchHistory()).events ?? [];
-  const scheduled = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
-  expect(scheduled, `${activityType} was scheduled`).toBeGreaterThan(0);
-  const task = events
-    .slice(0, scheduled)
-    .reverse()
-    .find((e) => e.workflowTaskCompletedEventAttributes);
-  const reset = await testbed.env.client.workflowService.resetWorkflowExecution({
-    namespace: testbed.env.namespace ?? 'default',
-    workflowExecution: { workflowId: handle.workflowId, runId },
-    workflowTaskFinishEventId: task!.eventId,
-    reason: `test: reset to the task that scheduled ${activityType}`,
-    requestId: randomUUID(),
-  });
-  expect(reset.runId).toBeTruthy();
-  expect(reset.runId).not.toBe(runId);
-  return testbed.env.client.workflow.getHandle<T>(handle.workflowId, reset.runId!);
-}
-
 /** The order's rows in the books: ledger entries by kind, reservations, shipments. */
 async function books(orderId: string) {
   const ledger = await testbed.services.db.all<{ kind: string; n: number }>('SELECT kind, COUNT(*) AS n FROM payment_ledger WHERE order_id = ? GROUP BY kind', [orderId]);
@@ -100,7 +74,7 @@ describe('a reset of the order saga', () => {
     const first = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const done = await first.result();
 
-    const rerun = await resetToTaskScheduling(first, activityType);
+    const rerun = await resetToTaskScheduling(testbed.env, first, activityType);
     const again = await rerun.result();
 
     expect(again).toMatchObject({ paymentId: done.paymentId, shipmentId: done.shipmentId, trackingNumber: done.trackingNumber, confirmationSent: true });
@@ -120,7 +94,7 @@ describe('a reset of the order saga', () => {
     // Back to the very first task: the order's first stage runs again in the new run. The first run
     // undid those steps, so they are refused instead of answering with results that no longer stand,
     // and the new run unwinds what it registered, answered from the first undo.
-    const rerun = await resetToTaskScheduling(first, 'reserveStock');
+    const rerun = await resetToTaskScheduling(testbed.env, first, 'reserveStock');
     expect(await failureTypeOf(rerun)).toBe(FailureType.StepAlreadyCompensated);
     const state = await rerun.query(sagaStateQuery);
     expect(state.status).toBe(SagaStatus.COMPENSATED);
@@ -150,7 +124,7 @@ describe('a reset of the order saga', () => {
     const undone = await books(input.orderId);
     expect(undone).toEqual({ ledger: { authorize: 1, capture: 1, refund: 1 }, reservations: 1, shipments: 1, payments: 1 });
 
-    const rerun = await resetToTaskScheduling(first, 'reserveStock');
+    const rerun = await resetToTaskScheduling(testbed.env, first, 'reserveStock');
     // Every step of the first run was undone: the first one is refused, and what the new run
     // registered is undone again, which the barrier answers from the first undo.
     expect(await failureTypeOf(rerun)).toBe('StepAlreadyCompensated');
@@ -174,7 +148,7 @@ describe('a reset of the registration saga', () => {
     const first = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '1h' }, { taskQueue: testbed.taskQueue });
     await waitUntil(async () => (await first.query(verificationStateQuery)).phase === 'waiting');
 
-    const rerun = await resetToTaskScheduling(first, 'sendVerificationEmail');
+    const rerun = await resetToTaskScheduling(testbed.env, first, 'sendVerificationEmail');
     await waitUntil(async () => (await rerun.query(verificationStateQuery)).phase === 'waiting');
     // The verification e-mail of the first run is found again, not sent a second time.
     expect(await testbed.services.mail.outbox({ to: email, kind: 'verification' })).toHaveLength(1);

@@ -23,6 +23,7 @@ export {
   type TccResults,
 } from './saga';
 export { sagaActivities, sagaId, sagaLocalActivities } from './saga-activities';
+export { sagaIdOf, type RunIds } from './saga-identity';
 export { SagaRepairRefusedError, SagaUsageError, type OptionalResult, type SagaFailureDetails } from './engine';
 export {
   SAGA_ID_FIELD,

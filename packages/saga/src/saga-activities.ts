@@ -1,15 +1,19 @@
 // Activities that know which saga scheduled them. An activity sees only its own run id, and a reset
 // starts a new run: a key built on it would let a re-executed step take effect twice and leave a
-// compensation with nothing to find. The first run id of the execution chain survives resets (and
-// retries), yet a fresh start of the same workflow id gets a new one, so it names the saga itself.
+// compensation with nothing to find. The saga id (saga-identity.ts) survives resets, yet every new
+// saga under the same workflow id (a new start, continue-as-new, a cron run, a retry) gets its own.
 // Sandbox-safe: only @temporalio/workflow.
 
 import { proxyActivities, proxyLocalActivities, workflowInfo, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { sagaIdOf } from './saga-identity';
 import { SAGA_ID_FIELD } from './types';
 
-/** The saga's identity within its workflow id: the first run id of the execution chain, kept by resets. */
+/**
+ * The saga's identity within its workflow id: the run id the execution started with, kept by resets,
+ * new for each run of continue-as-new, cron or a retry (see {@link sagaIdOf}).
+ */
 export function sagaId(): string {
-  return workflowInfo().firstExecutionRunId;
+  return sagaIdOf(workflowInfo());
 }
 
 type Callable = ((...args: unknown[]) => Promise<unknown>) & { executeWithOptions(options: ActivityOptions, args: unknown[]): Promise<unknown> };
