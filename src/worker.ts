@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { dataConverterFor, loadCodecConfig } from './codec';
+import { dataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
@@ -95,8 +95,10 @@ export async function main(): Promise<void> {
       logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
     }
     if (config.idSecretIsDevelopmentDefault) {
-      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused with NODE_ENV=production)');
+      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused in production, that is unless NODE_ENV is development or test)');
     }
+    // Only production gets here without keys by choice: elsewhere no keys simply means development.
+    if (config.production && !codec) logger.warn(ENCRYPTION_OFF_WARNING);
     services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,

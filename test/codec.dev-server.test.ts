@@ -313,7 +313,7 @@ describe('payload encryption on a real server: the sagas', () => {
     ]);
     bundleDir = mkdtempSync(join(tmpdir(), 'saga-bundle-'));
     writeFileSync(join(bundleDir, 'workflows.js'), sagaBundle.code);
-    const config = loadWorkerConfig({ TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: join(bundleDir, 'workflows.js'), DATABASE_URL: 'sqlite::memory:' });
+    const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: join(bundleDir, 'workflows.js'), DATABASE_URL: 'sqlite::memory:' });
     worker = await createSagaWorker({ connection: env.nativeConnection, config, services, overrides: { dataConverter } });
     run = worker.run();
   });

@@ -34,7 +34,7 @@ beforeAll(async () => {
   services = await createServices({ databaseUrl: `sqlite:${join(dir, 'saga.db')}` });
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await workflowBundle()).code);
-  const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
+  const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
   worker = await createSagaWorker({ connection: env.nativeConnection, config, services });
   running = worker.run();
   [completed, compensated] = await Promise.all([endedOrder('DE'), endedOrder('AQ')]);
