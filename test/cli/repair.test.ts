@@ -178,6 +178,39 @@ describe('retry-compensation --query', () => {
     for (const h of handles) await waitUntil(async () => (await h.query(sagaStateQuery)).status === 'COMPENSATED', 20_000);
   });
 
+  it('keeps its filter whatever the query: a query that closes its parenthesis early is refused, and a running and a completed saga it names are left untouched', async () => {
+    const tag = `order-bulk-escape-${randomUUID()}`;
+    const stuckSaga = await stuck(`${tag}-stuck`, ['a']);
+    const done = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-done`, args: [{ stages: [{ name: 'a' }], alert: 'ok' }] });
+    await done.result();
+    const running = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-running`, args: [{ stages: [{ name: 'a', mode: 'block' }], alert: 'ok' }] });
+    await waitUntil(async () => recording.logOf(running.workflowId).length > 0, 20_000);
+    const everyone = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => {
+      let n = 0;
+      for await (const _ of testbed.env.client.workflow.list({ query: everyone })) n += 1;
+      return n === 3;
+    }, 20_000);
+    const handles = [stuckSaga, done, running];
+    const lengths = await Promise.all(handles.map(historyLength));
+
+    for (const escape of [`${everyone}) OR (${everyone}`, `${everyone}) OR (${everyone}) --`, `${everyone} OR ${everyone} -- ) AND (`]) {
+      const result = await cli('retry-compensation', '--query', escape, '--rate', '100');
+      expect(result.code, escape).toBe(2);
+      expect(result.err).toMatch(/--query must be one filter expression: (it closes a parenthesis it did not open|comments are not allowed)/);
+      expect(result.out).toBe('');
+    }
+    expect(await Promise.all(handles.map(historyLength))).toEqual(lengths);
+
+    // The same sagas through a balanced query: only the one waiting for an operator is asked.
+    const balanced = await cli('retry-compensation', '--query', `(${everyone}) OR (${everyone} AND WorkflowId != 'a)--b')`, '--json');
+    expect(balanced.code).toBe(0);
+    expect((JSON.parse(balanced.out) as { sagas: { workflowId: string }[] }).sagas.map((x) => x.workflowId)).toEqual([stuckSaga.workflowId]);
+    expect(await historyLength(done)).toBe(lengths[1]);
+    expect(await historyLength(running)).toBe(lengths[2]);
+    for (const h of [stuckSaga, running]) await h.terminate('test over');
+  });
+
   it('takes at most --limit sagas and says that more match', async () => {
     const tag = `order-bulk-limit-${randomUUID()}`;
     const handles = [await stuck(`${tag}-1`, ['a']), await stuck(`${tag}-2`, ['a'])];
@@ -199,6 +232,12 @@ describe('retry-compensation --query', () => {
     ['a rate of 0', ['retry-compensation', '--query', "WorkflowType = 'scriptedSaga'", '--rate', '0'], /--rate must be a number/],
     ['a step named twice', ['retry-compensation', 'order-x', '--step', 'a', '--step', 'a'], /--step a is given twice/],
     ['a query the server cannot parse', ['retry-compensation', '--query', 'WorkflowType = = ', '--dry-run'], /--query is not a valid visibility query/],
+    ['a query that closes a parenthesis it did not open', ['retry-compensation', '--query', "WorkflowId = 'x') OR (WorkflowType = 'orderSaga'"], /--query must be one filter expression: it closes a parenthesis it did not open \(at character 17\)/],
+    ['a query that leaves a parenthesis open', ['retry-compensation', '--query', "(WorkflowId = 'x'"], /a parenthesis is never closed \(at character 1\)/],
+    ['a query that leaves a quote open', ['retry-compensation', '--query', "WorkflowId = 'x) OR (1 = 1"], /the quote ' is never closed/],
+    ['a trailing -- comment', ['retry-compensation', '--query', "WorkflowType = 'orderSaga' --"], /comments are not allowed/],
+    ['a /* comment */', ['retry-compensation', '--query', "WorkflowType = 'orderSaga' /* x */"], /comments are not allowed/],
+    ['a second statement', ['retry-compensation', '--query', "WorkflowType = 'orderSaga'; DROP"], /it may not end or add a statement/],
   ])('refuses %s as a usage error (exit code 2)', async (_, argv, message) => {
     const result = await cli(...argv);
     expect(result.code).toBe(2);
