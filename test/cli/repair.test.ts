@@ -121,6 +121,38 @@ describe('retry-compensation --step and skip-compensation', () => {
   });
 });
 
+describe('what the client prints from a saga', () => {
+  // Step names, failure messages and operator notes come from whoever starts or repairs a saga.
+  const hostile = 'c\x1b]0;owned\x07\x1b[2J\u009b31m\u202eexe.txt\nforged line';
+
+  it('neutralises terminal escapes in status text, and keeps JSON valid with the text intact', async () => {
+    const workflowId = `order-cli-escapes-${randomUUID()}`;
+    const input: ScriptedSagaInput = {
+      stages: [{ name: 'a', undo: 'broken-until-repaired' }, { name: hostile, mode: 'fail' }],
+      options: { onCompensationFailure: 'await-operator', compensationRetry: { maximumAttempts: 2, initialInterval: '100 milliseconds' } },
+      alert: 'ok',
+    };
+    const handle = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId, args: [input] });
+    await waitForOperator(handle, 1);
+    expect((await cli('mark-compensated', workflowId, '--reason', hostile)).code).toBe(0);
+
+    const text = await cli('status', workflowId);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+    expect(text.out).toContain('Operator note: c\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202eexe.txt\\x0aforged line');
+    expect(text.out).toContain('c\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202eexe.txt\\x0aforged line was declined');
+    expect(text.out.split('\n').some((line) => line.startsWith('forged line'))).toBe(false);
+
+    for (const output of ['json', 'jsonl']) {
+      const json = await cli('status', workflowId, '-o', output);
+      expect(json.out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+      const doc = JSON.parse(json.out) as { state: { operatorNote: string; failure: { message: string } } };
+      expect(doc.state.operatorNote).toBe(hostile);
+      expect(doc.state.failure.message).toContain(hostile);
+    }
+  });
+});
+
 describe('retry-compensation --query', () => {
   it('lists with --dry-run what it would touch, and touches nothing', async () => {
     const tag = `order-bulk-dry-${randomUUID()}`;
