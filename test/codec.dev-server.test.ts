@@ -26,7 +26,7 @@ import { contactWorkflow, noteSignal, refuseContactWorkflow, renameUpdate, stage
 // shows them, which proves the scan would catch a leak.
 
 const exec = promisify(execFile);
-const TOKEN = `codec-token-${randomUUID()}`;
+const TOKEN = randomBytes(32).toString('base64url');
 const k1: CodecKey = { id: 'k1', key: randomBytes(32) };
 const k2: CodecKey = { id: 'k2', key: randomBytes(32) };
 const dataConverter = dataConverterFor({ keyRing: new KeyRing([k1]) })!;

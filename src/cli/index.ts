@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { dataConverterFor, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
+import { dataConverterFor, ENCRYPTION_OFF_WARNING, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
 import { connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
 import { clientTracing } from '../tracing';
 import { isReachable } from '../reachable';
@@ -9,6 +9,7 @@ import { OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type
 import { commands } from './commands';
 import { describeCliError, ExitCode, ServerUnreachableError, UsageError } from './errors';
 import type { CliIo } from './io';
+import { terminalSafe, terminalSafeJson } from './terminal-safe';
 
 export { commands } from './commands';
 export type { CommandSpec } from './command';
@@ -31,7 +32,7 @@ const commonOptions: OptionSpec[] = [
   { name: 'tls', type: 'boolean', doc: 'Connect with TLS (as TEMPORAL_TLS=true)' },
   { name: 'api-key', type: 'string', arg: '<key>', doc: 'API key sent as a bearer token, implies TLS (overrides TEMPORAL_API_KEY)' },
   { name: 'codec-endpoint', type: 'string', arg: '<url>', doc: 'Encode and decode payloads through this codec server (overrides TEMPORAL_CODEC_ENDPOINT)' },
-  { name: 'codec-auth', type: 'string', arg: '<header value>', doc: 'Authorization header for the codec server, e.g. "Bearer …" (overrides TEMPORAL_CODEC_AUTH)' },
+  { name: 'codec-auth-file', type: 'string', arg: '<path>', doc: 'File holding the codec server token, or its Authorization header value (overrides TEMPORAL_CODEC_AUTH_FILE; else TEMPORAL_CODEC_AUTH)' },
   { name: 'help', type: 'boolean', short: 'h', doc: 'Show this help' },
 ];
 
@@ -90,10 +91,19 @@ export function generalHelp(): string {
     'Commands on one saga take <id>, or -w <workflow id> [-r <run id>] as the temporal CLI does.',
     'Configuration comes from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,',
     'TEMPORAL_UI_URL, TEMPORAL_TLS*, TEMPORAL_API_KEY, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,',
-    'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH (see docs/running.md).',
+    'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH or TEMPORAL_CODEC_AUTH_FILE (see docs/running.md).',
     `Exit codes: 0 done, 1 refused or failed, 2 bad usage/input/config, 3 server or codec server unreachable, 4 no such saga.`,
     '',
   ].join('\n');
+}
+
+// The `temporal` CLI takes `--codec-auth "Bearer <token>"`; here that would put the token in the
+// process list, and an unquoted value would come back in a usage error. Refused on sight, and the
+// message never repeats what follows the flag.
+const CODEC_AUTH_IN_ARGV = '--codec-auth would show the codec server token to everyone who can list processes: put it in TEMPORAL_CODEC_AUTH, or in a file named by --codec-auth-file';
+
+function refuseTokenInArgv(args: readonly string[], command: string | undefined): void {
+  if (args.some((arg) => arg === '--codec-auth' || arg.startsWith('--codec-auth='))) throw new UsageError(CODEC_AUTH_IN_ARGV, command);
 }
 
 // `status -w` meant --watch before -w became the workflow id everywhere; say so to whoever types it.
@@ -181,6 +191,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(generalHelp());
       return ExitCode.OK;
     }
+    refuseTokenInArgv(rest, commands.find((c) => c.name === name)?.name);
     const spec = commands.find((c) => c.name === (name === 'help' ? rest[0] : name));
     if (!spec) throw new UsageError(`unknown command "${name === 'help' ? rest[0] : name}"`);
     if (name === 'help') {
@@ -202,6 +213,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const env = withConnectionFlags(io.env, flags);
     const config = loadClientConfig(env);
     const { dataConverter, remote } = clientCodec(env, config);
+    // In production only SAGA_ENCRYPTION=off gets here without a codec: say so on every run.
+    if (config.production && !dataConverter) io.stderr(`${PROGRAM}: warning: ${ENCRYPTION_OFF_WARNING}\n`);
     let client: Client | undefined;
     const ctx: CommandContext = {
       io,
@@ -223,8 +236,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await spec.run(ctx, flags, positionals);
   } catch (err) {
     const { message, exitCode } = describeCliError(err);
-    io.stderr(`${PROGRAM}: ${message}\n`);
-    if (jsonErrors) io.stdout(`${JSON.stringify({ error: { message, exitCode } })}\n`);
+    // A refusal may quote a saga's reason: no escape sequence reaches the terminal from there either.
+    io.stderr(`${PROGRAM}: ${terminalSafe(message)}\n`);
+    if (jsonErrors) io.stdout(`${terminalSafeJson(JSON.stringify({ error: { message, exitCode } }))}\n`);
     return exitCode;
   } finally {
     await connection?.close();
