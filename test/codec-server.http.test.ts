@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, KEY_ID_METADATA } from '../src/codec';
@@ -424,6 +426,14 @@ describe('loadCodecServerConfig', () => {
     }
     for (const token of [randomBytes(32).toString('base64'), newToken(), TOKEN]) expect(tokenWeakness(token)).toBeUndefined();
     expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, SAGA_CODEC_SERVER_ENCODE_TOKEN: TOKEN })).toThrow(/must differ/);
+  });
+
+  it('prints a token it accepts with --new-token, and starts nothing', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'src', 'codec-server.ts'), '--new-token'], { encoding: 'utf8', env: {} });
+    expect(run.status).toBe(0);
+    const token = run.stdout.trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(tokenWeakness(token)).toBeUndefined();
   });
 
   it('never quotes a refused token', () => {
