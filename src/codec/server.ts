@@ -15,11 +15,12 @@ import { tokenWeakness } from './token-strength';
 // can sit under any prefix.
 //
 // Who may decode: callers with the bearer token (the CLI's TEMPORAL_CODEC_AUTH), or a browser that
-// signed in at …/login and now holds a session cookie derived from the token. Encoding makes
-// ciphertext that strict workers accept as authentic input, so it takes a token of its own, the
-// encode token, which is off unless configured. The cookie exists because the
-// Web UI cannot send an arbitrary Authorization header: it only forwards its own OIDC access token,
-// or the browser's cookies when "include cross-origin credentials" is on.
+// signed in at …/login and now holds a session cookie derived from the token. The cookie exists
+// because the Web UI cannot send an arbitrary Authorization header: it only forwards its own OIDC
+// access token, or the browser's cookies when "include cross-origin credentials" is on.
+//
+// Who may encode: only holders of the encode token, a second token that is off unless configured.
+// Encoding makes ciphertext that strict workers accept as authentic input; a viewer must not.
 //
 // Plain `node:http` rather than fastify 5 or hono: their plugins do not carry this server's rules.
 // @fastify/rate-limit counts every request per key, while the lockout here counts wrong tokens only
