@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, ENCRYPTION_OFF_WARNING, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
-import { connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
+import { ConfigError, connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
 import { clientTracing } from '../tracing';
 import { isReachable } from '../reachable';
 import { OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type OptionSpec, type OutputFormat } from './command';
@@ -158,14 +158,35 @@ function sagaRef(spec: CommandSpec, flags: Flags, positionals: string[]): string
  * (`--codec-endpoint`), or none. Read with the rest of the configuration, so bad keys or a bad
  * endpoint are reported before anything connects.
  */
-function clientCodec(env: Record<string, string | undefined>, config: TemporalConfig): { dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
-  const remoteConfig = loadRemoteCodecConfig(env, config.namespace);
+function clientCodec(env: Record<string, string | undefined>, namespace: string): { dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
+  const remoteConfig = loadRemoteCodecConfig(env, namespace);
   if (remoteConfig) {
     const remote = new RemotePayloadCodec(remoteConfig);
     return { remote, dataConverter: { payloadCodecs: [remote], failureConverterPath } };
   }
   const dataConverter = dataConverterFor(loadCodecConfig(env));
   return dataConverter ? { dataConverter } : {};
+}
+
+/**
+ * The client's configuration and codec, read together so that a production run without its secrets
+ * lists every missing one at once. Throws {@link ConfigError} with all the problems.
+ */
+function readConfiguration(env: Record<string, string | undefined>): { config: TemporalConfig; dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
+  const problems: string[] = [];
+  const read = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  };
+  const config = read(() => loadClientConfig(env));
+  const codec = read(() => clientCodec(env, config?.namespace ?? (env.TEMPORAL_NAMESPACE || 'default')));
+  if (problems.length || !config || !codec) throw new ConfigError(problems);
+  return { config, ...codec };
 }
 
 async function connect(config: TemporalConfig): Promise<Connection> {
@@ -211,8 +232,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (positionals.length > spec.args.length) throw new UsageError(`unexpected argument "${positionals[spec.args.length]}"`, spec.name);
 
     const env = withConnectionFlags(io.env, flags);
-    const config = loadClientConfig(env);
-    const { dataConverter, remote } = clientCodec(env, config);
+    const { config, dataConverter, remote } = readConfiguration(env);
     // In production only SAGA_ENCRYPTION=off gets here without a codec: say so on every run.
     if (config.production && !dataConverter) io.stderr(`${PROGRAM}: warning: ${ENCRYPTION_OFF_WARNING}\n`);
     let client: Client | undefined;

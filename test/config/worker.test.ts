@@ -56,12 +56,16 @@ describe('production is every process that does not declare development or test'
     for (const nodeEnv of ['development', 'test']) expect(loadClientConfig({ NODE_ENV: nodeEnv })).toMatchObject({ production: false, idSecretIsDevelopmentDefault: true });
   });
 
-  it('refuses to start without payload encryption keys unless NODE_ENV is exactly development or test', () => {
+  it('refuses to start without payload encryption keys unless NODE_ENV is exactly development or test', async () => {
     for (const nodeEnv of PRODUCTION_SPELLINGS) {
       const env = nodeEnv === undefined ? {} : { NODE_ENV: nodeEnv };
       expect(problems(() => loadCodecConfig(env)), String(nodeEnv)).toEqual([expect.stringContaining('SAGA_CODEC_KEYS is missing: production')]);
     }
     expect(loadCodecConfig({ SAGA_CODEC_KEYS: codecKeys })).toMatchObject({ strict: true });
+
+    let stderr = '';
+    expect(await runCli(['list'], { stdout: () => undefined, stderr: (t) => void (stderr += t), env: { TEMPORAL_ADDRESS: '127.0.0.1:1' } })).toBe(2);
+    expect(stderr).toMatch(/SAGA_ID_SECRET is missing: production.*; SAGA_CODEC_KEYS is missing: production/);
     expect(loadCodecConfig({ NODE_ENV: 'development' })).toBeUndefined();
     expect(loadCodecConfig({ NODE_ENV: 'test' })).toBeUndefined();
   });
