@@ -119,7 +119,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResults>
   const databaseUrl = options.databaseUrl ?? `sqlite:${join(tempDir!, 'services.db')}`;
   const services: Services = await createServices({ databaseUrl, faults: {} });
   const activities = { ...createActivities(services), ...createBenchActivities() };
-  const defaults = loadWorkerConfig({});
+  const defaults = loadWorkerConfig({ NODE_ENV: 'development' });
 
   async function withWorker<T>(taskQueue: string, overrides: Partial<WorkerOptions>, fn: () => Promise<T>): Promise<T> {
     const workers = await Promise.all(

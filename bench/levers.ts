@@ -216,7 +216,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
       return fn(input);
     }),
   };
-  const defaults = loadWorkerConfig({});
+  const defaults = loadWorkerConfig({ NODE_ENV: 'development' });
   const sharedClient = new Client({ connection: options.connection, namespace: options.namespace });
   const tag = `l${Date.now().toString(36)}`;
   let seq = 0;

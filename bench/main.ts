@@ -29,6 +29,10 @@ import { formatLevers, leversPlan, quickLeversPlan, runLevers } from './levers';
 import { summarizeProfiles } from './profile';
 import { DEFAULT_OUT_DIR, formatReport, writeResults } from './report';
 
+// A local tool: without a NODE_ENV of its own it declares development, since every process that is
+// not is treated as production and refuses to start without keys (src/config.ts, isProduction).
+process.env.NODE_ENV ??= 'development';
+
 // Re-runs this command under `node --cpu-prof` (which must be given at start-up, and profiles the
 // workflow thread too), then summarizes the profiles it wrote.
 async function profiled(args: string[], outDir: string): Promise<number> {

@@ -23,6 +23,10 @@ import { checkTripInvariants, formatTripReport } from './lib/chaos/trip-invarian
 import { TripBookings, withTripFaults } from './lib/chaos/trip-service';
 import { collectTripOutcomes, planTrips, startTrips, type TripOutcome } from './lib/chaos/trips';
 
+// A local tool: without a NODE_ENV of its own it declares development, since every process that is
+// not is treated as production and refuses to start without keys (src/config.ts, isProduction).
+process.env.NODE_ENV ??= 'development';
+
 const usage = `Usage: npm run chaos -- [options]
 
   --orders <n>           Order sagas per round (default 1000)

@@ -8,6 +8,10 @@ import { createServices } from '../src/services';
 import { demoSummary, runDemo } from './lib/demo';
 import { startStack, type Stack } from './lib/stack';
 
+// A local tool: without a NODE_ENV of its own it declares development, since every process that is
+// not is treated as production and refuses to start without keys (src/config.ts, isProduction).
+process.env.NODE_ENV ??= 'development';
+
 const HELP = `Usage: npm start -- [options]
 
 Brings up the local stack: the Temporal dev server (unless one answers at TEMPORAL_ADDRESS), the

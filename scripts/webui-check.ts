@@ -22,6 +22,10 @@ import { checkWebUi } from './lib/webui/compensated-order';
 import { checkDecodedPayloads, CODEC_CHECK_CLEAR_TEXT, codecCheckOrder, recordingLogger, type CodecRequest } from './lib/webui/decoded-payloads';
 import { checkStoredHistory } from './lib/webui/stored-history';
 
+// A local tool: without a NODE_ENV of its own it declares development, since every process that is
+// not is treated as production and refuses to start without keys (src/config.ts, isProduction).
+process.env.NODE_ENV ??= 'development';
+
 const HELP = `Usage: npm run webui-check -- [options]
 
 Starts the stack (or uses the server at TEMPORAL_ADDRESS), runs an order that cannot be shipped and is

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import { secretWeakness } from './secret-strength';
 import { DEFAULT_DATABASE_URL, redactUrl } from './services/db';
 import { FaultConfigError, faultConfigFromEnv, type FaultConfig } from './services/faults';
 import { DEFAULT_TASK_QUEUE } from './shared/start-options';
@@ -23,8 +24,13 @@ export interface TemporalConfig {
   /** Base URL of the Web UI, for links printed by the client. @default "http://localhost:8233" (env `TEMPORAL_UI_URL`) */
   uiUrl: string;
   /**
+   * Whether the process runs as production: every `NODE_ENV` but `development` and `test`, unset
+   * included. Production requires `SAGA_ID_SECRET` and payload encryption.
+   */
+  production: boolean;
+  /**
    * Key of the registration workflow ids' hash: every client and worker of a namespace must share it.
-   * Env `SAGA_ID_SECRET` (at least 32 characters; required when `NODE_ENV=production`). @default a public development value
+   * Env `SAGA_ID_SECRET` (at least 32 random characters; required in production). @default a public development value, outside production only
    */
   idSecret: string;
   /** Whether `idSecret` is the public development default (the worker says so in its log). */
@@ -73,6 +79,18 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** The `NODE_ENV` values that declare a development process; everything else, unset included, is production. */
+export const DEVELOPMENT_MODES = ['development', 'test'] as const;
+
+/**
+ * Whether `env` runs as production. Fails closed: a typo (`Production`, `prod`) or a forgotten
+ * `NODE_ENV` must not fall back to the public development keys, so only an explicit development or
+ * test setting leaves production.
+ */
+export function isProduction(env: Env): boolean {
+  return !(DEVELOPMENT_MODES as readonly (string | undefined)[]).includes(env.NODE_ENV);
+}
 
 function bool(env: Env, variable: string, problems: string[]): boolean | undefined {
   const raw = env[variable];
@@ -137,9 +155,25 @@ function readProfile(env: Env, tlsFlag: boolean | undefined, problems: string[])
   try {
     return loadClientConfigProfile({ overrideEnvVars: standard });
   } catch (err) {
-    problems.push(`the Temporal client profile cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+    problems.push(`the Temporal client profile cannot be read: ${profileProblem(err, env)}`);
     return {};
   }
+}
+
+/**
+ * What is wrong with the profile, without the file's content: the TOML parser quotes the lines
+ * around the fault, and one of them may hold the API key. A parse error keeps the line number only;
+ * any other message (a profile that the file lacks) keeps its first line.
+ */
+function profileProblem(err: unknown, env: Env): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const file = env.TEMPORAL_CONFIG_FILE || 'the temporal.toml file';
+  if (/^Invalid TOML/i.test(message)) {
+    const quotedLines = [...message.matchAll(/^\s*(\d+):/gm)].map((m) => m[1]);
+    const line = quotedLines.at(-1);
+    return `${file} is not valid TOML${line ? ` (line ${line})` : ''}`;
+  }
+  return message.split('\n')[0] ?? '';
 }
 
 function readTemporal(env: Env, problems: string[]): TemporalConfig {
@@ -184,12 +218,19 @@ function readTemporal(env: Env, problems: string[]): TemporalConfig {
     };
   }
   const uiUrl = (env.TEMPORAL_UI_URL || 'http://localhost:8233').replace(/\/+$/, '');
+  const production = isProduction(env);
   const idSecret = env.SAGA_ID_SECRET || undefined;
-  if (idSecret === undefined && env.NODE_ENV === 'production') {
-    problems.push('SAGA_ID_SECRET is missing: production needs a secret key for registration workflow ids (e.g. openssl rand -base64 32)');
+  if (idSecret === undefined && production) {
+    problems.push(
+      `SAGA_ID_SECRET is missing: production (NODE_ENV=${env.NODE_ENV ?? 'unset'}) needs a secret key for registration workflow ids (e.g. openssl rand -base64 32); set NODE_ENV=development to run with the public development key`,
+    );
   }
   if (idSecret !== undefined && idSecret.length < 32) problems.push('SAGA_ID_SECRET is shorter than 32 characters');
-  return { address, namespace, taskQueue, tls, apiKey, uiUrl, idSecret: idSecret ?? DEVELOPMENT_ID_SECRET, idSecretIsDevelopmentDefault: idSecret === undefined };
+  else if (idSecret !== undefined) {
+    const weakness = secretWeakness(idSecret);
+    if (weakness) problems.push(`SAGA_ID_SECRET ${weakness}`);
+  }
+  return { address, namespace, taskQueue, tls, apiKey, uiUrl, production, idSecret: idSecret ?? DEVELOPMENT_ID_SECRET, idSecretIsDevelopmentDefault: idSecret === undefined };
 }
 
 /**
@@ -204,7 +245,8 @@ export const CONNECTION_FLAGS = {
   'api-key': 'TEMPORAL_API_KEY',
   tls: 'TEMPORAL_TLS',
   'codec-endpoint': 'TEMPORAL_CODEC_ENDPOINT',
-  'codec-auth': 'TEMPORAL_CODEC_AUTH',
+  // The token itself has no flag: a command line is visible to everyone who can list processes.
+  'codec-auth-file': 'TEMPORAL_CODEC_AUTH_FILE',
 } as const;
 
 /** The environment with the connection flags given (`--address`, `--profile`, `--tls`, …) written over their variables. */

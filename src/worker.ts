@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { dataConverterFor, loadCodecConfig } from './codec';
+import { dataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
@@ -76,10 +76,30 @@ export async function createSagaWorker(opts: {
   });
 }
 
+/**
+ * The worker's configuration and its payload codec, read together so that a production start without
+ * its secrets lists every missing one at once. Throws {@link ConfigError} with all the problems.
+ */
+function readConfiguration(env: Record<string, string | undefined>): { config: WorkerConfig; codec: CodecConfig | undefined } {
+  const problems: string[] = [];
+  const read = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  };
+  const config = read(() => loadWorkerConfig(env));
+  const codec = read(() => loadCodecConfig(env));
+  if (problems.length || !config) throw new ConfigError(problems);
+  return { config, codec };
+}
+
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
-  const config = loadWorkerConfig();
-  const codec = loadCodecConfig();
+  const { config, codec } = readConfiguration(process.env);
   const dataConverter = dataConverterFor(codec);
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   const metrics = metricsAddress();
@@ -95,8 +115,10 @@ export async function main(): Promise<void> {
       logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
     }
     if (config.idSecretIsDevelopmentDefault) {
-      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused with NODE_ENV=production)');
+      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused in production, that is unless NODE_ENV is development or test)');
     }
+    // Only production gets here without keys by choice: elsewhere no keys simply means development.
+    if (config.production && !codec) logger.warn(ENCRYPTION_OFF_WARNING);
     services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,

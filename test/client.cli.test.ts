@@ -27,7 +27,7 @@ beforeAll(async () => {
   // The worker's prebuilt-bundle path: require.resolve of the .ts sources does not work under vitest.
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await workflowBundle()).code);
-  const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
+  const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
   worker = await createSagaWorker({ connection: env.nativeConnection, config, services });
   running = worker.run();
 });
@@ -47,7 +47,7 @@ async function cli(argv: string[], extraEnv: Record<string, string> = {}) {
   const code = await runCli(argv, {
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
-    env: { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, TEMPORAL_UI_URL: 'http://ui.test:8233', ...extraEnv },
+    env: { NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, TEMPORAL_UI_URL: 'http://ui.test:8233', ...extraEnv },
   });
   return { code, stdout, stderr };
 }

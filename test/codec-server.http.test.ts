@@ -1,14 +1,19 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, KEY_ID_METADATA } from '../src/codec';
 import { isBase64 } from '../src/codec/payloads-json';
 import { createCodecServer, type CodecServer, type CodecServerLogger } from '../src/codec/server';
-import { tokenWeakness } from '../src/codec/server-auth';
+import { signInGuard } from '../src/codec/server-auth';
 import { loadCodecServerConfig } from '../src/codec/server-config';
+import { newToken, tokenWeakness } from '../src/codec/token-strength';
 import { ConfigError } from '../src/config';
 
-const TOKEN = 'codec-token-0123456789abcdef';
+// Tokens as an operator makes them: random, never typed.
+const TOKEN = randomBytes(32).toString('base64url');
+const ENCODE_TOKEN = randomBytes(32).toString('base64url');
 const UI_ORIGIN = 'http://localhost:8233';
 const k1 = { id: 'k1', key: randomBytes(32) };
 const codec = new AesGcmPayloadCodec([k1]);
@@ -37,7 +42,7 @@ let base: string;
 let encrypted: JsonPayload[];
 
 beforeAll(async () => {
-  codecServer = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, maxBodyBytes: 64 * 1024, now: () => now });
+  codecServer = createCodecServer({ codec, token: TOKEN, encodeToken: ENCODE_TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, maxBodyBytes: 64 * 1024, now: () => now });
   base = await codecServer.listen(0);
   encrypted = (await codec.encode([defaultPayloadConverter.toPayload(customer), defaultPayloadConverter.toPayload('second')])).map(toJson);
 });
@@ -67,13 +72,36 @@ describe('codec server: decode and encode', () => {
     expect(await decodedValues(await post('/decode', { payloads: encrypted }))).toEqual([customer, 'second']);
   });
 
-  it('encodes payloads under the active key, which it can decode again', async () => {
+  it('encodes payloads under the active key for the encode token, which decodes too', async () => {
     const plain = [toJson(defaultPayloadConverter.toPayload(customer))];
-    const res = await post('/encode', { payloads: plain });
+    const res = await post('/encode', { payloads: plain }, { Authorization: `Bearer ${ENCODE_TOKEN}` });
     expect(res.status).toBe(200);
     const { payloads } = (await res.json()) as { payloads: JsonPayload[] };
     expect(Buffer.from(payloads[0]!.metadata[KEY_ID_METADATA]!, 'base64').toString()).toBe('k1');
     expect(await decodedValues(await post('/decode', { payloads }))).toEqual([customer]);
+    expect(await decodedValues(await post('/decode', { payloads }, { Authorization: `Bearer ${ENCODE_TOKEN}` }))).toEqual([customer]);
+  });
+
+  it('refuses to encode for a viewer: the token decodes only, with or without a browser session', async () => {
+    const plain = [toJson(defaultPayloadConverter.toPayload('a forged signal'))];
+    const res = await post('/encode', { payloads: plain });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toContain('SAGA_CODEC_SERVER_ENCODE_TOKEN');
+    const session = (await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) })).headers.get('set-cookie')!.split(';')[0]!;
+    expect((await post('/encode', { payloads: plain }, { Authorization: '', Cookie: session })).status).toBe(403);
+    const encodeSession = (await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: ENCODE_TOKEN }) })).headers.get('set-cookie')!.split(';')[0]!;
+    expect((await post('/encode', { payloads: plain }, { Authorization: '', Cookie: encodeSession })).status).toBe(200);
+  });
+
+  it('refuses to encode at all when no encode token is configured', async () => {
+    const decodeOnly = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger });
+    const url = await decodeOnly.listen(0);
+    try {
+      const res = await fetch(`${url}/encode`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ payloads: [] }) });
+      expect(res.status).toBe(403);
+    } finally {
+      await decodeOnly.stop();
+    }
   });
 
   it('answers under any path prefix: only the last segment selects the operation', async () => {
@@ -97,11 +125,17 @@ describe('codec server: decode and encode', () => {
     expect((await post('/decode', { payloads: [{ data: 'not base64!' }] })).status).toBe(400);
   });
 
-  it('says which key is missing when a payload was encrypted under an unknown key', async () => {
+  it('names no key id, its own or the payload’s, when a payload cannot be decrypted', async () => {
     const [foreign] = await new AesGcmPayloadCodec([{ id: 'k0', key: randomBytes(32) }]).encode([defaultPayloadConverter.toPayload(customer)]);
-    const res = await post('/decode', { payloads: [toJson(foreign!)] });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toMatch(/key "k0".*not in the key ring/);
+    const [altered] = await codec.encode([defaultPayloadConverter.toPayload(customer)]);
+    altered!.data![20]! ^= 1;
+    for (const payload of [foreign!, altered!]) {
+      const res = await post('/decode', { payloads: [toJson(payload)] });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: string };
+      expect(error).toBe('a payload cannot be decrypted with the keys of this codec server');
+      expect(error).not.toMatch(/k0|k1/);
+    }
   });
 
   it('refuses bodies over the size limit', async () => {
@@ -160,11 +194,12 @@ describe('codec server: hostile bodies', () => {
 });
 
 describe('codec server: guessing the token', () => {
+  // The production defaults: nothing but the clock is set.
   let guarded: CodecServer;
   let guardedBase: string;
   let clock = Date.now();
   beforeAll(async () => {
-    guarded = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, maxFailedSignIns: 3, signInWindowMs: 60_000, now: () => clock });
+    guarded = createCodecServer({ codec, token: TOKEN, allowedOrigins: [UI_ORIGIN], namespace: 'default', logger, now: () => clock });
     guardedBase = await guarded.listen(0);
   });
   afterAll(async () => {
@@ -172,21 +207,57 @@ describe('codec server: guessing the token', () => {
   });
   const decodeWith = (token: string) =>
     fetch(`${guardedBase}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ payloads: encrypted }) });
+  const wrong = (i: number) => decodeWith(`wrong-${i}-${randomBytes(24).toString('base64url')}`);
 
-  it('refuses a client address with 429 after too many wrong tokens, the right one included, and logs the address', async () => {
+  it('takes 10 wrong tokens from a client address in 15 minutes, refuses it with 429 from the 11th request, the right token included, and logs the address', async () => {
     logLines.length = 0;
-    for (let i = 0; i < 3; i++) expect((await decodeWith(`wrong-guess-${i}-0123456789abcdef`)).status).toBe(401);
+    for (let i = 1; i <= 9; i++) expect((await wrong(i)).status).toBe(401);
+    expect(await decodedValues(await decodeWith(TOKEN))).toEqual([customer, 'second']);
+    expect((await wrong(10)).status).toBe(401);
+
     const locked = await decodeWith(TOKEN);
     expect(locked.status).toBe(429);
-    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(locked.headers.get('retry-after')).toBe('900');
     expect((await fetch(`${guardedBase}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) })).status).toBe(429);
 
-    const refusals = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(refusals.map((r) => r.status)).toEqual([401, 401, 401, 429, 429]);
+    const refusals = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.status !== 200);
+    expect(refusals.map((r) => r.status)).toEqual([...Array<number>(10).fill(401), 429, 429]);
     for (const r of refusals) expect(String(r.client)).toMatch(/127\.0\.0\.1/);
 
-    clock += 61_000;
+    clock += 15 * 60_000 - 1_000;
+    expect((await decodeWith(TOKEN)).status).toBe(429);
+    clock += 1_000;
     expect(await decodedValues(await decodeWith(TOKEN))).toEqual([customer, 'second']);
+  });
+
+  it('does not count sign-in posts from a page of another site: ten of them leave the operator’s token working', async () => {
+    for (const origin of [...Array<string>(10).fill('https://evil.example'), 'null']) {
+      const res = await fetch(`${guardedBase}/login`, { method: 'POST', headers: { Origin: origin }, body: new URLSearchParams({ token: `guess-${randomBytes(24).toString('base64url')}` }) });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('set-cookie')).toBeNull();
+    }
+    expect(await decodedValues(await decodeWith(TOKEN))).toEqual([customer, 'second']);
+    const fromUi = await fetch(`${guardedBase}/login`, { method: 'POST', headers: { Origin: UI_ORIGIN }, body: new URLSearchParams({ token: TOKEN }) });
+    expect(fromUi.status).toBe(200);
+    const fromItself = await fetch(`${guardedBase}/login`, { method: 'POST', headers: { Origin: guardedBase }, body: new URLSearchParams({ token: TOKEN }) });
+    expect(fromItself.status).toBe(200);
+  });
+
+  it('keeps a locked-out address locked while 10,000 other addresses try wrong tokens', () => {
+    let time = 0;
+    const guard = signInGuard(10, 15 * 60_000, () => time);
+    for (let i = 0; i < 10; i++) guard.recordFailure('198.51.100.7');
+    for (let i = 0; i < 10_000; i++) guard.recordFailure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    time += 60_000;
+    expect(() => guard.refuseWhileLockedOut('198.51.100.7')).toThrow(expect.objectContaining({ status: 429 }));
+  });
+
+  it('counts the wrong tokens of an IPv6 client per /64 network', () => {
+    const guard = signInGuard(10, 15 * 60_000, () => 0);
+    for (let i = 1; i <= 10; i++) guard.recordFailure(`2001:db8:aa:bb::${i.toString(16)}`);
+    expect(() => guard.refuseWhileLockedOut('2001:db8:aa:bb:ffff:1:2:3')).toThrow(expect.objectContaining({ status: 429 }));
+    expect(() => guard.refuseWhileLockedOut('2001:0db8:00aa:00bb::beef')).toThrow(expect.objectContaining({ status: 429 }));
+    expect(() => guard.refuseWhileLockedOut('2001:db8:aa:bc::1')).not.toThrow();
   });
 });
 
@@ -199,7 +270,7 @@ describe('codec server: authentication', () => {
   });
 
   it('refuses a wrong token and a token sent under another scheme', async () => {
-    expect((await post('/decode', { payloads: encrypted }, { Authorization: 'Bearer codec-token-0123456789abcdeX' })).status).toBe(401);
+    expect((await post('/decode', { payloads: encrypted }, { Authorization: `Bearer ${TOKEN.slice(0, -1)}${TOKEN.endsWith('A') ? 'B' : 'A'}` })).status).toBe(401);
     expect((await post('/decode', { payloads: encrypted }, { Authorization: `Basic ${TOKEN}` })).status).toBe(401);
     expect((await post('/encode', { payloads: [] }, { Authorization: '' })).status).toBe(401);
   });
@@ -229,9 +300,11 @@ describe('codec server: authentication', () => {
     const signedIn = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }) });
     const session = signedIn.headers.get('set-cookie')!.split(';')[0]!;
     const [name, value] = session.split('=') as [string, string];
-    const [expires, mac] = value.split('.') as [string, string];
-    const forged = `${name}=${Number(expires) + 3_600_000}.${mac}`;
+    const [expires, permission, mac] = value.split('.') as [string, string, string];
+    const forged = `${name}=${Number(expires) + 3_600_000}.${permission}.${mac}`;
     expect((await post('/decode', { payloads: encrypted }, { Authorization: '', Cookie: forged })).status).toBe(401);
+    const promoted = `${name}=${expires}.encode.${mac}`;
+    expect((await post('/encode', { payloads: [] }, { Authorization: '', Cookie: promoted })).status).toBe(401);
 
     now += 9 * 3_600_000;
     expect((await post('/decode', { payloads: encrypted }, { Authorization: '', Cookie: session })).status).toBe(401);
@@ -344,17 +417,31 @@ describe('loadCodecServerConfig', () => {
     }
   });
 
-  it('refuses a short token', () => {
-    expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: 'short' })).toThrow(/shorter than 16/);
+  it('refuses weak tokens at start: fewer than 10^24 guesses by zxcvbn, whatever their length', () => {
+    const weak = ['short', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'abcdefghijklmnopqrst', 'Password1234567890!@', 'correcthorsebatterystaple', randomBytes(12).toString('base64url')];
+    for (const token of weak) {
+      expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: token }), token).toThrow(/SAGA_CODEC_SERVER_TOKEN is too easy to guess/);
+      expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, SAGA_CODEC_SERVER_ENCODE_TOKEN: token }), token).toThrow(/SAGA_CODEC_SERVER_ENCODE_TOKEN is too easy to guess/);
+      expect(() => createCodecServer({ codec, token, allowedOrigins: [], namespace: 'default', logger }), token).toThrow(ConfigError);
+    }
+    for (const token of [randomBytes(32).toString('base64'), newToken(), TOKEN]) expect(tokenWeakness(token)).toBeUndefined();
+    expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: TOKEN, SAGA_CODEC_SERVER_ENCODE_TOKEN: TOKEN })).toThrow(/must differ/);
   });
 
-  it('refuses weak tokens at start: repeated or patterned characters', () => {
-    for (const weak of ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '1234123412341234', 'passwordpassword']) {
-      expect(() => loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: weak })).toThrow(/too predictable/);
-      expect(() => createCodecServer({ codec, token: weak, allowedOrigins: [], namespace: 'default', logger })).toThrow(ConfigError);
+  it('prints a token it accepts with --new-token, and starts nothing', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'src', 'codec-server.ts'), '--new-token'], { encoding: 'utf8', env: {} });
+    expect(run.status).toBe(0);
+    const token = run.stdout.trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(tokenWeakness(token)).toBeUndefined();
+  });
+
+  it('never quotes a refused token', () => {
+    try {
+      loadCodecServerConfig({ SAGA_CODEC_KEYS: keys, SAGA_CODEC_SERVER_TOKEN: 'correcthorsebatterystaple' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('correcthorse');
     }
-    expect(tokenWeakness(randomBytes(32).toString('base64'))).toBeUndefined();
-    expect(tokenWeakness(TOKEN)).toBeUndefined();
   });
 
   it('allows the Web UI origin of TEMPORAL_UI_URL by default, and the local UI when that is unset', () => {

@@ -20,9 +20,15 @@ function problemsOf(fn: () => unknown): readonly string[] {
 }
 
 describe('loadCodecConfig', () => {
-  it('is off (undefined) when SAGA_CODEC_KEYS is unset or blank', () => {
-    expect(loadCodecConfig({})).toBeUndefined();
-    expect(loadCodecConfig({ SAGA_CODEC_KEYS: '  ' })).toBeUndefined();
+  it('is off (undefined) in development and tests when SAGA_CODEC_KEYS is unset or blank', () => {
+    expect(loadCodecConfig({ NODE_ENV: 'development' })).toBeUndefined();
+    expect(loadCodecConfig({ NODE_ENV: 'test', SAGA_CODEC_KEYS: '  ' })).toBeUndefined();
+  });
+
+  it('is required in production, where only SAGA_ENCRYPTION=off turns it off', () => {
+    expect(() => loadCodecConfig({})).toThrow(/SAGA_CODEC_KEYS is missing: production/);
+    expect(() => loadCodecConfig({ NODE_ENV: 'production', SAGA_CODEC_KEYS: '  ' })).toThrow(/SAGA_CODEC_KEYS is missing: production/);
+    expect(loadCodecConfig({ NODE_ENV: 'production', SAGA_ENCRYPTION: 'off' })).toBeUndefined();
   });
 
   it('makes the first key the active one and keeps every key for decryption', () => {

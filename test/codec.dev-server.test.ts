@@ -26,7 +26,7 @@ import { contactWorkflow, noteSignal, refuseContactWorkflow, renameUpdate, stage
 // shows them, which proves the scan would catch a leak.
 
 const exec = promisify(execFile);
-const TOKEN = `codec-token-${randomUUID()}`;
+const TOKEN = randomBytes(32).toString('base64url');
 const k1: CodecKey = { id: 'k1', key: randomBytes(32) };
 const k2: CodecKey = { id: 'k2', key: randomBytes(32) };
 const dataConverter = dataConverterFor({ keyRing: new KeyRing([k1]) })!;
@@ -313,7 +313,7 @@ describe('payload encryption on a real server: the sagas', () => {
     ]);
     bundleDir = mkdtempSync(join(tmpdir(), 'saga-bundle-'));
     writeFileSync(join(bundleDir, 'workflows.js'), sagaBundle.code);
-    const config = loadWorkerConfig({ TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: join(bundleDir, 'workflows.js'), DATABASE_URL: 'sqlite::memory:' });
+    const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: join(bundleDir, 'workflows.js'), DATABASE_URL: 'sqlite::memory:' });
     worker = await createSagaWorker({ connection: env.nativeConnection, config, services, overrides: { dataConverter } });
     run = worker.run();
   });

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadCodecConfig } from '../src/codec';
 import { CONNECTION_FLAGS, loadWorkerConfig } from '../src/config';
 import { customSearchAttributes } from '../src/shared/search-attributes';
 import { devServerArgs, dynamicConfigArgs, sagaDynamicConfig } from '../tools/devserver';
@@ -58,6 +60,7 @@ const secrets: Record<string, string> = {
   TEMPORAL_DB_PASSWORD: 'temporal-secret',
   SAGA_DB_PASSWORD: 'saga-secret',
   SAGA_ID_SECRET: 'id-secret-of-at-least-thirty-two-characters',
+  SAGA_CODEC_KEYS: `k1:${randomBytes(32).toString('base64')}`,
 };
 
 /** Compose's interpolation with only {@link secrets} set: `${VAR:-default}`, `${VAR:?message}` and `$$` escapes. */
@@ -208,7 +211,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has no default secret: compose refuses to start until the database passwords and SAGA_ID_SECRET are set', () => {
+  it('has no default secret: compose refuses to start until the database passwords, SAGA_ID_SECRET and SAGA_CODEC_KEYS are set', () => {
     const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
     for (const variable of Object.keys(secrets)) {
       const uses = [...text.matchAll(new RegExp(`\\$\\{${variable}([^}]*)\\}`, 'g'))].map((m) => m[1]);
@@ -340,6 +343,13 @@ describe('the worker service', () => {
     expect(services[new URL(config.databaseUrl).hostname]).toBe(service('postgres'));
     expect(services[config.address.split(':')[0] ?? '']).toBe(service('temporal'));
     expect(config.uiUrl).toBe('http://localhost:8080');
+  });
+
+  it('encrypts payloads: the worker runs as production (the Dockerfile) with the keys of .env, and strict', () => {
+    expect(dockerfile).toMatch(/NODE_ENV=production/);
+    const codec = loadCodecConfig({ ...workerEnv, NODE_ENV: 'production' });
+    expect(codec?.keyRing.activeKeyId).toBe('k1');
+    expect(codec?.strict).toBe(true);
   });
 
   it('runs the workflow bundle the Dockerfile builds', () => {

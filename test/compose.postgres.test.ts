@@ -89,6 +89,7 @@ describe.skipIf(!bin)('the compose worker on PostgreSQL', () => {
     writeFileSync(bundlePath, (await workflowBundle()).code);
     const taskQueue = uniqueTaskQueue('compose');
     const config = loadWorkerConfig({
+      NODE_ENV: 'test',
       ...workerEnv,
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_TASK_QUEUE: taskQueue,

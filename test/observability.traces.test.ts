@@ -88,7 +88,7 @@ afterAll(async () => {
 
 /** The worker's configuration for a task queue of its own on the dev server, with the prebuilt bundle unless `ownBundling`. */
 function workerConfig(taskQueue: string, ownBundling = false) {
-  return loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...(ownBundling ? {} : { WORKFLOW_BUNDLE_PATH: bundlePath }) });
+  return loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...(ownBundling ? {} : { WORKFLOW_BUNDLE_PATH: bundlePath }) });
 }
 
 /** Runs `worker` and stops it again: a worker created and never run keeps its connection. */

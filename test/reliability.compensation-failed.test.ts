@@ -33,7 +33,7 @@ function undeliverableOrder(): OrderInput {
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { TEMPORAL_ADDRESS: testbed.env.address } });
+  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { NODE_ENV: 'test', TEMPORAL_ADDRESS: testbed.env.address } });
   return { code, out, err };
 }
 

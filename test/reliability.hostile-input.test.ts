@@ -170,6 +170,34 @@ describe('malformed input started directly on the server', () => {
     expect(await servicesState()).toEqual(before);
   });
 
+  // JSON has no NaN and no Infinity: a client's NaN or Infinity reaches the server as null. A payload
+  // written by hand carries what JSON can: 1e999 (which parses as Infinity), null, and keys that name
+  // the prototype. Each is sent as raw bytes, past every converter and schema of the client.
+  it.each([
+    ['1e999, which parses as Infinity, as a price', (json: string) => json.replace(/"unitPriceCents":\d+/, '"unitPriceCents":1e999'), /items\.0\.unitPriceCents/],
+    ['null, which a NaN quantity becomes, as a quantity', (json: string) => json.replace(/"quantity":\d+/, '"quantity":null'), /items\.0\.quantity/],
+    ['a __proto__ key', (json: string) => `{"__proto__":{"isAdmin":true},${json.slice(1)}`, /__proto__/],
+    ['a constructor key', (json: string) => `{"constructor":{"prototype":{"isAdmin":true}},${json.slice(1)}`, /constructor/],
+  ])('orderSaga fails with a non-retryable InvalidInput before any activity for raw JSON carrying %s, and nothing changes', async (_, mangle, problem) => {
+    expect(JSON.stringify({ quantity: Number.NaN, price: Number.POSITIVE_INFINITY })).toBe('{"quantity":null,"price":null}');
+    expect(JSON.parse('1e999')).toBe(Number.POSITIVE_INFINITY);
+    const input = order();
+    const data = mangle(JSON.stringify(input));
+    expect(data).not.toBe(JSON.stringify(input));
+    const workflowId = uniqueTaskQueue('raw-orderSaga');
+    await testbed.env.client.workflowService.startWorkflowExecution({
+      namespace: 'default',
+      workflowId,
+      workflowType: { name: 'orderSaga' },
+      taskQueue: { name: testbed.taskQueue },
+      input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(data) }] },
+      requestId: uniqueId('raw'),
+    });
+    const handle = testbed.env.client.workflow.getHandle(workflowId);
+    await expectRefusedByWorkflow({ handle, err: await handle.result().catch((e: unknown) => e) }, problem);
+    expect(await servicesState()).toEqual(before);
+  });
+
   it('orderSaga started without any argument fails with InvalidInput, and nothing changes', async () => {
     await expectRefusedByWorkflow(await startDirectly('orderSaga', []), /\(input\)/);
     expect(await servicesState()).toEqual(before);

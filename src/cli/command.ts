@@ -4,6 +4,7 @@ import { workflowUrl, type SagaOutcome } from '../report';
 import { CliError, ExitCode, UsageError } from './errors';
 import type { CliIo } from './io';
 import { resolveSaga } from './saga-ref';
+import { terminalSafeJson, terminalSafeLines } from './terminal-safe';
 
 // What every command is made of (its spec and the context it runs in) and the few helpers the
 // command groups share: reading flags, printing, finding the saga an argument names.
@@ -89,12 +90,12 @@ export function positiveIntFlag(flags: Flags, name: string, fallback: number, co
 
 /** Writes one line of text to standard output. */
 export function printLine(ctx: CommandContext, text = ''): void {
-  ctx.io.stdout(`${text}\n`);
+  ctx.io.stdout(`${terminalSafeLines(text)}\n`);
 }
 
 /** Writes a value as JSON to standard output: indented under `-o json`, on one line under `-o jsonl`. */
 export function printJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.stdout(`${JSON.stringify(value, null, ctx.output === 'jsonl' ? undefined : 2)}\n`);
+  ctx.io.stdout(`${terminalSafeJson(JSON.stringify(value, null, ctx.output === 'jsonl' ? undefined : 2))}\n`);
 }
 
 /**
@@ -102,7 +103,7 @@ export function printJson(ctx: CommandContext, value: unknown): void {
  * one array, else the lines of text `text` makes (called only for text output).
  */
 export function printRecords(ctx: CommandContext, items: readonly unknown[], text: () => string[]): void {
-  if (ctx.output === 'jsonl') for (const item of items) ctx.io.stdout(`${JSON.stringify(item)}\n`);
+  if (ctx.output === 'jsonl') for (const item of items) ctx.io.stdout(`${terminalSafeJson(JSON.stringify(item))}\n`);
   else if (ctx.output === 'json') printJson(ctx, items);
   else for (const line of text()) printLine(ctx, line);
 }

@@ -1,14 +1,15 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { dataConverterFor, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
-import { connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
+import { dataConverterFor, ENCRYPTION_OFF_WARNING, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
+import { ConfigError, connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
 import { clientTracing } from '../tracing';
 import { isReachable } from '../reachable';
 import { OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type OptionSpec, type OutputFormat } from './command';
 import { commands } from './commands';
 import { describeCliError, ExitCode, ServerUnreachableError, UsageError } from './errors';
 import type { CliIo } from './io';
+import { terminalSafe, terminalSafeJson } from './terminal-safe';
 
 export { commands } from './commands';
 export type { CommandSpec } from './command';
@@ -31,7 +32,7 @@ const commonOptions: OptionSpec[] = [
   { name: 'tls', type: 'boolean', doc: 'Connect with TLS (as TEMPORAL_TLS=true)' },
   { name: 'api-key', type: 'string', arg: '<key>', doc: 'API key sent as a bearer token, implies TLS (overrides TEMPORAL_API_KEY)' },
   { name: 'codec-endpoint', type: 'string', arg: '<url>', doc: 'Encode and decode payloads through this codec server (overrides TEMPORAL_CODEC_ENDPOINT)' },
-  { name: 'codec-auth', type: 'string', arg: '<header value>', doc: 'Authorization header for the codec server, e.g. "Bearer …" (overrides TEMPORAL_CODEC_AUTH)' },
+  { name: 'codec-auth-file', type: 'string', arg: '<path>', doc: 'File holding the codec server token, or its Authorization header value (overrides TEMPORAL_CODEC_AUTH_FILE; else TEMPORAL_CODEC_AUTH)' },
   { name: 'help', type: 'boolean', short: 'h', doc: 'Show this help' },
 ];
 
@@ -90,10 +91,19 @@ export function generalHelp(): string {
     'Commands on one saga take <id>, or -w <workflow id> [-r <run id>] as the temporal CLI does.',
     'Configuration comes from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,',
     'TEMPORAL_UI_URL, TEMPORAL_TLS*, TEMPORAL_API_KEY, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,',
-    'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH (see docs/running.md).',
+    'TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH or TEMPORAL_CODEC_AUTH_FILE (see docs/running.md).',
     `Exit codes: 0 done, 1 refused or failed, 2 bad usage/input/config, 3 server or codec server unreachable, 4 no such saga.`,
     '',
   ].join('\n');
+}
+
+// The `temporal` CLI takes `--codec-auth "Bearer <token>"`; here that would put the token in the
+// process list, and an unquoted value would come back in a usage error. Refused on sight, and the
+// message never repeats what follows the flag.
+const CODEC_AUTH_IN_ARGV = '--codec-auth would show the codec server token to everyone who can list processes: put it in TEMPORAL_CODEC_AUTH, or in a file named by --codec-auth-file';
+
+function refuseTokenInArgv(args: readonly string[], command: string | undefined): void {
+  if (args.some((arg) => arg === '--codec-auth' || arg.startsWith('--codec-auth='))) throw new UsageError(CODEC_AUTH_IN_ARGV, command);
 }
 
 // `status -w` meant --watch before -w became the workflow id everywhere; say so to whoever types it.
@@ -148,14 +158,35 @@ function sagaRef(spec: CommandSpec, flags: Flags, positionals: string[]): string
  * (`--codec-endpoint`), or none. Read with the rest of the configuration, so bad keys or a bad
  * endpoint are reported before anything connects.
  */
-function clientCodec(env: Record<string, string | undefined>, config: TemporalConfig): { dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
-  const remoteConfig = loadRemoteCodecConfig(env, config.namespace);
+function clientCodec(env: Record<string, string | undefined>, namespace: string): { dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
+  const remoteConfig = loadRemoteCodecConfig(env, namespace);
   if (remoteConfig) {
     const remote = new RemotePayloadCodec(remoteConfig);
     return { remote, dataConverter: { payloadCodecs: [remote], failureConverterPath } };
   }
   const dataConverter = dataConverterFor(loadCodecConfig(env));
   return dataConverter ? { dataConverter } : {};
+}
+
+/**
+ * The client's configuration and codec, read together so that a production run without its secrets
+ * lists every missing one at once. Throws {@link ConfigError} with all the problems.
+ */
+function readConfiguration(env: Record<string, string | undefined>): { config: TemporalConfig; dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
+  const problems: string[] = [];
+  const read = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  };
+  const config = read(() => loadClientConfig(env));
+  const codec = read(() => clientCodec(env, config?.namespace ?? (env.TEMPORAL_NAMESPACE || 'default')));
+  if (problems.length || !config || !codec) throw new ConfigError(problems);
+  return { config, ...codec };
 }
 
 async function connect(config: TemporalConfig): Promise<Connection> {
@@ -181,6 +212,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(generalHelp());
       return ExitCode.OK;
     }
+    refuseTokenInArgv(rest, commands.find((c) => c.name === name)?.name);
     const spec = commands.find((c) => c.name === (name === 'help' ? rest[0] : name));
     if (!spec) throw new UsageError(`unknown command "${name === 'help' ? rest[0] : name}"`);
     if (name === 'help') {
@@ -200,8 +232,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (positionals.length > spec.args.length) throw new UsageError(`unexpected argument "${positionals[spec.args.length]}"`, spec.name);
 
     const env = withConnectionFlags(io.env, flags);
-    const config = loadClientConfig(env);
-    const { dataConverter, remote } = clientCodec(env, config);
+    const { config, dataConverter, remote } = readConfiguration(env);
+    // In production only SAGA_ENCRYPTION=off gets here without a codec: say so on every run.
+    if (config.production && !dataConverter) io.stderr(`${PROGRAM}: warning: ${ENCRYPTION_OFF_WARNING}\n`);
     let client: Client | undefined;
     const ctx: CommandContext = {
       io,
@@ -223,8 +256,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await spec.run(ctx, flags, positionals);
   } catch (err) {
     const { message, exitCode } = describeCliError(err);
-    io.stderr(`${PROGRAM}: ${message}\n`);
-    if (jsonErrors) io.stdout(`${JSON.stringify({ error: { message, exitCode } })}\n`);
+    // A refusal may quote a saga's reason: no escape sequence reaches the terminal from there either.
+    io.stderr(`${PROGRAM}: ${terminalSafe(message)}\n`);
+    if (jsonErrors) io.stdout(`${terminalSafeJson(JSON.stringify({ error: { message, exitCode } }))}\n`);
     return exitCode;
   } finally {
     await connection?.close();

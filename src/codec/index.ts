@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataConverter } from '@temporalio/common';
-import { ConfigError } from '../config';
+import { ConfigError, isProduction } from '../config';
 import { AesGcmPayloadCodec } from './aes-gcm-codec';
 import { KeyRing, parseCodecKeys } from './key-ring';
 
@@ -18,14 +18,26 @@ export interface CodecConfig {
 }
 
 /**
- * Reads `SAGA_CODEC_KEYS` and `SAGA_CODEC_STRICT`; returns undefined when the keys are unset or empty
- * (encryption off). Throws `ConfigError` listing every problem, without echoing key material.
+ * Reads `SAGA_CODEC_KEYS`, `SAGA_CODEC_STRICT` and `SAGA_ENCRYPTION`; returns undefined when
+ * encryption is off. Outside production it is off when the keys are unset or empty; in production
+ * (see `isProduction`) keys are required and only `SAGA_ENCRYPTION=off` turns encryption off, a choice
+ * the worker and the client announce at start. Throws `ConfigError` listing every problem, without
+ * echoing key material.
  */
 export function loadCodecConfig(env: Record<string, string | undefined> = process.env): CodecConfig | undefined {
   const raw = env.SAGA_CODEC_KEYS?.trim();
   const strictText = (env.SAGA_CODEC_STRICT ?? '').trim().toLowerCase();
+  const switchText = (env.SAGA_ENCRYPTION ?? '').trim().toLowerCase();
   const problems: string[] = [];
   if (!['', 'true', 'false'].includes(strictText)) problems.push('SAGA_CODEC_STRICT must be true or false');
+  if (!['', 'on', 'off'].includes(switchText)) problems.push('SAGA_ENCRYPTION must be on or off');
+  if (switchText === 'off' && raw) problems.push('SAGA_ENCRYPTION=off contradicts SAGA_CODEC_KEYS: remove one of them');
+  if (!raw && switchText === 'on') problems.push('SAGA_ENCRYPTION=on needs SAGA_CODEC_KEYS');
+  else if (!raw && switchText !== 'off' && isProduction(env)) {
+    problems.push(
+      `SAGA_CODEC_KEYS is missing: production (NODE_ENV=${env.NODE_ENV ?? 'unset'}) encrypts every payload (generate a key: openssl rand -base64 32; see docs/security.md); SAGA_ENCRYPTION=off stores personal data in plain text`,
+    );
+  }
   let keyRing: KeyRing | undefined;
   try {
     if (raw) keyRing = new KeyRing(parseCodecKeys(raw));
@@ -36,6 +48,9 @@ export function loadCodecConfig(env: Record<string, string | undefined> = proces
   if (problems.length) throw new ConfigError(problems);
   return keyRing && { keyRing, strict: strictText !== 'false' };
 }
+
+/** The warning a production process logs at start when `SAGA_ENCRYPTION=off` turned payload encryption off. */
+export const ENCRYPTION_OFF_WARNING = 'PAYLOAD ENCRYPTION IS OFF (SAGA_ENCRYPTION=off): addresses, names and payment tokens are stored in plain text in Temporal';
 
 /** Module the workflow sandbox loads for failures: messages and stack traces go into encrypted payloads. */
 export const failureConverterPath = siblingModule('failure-converter');

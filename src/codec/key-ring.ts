@@ -1,4 +1,5 @@
 import { ConfigError } from '../config';
+import { secretWeakness } from '../secret-strength';
 
 /** Length of an AES-256 key in bytes. */
 export const KEY_BYTES = 32;
@@ -30,7 +31,8 @@ export class UnknownKeyError extends Error {
     readonly keyId: string,
     readonly knownKeyIds: readonly string[],
   ) {
-    super(`Payload was encrypted with key ${describeKeyId(keyId)}, which is not in the key ring (${knownKeyIds.join(', ')}): add it back to SAGA_CODEC_KEYS`);
+    // The ring's own ids stay out of the message, which may travel further than this process's log.
+    super(`Payload was encrypted with key ${describeKeyId(keyId)}, which is not in the key ring: add it back to SAGA_CODEC_KEYS`);
   }
 }
 
@@ -113,7 +115,13 @@ export function parseCodecKeys(text: string, variable = 'SAGA_CODEC_KEYS'): Code
       problems.push(`${variable}: key ${KEY_ID.test(id) ? `"${id}"` : `of entry ${index + 1}`} is not base64`);
       return;
     }
-    keys.push({ id, key: Buffer.from(material, 'base64') });
+    const key = Buffer.from(material, 'base64');
+    const weakness = key.length === KEY_BYTES ? secretWeakness(key) : undefined;
+    if (weakness) {
+      problems.push(`${variable}: key ${KEY_ID.test(id) ? `"${id}"` : `of entry ${index + 1}`} ${weakness}`);
+      return;
+    }
+    keys.push({ id, key });
   });
   if (keys.length > 0 || problems.length === 0) problems.push(...keyProblems(keys).map((p) => `${variable}: ${p}`));
   if (problems.length) throw new ConfigError(problems);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError } from '../config';
 import { HttpError } from './http';
@@ -12,7 +14,10 @@ import { parsePayloads, payloadToJson } from './payloads-json';
 export interface RemoteCodecConfig {
   /** Base URL; `/encode` and `/decode` are appended. Env `TEMPORAL_CODEC_ENDPOINT` (flag `--codec-endpoint`). */
   endpoint: string;
-  /** Sent as the `Authorization` header, e.g. `Bearer <token>`. Env `TEMPORAL_CODEC_AUTH` (flag `--codec-auth`). @default none */
+  /**
+   * Sent as the `Authorization` header, e.g. `Bearer <token>`. Env `TEMPORAL_CODEC_AUTH`, or read from
+   * the file named by `TEMPORAL_CODEC_AUTH_FILE` (flag `--codec-auth-file`). @default none
+   */
   auth?: string;
   /** Sent as `X-Namespace`, as the Web UI does. */
   namespace: string;
@@ -33,18 +38,56 @@ export class RemoteCodecError extends Error {
   }
 }
 
+/** Whether `hostname` (as `URL` spells it) is this machine, where plain http never crosses a network. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || /^::ffff:127\./.test(host) || /^::ffff:7f/.test(host);
+}
+
 /**
- * Reads `TEMPORAL_CODEC_ENDPOINT` and `TEMPORAL_CODEC_AUTH`; undefined when no endpoint is set. Local
- * keys (`SAGA_CODEC_KEYS`) next to an endpoint are refused: the client would not know which to trust.
+ * The Authorization header value: `TEMPORAL_CODEC_AUTH`, or the content of the file that
+ * `TEMPORAL_CODEC_AUTH_FILE` names (a bare token gets the `Bearer` scheme). Problems name the
+ * variable and the path, never the content.
+ */
+function readAuth(env: Record<string, string | undefined>, problems: string[]): string | undefined {
+  const inline = env.TEMPORAL_CODEC_AUTH?.trim() || undefined;
+  const file = env.TEMPORAL_CODEC_AUTH_FILE?.trim() || undefined;
+  if (!file) return inline;
+  if (inline) {
+    problems.push('TEMPORAL_CODEC_AUTH and TEMPORAL_CODEC_AUTH_FILE (--codec-auth-file) are both set: give the token one way');
+    return undefined;
+  }
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    problems.push(`TEMPORAL_CODEC_AUTH_FILE (--codec-auth-file) ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+  if (!content || /[\r\n]/.test(content)) {
+    problems.push(`TEMPORAL_CODEC_AUTH_FILE (--codec-auth-file) ${file} must hold the token on one line`);
+    return undefined;
+  }
+  return /^\S+\s+\S/.test(content) ? content : `Bearer ${content}`;
+}
+
+/**
+ * Reads `TEMPORAL_CODEC_ENDPOINT` and the credentials (`TEMPORAL_CODEC_AUTH` or
+ * `TEMPORAL_CODEC_AUTH_FILE`); undefined when no endpoint is set. Refused: local keys
+ * (`SAGA_CODEC_KEYS`) next to an endpoint, since the client would not know which to trust, and plain
+ * http to another machine, which would carry the token and the decoded data in clear text.
  */
 export function loadRemoteCodecConfig(env: Record<string, string | undefined>, namespace: string): RemoteCodecConfig | undefined {
   const endpoint = env.TEMPORAL_CODEC_ENDPOINT?.trim();
-  const auth = env.TEMPORAL_CODEC_AUTH?.trim() || undefined;
+  const problems: string[] = [];
+  const auth = readAuth(env, problems);
   if (!endpoint) {
-    if (auth) throw new ConfigError(['TEMPORAL_CODEC_AUTH (--codec-auth) is set without TEMPORAL_CODEC_ENDPOINT (--codec-endpoint)']);
+    if (auth || env.TEMPORAL_CODEC_AUTH_FILE?.trim()) problems.push('TEMPORAL_CODEC_AUTH or TEMPORAL_CODEC_AUTH_FILE (--codec-auth-file) is set without TEMPORAL_CODEC_ENDPOINT (--codec-endpoint)');
+    if (problems.length) throw new ConfigError(problems);
     return undefined;
   }
-  const problems: string[] = [];
   if (env.SAGA_CODEC_KEYS?.trim()) {
     problems.push('SAGA_CODEC_KEYS and TEMPORAL_CODEC_ENDPOINT (--codec-endpoint) are both set: decode either with local keys or through the codec server, not both');
   }
@@ -55,7 +98,10 @@ export function loadRemoteCodecConfig(env: Record<string, string | undefined>, n
     problems.push(`TEMPORAL_CODEC_ENDPOINT (--codec-endpoint) is not a URL`);
   }
   if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push('TEMPORAL_CODEC_ENDPOINT (--codec-endpoint) must be an http or https URL');
-  if (url && (url.username || url.password)) problems.push('TEMPORAL_CODEC_ENDPOINT (--codec-endpoint) must not carry credentials: use --codec-auth');
+  if (url && (url.username || url.password)) problems.push('TEMPORAL_CODEC_ENDPOINT (--codec-endpoint) must not carry credentials: use TEMPORAL_CODEC_AUTH or --codec-auth-file');
+  if (url?.protocol === 'http:' && !isLoopback(url.hostname)) {
+    problems.push(`TEMPORAL_CODEC_ENDPOINT (--codec-endpoint) must use https to reach ${url.hostname}: plain http would carry the token and the decoded payloads in clear text (http is for localhost only)`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return { endpoint: endpoint.replace(/\/+$/, ''), namespace, ...(auth ? { auth } : {}) };
 }
@@ -89,6 +135,8 @@ export class RemotePayloadCodec implements PayloadCodec {
           ...(this.config.auth ? { Authorization: this.config.auth } : {}),
         },
         body: JSON.stringify({ payloads: payloads.map(payloadToJson) }),
+        // A redirect would carry the token to wherever it points, over whatever scheme it names.
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.config.timeoutMs ?? 10_000),
       });
     } catch (err) {
@@ -96,9 +144,12 @@ export class RemotePayloadCodec implements PayloadCodec {
       throw new RemoteCodecError(`Cannot reach the codec server at ${this.config.endpoint} (${cause})`, 'unreachable');
     }
     const body = Buffer.from(await response.arrayBuffer());
+    if (response.status >= 300 && response.status < 400) {
+      throw new RemoteCodecError(`The codec server at ${this.config.endpoint} answered with a redirect (${response.status}), which is not followed: point --codec-endpoint at the server itself`, 'refused', response.status);
+    }
     if (response.status === 401) {
       const why = serverMessage(body) ?? response.statusText;
-      throw new RemoteCodecError(`The codec server at ${this.config.endpoint} refused the credentials (401 ${why}): check --codec-auth (TEMPORAL_CODEC_AUTH)`, 'refused', 401);
+      throw new RemoteCodecError(`The codec server at ${this.config.endpoint} refused the credentials (401 ${why}): check TEMPORAL_CODEC_AUTH or --codec-auth-file`, 'refused', 401);
     }
     // 403: another namespace or a foreign origin; 429: too many wrong tokens from this address.
     if (response.status === 403 || response.status === 429) {

@@ -1,60 +1,81 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { HttpError } from './http';
 
 // Who may use the codec server: holders of its token, as a bearer token or as a session cookie
 // derived from it, with guessing slowed down per client address.
 
-const MIN_TOKEN_LENGTH = 16;
-const MIN_TOKEN_BITS = 80;
-// Past this many client addresses under watch, the oldest are forgotten: the table must stay bounded
-// even when the wrong tokens come from many addresses.
+// Past this many client addresses under watch, entries that are not locked out are forgotten, oldest
+// first: the table stays bounded even when wrong tokens come from many addresses, and no flood of
+// other addresses can push a locked-out one out of it.
 const MAX_TRACKED_CLIENTS = 10_000;
-
-/**
- * Why a token is too weak to guard decrypted personal data, or undefined when it is strong enough:
- * at least 16 characters and about 80 bits by a per-character Shannon estimate, which refuses
- * repeated or patterned strings (`aaaa…`, `12341234…`) while `openssl rand -base64 32` passes easily.
- */
-export function tokenWeakness(token: string): string | undefined {
-  if (token.length < MIN_TOKEN_LENGTH) return `is shorter than ${MIN_TOKEN_LENGTH} characters`;
-  const counts = new Map<string, number>();
-  for (const ch of token) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  let bitsPerChar = 0;
-  for (const n of counts.values()) bitsPerChar -= (n / token.length) * Math.log2(n / token.length);
-  if (bitsPerChar * token.length < MIN_TOKEN_BITS) return `is too predictable (about ${Math.floor(bitsPerChar * token.length)} bits; use random bytes, e.g. openssl rand -base64 32)`;
-  return undefined;
-}
 
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** The token and the sessions derived from it, compared in constant time. */
+/** What a caller may do: `decode` shows payloads; `encode` also makes ciphertext that strict workers accept. */
+export type Permission = 'decode' | 'encode';
+
+/** The tokens and the sessions derived from them, compared in constant time. */
 export interface Credentials {
-  /** Whether `candidate` is the token. */
-  isToken(candidate: string): boolean;
-  /** A session cookie value good for `ttlMs` from now: its expiry and a MAC over it. */
-  newSession(ttlMs: number): string;
-  /** Whether a session cookie value was made by {@link newSession} with this token and has not expired. */
-  isLiveSession(value: string): boolean;
+  /** What `candidate` grants: `encode` for the encode token (which decodes too), `decode` for the token, else undefined. */
+  permissionOf(candidate: string): Permission | undefined;
+  /** A session cookie value good for `ttlMs` from now, granting `permission`: its expiry, the permission and a MAC over both. */
+  newSession(ttlMs: number, permission: Permission): string;
+  /** What a session cookie value made by {@link newSession} grants, undefined when forged or expired. */
+  sessionPermission(value: string): Permission | undefined;
 }
 
-/** {@link Credentials} for `token`; `now` is the clock of session expiry. */
-export function credentials(token: string, now: () => number): Credentials {
-  const tokenDigest = sha256(token);
-  const sessionMac = (expiresAt: number) => createHmac('sha256', token).update(`codec-session:${expiresAt}`).digest('base64url');
+/**
+ * {@link Credentials} for `token` (decode) and, when given, `encodeToken` (encode and decode);
+ * `now` is the clock of session expiry. A session's MAC is keyed by the token of its permission, so
+ * changing a token ends that token's sessions.
+ */
+export function credentials(token: string, encodeToken: string | undefined, now: () => number): Credentials {
+  const digests = new Map<Permission, Buffer>([['decode', sha256(token)]]);
+  const keys = new Map<Permission, string>([['decode', token]]);
+  if (encodeToken !== undefined) {
+    digests.set('encode', sha256(encodeToken));
+    keys.set('encode', encodeToken);
+  }
+  const sessionMac = (permission: Permission, expiresAt: number) => createHmac('sha256', keys.get(permission)!).update(`codec-session:${permission}:${expiresAt}`).digest('base64url');
   return {
-    isToken: (candidate) => timingSafeEqual(sha256(candidate), tokenDigest),
-    newSession(ttlMs) {
-      const expiresAt = now() + ttlMs;
-      return `${expiresAt}.${sessionMac(expiresAt)}`;
+    permissionOf(candidate) {
+      const digest = sha256(candidate);
+      // Both comparisons run whatever the first one says, so the time taken tells nothing.
+      const matches = [...digests].map(([permission, expected]) => (timingSafeEqual(digest, expected) ? permission : undefined));
+      return matches.includes('encode') ? 'encode' : matches.includes('decode') ? 'decode' : undefined;
     },
-    isLiveSession(value) {
-      const [expires, mac] = value.split('.');
+    newSession(ttlMs, permission) {
+      const expiresAt = now() + ttlMs;
+      return `${expiresAt}.${permission}.${sessionMac(permission, expiresAt)}`;
+    },
+    sessionPermission(value) {
+      const [expires, permission, mac] = value.split('.');
       const expiresAt = Number(expires);
-      return Boolean(mac) && Number.isSafeInteger(expiresAt) && expiresAt > now() && timingSafeEqual(sha256(mac!), sha256(sessionMac(expiresAt)));
+      if (!mac || !Number.isSafeInteger(expiresAt) || expiresAt <= now()) return undefined;
+      if ((permission !== 'decode' && permission !== 'encode') || !keys.has(permission)) return undefined;
+      return timingSafeEqual(sha256(mac), sha256(sessionMac(permission, expiresAt))) ? permission : undefined;
     },
   };
+}
+
+/**
+ * The key wrong tokens are counted under: the address itself for IPv4, its /64 network for IPv6,
+ * since one machine usually holds a whole /64 and could otherwise try from 2^64 addresses.
+ */
+export function clientGroup(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = address.includes('::') ? (tail ? tail.split(':') : []) : [];
+  // An embedded IPv4 tail (`::1.2.3.4`) fills the last two groups, which the /64 drops anyway.
+  const missing = 8 - headGroups.length - tailGroups.length;
+  const groups = address.includes('::') ? [...headGroups, ...Array<string>(Math.max(missing, 0)).fill('0'), ...tailGroups] : headGroups;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 /** Counts wrong tokens per client address and refuses an address that presented too many. */
@@ -66,31 +87,59 @@ export interface SignInGuard {
 }
 
 /**
- * A {@link SignInGuard}: `maxFailures` wrong tokens per address within `windowMs`, then refused until
- * the window ends. A right token does not help while the address is refused, so a guess that happens
- * to be right reveals nothing either.
+ * A {@link SignInGuard}: `maxFailures` wrong tokens per client group ({@link clientGroup}) within
+ * `windowMs`, then refused until the window ends. A right token does not help while the group is
+ * refused, so a guess that happens to be right reveals nothing either.
  */
 export function signInGuard(maxFailures: number, windowMs: number, now: () => number): SignInGuard {
-  /** Wrong tokens per client address: how many, and when the count started. */
+  /** Wrong tokens per client group: how many, and when the count started. */
   const failures = new Map<string, { count: number; since: number }>();
+  // Set while the table is full of locked-out groups: until the first of them expires, groups not in
+  // the table are refused too. Tracking them nowhere would let them guess freely.
+  let fullUntil = 0;
+  const expired = (entry: { since: number }) => entry.since + windowMs <= now();
+  const lockedOut = (entry: { count: number; since: number }) => !expired(entry) && entry.count >= maxFailures;
+
+  /** Makes room for one more group: expired entries first, then the oldest one not locked out. */
+  function makeRoom(): boolean {
+    for (const [client, entry] of failures) if (expired(entry)) failures.delete(client);
+    if (failures.size < MAX_TRACKED_CLIENTS) return true;
+    for (const [client, entry] of failures) {
+      if (!lockedOut(entry)) {
+        failures.delete(client);
+        return true;
+      }
+    }
+    return false;
+  }
+
   return {
-    refuseWhileLockedOut(client) {
+    refuseWhileLockedOut(address) {
+      const client = clientGroup(address);
       const entry = failures.get(client);
-      if (!entry) return;
-      const left = entry.since + windowMs - now();
+      const left = entry ? entry.since + windowMs - now() : fullUntil - now();
+      if (!entry) {
+        if (left > 0) throw new HttpError(429, 'too many wrong tokens from too many addresses: try again later', { 'Retry-After': String(Math.ceil(left / 1000)) });
+        return;
+      }
       if (left <= 0) failures.delete(client);
       else if (entry.count >= maxFailures) {
         throw new HttpError(429, 'too many wrong tokens from this address: try again later', { 'Retry-After': String(Math.ceil(left / 1000)) });
       }
     },
-    recordFailure(client) {
+    recordFailure(address) {
+      const client = clientGroup(address);
       const entry = failures.get(client);
-      if (entry && entry.since + windowMs > now()) entry.count += 1;
-      else {
-        failures.delete(client);
-        if (failures.size >= MAX_TRACKED_CLIENTS) failures.delete(failures.keys().next().value!);
-        failures.set(client, { count: 1, since: now() });
+      if (entry && !expired(entry)) {
+        entry.count += 1;
+        return;
       }
+      failures.delete(client);
+      if (failures.size >= MAX_TRACKED_CLIENTS && !makeRoom()) {
+        fullUntil = Math.min(...[...failures.values()].map((e) => e.since + windowMs));
+        return;
+      }
+      failures.set(client, { count: 1, since: now() });
     },
   };
 }

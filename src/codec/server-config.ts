@@ -1,6 +1,6 @@
 import { ConfigError } from '../config';
 import { loadCodecConfig, type CodecConfig } from './index';
-import { tokenWeakness } from './server-auth';
+import { tokenWeakness } from './token-strength';
 
 /** Everything the codec server process reads from the environment. */
 export interface CodecServerConfig {
@@ -8,8 +8,10 @@ export interface CodecServerConfig {
   host: string;
   /** @default 8888 (env `SAGA_CODEC_SERVER_PORT`) */
   port: number;
-  /** Bearer token callers must present. Env `SAGA_CODEC_SERVER_TOKEN` (required, at least 16 characters and about 80 bits). */
+  /** Bearer token callers must present; it permits decoding. Env `SAGA_CODEC_SERVER_TOKEN` (required, at least 10^24 guesses by zxcvbn). */
   token: string;
+  /** Token that permits encoding too, for the Web UI's signals and updates. Env `SAGA_CODEC_SERVER_ENCODE_TOKEN`. @default none: encoding refused */
+  encodeToken: string | undefined;
   /** Browser origins allowed (CORS). @default the origin of `TEMPORAL_UI_URL`, else "http://localhost:8233" (env `SAGA_CODEC_SERVER_ORIGINS`, comma-separated) */
   allowedOrigins: string[];
   /** @default "default" (env `TEMPORAL_NAMESPACE`) */
@@ -35,6 +37,12 @@ export function loadCodecServerConfig(env: Record<string, string | undefined> = 
     const weakness = tokenWeakness(token);
     if (weakness) problems.push(`SAGA_CODEC_SERVER_TOKEN ${weakness}`);
   }
+  const encodeToken = env.SAGA_CODEC_SERVER_ENCODE_TOKEN || undefined;
+  if (encodeToken !== undefined) {
+    const weakness = tokenWeakness(encodeToken);
+    if (weakness) problems.push(`SAGA_CODEC_SERVER_ENCODE_TOKEN ${weakness}`);
+    if (encodeToken === token) problems.push('SAGA_CODEC_SERVER_ENCODE_TOKEN must differ from SAGA_CODEC_SERVER_TOKEN, or every holder of the token could encode');
+  }
   const portText = env.SAGA_CODEC_SERVER_PORT || '8888';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push(`SAGA_CODEC_SERVER_PORT=${portText} is not a port number`);
@@ -49,6 +57,7 @@ export function loadCodecServerConfig(env: Record<string, string | undefined> = 
     host: env.SAGA_CODEC_SERVER_HOST || '127.0.0.1',
     port,
     token,
+    encodeToken,
     allowedOrigins,
     namespace: env.TEMPORAL_NAMESPACE || 'default',
     codec,

@@ -7,16 +7,20 @@ import { HttpError, readBody, readCookie, sendJson, sendPage } from './http';
 import { UnknownKeyError } from './key-ring';
 import { loginPage, signedInPage } from './login-pages';
 import { parsePayloads, payloadToJson } from './payloads-json';
-import { credentials, signInGuard, tokenWeakness } from './server-auth';
+import { credentials, signInGuard, type Permission } from './server-auth';
+import { tokenWeakness } from './token-strength';
 
 // The remote codec protocol of the Temporal Web UI and CLI: POST …/decode and …/encode with the
 // Payloads message as protobuf JSON. Only the last path segment selects the operation, so the server
 // can sit under any prefix.
 //
-// Who may decode: callers with the bearer token (the CLI's `--codec-auth`), or a browser that signed
-// in at …/login and now holds a session cookie derived from the token. The cookie exists because the
-// Web UI cannot send an arbitrary Authorization header: it only forwards its own OIDC access token,
-// or the browser's cookies when "include cross-origin credentials" is on.
+// Who may decode: callers with the bearer token (the CLI's TEMPORAL_CODEC_AUTH), or a browser that
+// signed in at …/login and now holds a session cookie derived from the token. The cookie exists
+// because the Web UI cannot send an arbitrary Authorization header: it only forwards its own OIDC
+// access token, or the browser's cookies when "include cross-origin credentials" is on.
+//
+// Who may encode: only holders of the encode token, a second token that is off unless configured.
+// Encoding makes ciphertext that strict workers accept as authentic input; a viewer must not.
 //
 // Plain `node:http` rather than fastify 5 or hono: their plugins do not carry this server's rules.
 // @fastify/rate-limit counts every request per key, while the lockout here counts wrong tokens only
@@ -37,8 +41,10 @@ export interface CodecServerLogger {
 export interface CodecServerOptions {
   /** The codec whose `decode` and `encode` the endpoints expose. */
   codec: PayloadCodec;
-  /** Bearer token every caller must present (at least 16 characters and about 80 bits, see {@link tokenWeakness}). */
+  /** Bearer token every caller must present; it permits decoding only (at least 10^24 guesses by zxcvbn, see {@link tokenWeakness}). */
   token: string;
+  /** Bearer token that permits encoding as well as decoding, for the Web UI's signals and updates. @default none: `/encode` is refused */
+  encodeToken?: string;
   /** Browser origins allowed to call, e.g. `["http://localhost:8233"]`: CORS headers go to these only. */
   allowedOrigins: readonly string[];
   /** The namespace whose payloads this server decodes; an `X-Namespace` naming another is refused. */
@@ -85,10 +91,14 @@ function writeLine(level: string, msg: string, meta: Record<string, unknown> = {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...meta })}\n`);
 }
 
-/** Creates (but does not start) a codec server; throws {@link ConfigError} for a weak token. */
+/** Creates (but does not start) a codec server; throws {@link ConfigError} for a weak token or an encode token equal to the token. */
 export function createCodecServer(options: CodecServerOptions): CodecServer {
-  const weakness = tokenWeakness(options.token);
-  if (weakness) throw new ConfigError([`the codec server token ${weakness}`]);
+  const problems = [
+    ...[tokenWeakness(options.token)].filter(Boolean).map((w) => `the codec server token ${w}`),
+    ...(options.encodeToken === undefined ? [] : [tokenWeakness(options.encodeToken)].filter(Boolean).map((w) => `the codec server encode token ${w}`)),
+    ...(options.encodeToken === options.token ? ['the encode token must differ from the token, or every holder of the token could encode'] : []),
+  ];
+  if (problems.length) throw new ConfigError(problems);
   const { codec, namespace } = options;
   const allowedOrigins = new Set(options.allowedOrigins);
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -96,23 +106,43 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
   const sessionTtlMs = options.sessionTtlMs ?? 8 * 3_600_000;
   const logger = options.logger ?? stderrLogger;
   const now = options.now ?? Date.now;
-  const auth = credentials(options.token, now);
+  const auth = credentials(options.token, options.encodeToken, now);
   const guard = signInGuard(options.maxFailedSignIns ?? 10, options.signInWindowMs ?? 15 * 60_000, now);
   // Secure cookies only reach https pages; a UI served over https implies a codec server behind https too.
   const secureCookie = options.allowedOrigins.length > 0 && options.allowedOrigins.every((o) => o.startsWith('https://'));
 
-  function authenticate(req: IncomingMessage, client: string): void {
+  /** What the caller may do, by its bearer token or its session cookie; a 401 without either. */
+  function authenticate(req: IncomingMessage, client: string): Permission {
     const authorization = req.headers.authorization;
     if (authorization) {
       guard.refuseWhileLockedOut(client);
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (match && auth.isToken(match[1]!)) return;
+      const permission = match ? auth.permissionOf(match[1]!) : undefined;
+      if (permission) return permission;
       guard.recordFailure(client);
       throw new HttpError(401, 'invalid bearer token', { 'WWW-Authenticate': 'Bearer realm="saga-codec", error="invalid_token"' });
     }
     const session = readCookie(req, SESSION_COOKIE);
-    if (session && auth.isLiveSession(session)) return;
+    const permission = session ? auth.sessionPermission(session) : undefined;
+    if (permission) return permission;
     throw new HttpError(401, 'a bearer token is required', { 'WWW-Authenticate': 'Bearer realm="saga-codec"' });
+  }
+
+  /**
+   * Whether a browser's `Origin` may post to the sign-in form: this server's own page, or a
+   * configured Web UI origin. Requests without an `Origin` come from programs, not from a page of
+   * another site. Browsers send it with every cross-site form post, so a page elsewhere cannot spend
+   * the address's wrong-token allowance and lock its operator out.
+   */
+  function signInOriginAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    if (allowedOrigins.has(origin)) return true;
+    try {
+      return new URL(origin).host === req.headers.host;
+    } catch {
+      return false;
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, facts: Record<string, unknown>): Promise<number> {
@@ -145,7 +175,10 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
     }
     if (req.method !== 'POST') throw new HttpError(405, 'use POST', { Allow: 'POST, OPTIONS' });
 
-    authenticate(req, client);
+    const permission = authenticate(req, client);
+    if (route === 'encode' && permission !== 'encode') {
+      throw new HttpError(403, 'this token may decode only: encoding needs the encode token (SAGA_CODEC_SERVER_ENCODE_TOKEN)');
+    }
     const requested = req.headers['x-namespace'];
     if (requested !== undefined && requested !== namespace) throw new HttpError(403, `this codec server serves namespace "${namespace}" only`);
     facts.namespace = namespace;
@@ -157,8 +190,9 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
     try {
       converted = route === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
     } catch (err) {
-      // These messages name key ids and never payload content: safe to return and to log.
-      if (err instanceof UnknownKeyError || err instanceof PayloadDecryptionError) throw new HttpError(400, err.message);
+      // One answer for every reason: naming the key id, or the ids the server holds, would tell a
+      // caller which keys exist and which payloads were written under which.
+      if (err instanceof UnknownKeyError || err instanceof PayloadDecryptionError) throw new HttpError(400, 'a payload cannot be decrypted with the keys of this codec server');
       throw err;
     }
     return sendJson(res, 200, { payloads: converted.map(payloadToJson) });
@@ -167,6 +201,8 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
   async function login(req: IncomingMessage, res: ServerResponse, client: string): Promise<number> {
     if (req.method === 'GET') return sendPage(res, 200, loginPage(''));
     if (req.method !== 'POST') throw new HttpError(405, 'use GET or POST', { Allow: 'GET, POST' });
+    // Refused before the guard sees it: a post from a foreign page counts as no attempt at all.
+    if (!signInOriginAllowed(req)) return sendPage(res, 403, loginPage('Sign in from this page.'));
     try {
       guard.refuseWhileLockedOut(client);
     } catch (err) {
@@ -175,13 +211,14 @@ export function createCodecServer(options: CodecServerOptions): CodecServer {
       return sendPage(res, 429, loginPage('Too many wrong tokens from this address. Try again later.'));
     }
     const form = new URLSearchParams((await readBody(req, 16 * 1024)).toString('utf8'));
-    if (!auth.isToken(form.get('token') ?? '')) {
+    const permission = auth.permissionOf(form.get('token') ?? '');
+    if (!permission) {
       guard.recordFailure(client);
       return sendPage(res, 401, loginPage('That token is not valid.'));
     }
     res.setHeader(
       'Set-Cookie',
-      `${SESSION_COOKIE}=${auth.newSession(sessionTtlMs)}; Path=/; Max-Age=${Math.floor(sessionTtlMs / 1000)}; HttpOnly; SameSite=Strict${secureCookie ? '; Secure' : ''}`,
+      `${SESSION_COOKIE}=${auth.newSession(sessionTtlMs, permission)}; Path=/; Max-Age=${Math.floor(sessionTtlMs / 1000)}; HttpOnly; SameSite=Strict${secureCookie ? '; Secure' : ''}`,
     );
     return sendPage(res, 200, signedInPage([...allowedOrigins]));
   }

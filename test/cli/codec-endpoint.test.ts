@@ -19,10 +19,11 @@ import { createDevServerEnv, uniqueTaskQueue } from '../helpers';
 import { uniqueId } from '../support/samples';
 
 // An operator's client with no keys: it encodes and decodes through the codec server
-// (`--codec-endpoint`, `--codec-auth`), while the worker encrypts with the keys and the server stores
-// only ciphertext.
+// (`--codec-endpoint`, `--codec-auth-file`), while the worker encrypts with the keys and the server
+// stores only ciphertext. Starting a saga encodes its input, which takes the encode token.
 
-const TOKEN = randomBytes(32).toString('base64');
+const TOKEN = randomBytes(32).toString('base64url');
+const ENCODE_TOKEN = randomBytes(32).toString('base64url');
 const dataConverter = dataConverterFor({ keyRing: new KeyRing([{ id: 'k1', key: randomBytes(32) }]) })!;
 const quietLogger = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error };
 
@@ -33,10 +34,16 @@ let running: Promise<void>;
 let dir: string;
 let codecServer: CodecServer;
 let codecUrl: string;
+let tokenFile: string;
+let encodeTokenFile: string;
 const taskQueue = uniqueTaskQueue('cli-codec');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'saga-cli-codec-'));
+  tokenFile = join(dir, 'codec-token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  encodeTokenFile = join(dir, 'codec-encode-token');
+  writeFileSync(encodeTokenFile, `${ENCODE_TOKEN}\n`, { mode: 0o600 });
   const [devServer, bundle] = await Promise.all([
     createDevServerEnv(),
     bundleWorkflowCode({ workflowsPath: resolve(__dirname, '..', '..', 'src', 'workflows.ts'), preloadModules: [...workflowPreloadModules], failureConverterPath, logger: quietLogger }),
@@ -45,12 +52,13 @@ beforeAll(async () => {
   services = await createServices({ databaseUrl: `sqlite:${join(dir, 'saga.db')}` });
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
-  const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
+  const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
   worker = await createSagaWorker({ connection: env.nativeConnection, config, services, overrides: { dataConverter } });
   running = worker.run();
   codecServer = createCodecServer({
     codec: dataConverter.payloadCodecs![0]!,
     token: TOKEN,
+    encodeToken: ENCODE_TOKEN,
     allowedOrigins: ['http://localhost:8233'],
     namespace: 'default',
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
@@ -74,12 +82,13 @@ async function cli(argv: string[], extraEnv: Record<string, string> = {}) {
   const code = await runCli(argv, {
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
-    env: { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
+    env: { NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
   });
   return { code, stdout, stderr };
 }
 
-const codec = () => ['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${TOKEN}`];
+/** The codec server flags: the viewer's token by default, the encode token to start a saga. */
+const codec = (file = tokenFile) => ['--codec-endpoint', codecUrl, '--codec-auth-file', file];
 
 /** The workflow's history exactly as the server stores it, as protobuf bytes. */
 async function rawHistory(workflowId: string): Promise<Buffer> {
@@ -98,14 +107,14 @@ const customer = { email: `grace.hopper.${id}@example.com`, name: `Grace Hopper 
 let workflowId: string;
 let orderId: string;
 
-describe('--codec-endpoint and --codec-auth', () => {
+describe('--codec-endpoint and --codec-auth-file', () => {
   it('starts an encrypted order through the codec server, with no keys in the client', async () => {
     orderId = uniqueId('codec');
     const started = await cli([
       'order',
       ...['--order-id', orderId, '--email', customer.email, '--item', 'sku-widget:2:1999', '--token', 'tok_visa'],
       ...['--name', customer.name, '--street', customer.street, '--city', 'Cambridge', '--postal-code', '02138', '--country', 'US'],
-      ...codec(),
+      ...codec(encodeTokenFile),
       '--wait',
     ]);
     expect(started.code, started.stderr).toBe(0);
@@ -134,7 +143,7 @@ describe('--codec-endpoint and --codec-auth', () => {
   });
 
   it('fails with one line and exit code 2 when the codec server refuses the token, before anything is sent', async () => {
-    const wrong = await cli(['status', orderId, '--codec-endpoint', codecUrl, '--codec-auth', 'Bearer not-the-token-at-all']);
+    const wrong = await cli(['status', orderId, '--codec-endpoint', codecUrl], { TEMPORAL_CODEC_AUTH: 'Bearer not-the-token-at-all' });
     expect(wrong.code).toBe(2);
     expect(wrong.stdout).toBe('');
     expect(wrong.stderr.trim().split('\n')).toEqual([expect.stringContaining(`The codec server at ${codecUrl} refused the credentials (401`)]);
@@ -148,6 +157,15 @@ describe('--codec-endpoint and --codec-auth', () => {
     expect((await cli(['status', refusedId, ...codec()])).code).toBe(4);
   });
 
+  it("refuses to start a saga with a viewer's token, which may decode only: nothing is sent", async () => {
+    const viewerId = uniqueId('viewer');
+    const order = ['order', '--order-id', viewerId, '--email', customer.email, '--item', 'sku-widget:1:1999', '--token', 'tok_visa'];
+    const refused = await cli([...order, '--name', 'Grace', '--street', '1 Yard', '--city', 'Cambridge', '--postal-code', '02138', '--country', 'US', ...codec()]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('refused the request (403 this token may decode only');
+    expect((await cli(['status', viewerId, ...codec()])).code).toBe(4);
+  });
+
   it('sends the namespace, which a codec server for another namespace refuses', async () => {
     const { code, stderr } = await cli(['status', orderId, ...codec(), '--namespace', 'sagas-elsewhere']);
     expect(code).toBe(2);
@@ -156,7 +174,7 @@ describe('--codec-endpoint and --codec-auth', () => {
 
   it('fails with one line and exit code 3 when no codec server answers', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
-    const { code, stdout, stderr } = await cli(['status', orderId, '--codec-endpoint', down, '--codec-auth', `Bearer ${TOKEN}`]);
+    const { code, stdout, stderr } = await cli(['status', orderId, '--codec-endpoint', down, '--codec-auth-file', tokenFile]);
     expect(code).toBe(3);
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(`Cannot reach the codec server at ${down} (ECONNREFUSED)`)]);

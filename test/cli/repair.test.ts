@@ -21,7 +21,7 @@ const testbed = useFixtureWorker({ server: 'dev-server', workflows: 'fixtures/sa
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { TEMPORAL_ADDRESS: testbed.env.address } });
+  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { NODE_ENV: 'test', TEMPORAL_ADDRESS: testbed.env.address } });
   return { code, out, err };
 }
 
@@ -121,6 +121,38 @@ describe('retry-compensation --step and skip-compensation', () => {
   });
 });
 
+describe('what the client prints from a saga', () => {
+  // Step names, failure messages and operator notes come from whoever starts or repairs a saga.
+  const hostile = 'c\x1b]0;owned\x07\x1b[2J\u009b31m\u202eexe.txt\nforged line';
+
+  it('neutralises terminal escapes in status text, and keeps JSON valid with the text intact', async () => {
+    const workflowId = `order-cli-escapes-${randomUUID()}`;
+    const input: ScriptedSagaInput = {
+      stages: [{ name: 'a', undo: 'broken-until-repaired' }, { name: hostile, mode: 'fail' }],
+      options: { onCompensationFailure: 'await-operator', compensationRetry: { maximumAttempts: 2, initialInterval: '100 milliseconds' } },
+      alert: 'ok',
+    };
+    const handle = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId, args: [input] });
+    await waitForOperator(handle, 1);
+    expect((await cli('mark-compensated', workflowId, '--reason', hostile)).code).toBe(0);
+
+    const text = await cli('status', workflowId);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+    expect(text.out).toContain('Operator note: c\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202eexe.txt\\x0aforged line');
+    expect(text.out).toContain('c\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202eexe.txt\\x0aforged line was declined');
+    expect(text.out.split('\n').some((line) => line.startsWith('forged line'))).toBe(false);
+
+    for (const output of ['json', 'jsonl']) {
+      const json = await cli('status', workflowId, '-o', output);
+      expect(json.out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+      const doc = JSON.parse(json.out) as { state: { operatorNote: string; failure: { message: string } } };
+      expect(doc.state.operatorNote).toBe(hostile);
+      expect(doc.state.failure.message).toContain(hostile);
+    }
+  });
+});
+
 describe('retry-compensation --query', () => {
   it('lists with --dry-run what it would touch, and touches nothing', async () => {
     const tag = `order-bulk-dry-${randomUUID()}`;
@@ -178,6 +210,39 @@ describe('retry-compensation --query', () => {
     for (const h of handles) await waitUntil(async () => (await h.query(sagaStateQuery)).status === 'COMPENSATED', 20_000);
   });
 
+  it('keeps its filter whatever the query: a query that closes its parenthesis early is refused, and a running and a completed saga it names are left untouched', async () => {
+    const tag = `order-bulk-escape-${randomUUID()}`;
+    const stuckSaga = await stuck(`${tag}-stuck`, ['a']);
+    const done = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-done`, args: [{ stages: [{ name: 'a' }], alert: 'ok' }] });
+    await done.result();
+    const running = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-running`, args: [{ stages: [{ name: 'a', mode: 'block' }], alert: 'ok' }] });
+    await waitUntil(async () => recording.logOf(running.workflowId).length > 0, 20_000);
+    const everyone = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => {
+      let n = 0;
+      for await (const _ of testbed.env.client.workflow.list({ query: everyone })) n += 1;
+      return n === 3;
+    }, 20_000);
+    const handles = [stuckSaga, done, running];
+    const lengths = await Promise.all(handles.map(historyLength));
+
+    for (const escape of [`${everyone}) OR (${everyone}`, `${everyone}) OR (${everyone}) --`, `${everyone} OR ${everyone} -- ) AND (`]) {
+      const result = await cli('retry-compensation', '--query', escape, '--rate', '100');
+      expect(result.code, escape).toBe(2);
+      expect(result.err).toMatch(/--query must be one filter expression: (it closes a parenthesis it did not open|comments are not allowed)/);
+      expect(result.out).toBe('');
+    }
+    expect(await Promise.all(handles.map(historyLength))).toEqual(lengths);
+
+    // The same sagas through a balanced query: only the one waiting for an operator is asked.
+    const balanced = await cli('retry-compensation', '--query', `(${everyone}) OR (${everyone} AND WorkflowId != 'a)--b')`, '--json');
+    expect(balanced.code).toBe(0);
+    expect((JSON.parse(balanced.out) as { sagas: { workflowId: string }[] }).sagas.map((x) => x.workflowId)).toEqual([stuckSaga.workflowId]);
+    expect(await historyLength(done)).toBe(lengths[1]);
+    expect(await historyLength(running)).toBe(lengths[2]);
+    for (const h of [stuckSaga, running]) await h.terminate('test over');
+  });
+
   it('takes at most --limit sagas and says that more match', async () => {
     const tag = `order-bulk-limit-${randomUUID()}`;
     const handles = [await stuck(`${tag}-1`, ['a']), await stuck(`${tag}-2`, ['a'])];
@@ -199,6 +264,12 @@ describe('retry-compensation --query', () => {
     ['a rate of 0', ['retry-compensation', '--query', "WorkflowType = 'scriptedSaga'", '--rate', '0'], /--rate must be a number/],
     ['a step named twice', ['retry-compensation', 'order-x', '--step', 'a', '--step', 'a'], /--step a is given twice/],
     ['a query the server cannot parse', ['retry-compensation', '--query', 'WorkflowType = = ', '--dry-run'], /--query is not a valid visibility query/],
+    ['a query that closes a parenthesis it did not open', ['retry-compensation', '--query', "WorkflowId = 'x') OR (WorkflowType = 'orderSaga'"], /--query must be one filter expression: it closes a parenthesis it did not open \(at character 17\)/],
+    ['a query that leaves a parenthesis open', ['retry-compensation', '--query', "(WorkflowId = 'x'"], /a parenthesis is never closed \(at character 1\)/],
+    ['a query that leaves a quote open', ['retry-compensation', '--query', "WorkflowId = 'x) OR (1 = 1"], /the quote ' is never closed/],
+    ['a trailing -- comment', ['retry-compensation', '--query', "WorkflowType = 'orderSaga' --"], /comments are not allowed/],
+    ['a /* comment */', ['retry-compensation', '--query', "WorkflowType = 'orderSaga' /* x */"], /comments are not allowed/],
+    ['a second statement', ['retry-compensation', '--query', "WorkflowType = 'orderSaga'; DROP"], /it may not end or add a statement/],
   ])('refuses %s as a usage error (exit code 2)', async (_, argv, message) => {
     const result = await cli(...argv);
     expect(result.code).toBe(2);

@@ -205,7 +205,7 @@ describe('status --watch on a dev server', () => {
     services = await createServices({ databaseUrl: `sqlite:${join(dir, 'saga.db')}`, faults: {} });
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, (await workflowBundle()).code);
-    const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
+    const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
     worker = await createSagaWorker({ connection: env.nativeConnection, config, services });
     running = worker.run();
   });
@@ -223,7 +223,7 @@ describe('status --watch on a dev server', () => {
     const io = (out: { text: string }) => ({
       stdout: (t: string) => void (out.text += t),
       stderr: (t: string) => void (out.text += t),
-      env: { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue },
+      env: { NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue },
     });
     services.faults.set('payments', { failOperations: ['refund'] });
     const started = { text: '' };

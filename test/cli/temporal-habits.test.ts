@@ -34,7 +34,7 @@ beforeAll(async () => {
   services = await createServices({ databaseUrl: `sqlite:${join(dir, 'saga.db')}` });
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await workflowBundle()).code);
-  const config = loadWorkerConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
+  const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, WORKFLOW_BUNDLE_PATH: bundlePath });
   worker = await createSagaWorker({ connection: env.nativeConnection, config, services });
   running = worker.run();
   [completed, compensated] = await Promise.all([endedOrder('DE'), endedOrder('AQ')]);
@@ -48,14 +48,14 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the client as a user would and collects what it printed; `environment` replaces the default one. */
+/** Runs the client as a user would (in test mode) and collects what it printed; `environment` replaces the default one. */
 async function cli(argv: string[], environment?: Record<string, string>) {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, {
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
-    env: environment ?? { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue },
+    env: { NODE_ENV: 'test', ...(environment ?? { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue }) },
   });
   return { code, stdout, stderr };
 }

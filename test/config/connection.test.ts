@@ -20,7 +20,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function problems(env: Record<string, string>, load: (env: Record<string, string>) => unknown = loadClientConfig): readonly string[] {
   try {
-    load(env);
+    load({ NODE_ENV: 'test', ...env });
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
@@ -32,7 +32,7 @@ const text = (bytes: Uint8Array | undefined) => (bytes ? Buffer.from(bytes).toSt
 
 describe('client configuration: address and namespace', () => {
   it('connects to a local server in plain text by default', () => {
-    const config = loadClientConfig({});
+    const config = loadClientConfig({ NODE_ENV: 'test' });
     expect(config).toEqual({
       address: 'localhost:7233',
       namespace: 'default',
@@ -40,6 +40,7 @@ describe('client configuration: address and namespace', () => {
       tls: undefined,
       apiKey: undefined,
       uiUrl: 'http://localhost:8233',
+      production: false,
       idSecret: DEVELOPMENT_ID_SECRET,
       idSecretIsDevelopmentDefault: true,
     });
@@ -48,6 +49,7 @@ describe('client configuration: address and namespace', () => {
 
   it('reads the address, namespace, task queue and Web UI URL from the environment', () => {
     const config = loadClientConfig({
+      NODE_ENV: 'test',
       TEMPORAL_ADDRESS: 'sagas.a2b3c.tmprl.cloud:7233',
       TEMPORAL_NAMESPACE: 'sagas.a2b3c',
       TEMPORAL_TASK_QUEUE: 'sagas-eu',
@@ -57,7 +59,7 @@ describe('client configuration: address and namespace', () => {
   });
 
   it('accepts an IPv6 address with a port', () => {
-    expect(loadClientConfig({ TEMPORAL_ADDRESS: '[::1]:7233' }).address).toBe('[::1]:7233');
+    expect(loadClientConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: '[::1]:7233' }).address).toBe('[::1]:7233');
   });
 
   it('refuses an address without a port', () => {
@@ -67,27 +69,27 @@ describe('client configuration: address and namespace', () => {
 
 describe('client configuration: TLS', () => {
   it('turns on server-verified TLS with TEMPORAL_TLS=true alone', () => {
-    const config = loadClientConfig({ TEMPORAL_TLS: 'true' });
+    const config = loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS: 'true' });
     expect(config.tls).toEqual({});
     expect(connectionOptions(config)).toEqual({ address: 'localhost:7233', tls: {} });
   });
 
   it('turns TLS on by itself when a CA or a server name is given, and reads the CA file', () => {
-    const config = loadClientConfig({ TEMPORAL_TLS_CA_PATH: CA, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
+    const config = loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS_CA_PATH: CA, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
     expect(config.tls?.serverNameOverride).toBe('temporal.internal');
     expect(text(config.tls?.serverRootCACertificate)).toContain('ca.pem');
     expect(config.tls?.clientCertPair).toBeUndefined();
   });
 
   it('reads the client certificate and key for mTLS', () => {
-    const config = loadClientConfig({ TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_TLS_KEY_PATH: KEY });
+    const config = loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_TLS_KEY_PATH: KEY });
     expect(text(config.tls?.clientCertPair?.crt)).toContain('BEGIN CERTIFICATE');
     expect(text(config.tls?.clientCertPair?.key)).toContain('BEGIN PRIVATE KEY');
   });
 
   it('accepts the usual spellings of true and false', () => {
-    for (const on of ['1', 'TRUE', 'yes', 'on']) expect(loadClientConfig({ TEMPORAL_TLS: on }).tls).toEqual({});
-    for (const off of ['0', 'false', 'No', 'off']) expect(loadClientConfig({ TEMPORAL_TLS: off }).tls).toBeUndefined();
+    for (const on of ['1', 'TRUE', 'yes', 'on']) expect(loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS: on }).tls).toEqual({});
+    for (const off of ['0', 'false', 'No', 'off']) expect(loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS: off }).tls).toBeUndefined();
   });
 
   it('refuses a TEMPORAL_TLS value that is not a boolean', () => {
@@ -125,7 +127,7 @@ describe('client configuration: partial TLS is refused, naming what is missing',
   });
 
   it('puts every problem in the error message', () => {
-    expect(() => loadClientConfig({ TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_ADDRESS: 'x' })).toThrow(
+    expect(() => loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_ADDRESS: 'x' })).toThrow(
       /Invalid configuration:\n {2}- TEMPORAL_ADDRESS=x is not host:port\n {2}- TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is missing/,
     );
   });
@@ -133,7 +135,7 @@ describe('client configuration: partial TLS is refused, naming what is missing',
 
 describe('client configuration: API key', () => {
   it('sends the API key over TLS, which it turns on by itself', () => {
-    const config = loadClientConfig({ TEMPORAL_API_KEY: API_KEY, TEMPORAL_ADDRESS: 'eu-west-1.aws.api.temporal.io:7233', TEMPORAL_NAMESPACE: 'sagas.a2b3c' });
+    const config = loadClientConfig({ NODE_ENV: 'test', TEMPORAL_API_KEY: API_KEY, TEMPORAL_ADDRESS: 'eu-west-1.aws.api.temporal.io:7233', TEMPORAL_NAMESPACE: 'sagas.a2b3c' });
     expect(config.apiKey).toBe(API_KEY);
     expect(config.tls).toEqual({});
     expect(connectionOptions(config)).toEqual({ address: 'eu-west-1.aws.api.temporal.io:7233', tls: {}, apiKey: API_KEY });
@@ -142,7 +144,7 @@ describe('client configuration: API key', () => {
   it('refuses an API key with TEMPORAL_TLS=false, without printing the key', () => {
     let message = '';
     try {
-      loadClientConfig({ TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS: 'false' });
+      loadClientConfig({ NODE_ENV: 'test', TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS: 'false' });
     } catch (err) {
       message = (err as Error).message;
     }
@@ -150,8 +152,33 @@ describe('client configuration: API key', () => {
     expect(message).not.toContain(API_KEY);
   });
 
+  it('never prints the API key or a TLS key in an error: next to TEMPORAL_TLS=false, in a malformed temporal.toml, beside an unreadable file', () => {
+    const keyPem = pem('secret.key', 'PRIVATE KEY');
+    const toml = join(dir, 'broken.toml');
+    writeFileSync(toml, ['[profile.default]', 'address = "prod.tmprl.cloud:7233"', `api_key = "${API_KEY}`, ''].join('\n'));
+    const messages = [
+      { TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS: 'false' },
+      { TEMPORAL_CONFIG_FILE: toml },
+      { TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS_KEY_PATH: keyPem, TEMPORAL_TLS_CERT_PATH: MISSING },
+      { TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS_CERT_PATH: keyPem },
+    ].map((env) => {
+      try {
+        loadClientConfig({ NODE_ENV: 'test', ...env });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error(`expected a ConfigError for ${Object.keys(env).join(', ')}`);
+    });
+    expect(messages[1]).toBe(`Invalid configuration:\n  - the Temporal client profile cannot be read: ${toml} is not valid TOML (line 3)`);
+    for (const message of messages) {
+      expect(message).not.toContain(API_KEY);
+      expect(message).not.toContain('api-key-3f1c');
+      expect(message).not.toContain('BEGIN PRIVATE KEY');
+    }
+  });
+
   it('combines an API key with mTLS', () => {
-    const options = connectionOptions(loadClientConfig({ TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_TLS_KEY_PATH: KEY }));
+    const options = connectionOptions(loadClientConfig({ NODE_ENV: 'test', TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_TLS_KEY_PATH: KEY }));
     expect(options.apiKey).toBe(API_KEY);
     expect(options.tls?.clientCertPair).toBeDefined();
   });
@@ -162,7 +189,7 @@ describe('worker configuration', () => {
     expect(problems({ TEMPORAL_TLS_CERT_PATH: CERT }, loadWorkerConfig)).toEqual([
       'TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is missing: mTLS needs both',
     ]);
-    const config = loadWorkerConfig({ TEMPORAL_NAMESPACE: 'sagas-prod', TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_TLS_KEY_PATH: KEY });
+    const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_NAMESPACE: 'sagas-prod', TEMPORAL_TLS_CERT_PATH: CERT, TEMPORAL_TLS_KEY_PATH: KEY });
     expect(config.namespace).toBe('sagas-prod');
     expect(config.tls?.clientCertPair).toBeDefined();
   });
@@ -176,7 +203,7 @@ describe('worker configuration', () => {
 
 describe('client configuration: the temporal CLI names and profiles', () => {
   it('reads the standard TLS file variables, which win over the older names', () => {
-    const config = loadClientConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: CERT, TEMPORAL_TLS_CLIENT_KEY_PATH: KEY, TEMPORAL_TLS_SERVER_CA_CERT_PATH: CA, TEMPORAL_TLS_CA_PATH: MISSING });
+    const config = loadClientConfig({ NODE_ENV: 'test', TEMPORAL_TLS_CLIENT_CERT_PATH: CERT, TEMPORAL_TLS_CLIENT_KEY_PATH: KEY, TEMPORAL_TLS_SERVER_CA_CERT_PATH: CA, TEMPORAL_TLS_CA_PATH: MISSING });
     expect(text(config.tls?.clientCertPair?.crt)).toContain('client.pem');
     expect(text(config.tls?.clientCertPair?.key)).toContain('client.key');
     expect(text(config.tls?.serverRootCACertificate)).toContain('ca.pem');
@@ -202,7 +229,7 @@ describe('client configuration: the temporal CLI names and profiles', () => {
         '',
       ].join('\n'),
     );
-    const config = loadClientConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_NAMESPACE: 'sagas.override' });
+    const config = loadClientConfig({ NODE_ENV: 'test', TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_NAMESPACE: 'sagas.override' });
     expect(config).toMatchObject({ address: 'prod.tmprl.cloud:7233', namespace: 'sagas.override', apiKey: 'profile-key' });
     expect(text(config.tls?.serverRootCACertificate)).toContain('ca.pem');
   });

@@ -375,7 +375,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       numHistoryShards,
       processes,
       logDir,
-      workerEnv: { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, DATABASE_URL: databaseUrl, SAGA_CODEC_KEYS: secrets.codecKeys, TEMPORAL_UI_URL: uiUrl },
+      workerEnv: { NODE_ENV: 'development', TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, DATABASE_URL: databaseUrl, SAGA_CODEC_KEYS: secrets.codecKeys, TEMPORAL_UI_URL: uiUrl },
       async kill(name, signal = 'SIGKILL') {
         readinessPort(name);
         await processes.get(name)?.kill(signal);

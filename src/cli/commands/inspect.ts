@@ -7,6 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { SagaStatus } from '@saga-temporal/saga';
 import { querySagaState, table } from '../../report';
 import { SagaStatusKey } from '../../shared/search-attributes';
+import { terminalSafeDeep, terminalSafeJson, terminalSafeLines } from '../terminal-safe';
 import { findSaga, printLine, printRecords, printResult, positiveIntFlag, SAGA_REF_HELP, stringFlag, webUiUrl, type CommandContext, type CommandSpec, type Flags } from '../command';
 import { CliError, ExitCode, UsageError } from '../errors';
 import { CompensationLog, renderStatus, type ActivityTry, type StatusView } from '../status-screen';
@@ -94,9 +95,10 @@ export const status: CommandSpec = {
       const json = JSON.stringify({ ...view, compensationTries: log.entries() }, null, flags.watch || ctx.output === 'jsonl' ? undefined : 2);
       const changed = json !== last;
       if (ctx.json) {
-        if (changed) ctx.io.stdout(`${json}\n`);
+        if (changed) ctx.io.stdout(`${terminalSafeJson(json)}\n`);
       } else {
-        const frame = renderStatus(view, { log, width: ctx.io.isTTY && ctx.io.columns ? ctx.io.columns : 100 });
+        // Sanitised field by field, so a line break inside a message cannot start a line of its own.
+        const frame = terminalSafeLines(renderStatus(terminalSafeDeep(view), { log, width: ctx.io.isTTY && ctx.io.columns ? ctx.io.columns : 100 }));
         if (!flags.watch) ctx.io.stdout(`${frame}\n`);
         // On a terminal the frame replaces the previous one; in a pipe or log each change is appended.
         else if (ctx.io.isTTY) ctx.io.stdout(`\x1b[H\x1b[2J${frame}\n`);

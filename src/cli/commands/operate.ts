@@ -25,6 +25,7 @@ import {
 } from '../command';
 import { CliError, ExitCode, UsageError } from '../errors';
 import { stepsTable } from '../status-screen';
+import { assertOneExpression } from '../visibility-query';
 
 // The commands that act on a saga already running: the user's side of a registration (verify,
 // resend) and the operator's (cancel, and the ways out of COMPENSATION_FAILED: retry all or some
@@ -108,6 +109,7 @@ export const retryCompensation: CommandSpec = {
     'With --step only the failed compensations of those steps run again; the others stay failed and the saga keeps waiting.',
     'Without --wait it returns once the saga accepted the request; a retry round can take as long as the compensation retry policy allows.',
     `With --query instead of <id>: every saga the visibility query finds, ANDed with ${STUCK_SAGAS_FILTER}.`,
+    'The query must be one expression: balanced parentheses and quotes, no comment.',
     'Each saga is asked at most --rate times per second and its answer reported (accepted, or refused with the reason); --dry-run lists them and sends nothing.',
     'Exit code 1 when a saga refused.',
   ],
@@ -260,6 +262,7 @@ async function findStuck(client: Client, query: string, limit: number): Promise<
 
 async function retryMatching(ctx: CommandContext, userQuery: string, steps: string[] | undefined, options: { dryRun: boolean; rate: number; limit: number }): Promise<ExitCode> {
   if (userQuery.trim() === '') throw new UsageError(`--query is empty: give a filter, e.g. --query "WorkflowType = 'orderSaga'"`, RETRY);
+  assertOneExpression(userQuery, RETRY);
   const query = `(${userQuery}) AND ${STUCK_SAGAS_FILTER}`;
   const client = await ctx.client();
   const found = await findStuck(client, query, options.limit);
