@@ -43,13 +43,13 @@ export function sagaMetricsIn(expr: string): string[] {
 describe('deploy/prometheus', () => {
   it.skipIf(!promtool && !process.env.CI)('is a valid configuration whose alert rules pass their unit tests (promtool)', () => {
     expect(runPromtool('check', 'config', 'prometheus.yml')).toContain('SUCCESS: 1 rule files found');
-    expect(runPromtool('check', 'rules', 'saga-alerts.yml')).toContain('SUCCESS: 3 rules found');
+    expect(runPromtool('check', 'rules', 'saga-alerts.yml')).toContain('SUCCESS: 4 rules found');
     expect(runPromtool('test', 'rules', 'saga-alerts.test.yml')).toContain('SUCCESS');
   });
 
-  it('alerts on a saga in COMPENSATION_FAILED, climbing compensation attempts and the step failure rate, on metrics the engine records', () => {
+  it('alerts on a saga in COMPENSATION_FAILED or FORWARD_FAILED, climbing compensation attempts and the step failure rate, on metrics the engine records', () => {
     const alerts = rules.groups.flatMap((g) => g.rules);
-    expect(alerts.map((r) => r.alert).sort()).toEqual(['SagaCompensationAttemptsClimbing', 'SagaCompensationFailed', 'SagaStepFailureRate']);
+    expect(alerts.map((r) => r.alert).sort()).toEqual(['SagaCompensationAttemptsClimbing', 'SagaCompensationFailed', 'SagaFailedAfterPivot', 'SagaStepFailureRate']);
     const known = new Set<string>(Object.values(sagaMetricNames));
     for (const rule of alerts) for (const name of sagaMetricsIn(rule.expr)) expect(known, `${rule.alert}: ${name}`).toContain(name);
   });

@@ -10,7 +10,7 @@ import type { OrderResult } from '../order/contract';
 /** How a finished saga ended, reduced to what a person reads in a summary. */
 export interface SagaOutcome {
   workflowId: string;
-  /** The final saga status: `COMPLETED`, `COMPENSATED`, `CANCELLED`, `COMPENSATION_FAILED`; `FAILED` when the saga never said. */
+  /** The final saga status: `COMPLETED`, `COMPENSATED`, `CANCELLED`, `COMPENSATION_FAILED`, `FORWARD_FAILED`; `FAILED` when the saga never said. */
   status: string;
   /** One line: the result of a completed saga, or the failure that unwound it. */
   message: string;

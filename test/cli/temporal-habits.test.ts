@@ -224,7 +224,7 @@ describe('count and list --query', () => {
     expect(JSON.parse(stdout)).toEqual({
       query: expect.stringContaining(completed),
       count: 2,
-      byStatus: { RUNNING: 0, COMPLETED: 1, COMPENSATING: 0, COMPENSATED: 1, COMPENSATION_FAILED: 0, CANCELLED: 0 },
+      byStatus: { RUNNING: 0, COMPLETED: 1, COMPENSATING: 0, COMPENSATED: 1, COMPENSATION_FAILED: 0, CANCELLED: 0, FORWARD_FAILED: 0 },
     });
     const text = await cli(['count', '--query', both()]);
     expect(text.stdout).toMatch(/SAGA STATUS\s+COUNT/);

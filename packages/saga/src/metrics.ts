@@ -18,7 +18,7 @@ import { SagaStatus, StepStatus, type SagaState } from './types';
 export const sagaMetricNames = {
   /** Counter: sagas whose body started. */
   started: 'saga_started',
-  /** Counter, label `status`: sagas that reached COMPLETED, COMPENSATED, CANCELLED or COMPENSATION_FAILED. A repaired saga counts COMPENSATION_FAILED, then COMPENSATED. */
+  /** Counter, label `status`: sagas that reached COMPLETED, COMPENSATED, CANCELLED, COMPENSATION_FAILED or FORWARD_FAILED. A repaired saga counts COMPENSATION_FAILED, then COMPENSATED. */
   outcomes: 'saga_outcomes',
   /** Counter, labels `step`, `failure_type`: forward steps that failed (optional steps included). */
   stepFailures: 'saga_step_failures',
@@ -41,7 +41,7 @@ export const sagaMetricNames = {
   operatorResolutions: 'saga_operator_resolutions',
 } as const;
 
-const settled: ReadonlySet<SagaStatus> = new Set([SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.CANCELLED, SagaStatus.COMPENSATION_FAILED]);
+const settled: ReadonlySet<SagaStatus> = new Set([SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.CANCELLED, SagaStatus.COMPENSATION_FAILED, SagaStatus.FORWARD_FAILED]);
 
 interface Instruments {
   started: MetricCounter;
