@@ -2,7 +2,7 @@ import { CancellationScope, patched, setCurrentDetails } from '@temporalio/workf
 import type { Activities } from '../activities';
 import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
 import { orderInputBeforeStrictTextSchema, orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
-import { parseOrFail } from '../shared/validation';
+import { parseStrictOrEarlier } from '../shared/validation';
 import { alertOperator } from '../operator/workflow';
 import { formatMoney } from '../shared/format';
 import { compensationRetry, mailOptions, stepOptions } from '../shared/policies';
@@ -30,7 +30,7 @@ const mailActivities = sagaActivities<Activities>(mailOptions);
  * result, never compensated).
  */
 export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
-  const input = parseOrFail(patched(STRICT_INPUT_PATCH) ? orderInputSchema : orderInputBeforeStrictTextSchema, 'order', rawInput);
+  const input = parseStrictOrEarlier(orderInputSchema, orderInputBeforeStrictTextSchema, () => patched(STRICT_INPUT_PATCH), 'order', rawInput);
   const { orderId, currency } = input;
   const totalCents = orderTotalCents(input.items);
   const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));

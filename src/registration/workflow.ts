@@ -13,7 +13,7 @@ import type { Activities } from '../activities';
 import { formatDuration } from '../shared/format';
 import { businessFailure, FailureType } from '../shared/failures';
 import { activity, describeFailure, Saga, sagaActivities } from '@saga-temporal/saga';
-import { parseOrFail } from '../shared/validation';
+import { parseStrictOrEarlier } from '../shared/validation';
 import {
   CANCELLED_REASON,
   MAX_CODE_ATTEMPTS,
@@ -51,6 +51,21 @@ const STRICT_INPUT_PATCH = 'registration-strict-input';
 // registrations cancelled while a check ran before this patch replay with the cancellation they recorded.
 const CHECK_OUTLIVES_CANCELLATION_PATCH = 'registration-check-outlives-cancellation';
 
+// Runs a code check out of the cancellation's reach. The patch is asked only when a cancellation meets
+// a check under way, the one moment old and new code differ, so a registration never cancelled while
+// checking records no marker.
+function checkOutlivingCancellation<T>(check: () => Promise<T>): Promise<T> {
+  const root = CancellationScope.current();
+  let underWay = true;
+  return CancellationScope.nonCancellable(() => {
+    const scope = new CancellationScope();
+    root.cancelRequested.catch(() => {
+      if (underWay && !patched(CHECK_OUTLIVES_CANCELLATION_PATCH)) scope.cancel();
+    });
+    return scope.run(check);
+  }).finally(() => (underWay = false));
+}
+
 // One proxy per retry policy of src/shared/policies.ts: forward steps, quick checks, best-effort mail.
 const stepActivities = sagaActivities<Activities>(stepOptions);
 const checkActivities = sagaActivities<Activities>(checkOptions);
@@ -64,7 +79,7 @@ const mailActivities = sagaActivities<Activities>(mailOptions);
  * gets an error e-mail (best effort: its failure never blocks what follows), then the account is deleted.
  */
 export async function registrationSaga(rawInput: RegistrationInput): Promise<RegistrationResult> {
-  const input = parseOrFail(patched(STRICT_INPUT_PATCH) ? registrationInputSchema : registrationInputBeforeStrictTextSchema, 'registration', rawInput);
+  const input = parseStrictOrEarlier(registrationInputSchema, registrationInputBeforeStrictTextSchema, () => patched(STRICT_INPUT_PATCH), 'registration', rawInput);
   const userId = input.userId ?? `u-${uuid4()}`;
   const { email, name } = input;
   const timeout = formatDuration(input.verificationTimeout);
@@ -101,7 +116,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     if (verification.phase !== 'waiting' || CancellationScope.current().consideredCancelled) return closed();
     // A check already under way when a cancellation arrives finishes, so its answer is counted.
     const check = () => checkActivities.checkVerificationCode.executeWithOptions({ summary: `Check verification code of user ${userId}` }, [{ userId, code }]);
-    const { accepted, locked } = await (patched(CHECK_OUTLIVES_CANCELLATION_PATCH) ? CancellationScope.nonCancellable(check) : check());
+    const { accepted, locked } = await checkOutlivingCancellation(check);
     if (verification.phase !== 'waiting') return closed();
     if (accepted) {
       verification.phase = 'verified';

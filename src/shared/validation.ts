@@ -105,3 +105,15 @@ export function parseOrFail<S extends z.ZodType>(schema: S, what: string, input:
   if (!result.success) throw businessFailure(FailureType.InvalidInput, `Invalid ${what}: ${describeIssues(result.error)}`);
   return result.data;
 }
+
+/**
+ * Parses a workflow's input with today's rules and, only when they refuse it, asks `strictRules()` (a
+ * `patched()` call) whether the workflow started under them: one started before them is parsed with
+ * the earlier rules it was accepted under. An input today's rules accept was accepted before too, so
+ * the common path asks nothing and records no patch marker.
+ */
+export function parseStrictOrEarlier<S extends z.ZodType, E extends z.ZodType>(strict: S, earlier: E, strictRules: () => boolean, what: string, input: unknown): z.output<S> | z.output<E> {
+  const result = strict.safeParse(input);
+  if (result.success) return result.data;
+  return strictRules() ? parseOrFail(strict, what, input) : parseOrFail(earlier, what, input);
+}
