@@ -22,17 +22,22 @@ import { simulatedRunQuery, simulatedSaga } from '../fixtures/simulation-workflo
 import { useFixtureWorker } from '../support/testbed';
 import { uniqueTaskQueue } from '../helpers';
 
-// The simulation's schedules run through the real `Saga` on the time-skipping Temporal server, each
-// call behind the real barrier on SQLite, and every schedule must keep the laws the pure simulation
-// checks. This sees what the pure one cannot: cancellation scopes, the workflow's cancellation, the
-// operator's updates, continue-as-new, the search attribute and the query as a client reads them.
+// The simulation's schedules run through the real `Saga` on a Temporal server, each call behind the
+// real barrier on SQLite, and every schedule must keep the laws the pure simulation checks. This sees
+// what the pure one cannot: cancellation scopes, the workflow's cancellation, the operator's updates,
+// continue-as-new, the search attribute and the query as a client reads them.
 //
 // Around the sagas: the cancellation of the first saga's workflow comes `cancelAt` ticks after its
 // start; the operator answers every saga that waits in COMPENSATION_FAILED with the schedule's choices,
-// in order (then `retry`), and retries every step held after the pivot once it has fixed its cause.
-// Not acted out here: resets (the time-skipping server has none), the late deliveries that belong to
-// them, the exact order answers come in (the schedule's choices only pace the calls), and the barrier
-// choice (always SQLite).
+// in order (then `retry`), and fixes and runs again every confirm or step held for it. Not acted out
+// here: resets and the late deliveries that belong to them, the exact order answers come in (the
+// schedule's choices only pace the calls), and the barrier choice (always SQLite).
+//
+// The server is the dev server, in real time, not the time-skipping one: there, a cancel request that
+// races its activity's completion (a failing step cancelling its stage's siblings, or the workflow's
+// cancellation) wedges the workflow task for good ("ActivityMachine in state
+// ScheduledActivityCancelCommandCreated ... ActivityTaskStarted"), and most schedules have such a race.
+// `wait` stages sleep a second instead of a minute to keep the file short.
 
 const seed = process.env.SIM_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SIM_SEED);
 const numRuns = process.env.SIM_RUNS === undefined ? 200 : Number(process.env.SIM_RUNS);
