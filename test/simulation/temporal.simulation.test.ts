@@ -31,7 +31,8 @@ import { uniqueTaskQueue } from '../helpers';
 // start; the operator answers every saga that waits in COMPENSATION_FAILED with the schedule's choices,
 // in order (then `retry`), and fixes and runs again every confirm or step held for it. Not acted out
 // here: resets and the late deliveries that belong to them, the exact order answers come in (the
-// schedule's choices only pace the calls), and the barrier choice (always SQLite).
+// schedule's choices only pace the calls, in the order the body defines them), and the barrier choice
+// (always SQLite).
 //
 // The server is the dev server, in real time, not the time-skipping one: there, a cancel request that
 // races its activity's completion (a failing step cancelling its stage's siblings, or the workflow's
@@ -47,7 +48,7 @@ const inFlight = 20;
 const tickMs = 15;
 // A `wait` stage: long enough for a cancellation to land in it, short enough on a server in real time.
 const waitStage = '1 second';
-// A forward call's pace: the schedule's choice, in tens of milliseconds.
+// A call's pace: the schedule's choice, in tens of milliseconds.
 const paceMs = 10;
 // How often the operator looks at a saga, and how long a saga may stay open before it counts as stuck.
 const lookEveryMs = 200;
@@ -82,7 +83,7 @@ it(`keeps the laws of the simulation on ${numRuns} schedules run through the Tem
   console.log(
     `Temporal simulation: ${schedules.length} schedules (${sagas} sagas) in ${seconds} s, seed ${seed}; laws checked: no effect applied twice; ` +
       'every effect standing in a completed or pivoted saga, undone once, or reported to an operator; query, SagaStatus and workflow end agree; ' +
-      'no confirm without every try, never confirmed and cancelled; no saga open unless it waits for an operator',
+      'no confirm without every try, never confirmed and cancelled; no saga open unless it waits for an operator; no confirm or cancel the barrier refuses',
   );
   const failures = runs.flatMap((run, i) => (run.broken.length === 0 ? [] : [{ index: i, schedule: run.schedule, broken: run.broken }]));
   for (const f of failures) console.log(`Schedule ${f.index} of seed ${seed} broke laws:\n  ${f.broken.join('\n  ')}\n${JSON.stringify(f.schedule)}`);
@@ -117,7 +118,16 @@ async function runSchedule(schedule: Schedule, index: number): Promise<ScheduleR
     runId = nextRunId;
   }
   await cancelled;
-  return { schedule, outcomes, broken: checkLaws(outcomes, simulation.effects) };
+  return { schedule, outcomes, broken: [...checkLaws(outcomes, simulation.effects), ...contradictions(outcomes)] };
+}
+
+// On top of the laws: the barrier keeps a participant's effects consistent even when a saga asks it
+// to confirm and to cancel it, so the laws on effects cannot see that; its refusal of the second
+// decision can. A saga settles a participant's confirm before its cancel may run, and never confirms
+// once it unwinds.
+function contradictions(outcomes: readonly SagaOutcome[]): string[] {
+  const sagas = new Set(outcomes.map((o) => o.saga));
+  return simulation.refusals.filter((r) => sagas.has(r.saga)).map((r) => `saga ${r.saga}: the barrier refused the ${r.call} of ${r.step}, decided the other way before`);
 }
 
 // Watches one run until it closes, acting as the operator meanwhile. Returns the run's end as the
