@@ -127,7 +127,9 @@ async function runSchedule(schedule: Schedule, index: number): Promise<ScheduleR
 // once it unwinds.
 function contradictions(outcomes: readonly SagaOutcome[]): string[] {
   const sagas = new Set(outcomes.map((o) => o.saga));
-  return simulation.refusals.filter((r) => sagas.has(r.saga)).map((r) => `saga ${r.saga}: the barrier refused the ${r.call} of ${r.step}, decided the other way before`);
+  const refused = simulation.refusals.filter((r) => sagas.has(r.saga)).map((r) => `saga ${r.saga}: the barrier refused the ${r.call} of ${r.step}, decided the other way before`);
+  // An operator retrying a refused confirm meets the same refusal each time: one sentence says it.
+  return [...new Set(refused)];
 }
 
 // Watches one run until it closes, acting as the operator meanwhile. Returns the run's end as the
