@@ -48,6 +48,18 @@ describe('a try-confirm-cancel stage the body does not await', () => {
   });
 });
 
+describe('a step the body never awaits', () => {
+  it('unwinds the saga when it failed, even once it has settled before the body returned', async () => {
+    const handle = await start('unawaited-failure');
+    const failure = await applicationFailureOf(handle);
+    expect(failure.message).toBe('doomed failed: doomed was declined');
+    expect((failure.details?.[0] as SagaFailureDetails).status).toBe(SagaStatus.COMPENSATED);
+    expect(logOf(handle)).toEqual(['do:before', 'do:doomed', 'do:after', 'undo:after', 'undo:doomed', 'undo:before']);
+    expect(await searchAttribute(handle)).toBe(SagaStatus.COMPENSATED);
+    await recordHistory(handle, 'patterns/ledger', 'unawaited-failure');
+  });
+});
+
 describe('a confirm in flight when another step fails', () => {
   it('is waited for, then undone by the participant compensation, never cancelled: the saga ends COMPENSATED', async () => {
     const handle = await start('confirm-in-flight');

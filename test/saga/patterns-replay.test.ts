@@ -11,7 +11,7 @@ const folders = [
   { folder: 'patterns/pivot', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['pivot-cancelled-after', 'pivot-failed-after-retried', 'pivot-failed-before'] },
   { folder: 'patterns/tcc', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['tcc-confirm-held', 'tcc-confirmed', 'tcc-later-failure', 'tcc-try-failed'] },
   { folder: 'patterns/child', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['trip-cancelled', 'trip-child-closed-before-commit', 'trip-child-failed', 'trip-child-terminated', 'trip-committed-held', 'trip-committed', 'trip-parent-failed', 'trip-reset-child-not-attached'] },
-  { folder: 'patterns/ledger', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['cancelled-after-pivot', 'confirm-in-flight', 'failed-after-pivot', 'unawaited-tcc'] },
+  { folder: 'patterns/ledger', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['cancelled-after-pivot', 'confirm-in-flight', 'failed-after-pivot', 'unawaited-failure', 'unawaited-tcc'] },
   { folder: 'patterns/order-pivot', bundle: workflowBundle, expected: ['completed', 'undeliverable'] },
 ];
 

@@ -118,7 +118,10 @@ async function runSchedule(schedule: Schedule, index: number): Promise<ScheduleR
     runId = nextRunId;
   }
   await cancelled;
-  return { schedule, outcomes, broken: [...checkLaws(outcomes, simulation.effects), ...contradictions(outcomes)] };
+  // One effect log serves every schedule running at once: each is judged on its own sagas' effects (the
+  // server makes no reset here, so no run of a schedule keys its steps apart from its sagas).
+  const mine = new Set(outcomes.map((o) => o.saga));
+  return { schedule, outcomes, broken: [...checkLaws(outcomes, simulation.effects.filter((e) => mine.has(e.saga))), ...contradictions(outcomes)] };
 }
 
 // On top of the laws: the barrier keeps a participant's effects consistent even when a saga asks it

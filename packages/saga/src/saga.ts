@@ -342,8 +342,9 @@ export class Saga {
 
   private async settleAbandoned(): Promise<void> {
     const settled = await this.engine.settleAbandoned();
-    if (settled.steps.length === 0) return;
-    log.warn('The saga body returned while steps were still running; waited for them', { steps: settled.steps });
+    if (settled.steps.length > 0) log.warn('The saga body returned while steps were still running; waited for them', { steps: settled.steps });
+    // A step that failed while nobody awaited it has settled before the body returned, and is no
+    // longer running: its failure still unwinds the saga.
     if ('failure' in settled) throw settled.failure;
   }
 
