@@ -25,6 +25,17 @@ export function childEnd(err: unknown): ChildEnd {
   return 'undone';
 }
 
+/**
+ * Reads the final status a child reported in its close signal (how a parent learns the end of a child
+ * it attached to, whose `handle.result()` it does not have): `committed` when it completed, else the
+ * {@link ChildEnd} its status means. A child whose saga failed after its pivot undid nothing.
+ */
+export function childEndOfStatus(status: SagaStatus): ChildEnd | 'committed' {
+  if (status === SagaStatus.COMPLETED) return 'committed';
+  if (status === SagaStatus.COMPENSATED || status === SagaStatus.CANCELLED) return 'undone';
+  return 'left-done';
+}
+
 /** The children a commit must not go on without: those of `ready` that have closed, in order. */
 export function closedBeforeCommit(ready: readonly string[], closed: ReadonlySet<string>): string[] {
   return ready.filter((workflowId) => closed.has(workflowId));
