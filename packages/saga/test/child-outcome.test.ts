@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
-import { childEnd, closedBeforeCommit } from '../src/child-outcome';
+import { childEnd, childEndOfStatus, closedBeforeCommit } from '../src/child-outcome';
 
-// How a parent reads a closed child saga's failure, and the all-or-nothing rule of a commit.
+// How a parent reads a closed child saga's failure or the status an attached child reported, and the
+// all-or-nothing rule of a commit.
 
 const execution = { workflowId: 'trip-1/flight', runId: 'run-1' };
 const childFailed = (cause: Error) => new ChildWorkflowFailure('default', execution, 'bookingSaga', 'NON_RETRYABLE_FAILURE', cause);
@@ -33,6 +34,22 @@ describe('childEnd', () => {
   it('reads a child whose saga unwound after one of its activities timed out as undone, not as a timed-out child', () => {
     const activityTimedOut = new ActivityFailure('activity timed out', 'reserveSeat', '1', 'TIMEOUT', 'worker', new TimeoutFailure('timed out', undefined, 'START_TO_CLOSE'));
     expect(childEnd(childFailed(sagaFailure('COMPENSATED', activityTimedOut)))).toBe('undone');
+  });
+});
+
+describe('childEndOfStatus', () => {
+  it('reads a child that reported COMPLETED as committed: its steps stand', () => {
+    expect(childEndOfStatus('COMPLETED')).toBe('committed');
+  });
+
+  it('reads a child that reported COMPENSATED or CANCELLED as undone', () => {
+    expect(childEndOfStatus('COMPENSATED')).toBe('undone');
+    expect(childEndOfStatus('CANCELLED')).toBe('undone');
+  });
+
+  it('reads a child whose unwinding failed, or that failed after its pivot, as having left something done', () => {
+    expect(childEndOfStatus('COMPENSATION_FAILED')).toBe('left-done');
+    expect(childEndOfStatus('FORWARD_FAILED')).toBe('left-done');
   });
 });
 
