@@ -13,8 +13,9 @@ import { releaseTripSignal, tripSaga, type TripInput } from '../fixtures/pattern
 // A trip whose child saga ends before the trip decides: its deadline passed before the trip commits,
 // or someone terminated it. A commit is all or nothing, so the trip commits no child and unwinds; a
 // terminated child never undid anything, so the trip cannot call it compensated and waits for an
-// operator. On the dev server: the time-skipping server does not tell a parent that its child was
-// terminated, and the deadlines here are seconds of real time.
+// operator. A trip reset to its first workflow task while its children wait takes them over and
+// decides them as its own. On the dev server: the time-skipping server does not tell a parent that its
+// child was terminated, and the deadlines here are seconds of real time.
 
 const recording = createPatternActivities();
 const taskQueue = uniqueTaskQueue('saga-child-ended');

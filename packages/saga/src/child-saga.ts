@@ -159,9 +159,12 @@ export async function awaitParentDecision<T>(result: T, options: ParentDecisionO
   setHandler(parentHoldSignal, ({ runId }) => void (holdFor ??= runId));
   listenForAttach(parent);
   link.ready = { workflowId: workflowInfo().workflowId, result };
-  // A parent run that closed (reset, or failed to be retried) cannot hear it: a run that takes over
-  // attaches and is told again, and with nobody to decide, the deadline does.
-  await signalParent(childReadySignal, link.ready).catch(() => undefined);
+  // A parent run that closed (a reset, or a run retried) cannot hear it: a run that takes over attaches
+  // and is told again, and with nobody to decide, the deadline does. Children recorded before the
+  // attach unwound at once (the signal's failure reached their saga); they replay so.
+  await signalParent(childReadySignal, link.ready).catch((err: unknown) => {
+    if (!patched(ATTACH_PATCH)) throw err;
+  });
   const timeout = options.timeout ?? '1 day';
   const onTimeout = options.onTimeout ?? 'compensate';
   const deadline = typeof timeout === 'number' ? `${timeout} ms` : timeout;
