@@ -67,7 +67,7 @@ export const ChildSagaFailureType = {
   CommittedBeforeCompensation: 'CommittedBeforeCompensation',
   /** A parent did not commit its children because one of them had closed (its deadline passed) before it could be held: the parent unwinds instead. */
   ChildClosedBeforeCommit: 'ChildClosedBeforeCommit',
-  /** A parent could not compensate a child ended from outside its code (terminated, timed out), or one an earlier run of the parent started: its steps may stand. */
+  /** A parent could not compensate a child ended from outside its code (terminated, timed out), or one of an earlier run that closed before this run could attach to it and whose end never reached this run: its steps may stand. */
   ChildNotUndone: 'ChildNotUndone',
   /**
    * A parent run (after a reset or a retry) found its child already started by an earlier run and could
