@@ -169,6 +169,23 @@ describe('a trip reset to its first workflow task while its children wait for it
     await recordHistory(rerun, 'patterns/child', 'trip-reset-attached-child-closed');
   }, 60_000);
 
+  it('attaches to children the earlier run committed, and completes again without booking or undoing anything', async () => {
+    const handle = await start({}, 'trip-reset-after-commit');
+    expect(await handle.result()).toEqual(['flight-booked', 'hotel-booked']);
+    const rerun = await resetToFirstTask(handle);
+
+    expect(await rerun.result()).toEqual(['flight-booked', 'hotel-booked']);
+    const state = await rerun.query(sagaStateQuery);
+    expect(state.status).toBe(SagaStatus.COMPLETED);
+    expect(state.compensationFailures).toEqual([]);
+    for (const kind of ['flight', 'hotel']) {
+      expect((await child(handle, kind).describe()).status.name).toBe('COMPLETED');
+      expect(booked(handle, kind)).toEqual([`do:${kind}:reserve`, `do:${kind}:pay`]);
+      expect(undone(handle, kind)).toEqual([]);
+    }
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-after-commit');
+  }, 60_000);
+
   it('fails the child step and reports the child not undone when it closed before the reset and none of its signals reached the new run', async () => {
     const handle = await start({ awaitRelease: true, awaitOperator: true, decisionTimeouts: { flight: '2 seconds', hotel: '1 hour' } }, 'trip-reset-unknown');
     await waitUntil(() => bothReady(handle), 30_000);

@@ -36,7 +36,11 @@ export function childEndOfStatus(status: SagaStatus): ChildEnd | 'committed' {
   return 'left-done';
 }
 
-/** The children a commit must not go on without: those of `ready` that have closed, in order. */
-export function closedBeforeCommit(ready: readonly string[], closed: ReadonlySet<string>): string[] {
-  return ready.filter((workflowId) => closed.has(workflowId));
+/**
+ * The children a commit must not go on without: those of `ready` that have closed, in order. A child
+ * known to have closed committed (`committed`: one an earlier run of the parent committed, or that
+ * committed by its default, read from its close signal) is already what the commit asks of it.
+ */
+export function closedBeforeCommit(ready: readonly string[], closed: ReadonlySet<string>, committed: ReadonlySet<string> = new Set()): string[] {
+  return ready.filter((workflowId) => closed.has(workflowId) && !committed.has(workflowId));
 }

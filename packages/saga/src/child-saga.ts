@@ -426,7 +426,11 @@ export class ChildSagas {
         const { runId } = workflowInfo();
         await Promise.all(children.map((workflowId) => this.tell(workflowId, parentHoldSignal, { runId })));
         await condition(() => children.every((workflowId) => this.held.has(workflowId) || this.closed.has(workflowId)));
-        const closed = closedBeforeCommit(children, this.closed);
+        // An attached child that ended committed (the earlier run committed it: a reset after the
+        // commit) joins the commit. A started child's end is read from its handle, which says only
+        // that it closed: the rule for it stays as it was.
+        const committed = new Set(children.filter((workflowId) => this.attached.has(workflowId) && this.ends.get(workflowId)?.status === SagaStatus.COMPLETED));
+        const closed = closedBeforeCommit(children, this.closed, committed);
         if (closed.length > 0) {
           throw ApplicationFailure.create({
             type: ChildSagaFailureType.ChildClosedBeforeCommit,

@@ -58,6 +58,11 @@ describe('closedBeforeCommit', () => {
     expect(closedBeforeCommit(['trip-1/flight', 'trip-1/hotel', 'trip-1/car'], new Set(['trip-1/car', 'trip-1/flight']))).toEqual(['trip-1/flight', 'trip-1/car']);
   });
 
+  it('lets a commit go on past a child known to have closed committed, and stops it for one that closed otherwise', () => {
+    expect(closedBeforeCommit(['trip-1/flight', 'trip-1/hotel'], new Set(['trip-1/flight', 'trip-1/hotel']), new Set(['trip-1/flight']))).toEqual(['trip-1/hotel']);
+    expect(closedBeforeCommit(['trip-1/flight', 'trip-1/hotel'], new Set(['trip-1/flight']), new Set(['trip-1/flight']))).toEqual([]);
+  });
+
   it('lets a commit go on when every ready child is still open', () => {
     expect(closedBeforeCommit(['trip-1/flight', 'trip-1/hotel'], new Set(['trip-1/train']))).toEqual([]);
   });
