@@ -3,17 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { parentDecisionSignal, sagaStateQuery, SagaStatus, skipCompensationUpdate, type SagaFailureDetails } from '@saga-temporal/saga';
+import { temporal } from '@temporalio/proto';
 import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { useFixtureWorker } from '../support/testbed';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createPatternActivities } from '../fixtures/pattern-activities';
-import { tripSaga, type TripInput } from '../fixtures/pattern-workflows';
+import { releaseTripSignal, tripSaga, type TripInput } from '../fixtures/pattern-workflows';
 
 // A trip whose child saga ends before the trip decides: its deadline passed before the trip commits,
 // or someone terminated it. A commit is all or nothing, so the trip commits no child and unwinds; a
 // terminated child never undid anything, so the trip cannot call it compensated and waits for an
-// operator. On the dev server: the time-skipping server does not tell a parent that its child was
-// terminated, and the deadlines here are seconds of real time.
+// operator. A trip reset to its first workflow task while its children wait takes them over and
+// decides them as its own. On the dev server: the time-skipping server does not tell a parent that its
+// child was terminated, and the deadlines here are seconds of real time.
 
 const recording = createPatternActivities();
 const taskQueue = uniqueTaskQueue('saga-child-ended');
@@ -81,33 +83,123 @@ describe('a trip whose child saga ended before the trip decided', () => {
   }, 60_000);
 });
 
+// Resets the trip to its first workflow task, the way an operator resets a saga: the new run starts
+// the flight again and meets the child of the first run. By default the signals the first run
+// received after that task (its children's ready results and ends) are delivered to the new run again;
+// `withoutSignals` keeps them from it.
+async function resetToFirstTask(handle: WorkflowHandle, { withoutSignals = false } = {}): Promise<WorkflowHandle> {
+  const { runId } = await handle.describe();
+  const events = (await handle.fetchHistory()).events ?? [];
+  const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
+  const reset = await fixture.env.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId: handle.workflowId, runId },
+    workflowTaskFinishEventId: firstTask.eventId,
+    reason: 'test: reset to the first workflow task',
+    requestId: randomUUID(),
+    ...(withoutSignals ? { resetReapplyExcludeTypes: [temporal.api.enums.v1.ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL] } : {}),
+  });
+  return fixture.env.client.workflow.getHandle(handle.workflowId, reset.runId!);
+}
+
+const booked = (parent: WorkflowHandle, kind: string) => recording.logOf(`${parent.workflowId}/${kind}`).filter((e) => e.startsWith('do:'));
+const bothReady = async (handle: WorkflowHandle) => (await handle.query(sagaStateQuery)).steps.filter((s) => s.status === 'done').length === 2;
+
 describe('a trip reset to its first workflow task while its children wait for its decision', () => {
-  it('fails the child step and reports the child of the earlier run as not undone, never as compensated', async () => {
-    const handle = await start({ after: 'block', awaitOperator: true }, 'trip-reset');
-    await waitUntil(() => recording.logOf(handle.workflowId).includes('do:itinerary'), 30_000);
-    const { runId } = await handle.describe();
-    const events = (await handle.fetchHistory()).events ?? [];
-    const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
-    const reset = await fixture.env.client.workflowService.resetWorkflowExecution({
-      namespace: 'default',
-      workflowExecution: { workflowId: handle.workflowId, runId },
-      workflowTaskFinishEventId: firstTask.eventId,
-      reason: 'test: reset to the first workflow task',
-      requestId: randomUUID(),
-    });
-    const rerun = fixture.env.client.workflow.getHandle(handle.workflowId, reset.runId!);
+  it('attaches to both children of the earlier run, commits each once and completes, booking nothing twice', async () => {
+    const handle = await start({ awaitRelease: true }, 'trip-reset-commit');
+    await waitUntil(() => bothReady(handle), 30_000);
+    const rerun = await resetToFirstTask(handle);
+    await rerun.signal(releaseTripSignal);
+
+    expect(await rerun.result()).toEqual(['flight-booked', 'hotel-booked']);
+    const state = await rerun.query(sagaStateQuery);
+    expect(state.status).toBe(SagaStatus.COMPLETED);
+    expect(state.compensationFailures).toEqual([]);
+    for (const kind of ['flight', 'hotel']) {
+      expect((await child(handle, kind).describe()).status.name).toBe('COMPLETED');
+      expect(await child(handle, kind).result()).toBe(`${kind}-booked`);
+      // Reserved and paid once, by the child the first run started; nothing undone.
+      expect(booked(handle, kind)).toEqual([`do:${kind}:reserve`, `do:${kind}:pay`]);
+      expect(undone(handle, kind)).toEqual([]);
+    }
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-attached-committed');
+  }, 60_000);
+
+  it('tells both attached children to compensate when a later step of the new run fails, and ends compensated', async () => {
+    const handle = await start({ awaitRelease: true, after: 'fail' }, 'trip-reset-fail');
+    await waitUntil(() => bothReady(handle), 30_000);
+    const rerun = await resetToFirstTask(handle);
+    await rerun.signal(releaseTripSignal);
+
+    const failure = await failureOf(rerun);
+    expect(failure.type).toBe('PaymentDeclined');
+    const details = failure.details?.[0] as SagaFailureDetails;
+    expect(details.status).toBe(SagaStatus.COMPENSATED);
+    expect(details.compensated).toEqual(['itinerary', 'hotel', 'flight']);
+    expect(details.compensationFailures).toEqual([]);
+    for (const kind of ['flight', 'hotel']) {
+      expect((await failureOf(child(handle, kind))).message).toBe('The parent saga asked this saga to compensate');
+      expect(booked(handle, kind)).toEqual([`do:${kind}:reserve`, `do:${kind}:pay`]);
+      expect(undone(handle, kind)).toEqual([`undo:${kind}:pay`, `undo:${kind}:reserve`]);
+    }
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-attached-compensated');
+  }, 60_000);
+
+  it('reads a child that closed before the reset (its deadline passed) as closed: commits nothing and compensates the other', async () => {
+    const handle = await start({ awaitRelease: true, decisionTimeouts: { flight: '2 seconds', hotel: '1 hour' } }, 'trip-reset-closed');
+    await waitUntil(() => bothReady(handle), 30_000);
+    await waitUntil(async () => (await child(handle, 'flight').describe()).status.name === 'FAILED', 30_000);
+    const rerun = await resetToFirstTask(handle);
+    await rerun.signal(releaseTripSignal);
+
+    const failure = await failureOf(rerun);
+    expect(failure.type).toBe('ChildClosedBeforeCommit');
+    const details = failure.details?.[0] as SagaFailureDetails;
+    expect(details.status).toBe(SagaStatus.COMPENSATED);
+    expect(details.compensated).toEqual(['itinerary', 'hotel', 'flight']);
+    expect(details.compensationFailures).toEqual([]);
+    expect((await failureOf(child(handle, 'flight'))).message).toBe('No decision came from the parent saga within 2 seconds: compensating, as declared');
+    expect((await failureOf(child(handle, 'hotel'))).message).toBe('The parent saga asked this saga to compensate');
+    for (const kind of ['flight', 'hotel']) {
+      // The closed flight was not started again: one booking each, undone once.
+      expect(booked(handle, kind)).toEqual([`do:${kind}:reserve`, `do:${kind}:pay`]);
+      expect(undone(handle, kind)).toEqual([`undo:${kind}:pay`, `undo:${kind}:reserve`]);
+    }
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-attached-child-closed');
+  }, 60_000);
+
+  it('attaches to children the earlier run committed, and completes again without booking or undoing anything', async () => {
+    const handle = await start({}, 'trip-reset-after-commit');
+    expect(await handle.result()).toEqual(['flight-booked', 'hotel-booked']);
+    const rerun = await resetToFirstTask(handle);
+
+    expect(await rerun.result()).toEqual(['flight-booked', 'hotel-booked']);
+    const state = await rerun.query(sagaStateQuery);
+    expect(state.status).toBe(SagaStatus.COMPLETED);
+    expect(state.compensationFailures).toEqual([]);
+    for (const kind of ['flight', 'hotel']) {
+      expect((await child(handle, kind).describe()).status.name).toBe('COMPLETED');
+      expect(booked(handle, kind)).toEqual([`do:${kind}:reserve`, `do:${kind}:pay`]);
+      expect(undone(handle, kind)).toEqual([]);
+    }
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-after-commit');
+  }, 60_000);
+
+  it('fails the child step and reports the child not undone when it closed before the reset and none of its signals reached the new run', async () => {
+    const handle = await start({ awaitRelease: true, awaitOperator: true, decisionTimeouts: { flight: '2 seconds', hotel: '1 hour' } }, 'trip-reset-unknown');
+    await waitUntil(() => bothReady(handle), 30_000);
+    await waitUntil(async () => (await child(handle, 'flight').describe()).status.name === 'FAILED', 30_000);
+    const rerun = await resetToFirstTask(handle, { withoutSignals: true });
 
     await waitUntil(async () => (await rerun.query(sagaStateQuery)).status === SagaStatus.COMPENSATION_FAILED, 30_000);
     const state = await rerun.query(sagaStateQuery);
     expect(state.failure?.type).toBe('ChildNotAttached');
+    // The flight did undo itself, but how it ended never reached this run: it cannot say so.
     expect(state.compensationFailures.map(({ step, type }) => ({ step, type }))).toEqual([{ step: 'flight', type: 'ChildNotUndone' }]);
-    // The children of the first run still wait for a decision: nothing of theirs was undone.
-    for (const kind of ['flight', 'hotel']) {
-      expect((await child(handle, kind).describe()).status.name).toBe('RUNNING');
-      expect(undone(handle, kind)).toEqual([]);
-    }
-    await recordHistory(rerun, 'patterns/child', 'trip-reset-child-not-attached');
-    for (const kind of ['flight', 'hotel']) await child(handle, kind).signal(parentDecisionSignal, 'compensate');
+    expect(booked(handle, 'flight')).toEqual(['do:flight:reserve', 'do:flight:pay']);
+    await recordHistory(rerun, 'patterns/child', 'trip-reset-child-not-attached-closed');
+    await child(handle, 'hotel').signal(parentDecisionSignal, 'compensate');
     await rerun.terminate('test over');
   }, 60_000);
 });

@@ -10,7 +10,7 @@ import { bundleFor, readHistories, workflowBundle } from '../helpers';
 const folders = [
   { folder: 'patterns/pivot', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['pivot-cancelled-after', 'pivot-failed-after-retried', 'pivot-failed-before'] },
   { folder: 'patterns/tcc', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['tcc-confirm-held', 'tcc-confirmed', 'tcc-later-failure', 'tcc-try-failed'] },
-  { folder: 'patterns/child', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['trip-cancelled', 'trip-child-closed-before-commit', 'trip-child-failed', 'trip-child-terminated', 'trip-committed-held', 'trip-committed', 'trip-parent-failed', 'trip-reset-child-not-attached'] },
+  { folder: 'patterns/child', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['trip-cancelled', 'trip-child-closed-before-commit', 'trip-child-failed', 'trip-child-terminated', 'trip-committed-held', 'trip-committed', 'trip-parent-failed', 'trip-reset-after-commit', 'trip-reset-attached-child-closed', 'trip-reset-attached-committed', 'trip-reset-attached-compensated', 'trip-reset-child-not-attached-closed', 'trip-reset-child-not-attached'] },
   { folder: 'patterns/ledger', bundle: () => bundleFor('fixtures/pattern-workflows.ts'), expected: ['cancelled-after-pivot', 'confirm-in-flight', 'failed-after-pivot', 'unawaited-failure', 'unawaited-tcc'] },
   { folder: 'patterns/order-pivot', bundle: workflowBundle, expected: ['completed', 'undeliverable'] },
 ];

@@ -167,6 +167,36 @@ describe('a failing compensation', () => {
   });
 });
 
+describe('the onSettled hook', () => {
+  it('is called once, with COMPLETED, after a saga completes', async () => {
+    const handle = await start({ stages: [{ name: 'a' }], settled: 'ok' });
+    await handle.result();
+    expect(logOf(handle)).toEqual(['do:a', 'settled:COMPLETED']);
+  });
+
+  it('is called once, with COMPENSATED, after every compensation has run', async () => {
+    const handle = await start({ stages: [{ name: 'a' }, { name: 'b', mode: 'fail' }], settled: 'ok' });
+    await applicationFailureOf(handle);
+    expect(logOf(handle)).toEqual(['do:a', 'do:b', 'undo:b', 'undo:a', 'settled:COMPENSATED']);
+  });
+
+  it('is called with CANCELLED after a cancelled saga unwound', async () => {
+    const handle = await start({ stages: [{ name: 'a' }, { name: 'stuck', mode: 'block' }], settled: 'ok' }, 'settled-cancel');
+    await waitUntil(() => logOf(handle).includes('do:stuck'));
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    expect(logOf(handle).filter((e) => e.startsWith('settled'))).toEqual(['settled:CANCELLED']);
+  });
+
+  it('failing, is recorded in the state and not thrown: the saga still completes', async () => {
+    const handle = await start({ stages: [{ name: 'a' }], settled: 'failing' });
+    expect(await handle.result()).toEqual(['a-result']);
+    const state = await handle.query(sagaStateQuery);
+    expect(state.status).toBe('COMPLETED');
+    expect(state.hookFailure).toEqual({ message: 'the settlement report bounced', type: 'MailBounced', retryState: 'NON_RETRYABLE_FAILURE' });
+  });
+});
+
 describe('cancellation', () => {
   it('mid-step stops the step, undoes every started step and ends the workflow cancelled', async () => {
     const handle = await start({ stages: [{ name: 'a' }, [{ name: 'b' }, { name: 'stuck', mode: 'block' }], { name: 'c' }] }, 'cancel-step');

@@ -25,7 +25,22 @@ export function childEnd(err: unknown): ChildEnd {
   return 'undone';
 }
 
-/** The children a commit must not go on without: those of `ready` that have closed, in order. */
-export function closedBeforeCommit(ready: readonly string[], closed: ReadonlySet<string>): string[] {
-  return ready.filter((workflowId) => closed.has(workflowId));
+/**
+ * Reads the final status a child reported in its close signal (how a parent learns the end of a child
+ * it attached to, whose `handle.result()` it does not have): `committed` when it completed, else the
+ * {@link ChildEnd} its status means. A child whose saga failed after its pivot undid nothing.
+ */
+export function childEndOfStatus(status: SagaStatus): ChildEnd | 'committed' {
+  if (status === SagaStatus.COMPLETED) return 'committed';
+  if (status === SagaStatus.COMPENSATED || status === SagaStatus.CANCELLED) return 'undone';
+  return 'left-done';
+}
+
+/**
+ * The children a commit must not go on without: those of `ready` that have closed, in order. A child
+ * known to have closed committed (`committed`: one an earlier run of the parent committed, or that
+ * committed by its default, read from its close signal) is already what the commit asks of it.
+ */
+export function closedBeforeCommit(ready: readonly string[], closed: ReadonlySet<string>, committed: ReadonlySet<string> = new Set()): string[] {
+  return ready.filter((workflowId) => closed.has(workflowId) && !committed.has(workflowId));
 }

@@ -84,6 +84,13 @@ export interface SagaOptions {
   onCompensationFailure?: CompensationFailureMode;
   /** Called each time the saga reaches `COMPENSATION_FAILED` (e.g. to alert an operator); its own failure is recorded in the state, never thrown. @default none */
   onCompensationFailed?: (state: SagaState) => Promise<void>;
+  /**
+   * Called once when the saga's status is final (`COMPLETED`, `COMPENSATED`, `CANCELLED`,
+   * `FORWARD_FAILED`, or `COMPENSATION_FAILED` in `'fail'` mode), before `run` returns or throws, and
+   * out of reach of a cancellation; e.g. a child saga telling its parent how it ended
+   * (`reportToParent`). Its own failure is recorded in the state, never thrown. @default none
+   */
+  onSettled?: (state: SagaState) => Promise<void>;
   /** Record saga metrics (`sagaMetricNames`) through the workflow's metric meter; the worker decides where they go. @default true */
   metrics?: boolean;
   /** Keyword search attribute the saga writes its status to (it must be registered on the namespace); `false` writes none. @default 'SagaStatus' */
@@ -210,6 +217,7 @@ export class Saga {
   private readonly engine: SagaEngine<CallOptions>;
   private readonly failureMode: CompensationFailureMode;
   private readonly onCompensationFailed: ((state: SagaState) => Promise<void>) | undefined;
+  private readonly onSettled: ((state: SagaState) => Promise<void>) | undefined;
   private awaitingOperator = false;
   private requested: OperatorAction | undefined;
   private resolving: OperatorAction['kind'] | undefined;
@@ -225,6 +233,7 @@ export class Saga {
     const statusKey = statusAttribute(options.searchAttribute);
     this.failureMode = options.onCompensationFailure ?? 'fail';
     this.onCompensationFailed = options.onCompensationFailed;
+    this.onSettled = options.onSettled;
     const compensationCall: CallOptions = {
       retry: { ...defaultCompensationRetry, ...options.compensationRetry },
       startToCloseTimeout: options.compensationStartToCloseTimeout ?? '1 minute',
@@ -306,6 +315,7 @@ export class Saga {
       return this.unwindAfter(err);
     }
     this.engine.complete();
+    if (this.onSettled) await CancellationScope.nonCancellable(() => this.settled());
     return result;
   }
 
@@ -354,6 +364,7 @@ export class Saga {
     this.engine.recordFailure(err);
     await CancellationScope.nonCancellable(async () => {
       await this.compensateUntilSettled(cancelled);
+      await this.settled();
       // Let the operator's update handlers answer before the workflow closes.
       await condition(allHandlersFinished);
     });
@@ -384,6 +395,7 @@ export class Saga {
   private async failForward(err: unknown): Promise<never> {
     await CancellationScope.nonCancellable(async () => {
       await this.engine.failForward(err);
+      await this.settled();
       await condition(allHandlersFinished);
     });
     const { message } = describeFailure(err);
@@ -437,6 +449,17 @@ export class Saga {
     } catch (err) {
       this.engine.recordHookFailure(err);
       log.warn('onCompensationFailed hook failed', { error: describeFailure(err).message });
+    }
+  }
+
+  // A saga that sets no hook calls nothing here, so its commands (and recorded histories) stay as they were.
+  private async settled(): Promise<void> {
+    if (!this.onSettled) return;
+    try {
+      await this.onSettled(this.state);
+    } catch (err) {
+      this.engine.recordHookFailure(err);
+      log.warn('onSettled hook failed', { error: describeFailure(err).message });
     }
   }
 

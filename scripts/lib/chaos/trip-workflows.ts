@@ -4,7 +4,7 @@
 // has both undo themselves. Workflow code: activities as types only, no Node built-ins.
 
 import type { Duration, RetryPolicy } from '@temporalio/common';
-import { activity, awaitParentDecision, ChildSagas, Saga, sagaActivities } from '@saga-temporal/saga';
+import { activity, awaitParentDecision, ChildSagas, reportToParent, Saga, sagaActivities } from '@saga-temporal/saga';
 import { parseOrFail } from '../../../src/shared/validation';
 import { businessFailureTypes } from '../../../src/shared/failures';
 import type { TripActivities } from './trip-activities';
@@ -27,7 +27,8 @@ export async function tripLegSaga(rawInput: LegInput): Promise<LegBooking> {
   const input = parseOrFail(legInputSchema, 'trip leg', rawInput);
   const { tripId, leg, resource, units, amountCents } = input;
   const ref = { tripId, leg };
-  const saga = new Saga({ compensationRetry });
+  // Tells the trip how the leg ended, so that a trip reset or retried after its legs started can take them over.
+  const saga = new Saga({ compensationRetry, onSettled: reportToParent });
   return saga.run(async () => {
     await saga.tcc([
       {

@@ -74,7 +74,14 @@ export function expectedTripStatuses(plan: TripPlan): TerminalStatus[] {
   return plan.cancelAfterMs === undefined ? natural : [...natural, SagaStatus.CANCELLED];
 }
 
-/** The failure type a trip reports when it ends COMPENSATED. */
+/**
+ * The failure type a trip reports when it ends COMPENSATED, from its plan. A child's own deadline can
+ * change it: see {@link childDeadlinePassed}. The child sagas' other failure types cannot arise in a
+ * chaos run, which neither resets, retries nor terminates a trip or a leg, nor gives a leg a workflow
+ * timeout: `ChildNotUndone` (a leg ended from outside its code) and `ChildNotAttached` (a re-run of the
+ * trip meeting a leg that closed unheard) would leave the trip `COMPENSATION_FAILED`, which no plan
+ * expects, so the invariants report them.
+ */
 export function expectedTripFailureType(plan: TripPlan): string | undefined {
   const types: Record<TripFixture, string | undefined> = {
     ok: undefined,
@@ -84,6 +91,18 @@ export function expectedTripFailureType(plan: TripPlan): string | undefined {
     'itinerary-refused': TripFailureType.ItineraryRefused,
   };
   return types[plan.fixture];
+}
+
+/** What a trip reports when a leg's deadline for the trip's decision passed before the trip committed: it commits neither leg and unwinds. */
+export const CHILD_CLOSED_BEFORE_COMMIT = 'ChildClosedBeforeCommit';
+
+/**
+ * Whether a leg of the trip closed by its own deadline (no decision from the trip in time, e.g. a trip
+ * slowed down by faults for longer than `decisionTimeout`). Then the trip may end COMPENSATED with
+ * {@link CHILD_CLOSED_BEFORE_COMMIT} whatever its plan, as a commit is all or nothing.
+ */
+export function childDeadlinePassed(outcome: TripOutcome): boolean {
+  return tripLegs.some((leg) => outcome.children[leg]?.state?.failure?.type === 'CompensatedByParent' && outcome.children[leg]?.state?.failure?.message.startsWith('No decision came'));
 }
 
 /** A started trip. */
