@@ -40,7 +40,8 @@ import { uniqueTaskQueue } from '../helpers';
 // ScheduledActivityCancelCommandCreated ... ActivityTaskStarted"), and most schedules have such a race.
 // `wait` stages sleep a second instead of a minute to keep the file short.
 
-const seed = process.env.SIM_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SIM_SEED);
+// A fixed seed by default, so a run in CI explores the schedules a run here did; SIM_SEED explores others.
+const seed = process.env.SIM_SEED === undefined ? 935662205 : Number(process.env.SIM_SEED);
 const numRuns = process.env.SIM_RUNS === undefined ? 200 : Number(process.env.SIM_RUNS);
 // Enough sagas in flight to keep a loaded two-core machine busy, few enough that each runs promptly.
 const inFlight = 20;
