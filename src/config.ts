@@ -78,6 +78,26 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Gathers the problems of several configuration readers, so that a start lists every one at once:
+ * `read` runs one reader and keeps its {@link ConfigError}'s problems (any other error propagates).
+ */
+export function configProblems(): { problems: string[]; read<T>(load: () => T): T | undefined } {
+  const problems: string[] = [];
+  return {
+    problems,
+    read<T>(load: () => T): T | undefined {
+      try {
+        return load();
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(...err.problems);
+        return undefined;
+      }
+    },
+  };
+}
+
 type Env = Record<string, string | undefined>;
 
 /** The `NODE_ENV` values that declare a development process; everything else, unset included, is production. */

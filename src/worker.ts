@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { dataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
-import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
+import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
 import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
@@ -81,16 +81,7 @@ export async function createSagaWorker(opts: {
  * its secrets lists every missing one at once. Throws {@link ConfigError} with all the problems.
  */
 function readConfiguration(env: Record<string, string | undefined>): { config: WorkerConfig; codec: CodecConfig | undefined } {
-  const problems: string[] = [];
-  const read = <T>(load: () => T): T | undefined => {
-    try {
-      return load();
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems);
-      return undefined;
-    }
-  };
+  const { problems, read } = configProblems();
   const config = read(() => loadWorkerConfig(env));
   const codec = read(() => loadCodecConfig(env));
   if (problems.length || !config) throw new ConfigError(problems);

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFor, ENCRYPTION_OFF_WARNING, failureConverterPath, loadCodecConfig, loadRemoteCodecConfig, RemotePayloadCodec } from '../codec';
-import { ConfigError, connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
+import { ConfigError, configProblems, connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
 import { clientTracing } from '../tracing';
 import { isReachable } from '../reachable';
 import { OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type OptionSpec, type OutputFormat } from './command';
@@ -173,16 +173,7 @@ function clientCodec(env: Record<string, string | undefined>, namespace: string)
  * lists every missing one at once. Throws {@link ConfigError} with all the problems.
  */
 function readConfiguration(env: Record<string, string | undefined>): { config: TemporalConfig; dataConverter?: DataConverter; remote?: RemotePayloadCodec } {
-  const problems: string[] = [];
-  const read = <T>(load: () => T): T | undefined => {
-    try {
-      return load();
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems);
-      return undefined;
-    }
-  };
+  const { problems, read } = configProblems();
   const config = read(() => loadClientConfig(env));
   const codec = read(() => clientCodec(env, config?.namespace ?? (env.TEMPORAL_NAMESPACE || 'default')));
   if (problems.length || !config || !codec) throw new ConfigError(problems);

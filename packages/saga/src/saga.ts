@@ -442,24 +442,23 @@ export class Saga {
     return this.engine.compensationsLeft ? roundOutcome(await this.engine.compensate()) : 'compensated';
   }
 
-  private async alert(): Promise<void> {
-    if (!this.onCompensationFailed) return;
-    try {
-      await this.onCompensationFailed(this.state);
-    } catch (err) {
-      this.engine.recordHookFailure(err);
-      log.warn('onCompensationFailed hook failed', { error: describeFailure(err).message });
-    }
+  private alert(): Promise<void> {
+    return this.runHook('onCompensationFailed', this.onCompensationFailed);
   }
 
   // A saga that sets no hook calls nothing here, so its commands (and recorded histories) stay as they were.
-  private async settled(): Promise<void> {
-    if (!this.onSettled) return;
+  private settled(): Promise<void> {
+    return this.runHook('onSettled', this.onSettled);
+  }
+
+  // A hook's own failure is recorded in the state and logged, never thrown: the saga's outcome stands.
+  private async runHook(name: string, hook: ((state: SagaState) => Promise<void>) | undefined): Promise<void> {
+    if (!hook) return;
     try {
-      await this.onSettled(this.state);
+      await hook(this.state);
     } catch (err) {
       this.engine.recordHookFailure(err);
-      log.warn('onSettled hook failed', { error: describeFailure(err).message });
+      log.warn(`${name} hook failed`, { error: describeFailure(err).message });
     }
   }
 
