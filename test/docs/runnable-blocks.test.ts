@@ -64,7 +64,6 @@ function runBlock(block: DocBlock, state: string): Promise<{ code: number | null
 
 /** Why the block's run does not match the documentation, or undefined when it does. */
 function mismatch(block: DocBlock, run: { code: number | null; output: string }): string | undefined {
-  // eslint-disable-next-line no-control-regex -- terminal colour codes
   const plain = run.output.replace(/\x1b\[[0-9;]*m/g, '');
   if (run.code !== 0) return `exited ${run.code ?? 'on a signal'}`;
   const missing = block.expected.filter((line) => !plain.includes(line));
