@@ -99,3 +99,21 @@ export async function checkTaskQueueDatabase(service: WorkflowService, config: {
     if (traits && traits.database !== database) throw new TaskQueueTakenError(config.taskQueue, poller.identity);
   }
 }
+
+/** Thrown before a client without payload encryption starts a saga that the task queue's workers could not read. */
+export class EncryptionRequiredError extends Error {
+  override readonly name = 'EncryptionRequiredError';
+  constructor(readonly taskQueue: string) {
+    super(`The workers of task queue "${taskQueue}" expect encrypted payloads: set SAGA_CODEC_KEYS or --codec-endpoint (nothing was started)`);
+  }
+}
+
+/**
+ * Refuses, before a client without a codec starts anything, when a live saga worker of the queue
+ * encrypts: it would refuse the input, and the saga would fail with `UnencryptedPayload`. With no
+ * worker polling there is nobody to ask; the saga then waits for one, as any saga does.
+ */
+export async function checkWorkersAcceptPlaintext(service: WorkflowService, config: { namespace: string; taskQueue: string }): Promise<void> {
+  const pollers = await livePollers(service, config.namespace, config.taskQueue);
+  if (pollers.some((p) => parseWorkerIdentity(p.identity)?.encrypted)) throw new EncryptionRequiredError(config.taskQueue);
+}

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { dataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
+import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
@@ -104,7 +104,7 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
   const { config, codec } = readConfiguration(process.env);
-  const dataConverter = dataConverterFor(codec);
+  const dataConverter = workerDataConverterFor(codec);
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   const metrics = metricsAddress();
   const telemetry = telemetryOptions(metrics);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
-import { dataConverterFor, loadCodecConfig } from '../../src/codec';
+import { dataConverterFor, loadCodecConfig, workerDataConverterFor } from '../../src/codec';
 import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { isReachable } from '../../src/reachable';
 import { startDevServer, type DevServer } from '../../tools/devserver';
@@ -128,9 +128,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const codec = loadCodecConfig(env);
     const dataConverter = dataConverterFor(codec);
     const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}), ...clientTracing(env) });
+    const workerDataConverter = workerDataConverterFor(codec);
 
     log(config.workflowBundlePath ? 'Starting the worker…' : 'Bundling the workflows and starting the worker…');
-    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: dataConverter ? { dataConverter } : {} });
+    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: workerDataConverter ? { dataConverter: workerDataConverter } : {} });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
