@@ -8,11 +8,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runCli } from '../src/cli';
 import { dataConverterFor, KeyRing } from '../src/codec';
 import { startOrder } from '../src/order/start';
+import { startRegistration } from '../src/registration/start';
 import { livePollers } from '../src/task-queue-guard';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from './fixtures/chaos-processes';
 import { createDevServerEnv, uniqueTaskQueue } from './helpers';
 import { applicationFailureOf } from './support/testbed';
-import { sampleOrder } from './support/samples';
+import { sampleOrder, sampleRegistration } from './support/samples';
 
 // An encrypting worker and a client without its keys: the client must refuse before it starts
 // anything, and a saga started anyway must fail with a type of its own rather than retry its first
@@ -65,14 +66,20 @@ describe('a client without the keys of an encrypting worker', () => {
     await expect(env.client.workflow.getHandle(`order-${orderId}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
-  it('gets a saga started around that check failed with UnencryptedPayload, not retried for ever', async () => {
-    const handle = await startOrder(env.client, sampleOrder(), { taskQueue });
+  it.each([
+    ['order', () => startOrder(env.client, sampleOrder(), { taskQueue })],
+    ['registration', () => startRegistration(env.client, sampleRegistration(), { taskQueue })],
+  ] as const)('gets a saga started around that check failed with UnencryptedPayload, not retried for ever: %s', async (what, start) => {
+    const handle = await start();
     const keyed = new Client({ connection: env.connection, dataConverter: dataConverterFor({ keyRing: new KeyRing([{ id: 'k1', key }]) })! });
     const failure = await applicationFailureOf(keyed.workflow.getHandle(handle.workflowId));
     expect(failure.type).toBe('UnencryptedPayload');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toContain('The order input arrived unencrypted');
+    expect(failure.message).toContain(`The ${what} input arrived unencrypted`);
     const { status } = await handle.describe();
     expect(status.name).toBe('FAILED');
+    // Nothing ran: the input check comes before any step.
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
   }, 30_000);
 });
