@@ -42,7 +42,8 @@ async function restartWorker(variables: Record<string, string>): Promise<void> {
 
 /** What a reader's shell holds once `npm start` runs: development, the stack's server, the default queue. */
 function shellEnv(): Record<string, string | undefined> {
-  const { TEMPORAL_TASK_QUEUE: _queue, DATABASE_URL: _db, SAGA_FAULTS: _faults, ...inherited } = process.env;
+  // Nothing of the test runner's own Temporal, saga or database settings: only what a reader's shell has.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TEMPORAL_|SAGA_|DATABASE_URL$)/.test(name)));
   return { ...inherited, NODE_ENV: 'development', TEMPORAL_ADDRESS: env.address, FORCE_COLOR: '0', NO_COLOR: '1' };
 }
 
