@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from '../fixtures/chaos-processes';
 import { createDevServerEnv, uniqueTaskQueue } from '../helpers';
-import { databaseFingerprint, livePollers } from '../../src/task-queue-guard';
+import { checkTaskQueueDatabase, checkWorkersAcceptPlaintext, databaseFingerprint, EncryptionRequiredError, livePollers, parseWorkerIdentity, TaskQueueTakenError } from '../../src/task-queue-guard';
 
 // Two stacks on one server: a second worker process on the same task queue must refuse when its
 // database is not the first worker's (a saga's steps would run against both), and join when it is.
@@ -74,5 +74,45 @@ describe('a database fingerprint', () => {
     expect(databaseFingerprint('sqlite:.data/saga.db', 'host-b', '/srv/one')).not.toBe(a);
     expect(databaseFingerprint('postgres://saga:one@db:5432/saga')).toBe(databaseFingerprint('postgres://other:two@db/saga'));
     expect(databaseFingerprint('postgres://saga:one@db:5432/saga')).not.toBe(databaseFingerprint('postgres://saga:one@db:5432/saga2'));
+  });
+});
+
+describe('the task queue checks, on the pollers the server lists', () => {
+  /** A workflow service whose task queue lists these pollers, each seen `ageMs` ago. */
+  const serviceWith = (pollers: { identity: string; ageMs: number }[]) =>
+    ({
+      describeTaskQueue: async () => ({
+        pollers: pollers.map(({ identity, ageMs }) => {
+          const at = Date.now() - ageMs;
+          return { identity, lastAccessTime: { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1e6 } };
+        }),
+      }),
+    }) as unknown as Parameters<typeof livePollers>[0];
+  const queue = { namespace: 'default', taskQueue: 'sagas' };
+
+  it('reads the database and the encryption from a saga worker identity, and nothing from any other', () => {
+    expect(parseWorkerIdentity('saga-worker 12@host db:ab12cd enc')).toEqual({ database: 'ab12cd', encrypted: true });
+    expect(parseWorkerIdentity('saga-worker 12@host db:ab12cd')).toEqual({ database: 'ab12cd', encrypted: false });
+    expect(parseWorkerIdentity('12@host')).toBeUndefined();
+  });
+
+  it('counts a worker that polled within the last 90 s, not one the server still lists after it stopped', async () => {
+    const service = serviceWith([
+      { identity: 'saga-worker 1@a db:aaaaaa', ageMs: 80_000 },
+      { identity: 'saga-worker 2@b db:bbbbbb', ageMs: 100_000 },
+    ]);
+    expect((await livePollers(service, 'default', 'sagas')).map((p) => p.identity)).toEqual(['saga-worker 1@a db:aaaaaa']);
+    await expect(checkTaskQueueDatabase(service, queue, 'bbbbbb')).rejects.toBeInstanceOf(TaskQueueTakenError);
+    await expect(checkTaskQueueDatabase(service, queue, 'aaaaaa')).resolves.toBeUndefined();
+  });
+
+  it('leaves out pollers without a saga identity (an older release during an upgrade)', async () => {
+    await expect(checkTaskQueueDatabase(serviceWith([{ identity: '7@old-host', ageMs: 0 }]), queue, 'aaaaaa')).resolves.toBeUndefined();
+  });
+
+  it('refuses a client without a codec only where a live worker encrypts', async () => {
+    await expect(checkWorkersAcceptPlaintext(serviceWith([{ identity: 'saga-worker 1@a db:aaaaaa enc', ageMs: 0 }]), queue)).rejects.toBeInstanceOf(EncryptionRequiredError);
+    await expect(checkWorkersAcceptPlaintext(serviceWith([{ identity: 'saga-worker 1@a db:aaaaaa enc', ageMs: 100_000 }]), queue)).resolves.toBeUndefined();
+    await expect(checkWorkersAcceptPlaintext(serviceWith([{ identity: 'saga-worker 1@a db:aaaaaa', ageMs: 0 }]), queue)).resolves.toBeUndefined();
   });
 });
