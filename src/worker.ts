@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { dataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
+import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
 import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
@@ -11,6 +11,7 @@ import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
 import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
 import { createServices, faultsAreOn, redactUrl, type Services } from './services';
+import { checkTaskQueueDatabase, databaseFingerprint, TaskQueueTakenError, workerIdentity } from './task-queue-guard';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
 export class MissingSearchAttributeError extends Error {
@@ -60,6 +61,8 @@ export async function createSagaWorker(opts: {
   services: Services;
   /** The process's tracing (`processTracing`). @default off */
   tracing?: Tracing;
+  /** Whether the worker's data converter encrypts payloads, said in its identity for clients to read. @default false */
+  encrypted?: boolean;
   overrides?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   const { connection, config, services } = opts;
@@ -67,6 +70,7 @@ export async function createSagaWorker(opts: {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
+    identity: workerIdentity({ database: databaseFingerprint(config.databaseUrl), encrypted: opts.encrypted ?? false }),
     activities: createActivities(services),
     ...(await workflowSource(config)),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
@@ -91,7 +95,7 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
   const { config, codec } = readConfiguration(process.env);
-  const dataConverter = dataConverterFor(codec);
+  const dataConverter = workerDataConverterFor(codec);
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   const metrics = metricsAddress();
   const telemetry = telemetryOptions(metrics);
@@ -101,6 +105,7 @@ export async function main(): Promise<void> {
   let services: Services | undefined;
   try {
     await checkSearchAttributes(connection, config);
+    await checkTaskQueueDatabase(connection.workflowService, config, databaseFingerprint(config.databaseUrl));
     const { faults } = config;
     if (faults && faultsAreOn(faults)) {
       logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
@@ -119,11 +124,12 @@ export async function main(): Promise<void> {
       ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),
       ...(tracing ? { tracer: tracing.tracer } : {}),
     });
-    const worker = await createSagaWorker({ connection, config, services, ...(tracing ? { tracing } : {}), overrides: dataConverter ? { dataConverter } : {} });
+    const worker = await createSagaWorker({ connection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: dataConverter ? { dataConverter } : {} });
     logger.info('Worker started', {
       address: config.address,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
+      identity: worker.options.identity,
       database: redactUrl(config.databaseUrl),
       ...(config.databaseUrl.startsWith('postgres') ? { databasePoolSize: config.databasePoolSize, maxConcurrentActivities: config.maxConcurrentActivities } : {}),
       metrics: metrics ? `http://${metrics}/metrics` : 'off (SAGA_METRICS_ADDRESS)',
@@ -141,7 +147,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError) {
+    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError) {
       console.error(err.message);
     } else {
       console.error(`Worker failed: ${err instanceof Error ? err.message : String(err)}`);

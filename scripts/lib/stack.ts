@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
-import { dataConverterFor, loadCodecConfig } from '../../src/codec';
+import { dataConverterFor, loadCodecConfig, workerDataConverterFor } from '../../src/codec';
 import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { isReachable } from '../../src/reachable';
 import { startDevServer, type DevServer } from '../../tools/devserver';
@@ -15,6 +15,7 @@ import { createServices, type Services } from '../../src/services';
 import { metricsAddress, serviceMetrics, telemetryOptions } from '../../src/telemetry';
 import { clientTracing, processTracing } from '../../src/tracing';
 import { checkSearchAttributes, createSagaWorker } from '../../src/worker';
+import { checkTaskQueueDatabase, databaseFingerprint } from '../../src/task-queue-guard';
 
 /** How to bring the stack up. */
 export interface StackOptions {
@@ -110,6 +111,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const nativeConnection = await NativeConnection.connect(connectionOptions(config));
     cleanups.push(() => nativeConnection.close());
     await ensureSearchAttributes(nativeConnection, config);
+    // Before the database opens: a stack that joins a server already in use must not share its task queue.
+    await checkTaskQueueDatabase(nativeConnection.workflowService, config, databaseFingerprint(config.databaseUrl));
     const services = await createServices({
       databaseUrl: config.databaseUrl,
       operatorEmail: config.operatorEmail,
@@ -122,11 +125,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => services.close());
     const connection = await Connection.connect(connectionOptions(config));
     cleanups.push(() => connection.close());
-    const dataConverter = dataConverterFor(loadCodecConfig(env));
+    const codec = loadCodecConfig(env);
+    const dataConverter = dataConverterFor(codec);
     const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}), ...clientTracing(env) });
+    const workerDataConverter = workerDataConverterFor(codec);
 
     log(config.workflowBundlePath ? 'Starting the worker…' : 'Bundling the workflows and starting the worker…');
-    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, ...(tracing ? { tracing } : {}), overrides: dataConverter ? { dataConverter } : {} });
+    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: workerDataConverter ? { dataConverter: workerDataConverter } : {} });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -27,6 +27,8 @@ export interface CommandContext {
   workflowId?: string;
   /** `-r, --run-id`: the run of the saga to act on, when not the latest. */
   runId?: string;
+  /** Whether the client encrypts what it sends (local keys or a codec server). */
+  encodesPayloads: boolean;
   /** Connects on first use, so `--help` and usage errors never need a server. */
   client(): Promise<Client>;
 }

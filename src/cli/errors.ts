@@ -3,6 +3,7 @@ import { NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowN
 import { RemoteCodecError } from '../codec/remote-codec';
 import { ConfigError } from '../config';
 import { InvalidInputError } from '../shared/validation';
+import { EncryptionRequiredError } from '../task-queue-guard';
 
 /** Exit codes of the client, so scripts can tell a refusal from a typo from an outage. */
 export const ExitCode = {
@@ -78,6 +79,7 @@ export function describeCliError(err: unknown): { message: string; exitCode: Exi
   const codecError = codecErrorIn(err);
   if (codecError) return { message: codecError.message, exitCode: CODEC_EXIT_CODES[codecError.kind] };
   if (err instanceof InvalidInputError) return { message: err.message, exitCode: ExitCode.USAGE };
+  if (err instanceof EncryptionRequiredError) return { message: err.message, exitCode: ExitCode.USAGE };
   if (err instanceof ConfigError) return { message: `Invalid configuration: ${err.problems.join('; ')}`, exitCode: ExitCode.USAGE };
   if (err instanceof WorkflowNotFoundError) return { message: `No saga with workflow id ${err.workflowId}`, exitCode: ExitCode.NOT_FOUND };
   if (err instanceof NamespaceNotFoundError) return { message: `The namespace ${err.namespace} does not exist on this server`, exitCode: ExitCode.USAGE };

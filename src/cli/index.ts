@@ -232,6 +232,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       output,
       json: output !== 'text',
       config,
+      encodesPayloads: Boolean(dataConverter),
       ...(typeof flags['workflow-id'] === 'string' ? { workflowId: flags['workflow-id'] } : {}),
       ...(typeof flags['run-id'] === 'string' ? { runId: flags['run-id'] } : {}),
       async client() {

@@ -4,6 +4,7 @@ import type { DataConverter } from '@temporalio/common';
 import { ConfigError, isProduction } from '../config';
 import { AesGcmPayloadCodec } from './aes-gcm-codec';
 import { KeyRing, parseCodecKeys } from './key-ring';
+import { RefusalMarkingCodec } from './refusal-marking-codec';
 
 export { AesGcmPayloadCodec, PayloadDecryptionError, UnencryptedPayloadError, isEncrypted, type AesGcmPayloadCodecOptions, ENCRYPTED_ENCODING, KEY_ID_METADATA, CIPHER_METADATA, CIPHER } from './aes-gcm-codec';
 export { RemotePayloadCodec, RemoteCodecError, loadRemoteCodecConfig, type RemoteCodecConfig } from './remote-codec';
@@ -70,4 +71,15 @@ function siblingModule(name: string): string {
 export function dataConverterFor(config: CodecConfig | undefined): DataConverter | undefined {
   if (!config) return undefined;
   return { payloadCodecs: [new AesGcmPayloadCodec(config.keyRing, { strict: config.strict ?? true })], failureConverterPath };
+}
+
+/**
+ * The worker's data converter: {@link dataConverterFor}, whose strict codec hands the workflow a marker
+ * in place of an unencrypted payload (see `RefusalMarkingCodec`), so that such a saga fails with
+ * `UnencryptedPayload` instead of retrying its workflow task for ever.
+ */
+export function workerDataConverterFor(config: CodecConfig | undefined): DataConverter | undefined {
+  const converter = dataConverterFor(config);
+  if (!converter) return undefined;
+  return { ...converter, payloadCodecs: (converter.payloadCodecs ?? []).map((codec) => new RefusalMarkingCodec(codec)) };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { businessFailure, FailureType } from './failures';
+import { isRefusedPayload, unencryptedPayloadFailure } from './refused-payload';
 import { buildOnce } from './schema-cache';
 
 // The building blocks of the sagas' contracts and the one way to parse at a boundary. They run at the
@@ -110,9 +111,12 @@ export function parseOrFail<S extends z.ZodType>(schema: S, what: string, input:
  * Parses a workflow's input with today's rules and, only when they refuse it, asks `strictRules()` (a
  * `patched()` call) whether the workflow started under them: one started before them is parsed with
  * the earlier rules it was accepted under. An input today's rules accept was accepted before too, so
- * the common path asks nothing and records no patch marker.
+ * the common path asks nothing and records no patch marker. An input the worker's codec refused as
+ * unencrypted fails with `UnencryptedPayload` instead.
  */
 export function parseStrictOrEarlier<S extends z.ZodType, E extends z.ZodType>(strict: S, earlier: E, strictRules: () => boolean, what: string, input: unknown): z.output<S> | z.output<E> {
+  // Before any rule: an input the worker's codec refused is not invalid, it is unreadable here.
+  if (isRefusedPayload(input)) throw unencryptedPayloadFailure(what);
   const result = strict.safeParse(input);
   if (result.success) return result.data;
   return strictRules() ? parseOrFail(strict, what, input) : parseOrFail(earlier, what, input);

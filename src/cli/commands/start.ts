@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { SagaStatus } from '@saga-temporal/saga';
 import { describeOrderResult, sagaOutcome } from '../../report';
 import { startOrder } from '../../order/start';
@@ -5,8 +6,9 @@ import { startRegistration } from '../../registration/start';
 import { orderInputSchema } from '../../order/contract';
 import { parseOrThrow } from '../../shared/validation';
 import { registrationInputSchema } from '../../registration/contract';
-import { outcomeJson, outcomeLine, printLine, printResult, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandSpec } from '../command';
+import { outcomeJson, outcomeLine, printLine, printResult, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandContext, type CommandSpec } from '../command';
 import { ExitCode } from '../errors';
+import { checkWorkersAcceptPlaintext } from '../../task-queue-guard';
 import { orderFromFlags } from '../order-flags';
 
 // The commands that start a saga. Each input is checked against the saga's own schema before
@@ -53,7 +55,7 @@ export const order: CommandSpec = {
       country: stringFlag(flags, 'country'),
     });
     const valid = parseOrThrow(orderInputSchema, 'order', input);
-    const client = await ctx.client();
+    const client = await clientToStart(ctx);
     const handle = await startOrder(client, valid, { taskQueue: ctx.config.taskQueue });
     const started = { workflowId: handle.workflowId, orderId: valid.orderId, uiUrl: webUiUrl(ctx, handle.workflowId) };
     if (!flags.wait) {
@@ -86,9 +88,19 @@ export const register: CommandSpec = {
       ...(stringFlag(flags, 'timeout') ? { verificationTimeout: stringFlag(flags, 'timeout') } : {}),
     };
     const valid = parseOrThrow(registrationInputSchema, 'registration', input);
-    const handle = await startRegistration(await ctx.client(), valid, { taskQueue: ctx.config.taskQueue, idSecret: ctx.config.idSecret });
+    const handle = await startRegistration(await clientToStart(ctx), valid, { taskQueue: ctx.config.taskQueue, idSecret: ctx.config.idSecret });
     const started = { workflowId: handle.workflowId, email: valid.email, uiUrl: webUiUrl(ctx, handle.workflowId) };
     printResult(ctx, started, `Started the registration of ${valid.email} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Then:   saga-client verify ${valid.email} --code <code from the e-mail>`);
     return ExitCode.OK;
   },
 };
+
+/**
+ * The client, once the task queue's workers are known to read what it sends: a client without a codec
+ * is refused, before it starts anything, where the workers encrypt.
+ */
+async function clientToStart(ctx: CommandContext): Promise<Client> {
+  const client = await ctx.client();
+  if (!ctx.encodesPayloads) await checkWorkersAcceptPlaintext(client.workflowService, ctx.config);
+  return client;
+}
