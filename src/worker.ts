@@ -97,6 +97,20 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
   return { config, codec };
 }
 
+/**
+ * What a worker says at start about a configuration that is fine for a demonstration and wrong
+ * anywhere else: fault injection on, the public development key for registration ids. Every process
+ * that runs the worker (`npm run worker`, `npm start`) prints them.
+ */
+export function startupWarnings(config: Pick<WorkerConfig, 'faults' | 'idSecretIsDevelopmentDefault'>): string[] {
+  const warnings: string[] = [];
+  if (config.faults && faultsAreOn(config.faults)) warnings.push('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production');
+  if (config.idSecretIsDevelopmentDefault) {
+    warnings.push('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused in production, that is unless NODE_ENV is development or test)');
+  }
+  return warnings;
+}
+
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
   const { config, codec } = readConfiguration(process.env);
@@ -111,12 +125,7 @@ export async function main(): Promise<void> {
   try {
     await checkSearchAttributes(connection, config);
     const { faults } = config;
-    if (faults && faultsAreOn(faults)) {
-      logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
-    }
-    if (config.idSecretIsDevelopmentDefault) {
-      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused in production, that is unless NODE_ENV is development or test)');
-    }
+    for (const warning of startupWarnings(config)) logger.warn(warning, faults && faultsAreOn(faults) ? { faults } : {});
     // Only production gets here without keys by choice: elsewhere no keys simply means development.
     if (config.production && !codec) logger.warn(ENCRYPTION_OFF_WARNING);
     services = await createServices({
