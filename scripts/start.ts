@@ -26,6 +26,9 @@ Options:
   -h, --help          Show this help
 `;
 
+/** How long after a Ctrl-C another SIGINT counts as the same press rather than a second one. */
+const SAME_PRESS_MS = 1_000;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -49,16 +52,21 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      console.log('\nStopping: draining the worker, then the server…');
+      console.log('\nStopping: draining the worker, then the server… (Ctrl-C again to stop without waiting)');
       await stack?.stop();
       console.log('Stopped.');
     })();
     return stopping;
   };
+  let firstSignalAt = 0;
   const onSignal = () => {
+    // One Ctrl-C can arrive more than once: the terminal signals the whole process group and npm and
+    // tsx each pass it on. A repeat within a second is that same press, and must not skip the drain.
+    if (interrupted && Date.now() - firstSignalAt < SAME_PRESS_MS) return;
     // A second Ctrl-C does not wait for the drain; the exit handler still kills a server started here.
     if (stopping || (interrupted && !stack)) process.exit(130);
     interrupted = true;
+    firstSignalAt = Date.now();
     if (stack) void stop().then(() => process.exit(0));
   };
   process.on('SIGINT', onSignal);
