@@ -244,8 +244,9 @@ describe('registrations', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toContain('Wrong code: 4 attempts left');
 
+    // Inside the 60 s between codes: refused, and the code already sent still holds.
     const resent = await cli(['resend', email]);
-    expect(resent.code).toBe(0);
+    expect(resent.code).toBe(1);
 
     const right = await cli(['verify', registrationWorkflowId(email), '--code', code ?? '', '--json']);
     expect(right.code).toBe(0);
@@ -258,7 +259,29 @@ describe('registrations', () => {
     await cli(args);
     const { code, stderr } = await cli(['verify', orderId, '--code', '123456']);
     expect(code).toBe(2);
-    expect(stderr).toContain('not a registration');
+    expect(stderr).toContain(`${orderWorkflowId(orderId)} is an order, not a registration`);
+  });
+
+  it('refuses to register an address twice at once, saying so of addresses, not of order ids', async () => {
+    const email = `twice.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Twice'])).code).toBe(0);
+    const again = await cli(['register', '--email', email, '--name', 'Twice']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('an address can be registered once at a time');
+    expect(again.stderr).not.toContain('order id');
+    await cli(['cancel', email, '--wait']);
+  });
+
+  it('refuses a resend inside the interval and says no code was sent', async () => {
+    const email = `resend.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Resend'])).code).toBe(0);
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    const resent = await cli(['resend', email]);
+    expect(resent.code).toBe(1);
+    expect(resent.stdout).toContain('No new code: codes go out at least 60 s apart (1 of 5 e-mails sent so far)');
+    expect(resent.stdout).not.toMatch(/on its way/);
+    await cli(['cancel', email, '--wait']);
   });
 
   it('cancels a registration and reports it undone', async () => {

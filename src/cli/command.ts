@@ -138,7 +138,8 @@ export async function findSaga(ctx: CommandContext, ref: string, type?: 'registr
   const client = await ctx.client();
   const saga = await resolveSaga(client, ctx.workflowId ?? ref, ctx.config.idSecret, { exact: ctx.workflowId !== undefined, runId: ctx.runId });
   if (type && saga.description.type !== type) {
-    throw new CliError(`${saga.workflowId} is a ${saga.description.type}, not a ${type === 'registrationSaga' ? 'registration' : 'order'}`, ExitCode.USAGE);
+    const kind = (t: string) => (t === 'registrationSaga' ? 'a registration' : t === 'orderSaga' ? 'an order' : `a ${t} workflow`);
+    throw new CliError(`${saga.workflowId} is ${kind(saga.description.type)}, not ${kind(type)}`, ExitCode.USAGE);
   }
   const handle: WorkflowHandle = client.workflow.getHandle(saga.workflowId, ctx.runId);
   return { client, ...saga, handle };

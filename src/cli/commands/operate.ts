@@ -57,14 +57,35 @@ export const resend: CommandSpec = {
   name: 'resend',
   args: ['<id>'],
   summary: 'Ask a registration to mail a new verification code',
-  details: [SAGA_REF_HELP, `Codes go out at least ${RESEND_INTERVAL_MS / 1000} s apart and ${MAX_VERIFICATION_SENDS} times at most; requests beyond that are ignored.`],
+  details: [
+    SAGA_REF_HELP,
+    `Codes go out at least ${RESEND_INTERVAL_MS / 1000} s apart and ${MAX_VERIFICATION_SENDS} times at most; a request beyond that is refused (exit code 1) and no code is sent.`,
+  ],
   options: [],
   async run(ctx, _flags, [ref = '']) {
     const { client, workflowId, handle, description } = await findSaga(ctx, ref, 'registrationSaga');
     assertRunning(workflowId, description.status.name);
+    const read = () => client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined);
+    const before = await read();
     await handle.signal(resendVerificationSignal);
-    const state = await client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined);
-    printResult(ctx, { workflowId, requested: true, ...(state ? { verification: state } : {}) }, `Asked ${workflowId} for a new code${state ? ` (${state.sends} of ${MAX_VERIFICATION_SENDS} e-mails sent so far)` : ''}.`);
+    // The signal is answered by the saga, not by the server: watch its counters to tell a code sent
+    // from a request it refused, rather than promising a code that never goes out.
+    let after = before && (await read());
+    for (let i = 0; before && after && after.sends === before.sends && after.resendsRefused === before.resendsRefused && i < 30; i++) {
+      await sleep(100);
+      after = await read();
+    }
+    const sofar = (n: number) => `${n} of ${MAX_VERIFICATION_SENDS} e-mails sent so far`;
+    if (before && after && after.resendsRefused > before.resendsRefused) {
+      const why = after.sends >= MAX_VERIFICATION_SENDS ? `all ${MAX_VERIFICATION_SENDS} e-mails have been sent` : `codes go out at least ${RESEND_INTERVAL_MS / 1000} s apart`;
+      printResult(ctx, { workflowId, requested: true, sent: false, verification: after }, `No new code: ${why} (${sofar(after.sends)}); the last code still holds.`);
+      return ExitCode.FAILED;
+    }
+    if (before && after && after.sends > before.sends) {
+      printResult(ctx, { workflowId, requested: true, sent: true, verification: after }, `A new code is on its way to ${workflowId}'s address (${sofar(after.sends)}).`);
+      return ExitCode.OK;
+    }
+    printResult(ctx, { workflowId, requested: true, ...(after ? { verification: after } : {}) }, `Asked ${workflowId} for a new code; no worker confirmed it yet: see status ${workflowId}.`);
     return ExitCode.OK;
   },
 };
