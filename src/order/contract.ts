@@ -45,7 +45,7 @@ export interface OrderResult {
   steps: StepRecord[];
 }
 
-/** The one-line summary shown for an order in the Web UI: `Order o-17: 3 items, 59.97 EUR`. */
+/** The one-line summary shown for an order in the Web UI: `Order o-17: 3 items, 89.97 EUR`. */
 export function orderSummary(input: { orderId: string; items: readonly { quantity: number; unitPriceCents: number }[]; currency?: string }): string {
   const units = input.items.reduce((n, item) => n + item.quantity, 0);
   return `Order ${input.orderId}: ${units} item${units === 1 ? '' : 's'}, ${formatMoney(orderTotalCents(input.items), input.currency ?? 'EUR')}`;
