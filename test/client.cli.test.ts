@@ -151,6 +151,14 @@ describe('orders', () => {
     expect(stdout).toContain(`http://ui.test:8233/namespaces/default/workflows/${orderWorkflowId(orderId)}`);
   });
 
+  it('takes country and currency codes in lower case as their upper-case codes', async () => {
+    const { orderId, args } = orderArgs('de');
+    const { code, stdout } = await cli([...args, '--currency', 'eur', '--wait']);
+    expect(code, stdout).toBe(0);
+    const description = await env.client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+    expect(await description.staticSummary()).toBe(`Order ${orderId}: 2 items, 39.98 EUR`);
+  });
+
   it('starts an order from a JSON file, reports its compensation and exits 1 when it fails', async () => {
     const orderId = `cli-file-${Date.now().toString(36)}`;
     const file = join(dir, 'order.json');
