@@ -159,6 +159,13 @@ describe('orders', () => {
     expect(await description.staticSummary()).toBe(`Order ${orderId}: 2 items, 39.98 EUR`);
   });
 
+  it('starts an order for a well-formed SKU the catalogue lacks: the client cannot know it, reserveStock refuses it and the saga undoes the payment', async () => {
+    const { args } = orderArgs();
+    const { code, stdout } = await cli([...args.map((a) => (a === 'sku-widget:2:1999' ? 'sku-nope:1:500' : a)), '--wait']);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/COMPENSATED: reserveStock failed: .*sku-nope.*; undone: .*voidPayment/);
+  });
+
   it('starts an order from a JSON file, reports its compensation and exits 1 when it fails', async () => {
     const orderId = `cli-file-${Date.now().toString(36)}`;
     const file = join(dir, 'order.json');
