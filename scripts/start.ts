@@ -46,7 +46,12 @@ async function main(): Promise<number> {
   }
   if (values['demo-only']) return demoOnly();
 
-  const uiPort = values['ui-port'] ? Number(values['ui-port']) : undefined;
+  const uiPort = values['ui-port'] === undefined ? undefined : Number(values['ui-port']);
+  // A port that is not one would be dropped silently and the Web UI would land somewhere unexpected.
+  if (uiPort !== undefined && !(Number.isInteger(uiPort) && uiPort >= 1 && uiPort <= 65_535 && /^\d+$/.test(values['ui-port'] ?? ''))) {
+    console.error(`npm start: --ui-port must be a port number from 1 to 65535 (got "${values['ui-port']}")`);
+    return 2;
+  }
   let stack: Stack | undefined = undefined;
   let interrupted = false;
   let stopping: Promise<void> | undefined;
@@ -72,7 +77,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  stack = await startStack({ ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(uiPort ? { uiPort } : {}) });
+  stack = await startStack({ ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(uiPort !== undefined ? { uiPort } : {}) });
   // Ctrl-C while the stack was coming up: take it down again rather than leave it running.
   if (interrupted) {
     await stop();

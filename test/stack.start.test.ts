@@ -130,6 +130,15 @@ describe('npm start', () => {
     expect(devServersOn(port)).toEqual([]);
   }, 180_000);
 
+  it('refuses a --ui-port that is not a port number, exit code 2, before starting anything', async () => {
+    const port = await freePort();
+    const run = startScript(['--no-demo', '--data-dir', tempDir(), '--ui-port', 'abc'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    expect(await run.exited).toBe(2);
+    expect(run.stdout()).toContain('--ui-port must be a port number from 1 to 65535 (got "abc")');
+    expect(run.stdout()).not.toContain('Starting the Temporal dev server');
+    expect(devServersOn(port)).toEqual([]);
+  }, 60_000);
+
   it('uses a Temporal server that already answers at TEMPORAL_ADDRESS and leaves it running', async () => {
     const port = await freePort();
     const server = await startDevServer({ port, uiPort: await freePort(), dbFile: null, logFile: null });
