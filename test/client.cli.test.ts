@@ -188,6 +188,15 @@ describe('orders', () => {
     expect(out.outcome.compensated).toEqual(expect.arrayContaining(['cancelShipment', 'refundPayment', 'voidPayment', 'releaseStock']));
   });
 
+  it('does not list the compensations of a completed order as pending: they will never run', async () => {
+    const { orderId, args } = orderArgs();
+    expect((await cli([...args, '--wait'])).code).toBe(0);
+    const { stdout } = await cli(['status', orderId]);
+    expect(stdout).toContain('saga COMPLETED');
+    expect(stdout).not.toMatch(/: pending/);
+    expect(stdout).toMatch(/reserveStock\s.*releaseStock: not needed/);
+  });
+
   it('shows the step table of an order given by its bare order id', async () => {
     const { orderId, args } = orderArgs('AQ');
     await cli([...args, '--wait']);
@@ -296,6 +305,17 @@ describe('registrations', () => {
     expect(resent.code).toBe(1);
     expect(resent.stdout).toContain('No new code: codes go out at least 60 s apart (1 of 5 e-mails sent so far)');
     expect(resent.stdout).not.toMatch(/on its way/);
+    await cli(['cancel', email, '--wait']);
+  });
+
+  it('shows with status that a registration waits for its code, and until when', async () => {
+    const email = `waits.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Waits', '--timeout', '30m'])).code).toBe(0);
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    const { code, stdout } = await cli(['status', email]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Waiting for the code from the verification e-mail until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (29m\d\ds|30m00s)\); 5 attempts left, 1 e-mail sent/);
     await cli(['cancel', email, '--wait']);
   });
 

@@ -6,6 +6,7 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { SagaStatus } from '@saga-temporal/saga';
 import { querySagaState, table } from '../../report';
+import { verificationStateQuery } from '../../registration/contract';
 import { SagaStatusKey } from '../../shared/search-attributes';
 import { terminalSafeDeep, terminalSafeJson, terminalSafeLines } from '../terminal-safe';
 import { findSaga, printLine, printRecords, printResult, positiveIntFlag, SAGA_REF_HELP, stringFlag, webUiUrl, type CommandContext, type CommandSpec, type Flags } from '../command';
@@ -48,6 +49,11 @@ async function statusView(ctx: CommandContext, client: Client, handle: WorkflowH
   const d = await handle.describe();
   const state = await querySagaState(client, handle);
   const activities = await Promise.all((d.raw.pendingActivities ?? []).map((pending) => activityTry(client, pending)));
+  // A registration that waits for its code says so, and until when: its steps alone do not.
+  const verification =
+    d.type === 'registrationSaga' && d.status.name === 'RUNNING'
+      ? await client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined)
+      : undefined;
   return {
     workflowId: handle.workflowId,
     runId: d.runId,
@@ -58,6 +64,7 @@ async function statusView(ctx: CommandContext, client: Client, handle: WorkflowH
     state,
     ...(state ? {} : { stateUnavailable: 'no worker answered the state query; is the worker running?' }),
     activities,
+    ...(verification ? { verification } : {}),
     uiUrl: webUiUrl(ctx, handle.workflowId),
   };
 }
