@@ -151,6 +151,16 @@ describe('orders', () => {
     expect(stdout).toContain(`http://ui.test:8233/namespaces/default/workflows/${orderWorkflowId(orderId)}`);
   });
 
+  it('suggests the next command as the user runs the client: npm run client -- under npm, saga-client otherwise', async () => {
+    const viaNpm = await cli(orderArgs().args, { npm_lifecycle_event: 'client' });
+    expect(viaNpm.stdout).toMatch(/Follow: npm run client -- status order-\S+ --watch/);
+    const installed = await cli(orderArgs().args);
+    expect(installed.stdout).toMatch(/Follow: saga-client status order-\S+ --watch/);
+    const registered = await cli(['register', '--email', `hint.${Date.now().toString(36)}@example.com`, '--name', 'Hint'], { npm_lifecycle_event: 'client' });
+    expect(registered.stdout).toMatch(/Then: {3}npm run client -- verify \S+ --code/);
+    expect(registered.stdout).toMatch(/Code: {3}npm run client -- outbox --to \S+/);
+  });
+
   it('takes country and currency codes in lower case as their upper-case codes', async () => {
     const { orderId, args } = orderArgs('de');
     const { code, stdout } = await cli([...args, '--currency', 'eur', '--wait']);
@@ -306,6 +316,33 @@ describe('registrations', () => {
     expect(resent.stdout).toContain('No new code: codes go out at least 60 s apart (1 of 5 e-mails sent so far)');
     expect(resent.stdout).not.toMatch(/on its way/);
     await cli(['cancel', email, '--wait']);
+  });
+
+  it('shows the code of a verification e-mail with outbox --to, opening the sealed body on the development stack', async () => {
+    const email = `outbox.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Outbox'])).code).toBe(0);
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    const sent = await services.mail.latestVerificationCode(email);
+    expect(sent).toMatch(/^\d{6}$/);
+    const shown = await cli(['outbox', '--to', email], { DATABASE_URL: `sqlite:${join(dir, 'saga.db')}` });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/verification\s+sent\s+/);
+    expect(shown.stdout).toContain(`Latest verification code: ${sent}`);
+    const json = await cli(['outbox', '--to', email, '--json'], { DATABASE_URL: `sqlite:${join(dir, 'saga.db')}` });
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ kind: 'verification', to: email, code: sent })]);
+    await cli(['cancel', email, '--wait']);
+  });
+
+  it('refuses outbox in production, exit code 2, without opening the database', async () => {
+    const { code, stderr } = await cli(['outbox', '--to', 'ada@example.com'], {
+      NODE_ENV: 'production',
+      SAGA_ID_SECRET: 'vK3#pQ9!zR7@mW2$xL5^nB8&cT4*hJ6%',
+      SAGA_ENCRYPTION: 'off',
+      DATABASE_URL: 'sqlite:/nonexistent/dir/saga.db',
+    });
+    expect(stderr).toContain('outbox reads the development stack\'s mail: refused in production');
+    expect(code).toBe(2);
   });
 
   it('shows with status that a registration waits for its code, and until when', async () => {

@@ -27,6 +27,8 @@ export interface CommandContext {
   workflowId?: string;
   /** `-r, --run-id`: the run of the saga to act on, when not the latest. */
   runId?: string;
+  /** How the user runs the client, for the commands a hint suggests: `saga-client`, or `npm run client --`. */
+  invokedAs: string;
   /** Connects on first use, so `--help` and usage errors never need a server. */
   client(): Promise<Client>;
 }
@@ -59,6 +61,14 @@ export interface CommandSpec {
 
 /** The help line of every command that takes a saga reference. */
 export const SAGA_REF_HELP = '<id> is a workflow id, an order id, or the e-mail address of a registration; or give -w <workflow id> [-r <run id>].';
+
+/**
+ * The command line the user runs the client with: `npm run client --` when npm started it (npm sets
+ * `npm_lifecycle_event` to the script's name), else `saga-client`, the installed binary.
+ */
+export function invokedAs(env: Readonly<Record<string, string | undefined>>): string {
+  return env.npm_lifecycle_event === 'client' ? 'npm run client --' : 'saga-client';
+}
 
 /** The value of a string flag, if given. */
 export function stringFlag(flags: Flags, name: string): string | undefined {

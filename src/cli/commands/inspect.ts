@@ -114,7 +114,7 @@ export const status: CommandSpec = {
       last = json;
       if (!flags.watch || settled(view)) {
         if (flags.watch && !ctx.json && view.workflowStatus === 'RUNNING') {
-          printLine(ctx, `\nThe saga waits for an operator: saga-client retry-compensation ${view.workflowId} [--step <name>], skip-compensation ${view.workflowId} --step <name> --reason "…", or mark-compensated ${view.workflowId} --reason "…"`);
+          printLine(ctx, `\nThe saga waits for an operator: ${ctx.invokedAs} retry-compensation ${view.workflowId} [--step <name>], skip-compensation ${view.workflowId} --step <name> --reason "…", or mark-compensated ${view.workflowId} --reason "…"`);
         }
         return ExitCode.OK;
       }

@@ -102,7 +102,7 @@ export const cancel: CommandSpec = {
     assertRunning(workflowId, description.status.name);
     await handle.cancel();
     if (!flags.wait) {
-      printResult(ctx, { workflowId, cancelRequested: true, uiUrl: webUiUrl(ctx, workflowId) }, `Cancellation requested for ${workflowId}. Follow: saga-client status ${workflowId} --watch`);
+      printResult(ctx, { workflowId, cancelRequested: true, uiUrl: webUiUrl(ctx, workflowId) }, `Cancellation requested for ${workflowId}. Follow: ${ctx.invokedAs} status ${workflowId} --watch`);
       return ExitCode.OK;
     }
     const outcome = await sagaOutcome(client, handle, description.type === 'orderSaga' ? describeOrderResult : undefined);
@@ -167,7 +167,7 @@ export const retryCompensation: CommandSpec = {
     const which = named ? `the failed compensations of ${named.join(', ')}` : 'its failed compensations';
     const state = await operatorCall(() => sagaClient.retryCompensation(workflowId, { wait: flags.wait === true, ...(ctx.runId ? { runId: ctx.runId } : {}), ...(named ? { steps: named } : {}) }));
     if (!state) {
-      printResult(ctx, { workflowId, accepted: true, ...(named ? { steps: named } : {}) }, `${workflowId} is retrying ${which}. Follow: saga-client status ${workflowId} --watch`);
+      printResult(ctx, { workflowId, accepted: true, ...(named ? { steps: named } : {}) }, `${workflowId} is retrying ${which}. Follow: ${ctx.invokedAs} status ${workflowId} --watch`);
       return ExitCode.OK;
     }
     const stillFailed = state.compensationFailures.map((f) => f.step);

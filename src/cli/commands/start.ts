@@ -57,7 +57,7 @@ export const order: CommandSpec = {
     const handle = await startOrder(client, valid, { taskQueue: ctx.config.taskQueue });
     const started = { workflowId: handle.workflowId, orderId: valid.orderId, uiUrl: webUiUrl(ctx, handle.workflowId) };
     if (!flags.wait) {
-      printResult(ctx, started, `Started order ${valid.orderId} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Follow: saga-client status ${handle.workflowId} --watch`);
+      printResult(ctx, started, `Started order ${valid.orderId} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Follow: ${ctx.invokedAs} status ${handle.workflowId} --watch`);
       return ExitCode.OK;
     }
     if (!ctx.json) printLine(ctx, `Started order ${valid.orderId} as ${handle.workflowId}; waiting for it to end…`);
@@ -88,7 +88,7 @@ export const register: CommandSpec = {
     const valid = parseOrThrow(registrationInputSchema, 'registration', input);
     const handle = await startRegistration(await ctx.client(), valid, { taskQueue: ctx.config.taskQueue, idSecret: ctx.config.idSecret });
     const started = { workflowId: handle.workflowId, email: valid.email, uiUrl: webUiUrl(ctx, handle.workflowId) };
-    printResult(ctx, started, `Started the registration of ${valid.email} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Then:   saga-client verify ${valid.email} --code <code from the e-mail>`);
+    printResult(ctx, started, `Started the registration of ${valid.email} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Then:   ${ctx.invokedAs} verify ${valid.email} --code <code from the e-mail>`, ...(ctx.config.production ? [] : [`  Code:   ${ctx.invokedAs} outbox --to ${valid.email}`]));
     return ExitCode.OK;
   },
 };
