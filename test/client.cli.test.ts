@@ -106,6 +106,15 @@ describe('errors are one line and a non-zero exit code', () => {
     expect(stderr).toContain('items.0.quantity');
   });
 
+  it('names the flags an order without --file lacks, not the fields of its schema', async () => {
+    const none = await cli(['order'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toBe('saga-client: missing --email, --item, --token, --name, --street, --city, --postal-code, --country (or give the order as --file order.json) (see `client order --help`)');
+    const some = await cli(['order', '--email', 'ada@example.com', '--item', 'sku-widget:1:100', '--token', 'tok_visa', '--name', 'Ada'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(some.stderr).toContain('missing --street, --city, --postal-code, --country (or give the order as --file order.json)');
+    expect(some.stderr).not.toContain('shippingAddress');
+  });
+
   it('reports an unreachable server with exit code 3', async () => {
     const port = await freePort();
     const { code, stderr } = await cli(['list'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });

@@ -6,11 +6,14 @@ import { orderInputSchema } from '../../order/contract';
 import { parseOrThrow } from '../../shared/validation';
 import { registrationInputSchema } from '../../registration/contract';
 import { outcomeJson, outcomeLine, printLine, printResult, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandSpec } from '../command';
-import { ExitCode } from '../errors';
+import { ExitCode, UsageError } from '../errors';
 import { orderFromFlags } from '../order-flags';
 
 // The commands that start a saga. Each input is checked against the saga's own schema before
 // anything is sent, so the client refuses what the workflow would refuse.
+
+/** The flags an order needs when no `--file` gives its fields. */
+const ORDER_FLAGS_REQUIRED = ['email', 'item', 'token', 'name', 'street', 'city', 'postal-code', 'country'] as const;
 
 /** `saga-client order`: starts an order saga from flags or a JSON file. */
 export const order: CommandSpec = {
@@ -38,6 +41,11 @@ export const order: CommandSpec = {
     { name: 'wait', type: 'boolean', doc: 'Wait for the saga to end and report how; exit code 1 if it did not complete' },
   ],
   async run(ctx, flags) {
+    // Without a file every field comes from a flag: name the flags missing, not the schema's fields.
+    if (stringFlag(flags, 'file') === undefined) {
+      const missing = ORDER_FLAGS_REQUIRED.filter((name) => (name === 'item' ? stringFlags(flags, name).length === 0 : stringFlag(flags, name) === undefined));
+      if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(', ')} (or give the order as --file order.json)`, 'order');
+    }
     const input = await orderFromFlags({
       file: stringFlag(flags, 'file'),
       orderId: stringFlag(flags, 'order-id'),
