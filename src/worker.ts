@@ -7,6 +7,7 @@ import { dataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecCo
 import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
+import { isReachable } from './reachable';
 import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
 import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
@@ -97,6 +98,17 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
   return { config, codec };
 }
 
+/** Thrown when no Temporal server answers at the worker's address; says how to start one. */
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+  constructor(
+    readonly address: string,
+    cause?: unknown,
+  ) {
+    super(`Cannot reach Temporal at ${address}: start a dev server with \`npm start\` (or the cluster with \`npm run cluster\`), or set TEMPORAL_ADDRESS to a running one.`, { cause });
+  }
+}
+
 /**
  * What a worker says at start about a configuration that is fine for a demonstration and wrong
  * anywhere else: fault injection on, the public development key for registration ids. Every process
@@ -120,7 +132,11 @@ export async function main(): Promise<void> {
   const telemetry = telemetryOptions(metrics);
   const tracing = processTracing(process.env, 'saga-worker');
   Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'], ...(telemetry ? { telemetryOptions: telemetry } : {}) });
-  const connection = await NativeConnection.connect(connectionOptions(config));
+  // Probed first: the native connection's refusal is a transport error dump that buries the address.
+  if (!(await isReachable(config.address, 2_000))) throw new TemporalUnreachableError(config.address);
+  const connection = await NativeConnection.connect(connectionOptions(config)).catch((err: unknown) => {
+    throw new TemporalUnreachableError(config.address, err);
+  });
   let services: Services | undefined;
   try {
     await checkSearchAttributes(connection, config);
@@ -159,7 +175,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError) {
+    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TemporalUnreachableError) {
       console.error(err.message);
     } else {
       console.error(`Worker failed: ${err instanceof Error ? err.message : String(err)}`);
