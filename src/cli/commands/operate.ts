@@ -25,7 +25,7 @@ import {
 } from '../command';
 import { CliError, ExitCode, UsageError } from '../errors';
 import { stepsTable } from '../status-screen';
-import { assertOneExpression } from '../visibility-query';
+import { assertOneExpression, inUserTerms } from '../visibility-query';
 
 // The commands that act on a saga already running: the user's side of a registration (verify,
 // resend) and the operator's (cancel, and the ways out of COMPENSATION_FAILED: retry all or some
@@ -296,7 +296,7 @@ function withoutLiterals(text: string): string {
 const GRPC_INVALID_ARGUMENT = 3;
 
 /** The running sagas waiting for an operator that the query finds, at most `limit` + 1 (to tell whether there are more). */
-async function findStuck(client: Client, query: string, limit: number): Promise<{ workflowId: string; runId: string; type: string }[]> {
+async function findStuck(client: Client, query: string, limit: number, userQuery: string): Promise<{ workflowId: string; runId: string; type: string }[]> {
   const found: { workflowId: string; runId: string; type: string }[] = [];
   try {
     for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 100) })) {
@@ -305,7 +305,7 @@ async function findStuck(client: Client, query: string, limit: number): Promise<
     }
   } catch (err) {
     const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
-    if (grpc?.code === GRPC_INVALID_ARGUMENT) throw new UsageError(`--query is not a valid visibility query: ${withoutLiterals(grpc.details || grpc.message)}`, RETRY);
+    if (grpc?.code === GRPC_INVALID_ARGUMENT) throw new UsageError(`--query is not a valid visibility query: ${withoutLiterals(inUserTerms(grpc.details || grpc.message, userQuery))}`, RETRY);
     throw err;
   }
   return found;
@@ -316,7 +316,7 @@ async function retryMatching(ctx: CommandContext, userQuery: string, steps: stri
   assertOneExpression(userQuery, RETRY);
   const query = `(${userQuery}) AND ${STUCK_SAGAS_FILTER}`;
   const client = await ctx.client();
-  const found = await findStuck(client, query, options.limit);
+  const found = await findStuck(client, query, options.limit, userQuery);
   const more = found.length > options.limit;
   const sagas = found.slice(0, options.limit);
   const sagaClient = new SagaClient(client);
