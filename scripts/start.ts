@@ -26,6 +26,9 @@ Options:
   -h, --help          Show this help
 `;
 
+/** How long after a Ctrl-C another SIGINT counts as the same press rather than a second one. */
+const SAME_PRESS_MS = 1_000;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -43,28 +46,38 @@ async function main(): Promise<number> {
   }
   if (values['demo-only']) return demoOnly();
 
-  const uiPort = values['ui-port'] ? Number(values['ui-port']) : undefined;
+  const uiPort = values['ui-port'] === undefined ? undefined : Number(values['ui-port']);
+  // A port that is not one would be dropped silently and the Web UI would land somewhere unexpected.
+  if (uiPort !== undefined && !(Number.isInteger(uiPort) && uiPort >= 1 && uiPort <= 65_535 && /^\d+$/.test(values['ui-port'] ?? ''))) {
+    console.error(`npm start: --ui-port must be a port number from 1 to 65535 (got "${values['ui-port']}")`);
+    return 2;
+  }
   let stack: Stack | undefined = undefined;
   let interrupted = false;
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      console.log('\nStopping: draining the worker, then the server…');
+      console.log('\nStopping: draining the worker, then the server… (Ctrl-C again to stop without waiting)');
       await stack?.stop();
       console.log('Stopped.');
     })();
     return stopping;
   };
+  let firstSignalAt = 0;
   const onSignal = () => {
+    // One Ctrl-C can arrive more than once: the terminal signals the whole process group and npm and
+    // tsx each pass it on. A repeat within a second is that same press, and must not skip the drain.
+    if (interrupted && Date.now() - firstSignalAt < SAME_PRESS_MS) return;
     // A second Ctrl-C does not wait for the drain; the exit handler still kills a server started here.
     if (stopping || (interrupted && !stack)) process.exit(130);
     interrupted = true;
+    firstSignalAt = Date.now();
     if (stack) void stop().then(() => process.exit(0));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  stack = await startStack({ ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(uiPort ? { uiPort } : {}) });
+  stack = await startStack({ ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(uiPort !== undefined ? { uiPort } : {}) });
   // Ctrl-C while the stack was coming up: take it down again rather than leave it running.
   if (interrupted) {
     await stop();

@@ -39,8 +39,9 @@ in, and that the server's stored history holds no clear text.
 Options:
   --codec                The encryption check
   --out-dir <dir>        Screenshots (default .artifacts/webui, with --codec .artifacts/webui-codec)
-  --readme-image <file>  Copy the key screenshot here (default docs/images/webui-compensated-order.png,
-                         with --codec docs/images/webui-decoded-payload.png; "" for none)
+  --readme-image <file>  Also copy the key screenshot here (default: none, so a check run leaves the
+                         tracked images alone; docs/images/webui-compensated-order.png, with --codec
+                         docs/images/webui-decoded-payload.png, refreshes the README's)
   --data-dir <dir>       Stack state when it starts its own server (default .data; with --codec a
                          temporary folder, removed afterwards: its histories need the throwaway key)
   --ui-port <port>       Web UI port of a dev server started here
@@ -109,7 +110,7 @@ async function compensationCheck(values: Args): Promise<number> {
       orderId,
       ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
     });
-    const failed = report(result.checks, result.screenshots, values['readme-image'] ?? 'docs/images/webui-compensated-order.png', '04-timeline-compensation.png');
+    const failed = report(result.checks, result.screenshots, values['readme-image'] ?? '', '04-timeline-compensation.png');
     return failed === 0 && outcome.status === 'COMPENSATED' ? 0 : 1;
   } finally {
     await stack.stop();
@@ -160,7 +161,7 @@ async function codecCheck(values: Args): Promise<number> {
       const stored = await checkStoredHistory({ ...target, client: stack.client, codec });
       const decodes = requests.filter((r) => r.route === 'decode');
       console.log(`Codec server: ${decodes.filter((r) => r.status === 200).length} decode requests answered, ${decodes.filter((r) => r.status === 401).length} refused without a session`);
-      const failed = report([...ui.checks, ...stored], ui.screenshots, values['readme-image'] ?? 'docs/images/webui-decoded-payload.png', '03-decoded-input.png');
+      const failed = report([...ui.checks, ...stored], ui.screenshots, values['readme-image'] ?? '', '03-decoded-input.png');
       return failed === 0 && outcome.status === 'COMPLETED' ? 0 : 1;
     } finally {
       await codecServer.stop();

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { secretWeakness } from './secret-strength';
@@ -172,6 +172,12 @@ function readProfile(env: Env, tlsFlag: boolean | undefined, problems: string[])
   // Spellings such as "yes" or "off" are accepted here; envconfig knows only "1" and "true".
   if (tlsFlag === undefined) delete standard.TEMPORAL_TLS;
   else standard.TEMPORAL_TLS = String(tlsFlag);
+  // envconfig reads a missing file as an empty one: a file named on purpose that is not there is a
+  // typo, and the default profile it would fall back to is rarely what was meant.
+  if (env.TEMPORAL_CONFIG_FILE && !existsSync(env.TEMPORAL_CONFIG_FILE)) {
+    problems.push(`the Temporal client config file ${env.TEMPORAL_CONFIG_FILE} (--config-file, TEMPORAL_CONFIG_FILE) does not exist`);
+    return {};
+  }
   try {
     return loadClientConfigProfile({ overrideEnvVars: standard });
   } catch (err) {

@@ -7,6 +7,7 @@ import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type C
 import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
+import { isReachable } from './reachable';
 import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
 import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
@@ -92,6 +93,31 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
   return { config, codec };
 }
 
+/** Thrown when no Temporal server answers at the worker's address; says how to start one. */
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+  constructor(
+    readonly address: string,
+    cause?: unknown,
+  ) {
+    super(`Cannot reach Temporal at ${address}: start a dev server with \`npm start\` (or the cluster with \`npm run cluster\`), or set TEMPORAL_ADDRESS to a running one.`, { cause });
+  }
+}
+
+/**
+ * What a worker says at start about a configuration that is fine for a demonstration and wrong
+ * anywhere else: fault injection on, the public development key for registration ids. Every process
+ * that runs the worker (`npm run worker`, `npm start`) prints them.
+ */
+export function startupWarnings(config: Pick<WorkerConfig, 'faults' | 'idSecretIsDevelopmentDefault'>): string[] {
+  const warnings: string[] = [];
+  if (config.faults && faultsAreOn(config.faults)) warnings.push('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production');
+  if (config.idSecretIsDevelopmentDefault) {
+    warnings.push('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused in production, that is unless NODE_ENV is development or test)');
+  }
+  return warnings;
+}
+
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
   const { config, codec } = readConfiguration(process.env);
@@ -101,18 +127,17 @@ export async function main(): Promise<void> {
   const telemetry = telemetryOptions(metrics);
   const tracing = processTracing(process.env, 'saga-worker');
   Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'], ...(telemetry ? { telemetryOptions: telemetry } : {}) });
-  const connection = await NativeConnection.connect(connectionOptions(config));
+  // Probed first: the native connection's refusal is a transport error dump that buries the address.
+  if (!(await isReachable(config.address, 2_000))) throw new TemporalUnreachableError(config.address);
+  const connection = await NativeConnection.connect(connectionOptions(config)).catch((err: unknown) => {
+    throw new TemporalUnreachableError(config.address, err);
+  });
   let services: Services | undefined;
   try {
     await checkSearchAttributes(connection, config);
     await checkTaskQueueDatabase(connection.workflowService, config, databaseFingerprint(config.databaseUrl));
     const { faults } = config;
-    if (faults && faultsAreOn(faults)) {
-      logger.warn('FAULT INJECTION IS ON (SAGA_FAULTS): service calls fail on purpose; never run this in production', { faults });
-    }
-    if (config.idSecretIsDevelopmentDefault) {
-      logger.warn('SAGA_ID_SECRET is unset: registration workflow ids use the public development key (refused in production, that is unless NODE_ENV is development or test)');
-    }
+    for (const warning of startupWarnings(config)) logger.warn(warning, faults && faultsAreOn(faults) ? { faults } : {});
     // Only production gets here without keys by choice: elsewhere no keys simply means development.
     if (config.production && !codec) logger.warn(ENCRYPTION_OFF_WARNING);
     services = await createServices({
@@ -147,7 +172,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError) {
+    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError || err instanceof TemporalUnreachableError) {
       console.error(err.message);
     } else {
       console.error(`Worker failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -106,6 +106,15 @@ describe('errors are one line and a non-zero exit code', () => {
     expect(stderr).toContain('items.0.quantity');
   });
 
+  it('names the flags an order without --file lacks, not the fields of its schema', async () => {
+    const none = await cli(['order'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toBe('saga-client: missing --email, --item, --token, --name, --street, --city, --postal-code, --country (or give the order as --file order.json) (see `client order --help`)');
+    const some = await cli(['order', '--email', 'ada@example.com', '--item', 'sku-widget:1:100', '--token', 'tok_visa', '--name', 'Ada'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(some.stderr).toContain('missing --street, --city, --postal-code, --country (or give the order as --file order.json)');
+    expect(some.stderr).not.toContain('shippingAddress');
+  });
+
   it('reports an unreachable server with exit code 3', async () => {
     const port = await freePort();
     const { code, stderr } = await cli(['list'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
@@ -151,6 +160,31 @@ describe('orders', () => {
     expect(stdout).toContain(`http://ui.test:8233/namespaces/default/workflows/${orderWorkflowId(orderId)}`);
   });
 
+  it('suggests the next command as the user runs the client: npm run client -- under npm, saga-client otherwise', async () => {
+    const viaNpm = await cli(orderArgs().args, { npm_lifecycle_event: 'client' });
+    expect(viaNpm.stdout).toMatch(/Follow: npm run client -- status order-\S+ --watch/);
+    const installed = await cli(orderArgs().args);
+    expect(installed.stdout).toMatch(/Follow: saga-client status order-\S+ --watch/);
+    const registered = await cli(['register', '--email', `hint.${Date.now().toString(36)}@example.com`, '--name', 'Hint'], { npm_lifecycle_event: 'client' });
+    expect(registered.stdout).toMatch(/Then: {3}npm run client -- verify \S+ --code/);
+    expect(registered.stdout).toMatch(/Code: {3}npm run client -- outbox --to \S+/);
+  });
+
+  it('takes country and currency codes in lower case as their upper-case codes', async () => {
+    const { orderId, args } = orderArgs('de');
+    const { code, stdout } = await cli([...args, '--currency', 'eur', '--wait']);
+    expect(code, stdout).toBe(0);
+    const description = await env.client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+    expect(await description.staticSummary()).toBe(`Order ${orderId}: 2 items, 39.98 EUR`);
+  });
+
+  it('starts an order for a well-formed SKU the catalogue lacks: the client cannot know it, reserveStock refuses it and the saga undoes the payment', async () => {
+    const { args } = orderArgs();
+    const { code, stdout } = await cli([...args.map((a) => (a === 'sku-widget:2:1999' ? 'sku-nope:1:500' : a)), '--wait']);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/COMPENSATED: reserveStock failed: .*sku-nope.*; undone: .*voidPayment/);
+  });
+
   it('starts an order from a JSON file, reports its compensation and exits 1 when it fails', async () => {
     const orderId = `cli-file-${Date.now().toString(36)}`;
     const file = join(dir, 'order.json');
@@ -171,6 +205,15 @@ describe('orders', () => {
     expect(out.workflowId).toBe(orderWorkflowId(orderId));
     expect(out.outcome.status).toBe('COMPENSATED');
     expect(out.outcome.compensated).toEqual(expect.arrayContaining(['cancelShipment', 'refundPayment', 'voidPayment', 'releaseStock']));
+  });
+
+  it('does not list the compensations of a completed order as pending: they will never run', async () => {
+    const { orderId, args } = orderArgs();
+    expect((await cli([...args, '--wait'])).code).toBe(0);
+    const { stdout } = await cli(['status', orderId]);
+    expect(stdout).toContain('saga COMPLETED');
+    expect(stdout).not.toMatch(/: pending/);
+    expect(stdout).toMatch(/reserveStock\s.*releaseStock: not needed/);
   });
 
   it('shows the step table of an order given by its bare order id', async () => {
@@ -244,8 +287,9 @@ describe('registrations', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toContain('Wrong code: 4 attempts left');
 
+    // Inside the 60 s between codes: refused, and the code already sent still holds.
     const resent = await cli(['resend', email]);
-    expect(resent.code).toBe(0);
+    expect(resent.code).toBe(1);
 
     const right = await cli(['verify', registrationWorkflowId(email), '--code', code ?? '', '--json']);
     expect(right.code).toBe(0);
@@ -258,7 +302,67 @@ describe('registrations', () => {
     await cli(args);
     const { code, stderr } = await cli(['verify', orderId, '--code', '123456']);
     expect(code).toBe(2);
-    expect(stderr).toContain('not a registration');
+    expect(stderr).toContain(`${orderWorkflowId(orderId)} is an order, not a registration`);
+  });
+
+  it('refuses to register an address twice at once, saying so of addresses, not of order ids', async () => {
+    const email = `twice.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Twice'])).code).toBe(0);
+    const again = await cli(['register', '--email', email, '--name', 'Twice']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('an address can be registered once at a time');
+    expect(again.stderr).not.toContain('order id');
+    await cli(['cancel', email, '--wait']);
+  });
+
+  it('refuses a resend inside the interval and says no code was sent', async () => {
+    const email = `resend.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Resend'])).code).toBe(0);
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    const resent = await cli(['resend', email]);
+    expect(resent.code).toBe(1);
+    expect(resent.stdout).toContain('No new code: codes go out at least 60 s apart (1 of 5 e-mails sent so far)');
+    expect(resent.stdout).not.toMatch(/on its way/);
+    await cli(['cancel', email, '--wait']);
+  });
+
+  it('shows the code of a verification e-mail with outbox --to, opening the sealed body on the development stack', async () => {
+    const email = `outbox.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Outbox'])).code).toBe(0);
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    const sent = await services.mail.latestVerificationCode(email);
+    expect(sent).toMatch(/^\d{6}$/);
+    const shown = await cli(['outbox', '--to', email], { DATABASE_URL: `sqlite:${join(dir, 'saga.db')}` });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/verification\s+sent\s+/);
+    expect(shown.stdout).toContain(`Latest verification code: ${sent}`);
+    const json = await cli(['outbox', '--to', email, '--json'], { DATABASE_URL: `sqlite:${join(dir, 'saga.db')}` });
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ kind: 'verification', to: email, code: sent })]);
+    await cli(['cancel', email, '--wait']);
+  });
+
+  it('refuses outbox in production, exit code 2, without opening the database', async () => {
+    const { code, stderr } = await cli(['outbox', '--to', 'ada@example.com'], {
+      NODE_ENV: 'production',
+      SAGA_ID_SECRET: 'vK3#pQ9!zR7@mW2$xL5^nB8&cT4*hJ6%',
+      SAGA_ENCRYPTION: 'off',
+      DATABASE_URL: 'sqlite:/nonexistent/dir/saga.db',
+    });
+    expect(stderr).toContain('outbox reads the development stack\'s mail: refused in production');
+    expect(code).toBe(2);
+  });
+
+  it('shows with status that a registration waits for its code, and until when', async () => {
+    const email = `waits.${Date.now().toString(36)}@example.com`;
+    expect((await cli(['register', '--email', email, '--name', 'Waits', '--timeout', '30m'])).code).toBe(0);
+    const handle = env.client.workflow.getHandle(registrationWorkflowId(email));
+    for (let i = 0; i < 100 && (await handle.query<{ phase: string }>('verificationState')).phase !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    const { code, stdout } = await cli(['status', email]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Waiting for the code from the verification e-mail until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (29m\d\ds|30m00s)\); 5 attempts left, 1 e-mail sent/);
+    await cli(['cancel', email, '--wait']);
   });
 
   it('cancels a registration and reports it undone', async () => {

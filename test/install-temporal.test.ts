@@ -88,6 +88,18 @@ describe('install-temporal --cluster', () => {
     expect(res.stderr.trim()).toBe('[install-temporal] The cluster needs the PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN to their folder.');
   });
 
+  it('is not run by npm run cluster -- --help, which prints the help at once', () => {
+    const res = spawnSync('npm', ['run', '--silent', 'cluster', '--', '--help'], {
+      cwd: resolve(__dirname, '..'),
+      encoding: 'utf8',
+      // An installer run would fail on this path: the help must come without one.
+      env: { ...process.env, TEMPORAL_SERVER_PATH: '/nonexistent/temporal-server' },
+    });
+    expect(res.stderr).not.toContain('install-temporal');
+    expect(res.stdout).toContain('Usage: npm run cluster -- [options]');
+    expect(res.status).toBe(0);
+  });
+
   it('refuses a TEMPORAL_SERVER_PATH that points nowhere', () => {
     const res = spawnSync(process.execPath, [script, '--cluster'], { encoding: 'utf8', env: { ...process.env, TEMPORAL_SERVER_PATH: '/nonexistent/temporal-server' } });
     expect(res.status).toBe(1);

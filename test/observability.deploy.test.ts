@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { sagaMetricNames } from '@saga-temporal/saga';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { compensationRetry } from '../src/shared/policies';
 import { serviceMetricNames } from '../src/telemetry';
 
 // The alert rules, the dashboard and their wiring in docker-compose.yml, checked without Docker:
@@ -45,6 +47,31 @@ describe('deploy/prometheus', () => {
     expect(runPromtool('check', 'config', 'prometheus.yml')).toContain('SUCCESS: 1 rule files found');
     expect(runPromtool('check', 'rules', 'saga-alerts.yml')).toContain('SUCCESS: 4 rules found');
     expect(runPromtool('test', 'rules', 'saga-alerts.test.yml')).toContain('SUCCESS');
+  });
+
+  it("unit-tests SagaCompensationAttemptsClimbing on the failure times the app's compensation retry policy produces", () => {
+    const tests = parse(readFileSync(join(deploy, 'prometheus', 'saga-alerts.test.yml'), 'utf8')) as {
+      tests: { interval: string; input_series: { series: string; values: string }[]; alert_rule_test: { alertname: string }[] }[];
+    };
+    const test = tests.tests.find((t) => t.alert_rule_test.some((a) => a.alertname === 'SagaCompensationAttemptsClimbing'));
+    const series = test?.input_series.find((s) => s.series.includes('activity_type="refundPayment"'));
+    expect(test?.interval).toBe('15s');
+    // promtool's notation as written there: `v` one sample, `vxn` the value n + 1 times.
+    const samples = (series?.values ?? '').split(' ').flatMap((run) => {
+      const [value = '', times = '0'] = run.split('x');
+      return Array<number>(Number(times) + 1).fill(Number(value));
+    });
+    // Each attempt fails; the next starts after the policy's interval, doubled each time up to its maximum.
+    const failures: number[] = [];
+    let at = 60_000;
+    let wait = msToNumber(compensationRetry.initialInterval ?? 1_000);
+    for (let attempt = 1; attempt <= (compensationRetry.maximumAttempts ?? 1); attempt++) {
+      failures.push(at);
+      at += Math.min(wait, msToNumber(compensationRetry.maximumInterval ?? wait));
+      wait *= compensationRetry.backoffCoefficient ?? 2;
+    }
+    expect(samples).toEqual(samples.map((_, i) => failures.filter((t) => t <= i * 15_000).length));
+    expect(samples).toHaveLength(161);
   });
 
   it('alerts on a saga in COMPENSATION_FAILED or FORWARD_FAILED, climbing compensation attempts and the step failure rate, on metrics the engine records', () => {

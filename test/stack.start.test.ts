@@ -46,11 +46,16 @@ interface Run {
   waitFor: (text: string, timeoutMs: number) => Promise<void>;
 }
 
-function startScript(args: string[], env: Record<string, string>): Run {
+/**
+ * Runs `npm start`'s script under tsx, as npm does. `terminal`: in a process group of its own, so that
+ * `kill` signals the whole group as a terminal's Ctrl-C does (tsx and the script each get it).
+ */
+function startScript(args: string[], env: Record<string, string | undefined>, options: { replaceEnv?: boolean; terminal?: boolean } = {}): Run {
   const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'start.ts'), ...args], {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: options.replaceEnv ? env : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.terminal === true,
   });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -59,7 +64,7 @@ function startScript(args: string[], env: Record<string, string>): Run {
   return {
     stdout: () => out,
     exited,
-    kill: (signal) => child.kill(signal),
+    kill: (signal) => (options.terminal && child.pid !== undefined ? process.kill(-child.pid, signal) : child.kill(signal)),
     async waitFor(text, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (!out.includes(text)) {
@@ -102,6 +107,37 @@ describe('npm start', () => {
     expect(run.stdout()).toContain('Stopped.');
     expect(devServersOn(port)).toEqual([]);
   }, 180_000);
+
+  it('drains on a Ctrl-C delivered twice at once, and warns of fault injection and the development id key as npm run worker does', async () => {
+    const port = await freePort();
+    const { SAGA_ID_SECRET: _unset, ...inherited } = process.env;
+    const run = startScript(['--no-demo', '--data-dir', tempDir()], {
+      ...inherited,
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      SAGA_FAULTS: '{"payments":{"failOperations":["refund"]}}',
+      SAGA_FAULTS_ENABLED: 'true',
+    }, { replaceEnv: true, terminal: true });
+    await run.waitFor('The stack is running', 120_000);
+    expect(run.stdout()).toContain('Warning: FAULT INJECTION IS ON (SAGA_FAULTS)');
+    expect(run.stdout()).toContain('Warning: SAGA_ID_SECRET is unset');
+    // One press as the script can receive it: from the terminal, then again from tsx passing it on.
+    run.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
+    run.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.stdout()).toContain('Stopping: draining the worker, then the server');
+    expect(run.stdout()).toContain('Stopped.');
+    expect(devServersOn(port)).toEqual([]);
+  }, 180_000);
+
+  it('refuses a --ui-port that is not a port number, exit code 2, before starting anything', async () => {
+    const port = await freePort();
+    const run = startScript(['--no-demo', '--data-dir', tempDir(), '--ui-port', 'abc'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    expect(await run.exited).toBe(2);
+    expect(run.stdout()).toContain('--ui-port must be a port number from 1 to 65535 (got "abc")');
+    expect(run.stdout()).not.toContain('Starting the Temporal dev server');
+    expect(devServersOn(port)).toEqual([]);
+  }, 60_000);
 
   it('uses a Temporal server that already answers at TEMPORAL_ADDRESS and leaves it running', async () => {
     const port = await freePort();

@@ -23,10 +23,12 @@ describe.skipIf(!existsSync(chromiumPath()))('Web UI check', () => {
     let uiPort = await freePort();
     while (uiPort === port) uiPort = await freePort();
     const shots = join(dir, 'shots');
-    const readme = join(dir, 'readme.png');
+    // Without --readme-image the check writes under its --out-dir only: the README's tracked image stays as it is.
+    const tracked = join(root, 'docs', 'images', 'webui-compensated-order.png');
+    const trackedBefore = readFileSync(tracked);
     const child = spawn(
       process.execPath,
-      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'webui-check.ts'), '--data-dir', join(dir, 'data'), '--ui-port', String(uiPort), '--out-dir', shots, '--readme-image', readme],
+      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'webui-check.ts'), '--data-dir', join(dir, 'data'), '--ui-port', String(uiPort), '--out-dir', shots],
       { cwd: root, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -44,6 +46,8 @@ describe.skipIf(!existsSync(chromiumPath()))('Web UI check', () => {
       '03-history-compensations.png',
       '04-timeline-compensation.png',
     ]);
-    for (const file of [...readdirSync(shots).map((f) => join(shots, f)), readme]) expect(readFileSync(file).subarray(0, 8).equals(PNG)).toBe(true);
+    for (const file of readdirSync(shots).map((f) => join(shots, f))) expect(readFileSync(file).subarray(0, 8).equals(PNG)).toBe(true);
+    expect(out).not.toContain('README image:');
+    expect(readFileSync(tracked).equals(trackedBefore)).toBe(true);
   }, 150_000);
 });

@@ -1,11 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { spawnWorker, writeWorkflowBundle } from './fixtures/chaos-processes';
 import { createDevServerEnv, uniqueTaskQueue } from './helpers';
+import { freePort } from '../scripts/lib/ports';
 
 // The worker process as production starts it: what it refuses, and what it says when it runs with
 // payload encryption turned off on purpose.
@@ -46,4 +48,19 @@ describe('a worker in production', () => {
       await started.stop();
     }
   });
+});
+
+describe('a worker with no Temporal server to talk to', () => {
+  it('says in one line that it cannot reach Temporal at its address and how to start it, and exits 1', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const root = resolve(__dirname, '..');
+    const res = spawnSync(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'src', 'worker.ts')], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', TEMPORAL_ADDRESS: address, DATABASE_URL: `sqlite:${join(dir, 'unreachable.db')}`, WORKFLOW_BUNDLE_PATH: bundlePath },
+      timeout: 60_000,
+    });
+    expect(res.stderr.trim().split('\n')).toEqual([`Cannot reach Temporal at ${address}: start a dev server with \`npm start\` (or the cluster with \`npm run cluster\`), or set TEMPORAL_ADDRESS to a running one.`]);
+    expect(res.status).toBe(1);
+  }, 90_000);
 });

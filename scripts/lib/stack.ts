@@ -14,7 +14,7 @@ import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
 import { metricsAddress, serviceMetrics, telemetryOptions } from '../../src/telemetry';
 import { clientTracing, processTracing } from '../../src/tracing';
-import { checkSearchAttributes, createSagaWorker } from '../../src/worker';
+import { checkSearchAttributes, createSagaWorker, startupWarnings } from '../../src/worker';
 import { checkTaskQueueDatabase, databaseFingerprint } from '../../src/task-queue-guard';
 
 /** How to bring the stack up. */
@@ -77,6 +77,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = { ...(options.env ?? process.env) };
   env.DATABASE_URL ||= `sqlite:${join(dataDir, 'saga.db')}`;
   const config = loadWorkerConfig(env);
+  // The worker's log goes to a file here: its start-up warnings go to the terminal, where they are seen.
+  for (const warning of startupWarnings(config)) log(`Warning: ${warning}`);
   // Read with the rest of the configuration: a bad value stops the stack before it starts anything.
   const metrics = metricsAddress(env);
   const tracing = processTracing(env, 'saga-worker');

@@ -29,6 +29,8 @@ export interface CommandContext {
   runId?: string;
   /** Whether the client encrypts what it sends (local keys or a codec server). */
   encodesPayloads: boolean;
+  /** How the user runs the client, for the commands a hint suggests: `saga-client`, or `npm run client --`. */
+  invokedAs: string;
   /** Connects on first use, so `--help` and usage errors never need a server. */
   client(): Promise<Client>;
 }
@@ -61,6 +63,14 @@ export interface CommandSpec {
 
 /** The help line of every command that takes a saga reference. */
 export const SAGA_REF_HELP = '<id> is a workflow id, an order id, or the e-mail address of a registration; or give -w <workflow id> [-r <run id>].';
+
+/**
+ * The command line the user runs the client with: `npm run client --` when npm started it (npm sets
+ * `npm_lifecycle_event` to the script's name), else `saga-client`, the installed binary.
+ */
+export function invokedAs(env: Readonly<Record<string, string | undefined>>): string {
+  return env.npm_lifecycle_event === 'client' ? 'npm run client --' : 'saga-client';
+}
 
 /** The value of a string flag, if given. */
 export function stringFlag(flags: Flags, name: string): string | undefined {
@@ -140,7 +150,8 @@ export async function findSaga(ctx: CommandContext, ref: string, type?: 'registr
   const client = await ctx.client();
   const saga = await resolveSaga(client, ctx.workflowId ?? ref, ctx.config.idSecret, { exact: ctx.workflowId !== undefined, runId: ctx.runId });
   if (type && saga.description.type !== type) {
-    throw new CliError(`${saga.workflowId} is a ${saga.description.type}, not a ${type === 'registrationSaga' ? 'registration' : 'order'}`, ExitCode.USAGE);
+    const kind = (t: string) => (t === 'registrationSaga' ? 'a registration' : t === 'orderSaga' ? 'an order' : `a ${t} workflow`);
+    throw new CliError(`${saga.workflowId} is ${kind(saga.description.type)}, not ${kind(type)}`, ExitCode.USAGE);
   }
   const handle: WorkflowHandle = client.workflow.getHandle(saga.workflowId, ctx.runId);
   return { client, ...saga, handle };

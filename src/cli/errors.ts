@@ -84,11 +84,17 @@ export function describeCliError(err: unknown): { message: string; exitCode: Exi
   if (err instanceof WorkflowNotFoundError) return { message: `No saga with workflow id ${err.workflowId}`, exitCode: ExitCode.NOT_FOUND };
   if (err instanceof NamespaceNotFoundError) return { message: `The namespace ${err.namespace} does not exist on this server`, exitCode: ExitCode.USAGE };
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
-    return { message: `A saga with workflow id ${err.workflowId} already exists: each order id can be used once`, exitCode: ExitCode.FAILED };
+    const once = err.workflowId.startsWith('registration-') ? 'an address can be registered once at a time' : 'each order id can be used once';
+    return { message: `A saga with workflow id ${err.workflowId} already exists: ${once}`, exitCode: ExitCode.FAILED };
   }
   if (err instanceof WorkflowUpdateFailedError) return { message: `Refused: ${oneLine(rootMessage(err))}`, exitCode: ExitCode.FAILED };
   const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : isGrpcServiceError(err) ? err : undefined;
   if (grpc?.code === GRPC_UNAVAILABLE) return { message: `The Temporal server is unavailable: ${oneLine(grpc.details || grpc.message)}`, exitCode: ExitCode.UNREACHABLE };
   if (grpc) return { message: `The Temporal server refused the request: ${oneLine(grpc.details || grpc.message)}`, exitCode: ExitCode.FAILED };
-  return { message: `Unexpected error: ${oneLine(rootMessage(err))}`, exitCode: ExitCode.FAILED };
+  const root = rootMessage(err);
+  // Payloads sealed by the worker's codec, read by a client that has neither its keys nor its codec server.
+  if (/Unknown encoding: binary\/encrypted/.test(root)) {
+    return { message: 'The saga\'s payloads are encrypted and this client cannot read them: set SAGA_CODEC_KEYS to the worker\'s keys, or give --codec-endpoint (docs/security.md)', exitCode: ExitCode.USAGE };
+  }
+  return { message: `Unexpected error: ${oneLine(root)}`, exitCode: ExitCode.FAILED };
 }

@@ -5,7 +5,7 @@ import { dataConverterFor, ENCRYPTION_OFF_WARNING, failureConverterPath, loadCod
 import { ConfigError, configProblems, connectionOptions, loadClientConfig, withConnectionFlags, type TemporalConfig } from '../config';
 import { clientTracing } from '../tracing';
 import { isReachable } from '../reachable';
-import { OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type OptionSpec, type OutputFormat } from './command';
+import { invokedAs, OUTPUT_FORMATS, type CommandContext, type CommandSpec, type Flags, type OptionSpec, type OutputFormat } from './command';
 import { commands } from './commands';
 import { describeCliError, ExitCode, ServerUnreachableError, UsageError } from './errors';
 import type { CliIo } from './io';
@@ -233,6 +233,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       json: output !== 'text',
       config,
       encodesPayloads: Boolean(dataConverter),
+      invokedAs: invokedAs(io.env),
       ...(typeof flags['workflow-id'] === 'string' ? { workflowId: flags['workflow-id'] } : {}),
       ...(typeof flags['run-id'] === 'string' ? { runId: flags['run-id'] } : {}),
       async client() {

@@ -1,4 +1,5 @@
 import type { ErrorRecord, SagaState, StepRecord } from '@saga-temporal/saga';
+import type { VerificationState } from '../registration/contract';
 import { table } from '../report/text';
 
 // The status screen of one saga. Pure functions of their input and of the clock they are given, so
@@ -40,6 +41,8 @@ export interface StatusView {
   state: SagaState | undefined;
   /** Why the state is missing (no worker to answer the query, …). */
   stateUnavailable?: string;
+  /** A registration's verification: whether it waits for a code, and until when; absent for an order. */
+  verification?: VerificationState;
   /** Activities pending on the server: the tries of what is running now. @default [] */
   activities?: ActivityTry[];
   /** Link to the workflow in the Web UI. */
@@ -78,9 +81,12 @@ function errorText(error: ErrorRecord | undefined): string {
   return error ? `${error.type ? `${error.type}: ` : ''}${error.message}` : '';
 }
 
-function compensationCell(step: StepRecord, now: number): string {
+function compensationCell(step: StepRecord, now: number, settled: boolean): string {
   const c = step.compensation;
   if (!c) return '-';
+  // A saga that completed, or passed its pivot, will never run a compensation that has not started:
+  // "pending" would promise one.
+  if (settled && c.status === 'pending') return `${c.name}: not needed`;
   const attempts = c.attempt > 1 ? ` ×${c.attempt}` : '';
   const time = elapsed(c.startedAt, c.endedAt, c.status === 'running', now);
   const operator = c.operator ? ` (operator ${c.operator.action})` : '';
@@ -113,13 +119,14 @@ const DETAIL_INDENT = '    ';
 /**
  * The steps of a saga as a table: one row per step, its compensation beside it, and the time each
  * took (or has been running, at `now`). Lines stay within `width`: the detail is shortened, or, when
- * too little of it would be left, written on an indented line under its step.
- * @default now Date.now(), width 100
+ * too little of it would be left, written on an indented line under its step. `settled`: the saga
+ * completed or passed its pivot, so a compensation not started will never run.
+ * @default now Date.now(), width 100, settled false
  */
-export function stepsTable(steps: readonly StepRecord[], now: number = Date.now(), width = 100): string {
+export function stepsTable(steps: readonly StepRecord[], now: number = Date.now(), width = 100, settled = false): string {
   if (steps.length === 0) return '(no steps yet)';
   const header = ['STEP', 'STAGE', 'STATUS', 'TRY', 'TIME', 'COMPENSATION'];
-  const rows = steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), elapsed(s.startedAt, s.endedAt, s.status === 'running', now) ?? '-', compensationCell(s, now)]);
+  const rows = steps.map((s) => [s.name, String(s.group), statusCell(s), String(s.attempt), elapsed(s.startedAt, s.endedAt, s.status === 'running', now) ?? '-', compensationCell(s, now, settled)]);
   const details = steps.map(detailCell);
   const fixed = table(header, rows);
   const fixedWidth = Math.max(...fixed.split('\n').map((line) => line.length));
@@ -254,9 +261,15 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
   for (const f of state?.compensationFailures ?? []) lines.push(`Compensation failed: ${f.step}: ${f.message}`);
   if (state?.operatorNote) lines.push(`Operator note: ${state.operatorNote}`);
   if (state?.pivot) lines.push(`Pivot: ${state.pivot.step} at ${state.pivot.reachedAt}; later steps recover forward`);
+  const v = view.verification;
+  if (v?.phase === 'waiting') {
+    const until = v.deadline ? ` until ${v.deadline.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')} (in ${formatDuration(Date.parse(v.deadline) - now)})` : '';
+    lines.push(`Waiting for the code from the verification e-mail${until}; ${v.attemptsLeft} attempt${v.attemptsLeft === 1 ? '' : 's'} left, ${v.sends} e-mail${v.sends === 1 ? '' : 's'} sent`);
+  }
   lines.push('');
   const width = options.width ?? 100;
-  lines.push(state ? stepsTable(state.steps, now, width) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
+  const settled = state !== undefined && (state.status === 'COMPLETED' || state.status === 'FORWARD_FAILED' || state.pivot !== undefined);
+  lines.push(state ? stepsTable(state.steps, now, width, settled) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
   if (state) {
     const log = options.log ?? new CompensationLog();
     if (!options.log) log.observe(state.steps, view.activities);

@@ -52,3 +52,17 @@ export function assertOneExpression(query: string, command: string): void {
   if (quote !== undefined) throw new UnbalancedQueryError(`the quote ${quote} is never closed`, quoteStart, command);
   if (depth > 0) throw new UnbalancedQueryError('a parenthesis is never closed', opened.at(-1)!, command);
 }
+
+/**
+ * The server's complaint about a query, told in terms of the user's `--query`. The server counts its
+ * "position" in the query it finally runs (the client's type filter and its own prefix included), a
+ * place the user never typed: it is dropped, and the token it names located in the user's text when
+ * it occurs there once.
+ */
+export function inUserTerms(why: string, userQuery: string | undefined): string {
+  const withoutPosition = why.replace(/ at position \d+/, '');
+  const near = /near '([^']+)'/.exec(withoutPosition)?.[1];
+  if (!userQuery || near === undefined) return withoutPosition;
+  const at = userQuery.indexOf(near);
+  return at >= 0 && userQuery.indexOf(near, at + 1) < 0 ? withoutPosition.replace(`near '${near}'`, `near '${near}' (at character ${at + 1} of --query)`) : withoutPosition;
+}

@@ -45,7 +45,7 @@ export interface OrderResult {
   steps: StepRecord[];
 }
 
-/** The one-line summary shown for an order in the Web UI: `Order o-17: 3 items, 59.97 EUR`. */
+/** The one-line summary shown for an order in the Web UI: `Order o-17: 3 items, 89.97 EUR`. */
 export function orderSummary(input: { orderId: string; items: readonly { quantity: number; unitPriceCents: number }[]; currency?: string }): string {
   const units = input.items.reduce((n, item) => n + item.quantity, 0);
   return `Order ${input.orderId}: ${units} item${units === 1 ? '' : 's'}, ${formatMoney(orderTotalCents(input.items), input.currency ?? 'EUR')}`;
@@ -54,8 +54,11 @@ export function orderSummary(input: { orderId: string; items: readonly { quantit
 function buildOrderSchemas() {
   const skuSchema = z.string().regex(/^sku-[a-z0-9-]{1,48}$/, 'a SKU looks like "sku-widget"');
 
-  /** An ISO 4217 currency code. */
-  const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as "EUR"');
+  /**
+   * An ISO 4217 currency code, upper-cased first: `eur` means EUR. Upper-casing only accepts what was
+   * refused before, so an order started under the older rule parses the same on replay.
+   */
+  const currencySchema = z.string().toUpperCase().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as "EUR"');
 
   const quantitySchema = z.number().int().min(1).max(10_000);
 
@@ -70,7 +73,8 @@ function buildOrderSchemas() {
     line1: textSchema(200),
     city: textSchema(100),
     postalCode: z.string().trim().regex(/^[A-Za-z0-9 -]{2,12}$/, 'not a postal code'),
-    country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code such as "DE"'),
+    // Upper-cased first, as the currency: `de` means DE.
+    country: z.string().toUpperCase().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code such as "DE"'),
   });
 
   const paymentTokenSchema = z.string().regex(/^tok_[a-z0-9_]{1,40}$/, 'a payment token looks like "tok_visa"');

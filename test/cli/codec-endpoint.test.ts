@@ -133,7 +133,15 @@ describe('--codec-endpoint and --codec-auth-file', () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toContain(`${workflowId}  orderSaga  saga COMPLETED  (workflow COMPLETED)`);
     expect(stdout).toContain(`Order ${orderId}: 2 items, 39.98 EUR`);
-    expect(stdout).toMatch(new RegExp(`createShipment\\s+\\d+\\s+done \\(pivot\\)\\s+1\\s+\\S+\\s+cancelShipment: pending\\s+Ship order ${orderId} to US`));
+    expect(stdout).toMatch(new RegExp(`createShipment\\s+\\d+\\s+done \\(pivot\\)\\s+1\\s+\\S+\\s+cancelShipment: not needed\\s+Ship order ${orderId} to US`));
+  });
+
+  it('tells a client without keys or codec server what to set, in one line with exit code 2', async () => {
+    const { code, stdout, stderr } = await cli(['status', orderId]);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/payloads are encrypted .*set SAGA_CODEC_KEYS .*or give --codec-endpoint/)]);
+    expect(stderr).not.toContain('Unexpected error');
+    expect(code).toBe(2);
   });
 
   it('reads the endpoint and the credentials from TEMPORAL_CODEC_ENDPOINT and TEMPORAL_CODEC_AUTH too', async () => {

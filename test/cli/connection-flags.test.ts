@@ -60,7 +60,14 @@ describe('connection flags over the environment', () => {
     writeFileSync(file, ['[profile.default]', 'address = "localhost:7233"', '[profile.prod]', 'address = "prod.tmprl.cloud:7233"', 'namespace = "sagas.prod"', ''].join('\n'));
     expect(loadClientConfig(withConnectionFlags({ NODE_ENV: 'test' }, { 'config-file': file, profile: 'prod' }))).toMatchObject({ address: 'prod.tmprl.cloud:7233', namespace: 'sagas.prod' });
     expect(loadClientConfig(withConnectionFlags({ NODE_ENV: 'test' }, { 'config-file': file, profile: 'prod', namespace: 'sagas.other' })).namespace).toBe('sagas.other');
-    expect(problems(withConnectionFlags({ NODE_ENV: 'test' }, { 'config-file': join(dir, 'missing.toml'), profile: 'prod' }))).toEqual([expect.stringContaining('the Temporal client profile cannot be read')]);
+    expect(problems(withConnectionFlags({ NODE_ENV: 'test' }, { 'config-file': join(dir, 'missing.toml'), profile: 'prod' }))).toEqual([expect.stringContaining('missing.toml (--config-file, TEMPORAL_CONFIG_FILE) does not exist')]);
+  });
+
+  it('refuses a --config-file that does not exist, with no profile named too, exit code 2 and nothing sent', async () => {
+    let stderr = '';
+    const code = await runCli(['list', '--config-file', join(dir, 'nowhere.toml'), '--address', '127.0.0.1:1'], { stdout: () => undefined, stderr: (t) => void (stderr += t), env: { NODE_ENV: 'test' } });
+    expect(stderr).toMatch(/Invalid configuration: the Temporal client config file .*nowhere\.toml .*does not exist/);
+    expect(code).toBe(2);
   });
 });
 

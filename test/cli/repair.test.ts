@@ -121,6 +121,71 @@ describe('retry-compensation --step and skip-compensation', () => {
   });
 });
 
+describe('--step names a step or its compensation', () => {
+  it('takes the compensation name for its step, in retry-compensation and skip-compensation', async () => {
+    const handle = await stuck(`order-cli-undo-name-${randomUUID()}`);
+    recording.repair(handle.workflowId, 'b');
+    const retried = await cli('retry-compensation', handle.workflowId, '--step', 'undo-b', '--wait');
+    expect(retried).toMatchObject({ code: 0, err: '' });
+    expect(retried.out).toContain('still failed: a');
+    await waitForOperator(handle, 2);
+    const skipped = await cli('skip-compensation', handle.workflowId, '--step', 'undo-a', '--reason', 'undone by hand');
+    expect(skipped).toMatchObject({ code: 0, err: '' });
+    expect(skipped.out).toContain(`${handle.workflowId}: compensation of a skipped by the operator; saga COMPENSATED`);
+  });
+
+  it('refuses a name that fits two steps, and a step named twice as itself and as its compensation, with exit code 2 and nothing sent', async () => {
+    const input: ScriptedSagaInput = {
+      stages: [{ name: 'a', undo: 'broken-until-repaired' }, { name: 'undo-a', undo: 'ok' }, { name: 'c', mode: 'fail' }],
+      options: { onCompensationFailure: 'await-operator', compensationRetry: { maximumAttempts: 2, initialInterval: '100 milliseconds' } },
+      alert: 'ok',
+    };
+    const handle = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `order-cli-ambiguous-${randomUUID()}`, args: [input] });
+    await waitForOperator(handle, 1);
+    await untilQuiet(handle);
+    const length = await historyLength(handle);
+    const ambiguous = await cli('skip-compensation', handle.workflowId, '--step', 'undo-a', '--reason', 'by hand');
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.err).toMatch(/--step undo-a is ambiguous: it names step a and step undo-a/);
+    const twice = await cli('retry-compensation', handle.workflowId, '--step', 'a', '--step', 'a');
+    expect(twice.code).toBe(2);
+    expect(twice.err).toMatch(/--step a is given twice/);
+    const blank = await cli('mark-compensated', handle.workflowId, '--reason', '  ');
+    expect(blank.code).toBe(2);
+    expect(blank.err).toMatch(/--reason is required/);
+    const same = await cli('retry-compensation', handle.workflowId, '--step', 'c', '--step', 'undo-c');
+    expect(same.code).toBe(2);
+    expect(same.err).toMatch(/--step names c twice/);
+    expect(await historyLength(handle)).toBe(length);
+    await handle.terminate('test over');
+  });
+
+  it('still refuses a name that is neither a step nor a compensation, naming the failed compensations', async () => {
+    const handle = await stuck(`order-cli-unknown-${randomUUID()}`, ['a']);
+    const unknown = await cli('retry-compensation', handle.workflowId, '--step', 'refundPayment');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/Refused: the saga has no step "refundPayment"/);
+    await handle.terminate('test over');
+  });
+});
+
+describe('repairs of a closed saga', () => {
+  it('refuses retry-compensation, skip-compensation and mark-compensated alike: "Refused: the workflow has closed", exit code 1', async () => {
+    const handle = await stuck(`order-cli-closed-${randomUUID()}`, ['a']);
+    await handle.terminate('closed for the test');
+    for (const argv of [
+      ['retry-compensation', handle.workflowId],
+      ['retry-compensation', handle.workflowId, '--step', 'a'],
+      ['skip-compensation', handle.workflowId, '--step', 'a', '--reason', 'by hand'],
+      ['mark-compensated', handle.workflowId, '--reason', 'by hand'],
+    ]) {
+      const { code, err } = await cli(...argv);
+      expect({ argv, code }).toEqual({ argv, code: 1 });
+      expect(err).toMatch(/Refused: the workflow has closed \(TERMINATED\)/);
+    }
+  });
+});
+
 describe('what the client prints from a saga', () => {
   // Step names, failure messages and operator notes come from whoever starts or repairs a saga.
   const hostile = 'c\x1b]0;owned\x07\x1b[2J\u009b31m\u202eexe.txt\nforged line';

@@ -252,11 +252,21 @@ describe('count and list --query', () => {
   });
 
   it.each([['list'], ['count']])('refuses a malformed query in %s with one line and exit code 2', async (command) => {
-    const { code, stdout, stderr } = await cli([command, '--query', "WorkflowId = = 'x"]);
+    const { code, stdout, stderr } = await cli([command, '--query', "WorkflowId = = 'x'"]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('The server refused the visibility query');
+  });
+
+  it.each([['list'], ['count']])('in %s, places an error in the text of --query, never at a position of the query the server runs', async (command) => {
+    const typo = await cli([command, '--query', "WorkflowId = 'x' ORR WorkflowId = 'y'"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("near 'ORR' (at character 18 of --query)");
+    expect(typo.stderr).not.toMatch(/position \d+/);
+    const open = await cli([command, '--query', "WorkflowId = 'x' OR (WorkflowType = 'orderSaga'"]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toContain('a parenthesis is never closed (at character 21)');
   });
 });
 

@@ -1,7 +1,8 @@
 import type { CommandSpec } from '../command';
 import { count, list, status } from './inspect';
 import { cancel, markCompensated, resend, retryCompensation, skipCompensation, verify } from './operate';
+import { outbox } from './outbox';
 import { order, register } from './start';
 
 /** Every command of the client, in the order the help lists them. */
-export const commands: readonly CommandSpec[] = [order, register, verify, resend, status, cancel, list, count, retryCompensation, skipCompensation, markCompensated];
+export const commands: readonly CommandSpec[] = [order, register, verify, resend, status, cancel, list, count, retryCompensation, skipCompensation, markCompensated, outbox];

@@ -6,10 +6,12 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { SagaStatus } from '@saga-temporal/saga';
 import { querySagaState, table } from '../../report';
+import { verificationStateQuery } from '../../registration/contract';
 import { SagaStatusKey } from '../../shared/search-attributes';
 import { terminalSafeDeep, terminalSafeJson, terminalSafeLines } from '../terminal-safe';
 import { findSaga, printLine, printRecords, printResult, positiveIntFlag, SAGA_REF_HELP, stringFlag, webUiUrl, type CommandContext, type CommandSpec, type Flags } from '../command';
 import { CliError, ExitCode, UsageError } from '../errors';
+import { assertOneExpression, inUserTerms } from '../visibility-query';
 import { CompensationLog, renderStatus, type ActivityTry, type StatusView } from '../status-screen';
 
 // The commands that only read: one saga's steps and compensations, and the sagas a visibility query
@@ -48,6 +50,11 @@ async function statusView(ctx: CommandContext, client: Client, handle: WorkflowH
   const d = await handle.describe();
   const state = await querySagaState(client, handle);
   const activities = await Promise.all((d.raw.pendingActivities ?? []).map((pending) => activityTry(client, pending)));
+  // A registration that waits for its code says so, and until when: its steps alone do not.
+  const verification =
+    d.type === 'registrationSaga' && d.status.name === 'RUNNING'
+      ? await client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined)
+      : undefined;
   return {
     workflowId: handle.workflowId,
     runId: d.runId,
@@ -58,6 +65,7 @@ async function statusView(ctx: CommandContext, client: Client, handle: WorkflowH
     state,
     ...(state ? {} : { stateUnavailable: 'no worker answered the state query; is the worker running?' }),
     activities,
+    ...(verification ? { verification } : {}),
     uiUrl: webUiUrl(ctx, handle.workflowId),
   };
 }
@@ -107,7 +115,7 @@ export const status: CommandSpec = {
       last = json;
       if (!flags.watch || settled(view)) {
         if (flags.watch && !ctx.json && view.workflowStatus === 'RUNNING') {
-          printLine(ctx, `\nThe saga waits for an operator: saga-client retry-compensation ${view.workflowId} [--step <name>], skip-compensation ${view.workflowId} --step <name> --reason "…", or mark-compensated ${view.workflowId} --reason "…"`);
+          printLine(ctx, `\nThe saga waits for an operator: ${ctx.invokedAs} retry-compensation ${view.workflowId} [--step <name>], skip-compensation ${view.workflowId} --step <name> --reason "…", or mark-compensated ${view.workflowId} --reason "…"`);
         }
         return ExitCode.OK;
       }
@@ -131,7 +139,7 @@ const queryOptions: CommandSpec['options'] = [
 ];
 
 /** The visibility query of `--type`, `--status` and `--query`, and the saga status asked for. */
-function sagaQuery(flags: Flags, command: string): { query: string; wantedStatus: string | undefined } {
+function sagaQuery(flags: Flags, command: string): { query: string; wantedStatus: string | undefined; userQuery: string | undefined } {
   const wantedStatus = stringFlag(flags, 'status')?.toUpperCase();
   if (wantedStatus !== undefined && !SAGA_STATUSES.includes(wantedStatus)) {
     throw new UsageError(`--status must be one of ${SAGA_STATUSES.join(', ')} (got "${stringFlag(flags, 'status')}")`, command);
@@ -140,13 +148,15 @@ function sagaQuery(flags: Flags, command: string): { query: string; wantedStatus
   if (kind !== undefined && !SAGA_TYPES[kind]) throw new UsageError(`--type must be order or registration (got "${kind}")`, command);
   const extra = stringFlag(flags, 'query')?.trim();
   if (extra === '') throw new UsageError('--query is empty', command);
+  // Checked here, where a position is one in the user's own text, before it joins the type filter.
+  if (extra !== undefined) assertOneExpression(extra, command);
   const types = kind ? [SAGA_TYPES[kind]] : Object.values(SAGA_TYPES);
   const query = [
     `(${types.map((t) => `WorkflowType = '${t}'`).join(' OR ')})`,
     ...(wantedStatus ? [`${SagaStatusKey.name} = '${wantedStatus}'`] : []),
     ...(extra ? [`(${extra})`] : []),
   ].join(' AND ');
-  return { query, wantedStatus };
+  return { query, wantedStatus, userQuery: extra };
 }
 
 const GRPC_INVALID_ARGUMENT = 3;
@@ -157,12 +167,12 @@ function invalidArgument(err: unknown): string | undefined {
 }
 
 /** Runs a visibility call; the server's refusal of the query becomes one usage line (exit code 2). */
-async function visibility<T>(call: () => Promise<T>, command: string): Promise<T> {
+async function visibility<T>(call: () => Promise<T>, command: string, userQuery: string | undefined): Promise<T> {
   try {
     return await call();
   } catch (err) {
     const why = invalidArgument(err);
-    if (why !== undefined) throw new CliError(`The server refused the visibility query: ${why} (see \`client ${command} --help\`)`, ExitCode.USAGE);
+    if (why !== undefined) throw new CliError(`The server refused the visibility query: ${inUserTerms(why, userQuery)} (see \`client ${command} --help\`)`, ExitCode.USAGE);
     throw err;
   }
 }
@@ -187,7 +197,7 @@ export const list: CommandSpec = {
   options: [...queryOptions, { name: 'limit', type: 'string', arg: '<n>', doc: 'At most this many (default 20)' }],
   async run(ctx, flags) {
     const limit = positiveIntFlag(flags, 'limit', 20, 'list');
-    const { query, wantedStatus } = sagaQuery(flags, 'list');
+    const { query, wantedStatus, userQuery } = sagaQuery(flags, 'list');
     const client = await ctx.client();
     const rows = await visibility(async () => {
       const found: ListRow[] = [];
@@ -205,7 +215,7 @@ export const list: CommandSpec = {
         if (found.length >= limit) break;
       }
       return found;
-    }, 'list');
+    }, 'list', userQuery);
     printRecords(ctx, rows, () =>
       rows.length === 0
         ? [`No sagas${wantedStatus ? ` in status ${wantedStatus}` : ''}.`]
@@ -257,10 +267,10 @@ export const count: CommandSpec = {
   details: [`Saga statuses: ${SAGA_STATUSES.join(', ')}.`, 'With --status it prints the number alone; without, the total and the count of each saga status.'],
   options: queryOptions,
   async run(ctx, flags) {
-    const { query, wantedStatus } = sagaQuery(flags, 'count');
+    const { query, wantedStatus, userQuery } = sagaQuery(flags, 'count');
     const client = await ctx.client();
     // The total first: it is also what tells a malformed --query from a server that cannot group.
-    const { count: total } = await visibility(() => client.workflow.count(query), 'count');
+    const { count: total } = await visibility(() => client.workflow.count(query), 'count', userQuery);
     if (wantedStatus) {
       printResult(ctx, { query, count: total }, String(total));
       return ExitCode.OK;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGrpcServiceError, ServiceError, type Client } from '@temporalio/client';
-import { markCompensatedUpdate, SagaStatus } from '@saga-temporal/saga';
+import { SagaStatus } from '@saga-temporal/saga';
 import { SagaClient, SagaClientUsageError, SagaNotFoundError, SagaUpdateRejectedError } from '@saga-temporal/saga/client';
 import { describeOrderResult, sagaOutcome } from '../../report';
 import { MAX_VERIFICATION_SENDS, RESEND_INTERVAL_MS, resendVerificationSignal, verificationStateQuery, verifyEmailUpdate } from '../../registration/contract';
@@ -25,7 +25,7 @@ import {
 } from '../command';
 import { CliError, ExitCode, UsageError } from '../errors';
 import { stepsTable } from '../status-screen';
-import { assertOneExpression } from '../visibility-query';
+import { assertOneExpression, inUserTerms } from '../visibility-query';
 
 // The commands that act on a saga already running: the user's side of a registration (verify,
 // resend) and the operator's (cancel, and the ways out of COMPENSATION_FAILED: retry all or some
@@ -57,14 +57,35 @@ export const resend: CommandSpec = {
   name: 'resend',
   args: ['<id>'],
   summary: 'Ask a registration to mail a new verification code',
-  details: [SAGA_REF_HELP, `Codes go out at least ${RESEND_INTERVAL_MS / 1000} s apart and ${MAX_VERIFICATION_SENDS} times at most; requests beyond that are ignored.`],
+  details: [
+    SAGA_REF_HELP,
+    `Codes go out at least ${RESEND_INTERVAL_MS / 1000} s apart and ${MAX_VERIFICATION_SENDS} times at most; a request beyond that is refused (exit code 1) and no code is sent.`,
+  ],
   options: [],
   async run(ctx, _flags, [ref = '']) {
     const { client, workflowId, handle, description } = await findSaga(ctx, ref, 'registrationSaga');
     assertRunning(workflowId, description.status.name);
+    const read = () => client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined);
+    const before = await read();
     await handle.signal(resendVerificationSignal);
-    const state = await client.connection.withDeadline(Date.now() + 3_000, () => handle.query(verificationStateQuery)).catch(() => undefined);
-    printResult(ctx, { workflowId, requested: true, ...(state ? { verification: state } : {}) }, `Asked ${workflowId} for a new code${state ? ` (${state.sends} of ${MAX_VERIFICATION_SENDS} e-mails sent so far)` : ''}.`);
+    // The signal is answered by the saga, not by the server: watch its counters to tell a code sent
+    // from a request it refused, rather than promising a code that never goes out.
+    let after = before && (await read());
+    for (let i = 0; before && after && after.sends === before.sends && after.resendsRefused === before.resendsRefused && i < 30; i++) {
+      await sleep(100);
+      after = await read();
+    }
+    const sofar = (n: number) => `${n} of ${MAX_VERIFICATION_SENDS} e-mails sent so far`;
+    if (before && after && after.resendsRefused > before.resendsRefused) {
+      const why = after.sends >= MAX_VERIFICATION_SENDS ? `all ${MAX_VERIFICATION_SENDS} e-mails have been sent` : `codes go out at least ${RESEND_INTERVAL_MS / 1000} s apart`;
+      printResult(ctx, { workflowId, requested: true, sent: false, verification: after }, `No new code: ${why} (${sofar(after.sends)}); the last code still holds.`);
+      return ExitCode.FAILED;
+    }
+    if (before && after && after.sends > before.sends) {
+      printResult(ctx, { workflowId, requested: true, sent: true, verification: after }, `A new code is on its way to ${workflowId}'s address (${sofar(after.sends)}).`);
+      return ExitCode.OK;
+    }
+    printResult(ctx, { workflowId, requested: true, ...(after ? { verification: after } : {}) }, `Asked ${workflowId} for a new code; no worker confirmed it yet: see status ${workflowId}.`);
     return ExitCode.OK;
   },
 };
@@ -81,7 +102,7 @@ export const cancel: CommandSpec = {
     assertRunning(workflowId, description.status.name);
     await handle.cancel();
     if (!flags.wait) {
-      printResult(ctx, { workflowId, cancelRequested: true, uiUrl: webUiUrl(ctx, workflowId) }, `Cancellation requested for ${workflowId}. Follow: saga-client status ${workflowId} --watch`);
+      printResult(ctx, { workflowId, cancelRequested: true, uiUrl: webUiUrl(ctx, workflowId) }, `Cancellation requested for ${workflowId}. Follow: ${ctx.invokedAs} status ${workflowId} --watch`);
       return ExitCode.OK;
     }
     const outcome = await sagaOutcome(client, handle, description.type === 'orderSaga' ? describeOrderResult : undefined);
@@ -92,6 +113,9 @@ export const cancel: CommandSpec = {
 
 /** The filter every bulk repair adds to the operator's query: only sagas that wait for an operator. */
 export const STUCK_SAGAS_FILTER = `${SagaStatusKey.name} = '${SagaStatus.COMPENSATION_FAILED}' AND ExecutionStatus = 'Running'`;
+
+/** How `--step` names a step, in the help of both commands that take it. */
+const STEP_NAME_HELP = '--step takes the forward step (capturePayment) or its compensation (refundPayment), as status shows them.';
 
 const RETRY = 'retry-compensation';
 const BULK_ONLY = ['dry-run', 'rate', 'limit'] as const;
@@ -107,6 +131,7 @@ export const retryCompensation: CommandSpec = {
   details: [
     SAGA_REF_HELP,
     'With --step only the failed compensations of those steps run again; the others stay failed and the saga keeps waiting.',
+    STEP_NAME_HELP,
     'Without --wait it returns once the saga accepted the request; a retry round can take as long as the compensation retry policy allows.',
     `With --query instead of <id>: every saga the visibility query finds, ANDed with ${STUCK_SAGAS_FILTER}.`,
     'The query must be one expression: balanced parentheses and quotes, no comment.',
@@ -114,7 +139,7 @@ export const retryCompensation: CommandSpec = {
     'Exit code 1 when a saga refused.',
   ],
   options: [
-    { name: 'step', type: 'string', multiple: true, arg: '<name>', doc: "Retry only this step's failed compensation (repeatable)" },
+    { name: 'step', type: 'string', multiple: true, arg: '<name>', doc: "Retry only this step's failed compensation, named by the step or by the compensation, e.g. capturePayment or refundPayment (repeatable)" },
     { name: 'wait', type: 'boolean', doc: 'Wait for the retry round to end and show the state after it (one saga)' },
     { name: 'query', type: 'string', arg: '<visibility query>', doc: `Every saga it finds, ANDed with ${STUCK_SAGAS_FILTER}` },
     { name: 'dry-run', type: 'boolean', doc: 'With --query: list the sagas and their failed steps, send nothing' },
@@ -137,17 +162,19 @@ export const retryCompensation: CommandSpec = {
     const bulkFlag = BULK_ONLY.find((name) => flags[name] !== undefined);
     if (bulkFlag) throw new UsageError(`--${bulkFlag} goes with --query`, RETRY);
     const { client, workflowId } = await findSaga(ctx, ref);
-    const which = steps ? `the failed compensations of ${steps.join(', ')}` : 'its failed compensations';
-    const state = await operatorCall(() => new SagaClient(client).retryCompensation(workflowId, { wait: flags.wait === true, ...(steps ? { steps } : {}) }));
+    const sagaClient = new SagaClient(client);
+    const named = steps ? await stepsNamed(sagaClient, workflowId, ctx.runId, steps, RETRY) : undefined;
+    const which = named ? `the failed compensations of ${named.join(', ')}` : 'its failed compensations';
+    const state = await operatorCall(() => sagaClient.retryCompensation(workflowId, { wait: flags.wait === true, ...(ctx.runId ? { runId: ctx.runId } : {}), ...(named ? { steps: named } : {}) }));
     if (!state) {
-      printResult(ctx, { workflowId, accepted: true, ...(steps ? { steps } : {}) }, `${workflowId} is retrying ${which}. Follow: saga-client status ${workflowId} --watch`);
+      printResult(ctx, { workflowId, accepted: true, ...(named ? { steps: named } : {}) }, `${workflowId} is retrying ${which}. Follow: ${ctx.invokedAs} status ${workflowId} --watch`);
       return ExitCode.OK;
     }
     const stillFailed = state.compensationFailures.map((f) => f.step);
     const left = stillFailed.length > 0 && state.status === SagaStatus.COMPENSATION_FAILED ? `; still failed: ${stillFailed.join(', ')}` : '';
-    printResult(ctx, { workflowId, accepted: true, ...(steps ? { steps } : {}), state }, `${workflowId}: saga ${state.status} after the retry${left}`, stepsTable(state.steps));
+    printResult(ctx, { workflowId, accepted: true, ...(named ? { steps: named } : {}), state }, `${workflowId}: saga ${state.status} after the retry${left}`, stepsTable(state.steps));
     // A retry of some steps did its part when those are undone, even while others still wait.
-    const failed = steps ? steps.some((s) => stillFailed.includes(s)) : state.status === SagaStatus.COMPENSATION_FAILED;
+    const failed = named ? named.some((s) => stillFailed.includes(s)) : state.status === SagaStatus.COMPENSATION_FAILED;
     return failed ? ExitCode.FAILED : ExitCode.OK;
   },
 };
@@ -157,22 +184,46 @@ export const skipCompensation: CommandSpec = {
   name: 'skip-compensation',
   args: ['<id>'],
   summary: 'Record that the failed compensation of one step was done by hand; the saga ends COMPENSATED once none is left failed',
-  details: [SAGA_REF_HELP, 'The saga never runs that compensation again; the step shows it as skipped by the operator, with the reason.'],
+  details: [SAGA_REF_HELP, STEP_NAME_HELP, 'The saga never runs that compensation again; the step shows it as skipped by the operator, with the reason.'],
   options: [
-    { name: 'step', type: 'string', arg: '<name>', doc: 'The step whose compensation was done by hand (required)' },
+    { name: 'step', type: 'string', arg: '<name>', doc: 'The step whose compensation was done by hand, or that compensation, e.g. capturePayment or refundPayment (required)' },
     { name: 'reason', type: 'string', arg: '<text>', doc: 'What was repaired, and how (required; kept on the step)' },
   ],
   async run(ctx, flags, [ref = '']) {
-    const step = requiredFlag(flags, 'step', 'skip-compensation');
+    const given = requiredFlag(flags, 'step', 'skip-compensation');
     const reason = requiredFlag(flags, 'reason', 'skip-compensation');
     const { client, workflowId } = await findSaga(ctx, ref);
-    const state = await operatorCall(() => new SagaClient(client).skipCompensation(workflowId, step, reason));
+    const sagaClient = new SagaClient(client);
+    const [step = given] = await stepsNamed(sagaClient, workflowId, ctx.runId, [given], 'skip-compensation');
+    const state = await operatorCall(() => sagaClient.skipCompensation(workflowId, step, reason, ctx.runId ? { runId: ctx.runId } : {}));
     const left = state.compensationFailures.map((f) => f.step);
     const next = left.length > 0 ? `; still failed: ${left.join(', ')}` : '';
     printResult(ctx, { workflowId, skipped: step, state }, `${workflowId}: compensation of ${step} skipped by the operator; saga ${state.status}${next}`, stepsTable(state.steps));
     return ExitCode.OK;
   },
 };
+
+/**
+ * The steps `names` mean, each given as a step or as its compensation's name, read from the saga's
+ * state: operators see compensations fail (`refundPayment`) while the saga's updates want the step it
+ * undoes (`capturePayment`). A name that fits more than one step is refused; one that fits none goes
+ * to the saga unchanged, which refuses it listing its compensations. Without a worker to answer the
+ * state query the names go unchanged too.
+ */
+async function stepsNamed(sagaClient: SagaClient, workflowId: string, runId: string | undefined, names: readonly string[], command: string): Promise<string[]> {
+  const reading = await operatorCall(() => sagaClient.state(workflowId, runId));
+  if (reading.source !== 'query') return [...names];
+  const steps = reading.state.steps;
+  const mapped = names.map((name) => {
+    const fits = steps.filter((s) => s.name === name || s.compensation?.name === name).map((s) => s.name);
+    const distinct = [...new Set(fits)];
+    if (distinct.length > 1) throw new UsageError(`--step ${name} is ambiguous: it names ${distinct.map((s) => `step ${s}`).join(' and ')}; give the step's name`, command);
+    return distinct[0] ?? name;
+  });
+  const twice = mapped.find((s, i) => mapped.indexOf(s) !== i);
+  if (twice !== undefined) throw new UsageError(`--step names ${twice} twice (as the step and as its compensation, or twice over)`, command);
+  return mapped;
+}
 
 /** The `--step` values: each named once, none blank; `undefined` when none was given (every failed compensation). */
 function stepFlags(flags: Flags): string[] | undefined {
@@ -245,7 +296,7 @@ function withoutLiterals(text: string): string {
 const GRPC_INVALID_ARGUMENT = 3;
 
 /** The running sagas waiting for an operator that the query finds, at most `limit` + 1 (to tell whether there are more). */
-async function findStuck(client: Client, query: string, limit: number): Promise<{ workflowId: string; runId: string; type: string }[]> {
+async function findStuck(client: Client, query: string, limit: number, userQuery: string): Promise<{ workflowId: string; runId: string; type: string }[]> {
   const found: { workflowId: string; runId: string; type: string }[] = [];
   try {
     for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 100) })) {
@@ -254,7 +305,7 @@ async function findStuck(client: Client, query: string, limit: number): Promise<
     }
   } catch (err) {
     const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
-    if (grpc?.code === GRPC_INVALID_ARGUMENT) throw new UsageError(`--query is not a valid visibility query: ${withoutLiterals(grpc.details || grpc.message)}`, RETRY);
+    if (grpc?.code === GRPC_INVALID_ARGUMENT) throw new UsageError(`--query is not a valid visibility query: ${withoutLiterals(inUserTerms(grpc.details || grpc.message, userQuery))}`, RETRY);
     throw err;
   }
   return found;
@@ -265,7 +316,7 @@ async function retryMatching(ctx: CommandContext, userQuery: string, steps: stri
   assertOneExpression(userQuery, RETRY);
   const query = `(${userQuery}) AND ${STUCK_SAGAS_FILTER}`;
   const client = await ctx.client();
-  const found = await findStuck(client, query, options.limit);
+  const found = await findStuck(client, query, options.limit, userQuery);
   const more = found.length > options.limit;
   const sagas = found.slice(0, options.limit);
   const sagaClient = new SagaClient(client);
@@ -325,8 +376,9 @@ export const markCompensated: CommandSpec = {
   options: [{ name: 'reason', type: 'string', arg: '<text>', doc: 'What was repaired, and how (required; kept as the operator note)' }],
   async run(ctx, flags, [ref = '']) {
     const reason = requiredFlag(flags, 'reason', 'mark-compensated');
-    const { workflowId, handle } = await findSaga(ctx, ref);
-    const state = await handle.executeUpdate(markCompensatedUpdate, { args: [{ reason }] });
+    const { client, workflowId } = await findSaga(ctx, ref);
+    // Through the operator helper, as the other repairs: a closed saga is refused the same way (exit 1).
+    const state = await operatorCall(() => new SagaClient(client).markCompensated(workflowId, reason, ctx.runId ? { runId: ctx.runId } : {}));
     printResult(ctx, { workflowId, state }, `${workflowId}: saga ${state.status}; operator note: ${state.operatorNote ?? reason}`);
     return ExitCode.OK;
   },

@@ -7,12 +7,15 @@ import { orderInputSchema } from '../../order/contract';
 import { parseOrThrow } from '../../shared/validation';
 import { registrationInputSchema } from '../../registration/contract';
 import { outcomeJson, outcomeLine, printLine, printResult, requiredFlag, stringFlag, stringFlags, webUiUrl, type CommandContext, type CommandSpec } from '../command';
-import { ExitCode } from '../errors';
+import { ExitCode, UsageError } from '../errors';
 import { checkWorkersAcceptPlaintext } from '../../task-queue-guard';
 import { orderFromFlags } from '../order-flags';
 
 // The commands that start a saga. Each input is checked against the saga's own schema before
 // anything is sent, so the client refuses what the workflow would refuse.
+
+/** The flags an order needs when no `--file` gives its fields. */
+const ORDER_FLAGS_REQUIRED = ['email', 'item', 'token', 'name', 'street', 'city', 'postal-code', 'country'] as const;
 
 /** `saga-client order`: starts an order saga from flags or a JSON file. */
 export const order: CommandSpec = {
@@ -40,6 +43,11 @@ export const order: CommandSpec = {
     { name: 'wait', type: 'boolean', doc: 'Wait for the saga to end and report how; exit code 1 if it did not complete' },
   ],
   async run(ctx, flags) {
+    // Without a file every field comes from a flag: name the flags missing, not the schema's fields.
+    if (stringFlag(flags, 'file') === undefined) {
+      const missing = ORDER_FLAGS_REQUIRED.filter((name) => (name === 'item' ? stringFlags(flags, name).length === 0 : stringFlag(flags, name) === undefined));
+      if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(', ')} (or give the order as --file order.json)`, 'order');
+    }
     const input = await orderFromFlags({
       file: stringFlag(flags, 'file'),
       orderId: stringFlag(flags, 'order-id'),
@@ -59,7 +67,7 @@ export const order: CommandSpec = {
     const handle = await startOrder(client, valid, { taskQueue: ctx.config.taskQueue });
     const started = { workflowId: handle.workflowId, orderId: valid.orderId, uiUrl: webUiUrl(ctx, handle.workflowId) };
     if (!flags.wait) {
-      printResult(ctx, started, `Started order ${valid.orderId} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Follow: saga-client status ${handle.workflowId} --watch`);
+      printResult(ctx, started, `Started order ${valid.orderId} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Follow: ${ctx.invokedAs} status ${handle.workflowId} --watch`);
       return ExitCode.OK;
     }
     if (!ctx.json) printLine(ctx, `Started order ${valid.orderId} as ${handle.workflowId}; waiting for it to end…`);
@@ -90,7 +98,7 @@ export const register: CommandSpec = {
     const valid = parseOrThrow(registrationInputSchema, 'registration', input);
     const handle = await startRegistration(await clientToStart(ctx), valid, { taskQueue: ctx.config.taskQueue, idSecret: ctx.config.idSecret });
     const started = { workflowId: handle.workflowId, email: valid.email, uiUrl: webUiUrl(ctx, handle.workflowId) };
-    printResult(ctx, started, `Started the registration of ${valid.email} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Then:   saga-client verify ${valid.email} --code <code from the e-mail>`);
+    printResult(ctx, started, `Started the registration of ${valid.email} as ${handle.workflowId}`, `  Web UI: ${started.uiUrl}`, `  Then:   ${ctx.invokedAs} verify ${valid.email} --code <code from the e-mail>`, ...(ctx.config.production ? [] : [`  Code:   ${ctx.invokedAs} outbox --to ${valid.email}`]));
     return ExitCode.OK;
   },
 };
