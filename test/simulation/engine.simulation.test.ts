@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explore, lawNames } from '../../tools/simulation/explore';
-import { packageSagaIdOf, runSchedule, type RunIdentity } from '../../tools/simulation/runner';
+import { sagaIdOf } from '@saga-temporal/saga/core';
+import { runSchedule, type RunIdentity } from '../../tools/simulation/runner';
 import type { Schedule } from '../../tools/simulation/schedule';
 
 // The saga engine and the barrier under deterministic simulation: seeded schedules of steps, stages,
@@ -27,7 +28,7 @@ describe('the simulated saga engine', () => {
     const chain = [{ ...plain, stages: [{ kind: 'step', step: { name: 's0', outcome: 'ok', undo: 'ok' }, pivot: false, awaited: true }] }, { ...plain, stages: [{ kind: 'step', step: { name: 's0', outcome: 'ok', undo: 'ok' }, pivot: false, awaited: true }] }] as Schedule['chain'];
     const firstRunOfChain = (run: RunIdentity) => run.firstExecutionRunId;
     expect((await runSchedule({ ...base, chain }, { sagaIdOf: firstRunOfChain })).broken).toContain("two sagas of one chain share a saga id (run-0, run-0): the later one's steps take no effect");
-    expect((await runSchedule({ ...base, chain }, { sagaIdOf: packageSagaIdOf })).broken).toEqual([]);
+    expect((await runSchedule({ ...base, chain }, { sagaIdOf })).broken).toEqual([]);
   });
 
   it('finds a reset whose run keys its steps apart from the run it replaced', async () => {

@@ -7,7 +7,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Database from 'better-sqlite3';
-import { SagaEngine, SagaStatus, type ErrorKind, type StepSpec, type TccParticipantSpec } from '@saga-temporal/saga/core';
+import { SagaEngine, sagaIdOf, SagaStatus, type ErrorKind, type StepSpec, type TccParticipantSpec } from '@saga-temporal/saga/core';
 import { barrierDecisionsTable, barrierSchema, cancelStep, compensationStep, confirmStep, forwardStep, type BarrierDatabase } from '@saga-temporal/barrier';
 import { sqliteBarrierDatabase } from '@saga-temporal/barrier/sqlite';
 import { checkLaws, type AppliedEffect, type SagaOutcome, type WorkflowEnd } from './laws';
@@ -433,12 +433,10 @@ function openDatabase(kind: Schedule['barrier']): { db: BarrierDatabase; abort: 
   return { db: sqliteBarrierDatabase(connection), abort: () => connection.exec('ROLLBACK') };
 }
 
-/** The saga id rule of the package: the run id recorded when the run started, which a reset keeps. */
-export const packageSagaIdOf = (run: RunIdentity): string => run.originalExecutionRunId || run.runId;
 
 /** Runs one schedule to its end and checks the laws. */
 export async function runSchedule(schedule: Schedule, options: RunOptions = {}): Promise<ScheduleResult> {
-  const sagaIdOf = options.sagaIdOf ?? packageSagaIdOf;
+  const idOf = options.sagaIdOf ?? sagaIdOf;
   const maxTicks = options.maxTicks ?? 2000;
   const { db, abort } = openDatabase(schedule.barrier);
   const world = new World(schedule, db, abort);
@@ -449,7 +447,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   for (const [index, shape] of schedule.chain.entries()) {
     const original = `run-${runs}`;
     let identity: RunIdentity = { runId: original, firstExecutionRunId: chainFirst, originalExecutionRunId: original };
-    const sagaId = sagaIdOf(identity);
+    const sagaId = idOf(identity);
     const resets = index === 0 ? [...schedule.resets].sort((a, b) => a - b) : [];
     const cancelAt = index === 0 ? schedule.cancelAt : undefined;
     let lastSagaId = sagaId;
@@ -483,7 +481,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
           if (world.nextLate()) world.pending.push({ ...call, deliver: () => call.effect().then(() => undefined, () => undefined) });
         }
         identity = { ...identity, runId: `run-${runs}` };
-        lastSagaId = sagaIdOf(identity);
+        lastSagaId = idOf(identity);
         current = startRun(world, runs++, shape, lastSagaId);
         done = current.finished;
         continue;

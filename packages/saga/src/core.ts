@@ -6,4 +6,5 @@ export { canChangeSagaStatus, canChangeStepStatus, SagaEngine, SagaRepairRefused
 export type { CompensationSpec, EngineConfig, ErrorKind, OptionalResult, SagaFailureDetails, StageScope, StepSpec, TccParticipantSpec, UnwindCause } from './engine';
 export { CompensationStack, unwind, unwindOrder, type UnwindOptions, type UnwindResult } from './compensation-stack';
 export { Ledger, WorkKind, type OutstandingWork } from './ledger';
+export { sagaIdOf, type RunIds } from './saga-identity';
 export * from './types';
