@@ -15,7 +15,7 @@ import { AesGcmPayloadCodec, dataConverterFor, failureConverterPath, KeyRing, ty
 
 const k1: CodecKey = { id: 'k1', key: createHash('sha256').update('saga-temporal codec test key k1').digest() };
 const k2: CodecKey = { id: 'k2', key: randomBytes(32) };
-const historyBytes = readFileSync(resolve(__dirname, 'histories', 'codec', 'contact-k1.binpb'));
+const historyBytes = readFileSync(resolve(__dirname, 'histories', '0.1.0', 'codec', 'contact-k1.binpb'));
 const history = temporal.api.history.v1.History.decode(historyBytes);
 
 let bundle: WorkflowBundleWithSourceMap;

@@ -13,6 +13,8 @@ import { customSearchAttributes } from '../src/shared/search-attributes';
 import { temporalCli, temporalTestServer } from '../tools/temporal-binaries';
 import { dynamicConfigArgs } from '../tools/devserver';
 import { workflowPreloadModules } from '../src/workflow-preload';
+import { currentRelease, historiesRoot, historyOutcome, historyWorkflowType, readManifestOrEmpty, writeManifest } from '../tools/release-histories';
+import { expect } from 'vitest';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -96,16 +98,24 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 }
 
 /**
- * Saves a workflow's history as JSON under `test/histories/<folder>/<name>.json` when
- * `RECORD_HISTORIES=1`, for the replay tests. Histories are committed: they are what running
- * workflows look like, and a code change that cannot replay them would break those workflows.
+ * Saves a workflow's history as JSON under `test/histories/<release>/<folder>/<name>.json` (the release
+ * is the project's version) when `RECORD_HISTORIES=1`, and enters it in the release's manifest with the
+ * running test's title as what it shows (`npm run record-histories` sets the variable). Histories are
+ * committed: they are what running workflows look like, and a code change that cannot replay them
+ * would break those workflows (the release replay gate, test/histories/release-gate.test.ts).
  */
 export async function recordHistory(handle: { fetchHistory(): Promise<History> }, folder: string, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const dir = resolve(__dirname, 'histories', folder);
+  const release = currentRelease();
+  const dir = resolve(historiesRoot, release, folder);
   await mkdir(dir, { recursive: true });
-  const json: unknown = JSON.parse(historyToJSON(await handle.fetchHistory()));
+  const history = await handle.fetchHistory();
+  const json: unknown = JSON.parse(historyToJSON(history));
   await writeFile(resolve(dir, `${name}.json`), `${JSON.stringify(json, scrub, 2)}\n`);
+  const manifest = readManifestOrEmpty(release);
+  const file = `${folder}/${name}.json`;
+  const entry = { file, workflowType: historyWorkflowType(history), outcome: historyOutcome(history), shows: expect.getState().currentTestName ?? name };
+  writeManifest({ ...manifest, histories: [...manifest.histories.filter((h) => h.file !== file), entry] });
 }
 
 // Stack traces and worker identities name the recording machine's paths and host; replay reads neither.
@@ -115,9 +125,9 @@ function scrub(key: string, value: unknown): unknown {
   return value;
 }
 
-/** Every recorded history of `test/histories/<folder>/`, by file name, ready for `Worker.runReplayHistories`. */
+/** Every recorded history of `test/histories/<folder>/` (e.g. `0.1.0/order`), by file name, ready for `Worker.runReplayHistories`. */
 export async function readHistories(folder: string): Promise<{ workflowId: string; history: History }[]> {
-  const dir = resolve(__dirname, 'histories', folder);
+  const dir = resolve(historiesRoot, folder);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
   return Promise.all(
     files.map(async (file) => ({ workflowId: file.slice(0, -'.json'.length), history: historyFromJSON(JSON.parse(await readFile(resolve(dir, file), 'utf8'))) })),

@@ -275,7 +275,7 @@ describe('the prebuilt workflow bundle', () => {
   it('carries the tracing interceptors and still replays every recorded history of the sagas', async () => {
     const code = readFileSync(bundlePath, 'utf8');
     expect(code).toContain('OpenTelemetryInboundInterceptor');
-    const folders = ['order', 'registration', 'patterns/order-pivot'];
+    const folders = ['0.1.0/order', '0.1.0/registration'];
     for (const folder of folders) {
       const histories = await readHistories(folder);
       expect(histories.length, folder).toBeGreaterThan(1);

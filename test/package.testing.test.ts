@@ -10,7 +10,7 @@ import { bundleFor } from './helpers';
 // The engine package's testing entry as a saga author would use it: replay a folder of recorded
 // histories, and start a time-skipping server that is already on disk.
 
-const histories = resolve(__dirname, 'histories', 'saga');
+const histories = resolve(__dirname, 'histories', '0.1.0', 'saga');
 let scratch: string;
 let bundle: WorkflowBundleWithSourceMap;
 

@@ -29,7 +29,7 @@ async function replayError(history: History, name: string): Promise<unknown> {
 
 describe('the strict input rules of the order (patch order-strict-input)', () => {
   it('replays an order of a non-ASCII address started under the looser rules, completed as it ran', async () => {
-    const { history } = (await readHistories('order')).find((h) => h.workflowId === 'completed-non-ascii-address')!;
+    const { history } = (await readHistories('0.1.0/order')).find((h) => h.workflowId === 'completed-non-ascii-address')!;
     const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
     expect(Buffer.from(started.input!.payloads![0]!.data!).toString()).toContain('"email":"josé@example.com"');
     expect(patchMarkers(history, 'order-strict-input')).toBe(0);

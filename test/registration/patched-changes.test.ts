@@ -11,7 +11,7 @@ import { readHistories, workflowBundle } from '../helpers';
 // after, by test/registration/signals.test.ts.
 
 async function recorded(name: string): Promise<History> {
-  const found = (await readHistories('registration')).find((h) => h.workflowId === name);
+  const found = (await readHistories('0.1.0/registration')).find((h) => h.workflowId === name);
   if (!found) throw new Error(`no recorded registration history ${name}`);
   return found.history;
 }
