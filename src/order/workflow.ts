@@ -1,4 +1,4 @@
-import { CancellationScope, patched, setCurrentDetails } from '@temporalio/workflow';
+import { patched, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
 import { orderInputBeforeStrictTextSchema, orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
@@ -6,10 +6,6 @@ import { parseStrictOrEarlier } from '../shared/validation';
 import { alertOperator } from '../operator/workflow';
 import { formatMoney } from '../shared/format';
 import { compensationRetry, mailOptions, stepOptions } from '../shared/policies';
-
-// Orders started before the shipment became the saga's declared pivot kept the confirmation out of
-// the cancellation's reach by hand; they replay so.
-const ORDER_PIVOT_PATCH = 'order-shipment-pivot';
 
 // The input rules were tightened (ASCII-only addresses, NFKC, no invisible characters, no free orders)
 // while orders were running: one started under the looser rules is parsed with them, or its replay
@@ -36,7 +32,6 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
   const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
   const itemCount = items.reduce((n, item) => n + item.quantity, 0);
 
-  const declaredPivot = patched(ORDER_PIVOT_PATCH);
   const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order') });
   return saga.run(async () => {
     setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
@@ -69,17 +64,15 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
       summary: `Ship order ${orderId} to ${input.shippingAddress.country}`,
       run: activity(stepActivities.createShipment, { orderId, address: input.shippingAddress, items }),
       compensate: { name: 'cancelShipment', summary: `Cancel shipment of order ${orderId}`, run: activity(stepActivities.cancelShipment, { orderId }) },
-      ...(declaredPivot ? { pivot: true } : {}),
+      pivot: true,
     });
 
     setCurrentDetails('Sending confirmation');
-    const sendConfirmation = () =>
-      saga.optionalStep({
-        name: 'sendConfirmation',
-        summary: `E-mail confirmation of order ${orderId}`,
-        run: activity(mailActivities.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
-      });
-    const confirmation = await (declaredPivot ? sendConfirmation() : CancellationScope.nonCancellable(sendConfirmation));
+    const confirmation = await saga.optionalStep({
+      name: 'sendConfirmation',
+      summary: `E-mail confirmation of order ${orderId}`,
+      run: activity(mailActivities.sendOrderConfirmation, { orderId, email: input.email, totalCents, currency, itemCount }),
+    });
 
     setCurrentDetails(`Completed: tracking ${shipment.trackingNumber}`);
     return {
