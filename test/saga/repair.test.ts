@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import {
   retryCompensationStepsUpdate,
   retryCompensationUpdate,
@@ -10,7 +9,7 @@ import {
   type SagaFailureDetails,
   type SagaState,
 } from '@saga-temporal/saga';
-import { bundleFor, readHistories, recordHistory, uniqueTaskQueue } from '../helpers';
+import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { untilQuiet } from '../fixtures/repair-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
@@ -196,15 +195,5 @@ describe('a repair request that does not fit', () => {
     expect((await handle.query(sagaStateQuery)).status).toBe('RUNNING');
     expect(acceptedUpdates(await events(handle))).toEqual([]);
     await handle.terminate('test over');
-  });
-});
-
-describe('recorded repair histories', () => {
-  it('replay without a determinism error, every one of them', async () => {
-    const histories = await readHistories('repair');
-    expect(histories.map((h) => h.workflowId)).toEqual(['retry-fails-again-skip-both', 'retry-one-skip-other']);
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await bundleFor('fixtures/saga-workflows.ts') }, histories)) {
-      expect(result.error, `${result.workflowId}: ${String(result.error)}`).toBeUndefined();
-    }
   });
 });
