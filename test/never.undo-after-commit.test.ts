@@ -10,6 +10,7 @@ import { SagaStatusKey } from '../src/shared/search-attributes';
 import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
 import { type registrationSaga } from '../src/registration/workflow';
 import { useSagaTestbed } from './support/testbed';
+import { recordHistory } from './helpers';
 import { sampleOrder } from './support/samples';
 
 // What a saga must never do once it has committed: an order whose shipment exists and a registration
@@ -59,6 +60,7 @@ describe('an order past its commit point', () => {
       expect(state.status).toBe(SagaStatus.COMPLETED);
       expect(state.steps.filter((s) => s.compensation && s.compensation.status !== 'pending')).toEqual([]);
       expect(activityTypes(await handle.fetchHistory())).toEqual(['reserveStock', 'authorizePayment', 'capturePayment', 'createShipment', 'sendOrderConfirmation']);
+      await recordHistory(handle, 'order', 'cancelled-during-confirmation');
 
       const payment = await testbed.services.payments.get(input.orderId);
       expect(payment?.status).toBe('captured');

@@ -5,7 +5,7 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../src/shared/failures';
 import type { orderSaga } from '../../src/order/workflow';
-import { readHistories, workflowBundle } from '../helpers';
+import { readHistories, recordHistory, workflowBundle } from '../helpers';
 import { useSagaTestbed } from '../support/testbed';
 import { sampleOrder } from '../support/samples';
 
@@ -49,5 +49,6 @@ describe('the strict input rules of the order (patch order-strict-input)', () =>
     expect(patchMarkers(history, 'order-strict-input')).toBe(1);
     expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
     expect(await replayError(history, handle.workflowId)).toBeUndefined();
+    await recordHistory(handle, 'order', 'refused-non-ascii-address');
   });
 });

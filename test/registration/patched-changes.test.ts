@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { readHistories, workflowBundle } from '../helpers';
+import { readHistories, recordHistory, uniqueTaskQueue, workflowBundle } from '../helpers';
+import { useSagaTestbed } from '../support/testbed';
+import { sampleRegistration } from '../support/samples';
 
 // Changes to the registration that running registrations could notice, each behind a patch. A history
 // recorded by the code before the change must replay as it ran, or the worker that picks such a
 // registration up fails it with a determinism error; one recorded by today's code carries the patch's
 // marker and replays the new way. The histories before each change were recorded by the registration
 // code of the last commit before it (4703ab6 for the input rules, 359191e for the other two); those
-// after, by test/registration/signals.test.ts.
+// after, by test/registration/signals.test.ts (and the refused start below, by this file).
+
+const testbed = useSagaTestbed();
 
 async function recorded(name: string): Promise<History> {
   const found = (await readHistories('0.1.0/registration')).find((h) => h.workflowId === name);
@@ -76,6 +82,24 @@ describe('the strict input rules (patch registration-strict-input)', () => {
     expect(patchMarkers(history, 'registration-strict-input')).toBe(0);
     expect(history.events!.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
     expect(await replayError('verified-non-ascii-address')).toBeUndefined();
+  });
+
+  it('refuses a non-ASCII address at the start of a registration started by today\'s code, with the marker, before any step, and that history replays', async () => {
+    // Started past the client's own check, as an older client or another language's SDK could.
+    const handle = await testbed.env.client.workflow.start('registrationSaga', {
+      workflowId: uniqueTaskQueue('registration-refused'),
+      taskQueue: testbed.taskQueue,
+      args: [sampleRegistration({ email: 'josé@example.com' })],
+    });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidInput');
+    const history = await handle.fetchHistory();
+    expect(patchMarkers(history, 'registration-strict-input')).toBe(1);
+    expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+    const replayed = await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId).then(() => 'replayed', (e: unknown) => String(e));
+    expect(replayed).toBe('replayed');
+    await recordHistory(handle, 'registration', 'refused-non-ascii-address');
   });
 
   it('records no marker for an input today\'s rules accept: only an input they refuse asks the patch', async () => {

@@ -124,6 +124,8 @@ describe('a trip reset to its first workflow task while its children wait for it
       expect(undone(handle, kind)).toEqual([]);
     }
     await recordHistory(rerun, 'patterns/child', 'trip-reset-attached-committed');
+    // The flight's own history: attached by the new run of its parent, then committed.
+    await recordHistory(child(handle, 'flight'), 'patterns/child', 'flight-attached-committed');
   }, 60_000);
 
   it('tells both attached children to compensate when a later step of the new run fails, and ends compensated', async () => {

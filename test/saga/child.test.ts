@@ -48,6 +48,8 @@ describe('a trip with child sagas', () => {
       expect(undone(handle, kind)).toEqual([]);
     }
     await recordHistory(handle, 'patterns/child', 'trip-committed-held');
+    // The flight's own history: a child that held, committed and reported its end to the trip.
+    await recordHistory(child(handle, 'flight'), 'patterns/child', 'flight-committed');
   });
 
   it('receives a failing child as a typed failure and compensates the child that completed', async () => {
