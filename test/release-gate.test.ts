@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { workflowPreloadModules } from '../src/workflow-preload';
+import { tracingWorkerOptions } from '../src/tracing';
 import { loadBundle, readManifest, recordedReleases } from '../tools/release-histories';
 import { bundleFor, readHistories, workflowBundle } from './helpers';
 import { formatGateFailures, runReleaseGate } from './support/release-gate';
@@ -92,7 +93,7 @@ describe('an order history holding the pivot patch marker, on code that no longe
     expect(versionUpserts).toHaveLength(1);
     const today = await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'completed').then(() => 'replayed', (err: unknown) => String(err));
     expect(today).toContain('Non-deprecated patch marker encountered for change order-shipment-pivot');
-    const own = await Worker.runReplayHistory({ workflowBundle: loadBundle('0.1.0') }, history, 'completed').then(() => 'replayed', (err: unknown) => String(err));
+    const own = await Worker.runReplayHistory({ workflowBundle: loadBundle('0.1.0'), ...tracingWorkerOptions(undefined, { prebuiltBundle: true }) }, history, 'completed').then(() => 'replayed', (err: unknown) => String(err));
     expect(own).toBe('replayed');
   });
 });

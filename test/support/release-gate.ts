@@ -19,6 +19,7 @@ import {
   workflowSources,
   type ReleaseManifest,
 } from '../../tools/release-histories';
+import { tracingWorkerOptions } from '../../src/tracing';
 
 /** A history the gate could not replay (or a manifest it refuses), by its path under the histories folder. */
 export interface GateFailure {
@@ -106,8 +107,9 @@ export async function runReleaseGate({ todaysBundle, root = historiesRoot, pinne
   for (const [key, histories] of groups) {
     const [kind, what] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     const against = kind === 'today' ? 'today' : what;
-    const workflowBundle = kind === 'today' ? await todaysBundle(what) : loadBundle(what, root);
-    for await (const result of Worker.runReplayHistories({ workflowBundle }, histories.map((h) => ({ workflowId: h.workflowId, history: h.events })))) {
+    // A stored bundle is the production one: its tracing interceptors need the worker's exporter sink.
+    const options = kind === 'today' ? { workflowBundle: await todaysBundle(what) } : { workflowBundle: loadBundle(what, root), ...tracingWorkerOptions(undefined, { prebuiltBundle: true }) };
+    for await (const result of Worker.runReplayHistories(options, histories.map((h) => ({ workflowId: h.workflowId, history: h.events })))) {
       if (result.error) failures.push({ history: result.workflowId, against, error: result.error instanceof Error ? result.error.message : String(result.error) });
       else replayed.set(result.workflowId, against);
     }
