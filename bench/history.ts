@@ -15,8 +15,8 @@ export interface HistoryStats {
   eventTypes: Record<string, number>;
   /**
    * Events a `patched()` call writes: its marker and the `TemporalChangeVersion` search attribute the
-   * SDK upserts with it. A cost of evolving a workflow (the order's `order-shipment-pivot`), not of the
-   * saga layer; it goes when the patch is deprecated and removed.
+   * SDK upserts with it. A cost of evolving a workflow, not of the saga layer; it goes when the patch
+   * is removed (the order's `order-shipment-pivot` left new orders in 0.2.0: none today).
    */
   patchEvents: number;
   /** Upserts that write the `SagaStatus` search attribute. */

@@ -37,7 +37,7 @@ function order(country = 'GB'): OrderInput {
 
 async function upsertsOf(workflowId: string): Promise<number> {
   const history = await testbed.env.client.workflow.getHandle(workflowId).fetchHistory();
-  // Only the saga's own: the order's pivot patch upserts the SDK's TemporalChangeVersion besides.
+  // Only the saga's own: an order with a patch marker also upserts the SDK's TemporalChangeVersion.
   return (history.events ?? []).filter(
     (e) => e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES && SagaStatusKey.name in (e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
   ).length;
