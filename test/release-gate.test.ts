@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { workflowPreloadModules } from '../src/workflow-preload';
 import { tracingWorkerOptions } from '../src/tracing';
-import { loadBundle, readManifest, recordedReleases } from '../tools/release-histories';
+import { historiesRoot, loadBundle, readManifest, recordedReleases } from '../tools/release-histories';
 import { bundleFor, readHistories, workflowBundle } from './helpers';
 import { formatGateFailures, runReleaseGate } from './support/release-gate';
 
@@ -72,6 +72,19 @@ describe('the release replay gate', () => {
     writeFileSync(join(root, '0.1.0', 'manifest.json'), JSON.stringify(manifest));
     const { failures } = await runReleaseGate({ todaysBundle, root });
     expect(failures.map((f) => [f.history, f.error.slice(0, 60)])).toEqual([['0.1.0/manifest.json', 'registrationSaga is declared changed without a patch, but it']]);
+  });
+
+  it('names each history of a pinned type changed later when its release stored no bundle to replay it on', async () => {
+    const root = join(scratch, 'no-bundle');
+    mkdirSync(join(root, '0.1.0', 'order'), { recursive: true });
+    mkdirSync(join(root, '0.2.0'), { recursive: true });
+    copyFileSync(join(historiesRoot, '0.1.0', 'order', 'completed.json'), join(root, '0.1.0', 'order', 'completed.json'));
+    const entry = { file: 'order/completed.json', workflowType: 'orderSaga', outcome: 'COMPLETED', shows: 'a completed order' };
+    writeFileSync(join(root, '0.1.0', 'manifest.json'), JSON.stringify({ release: '0.1.0', changedWithoutPatch: [], histories: [entry] }));
+    const declared = { workflowType: 'orderSaga', change: 'a step moved', earlierRunsStayOn: 'pinned' };
+    writeFileSync(join(root, '0.2.0', 'manifest.json'), JSON.stringify({ release: '0.2.0', changedWithoutPatch: [declared], histories: [] }));
+    const { failures } = await runReleaseGate({ todaysBundle, root });
+    expect(failures.map((f) => [f.history, f.against, f.error])).toEqual([['0.1.0/order/completed.json', '0.1.0', 'no code to replay it on: release 0.1.0 stores no workflow bundle (0.1.0/manifest.json names none)']]);
   });
 
   it('names a history on disk that its release manifest does not list', async () => {

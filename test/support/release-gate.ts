@@ -107,8 +107,14 @@ export async function runReleaseGate({ todaysBundle, root = historiesRoot, pinne
   for (const [key, histories] of groups) {
     const [kind, what] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     const against = kind === 'today' ? 'today' : what;
-    // A stored bundle is the production one: its tracing interceptors need the worker's exporter sink.
-    const options = kind === 'today' ? { workflowBundle: await todaysBundle(what) } : { workflowBundle: loadBundle(what, root), ...tracingWorkerOptions(undefined, { prebuiltBundle: true }) };
+    let options: Parameters<typeof Worker.runReplayHistories>[0];
+    try {
+      // A stored bundle is the production one: its tracing interceptors need the worker's exporter sink.
+      options = kind === 'today' ? { workflowBundle: await todaysBundle(what) } : { workflowBundle: loadBundle(what, root), ...tracingWorkerOptions(undefined, { prebuiltBundle: true }) };
+    } catch (err) {
+      for (const h of histories) failures.push({ history: h.history, against, error: `no code to replay it on: ${err instanceof Error ? err.message : String(err)}` });
+      continue;
+    }
     for await (const result of Worker.runReplayHistories(options, histories.map((h) => ({ workflowId: h.workflowId, history: h.events })))) {
       if (result.error) failures.push({ history: result.workflowId, against, error: result.error instanceof Error ? result.error.message : String(result.error) });
       else replayed.set(result.workflowId, against);
