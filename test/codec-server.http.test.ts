@@ -3,13 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { AesGcmPayloadCodec, KEY_ID_METADATA } from '../src/codec';
+import { AesGcmPayloadCodec } from '../src/codec';
 import { isBase64 } from '../src/codec/payloads-json';
 import { createCodecServer, type CodecServer, type CodecServerLogger } from '../src/codec/server';
 import { signInGuard } from '../src/codec/server-auth';
 import { loadCodecServerConfig } from '../src/codec/server-config';
 import { newToken, tokenWeakness } from '../src/codec/token-strength';
 import { ConfigError } from '../src/config';
+
+// The payload's wire format, written out rather than imported: stored histories carry these names,
+// so changing one is a breaking change the test must notice.
+const KEY_ID_METADATA = 'encryption-key-id';
 
 // Tokens as an operator makes them: random, never typed.
 const TOKEN = randomBytes(32).toString('base64url');

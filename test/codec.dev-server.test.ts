@@ -10,7 +10,7 @@ import { ApplicationFailure, defaultPayloadConverter, type DataConverter, type P
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, ReplayError, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { dataConverterFor, ENCRYPTED_ENCODING, failureConverterPath, KEY_ID_METADATA, KeyRing, type CodecKey } from '../src/codec';
+import { dataConverterFor, failureConverterPath, KeyRing, type CodecKey } from '../src/codec';
 import { createCodecServer, type CodecServer } from '../src/codec/server';
 import { loadWorkerConfig } from '../src/config';
 import { startOrder } from '../src/order/start';
@@ -20,6 +20,11 @@ import { createSagaWorker } from '../src/worker';
 import { verificationStateQuery, verifyEmailUpdate } from '../src/registration/contract';
 import { createDevServerEnv, uniqueTaskQueue } from './helpers';
 import { contactWorkflow, noteSignal, refuseContactWorkflow, renameUpdate, stageQuery, type Contact, type ContactActivities } from './fixtures/codec-workflows';
+
+// The payload's wire format, written out rather than imported: stored histories carry these names,
+// so changing one is a breaking change the test must notice.
+const ENCRYPTED_ENCODING = 'binary/encrypted';
+const KEY_ID_METADATA = 'encryption-key-id';
 
 // End to end on a real server: with the codec on, the history the server stores (read raw, below
 // every SDK decoding) holds no address, name or token in clear text; the same run without the codec

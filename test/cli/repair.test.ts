@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { sagaStateQuery } from '@saga-temporal/saga';
 import { runCli } from '../../src/cli';
-import { STUCK_SAGAS_FILTER } from '../../src/cli/commands/operate';
 import { uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { untilQuiet } from '../fixtures/repair-harness';
@@ -52,6 +51,9 @@ async function waitForOperator(handle: WorkflowHandle, alerts: number): Promise<
 
 const failedSteps = async (handle: WorkflowHandle) => (await handle.query(sagaStateQuery)).compensationFailures.map((f) => f.step);
 const historyLength = async (handle: WorkflowHandle) => (await handle.fetchHistory()).events?.length ?? 0;
+
+// The stuck-saga filter of the bulk commands, written out: a saga waiting for an operator, still running.
+const STUCK_SAGAS_FILTER = "SagaStatus = 'COMPENSATION_FAILED' AND ExecutionStatus = 'Running'";
 
 /** How many sagas the bulk command's query finds, as the visibility store sees them now. */
 async function visible(query: string): Promise<number> {
