@@ -25,6 +25,7 @@ export default defineConfig({
       'test/services/*.test.ts',
       'test/activities/idempotency-keys.test.ts',
       'test/limits.input-bounds.test.ts',
+      'test/validation/*.test.ts',
       'test/cli/connection-flags.test.ts',
       'test/config/*.test.ts',
       'test/codec.config.test.ts',
