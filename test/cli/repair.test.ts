@@ -310,6 +310,43 @@ describe('retry-compensation --query', () => {
     for (const h of [stuckSaga, running]) await h.terminate('test over');
   });
 
+  it('leaves out, by its filter alone, a completed saga, a running one and a stuck one that was terminated: their histories stay as they were', async () => {
+    const tag = `order-bulk-filter-${randomUUID()}`;
+    const live = await stuck(`${tag}-stuck`, ['a']);
+    // Terminated while waiting: its SagaStatus stays COMPENSATION_FAILED, only the execution status says it is closed.
+    const closed = await stuck(`${tag}-closed`, ['a']);
+    await closed.terminate('closed while waiting for an operator');
+    const done = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-done`, args: [{ stages: [{ name: 'a' }], alert: 'ok' }] });
+    await done.result();
+    const running = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-running`, args: [{ stages: [{ name: 'a', mode: 'block' }], alert: 'ok' }] });
+    await waitUntil(async () => recording.logOf(running.workflowId).length > 0, 20_000);
+    const everyone = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => {
+      let closedSeen = false;
+      let n = 0;
+      for await (const w of testbed.env.client.workflow.list({ query: everyone })) {
+        n += 1;
+        if (w.workflowId === closed.workflowId) closedSeen = w.status.name === 'TERMINATED';
+      }
+      return n === 4 && closedSeen;
+    }, 20_000);
+    const others = [closed, done, running];
+    const lengths = await Promise.all(others.map(historyLength));
+
+    const dry = await cli('retry-compensation', '--query', everyone, '--dry-run', '--json');
+    expect(dry.code, dry.err).toBe(0);
+    expect((JSON.parse(dry.out) as { sagas: { workflowId: string }[] }).sagas.map((x) => x.workflowId)).toEqual([live.workflowId]);
+
+    recording.repair(live.workflowId, 'a');
+    const retried = await cli('retry-compensation', '--query', everyone, '--json');
+    expect(retried.code, retried.err).toBe(0);
+    expect((JSON.parse(retried.out) as { sagas: { workflowId: string; outcome: string }[] }).sagas).toEqual([expect.objectContaining({ workflowId: live.workflowId, outcome: 'accepted' })]);
+    await waitUntil(async () => (await live.query(sagaStateQuery)).status === 'COMPENSATED', 20_000);
+    expect(await Promise.all(others.map(historyLength))).toEqual(lengths);
+    expect(recording.logOf(closed.workflowId)).not.toContain('undo:a');
+    await running.terminate('test over');
+  });
+
   it('takes at most --limit sagas and says that more match', async () => {
     const tag = `order-bulk-limit-${randomUUID()}`;
     const handles = [await stuck(`${tag}-1`, ['a']), await stuck(`${tag}-2`, ['a'])];
