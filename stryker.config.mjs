@@ -2,7 +2,8 @@
 // stack, the barrier, payments and stock, the saga wrapper and child sagas, the workflows, validation,
 // the users and mail services, the codec and its server, and the CLI's operate commands. Incremental:
 // the results of the last run are committed (test/mutation/incremental.json), and a run tests again
-// only the mutants whose code or covering tests changed since. `npm run mutation`; CI runs it too.
+// only the mutants whose code or covering tests changed since. `npm run mutation`; CI runs
+// `npm run mutation:ci` (scripts/mutation-ci.mjs) over the files whose results are committed.
 // Scores and every surviving mutant are explained in docs/reliability.md.
 
 import { areas } from './scripts/mutation-areas.mjs';
