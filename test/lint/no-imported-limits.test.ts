@@ -34,8 +34,8 @@ describe('the rule against tests importing the limits they check', () => {
     expect(await flagged('test/saga/identity.test.ts', byPath)).toEqual([refusal('SAGA_ID_FIELD')]);
     const byName = `import { DEFAULT_SAGA_STATUS_ATTRIBUTE } from '@saga-temporal/saga';\nexport const a = DEFAULT_SAGA_STATUS_ATTRIBUTE;\n`;
     expect(await flagged('packages/saga/test/saga-identity.test.ts', byName)).toEqual([refusal('DEFAULT_SAGA_STATUS_ATTRIBUTE')]);
-    const namespace = `import * as contract from '../src/registration/contract';\nexport const n = contract.MAX_MESSAGES + 1;\n`;
-    expect(await flagged('test/limits.input-bounds.test.ts', namespace)).toEqual([refusal('MAX_MESSAGES')]);
+    const namespace = `import * as contract from '../../src/registration/contract';\nexport const n = contract.MAX_MESSAGES + 1;\n`;
+    expect(await flagged('test/limits/input-bounds.test.ts', namespace)).toEqual([refusal('MAX_MESSAGES')]);
   });
 
   it('passes an allowed name, functions and classes, and constants of test helpers', async () => {

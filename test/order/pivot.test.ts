@@ -10,7 +10,7 @@ import { recordHistory, startSagaTestbed, type SagaTestbed } from '../helpers';
 
 // The order saga's declared pivot: the shipment. Once it exists the order recovers forward: the
 // confirmation e-mail is marked so in the saga state and in the Web UI, and a cancellation while it
-// is sent undoes nothing (pinned in never.undo-after-commit.test.ts). Histories recorded here replay
+// is sent undoes nothing (pinned in never/undo-after-commit.test.ts). Histories recorded here replay
 // in test/saga/patterns-replay.test.ts; those recorded before the pivot replay through the patch.
 
 let testbed: SagaTestbed;
