@@ -4,6 +4,7 @@
 // workflows: each saga's workflow and contract, `src/shared/`, the bundle entry and the engine.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+import testsPlugin from './scripts/lint/no-imported-limits.mjs';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
@@ -60,6 +61,24 @@ export default tseslint.config(
         { name: 'process', message: 'No process access inside workflow code.' },
         { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow: timers must be durable.' },
         { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow: timers must be durable.' },
+      ],
+    },
+  },
+  // A test writes the limits and defaults it checks, at their production values: it never imports them
+  // (scripts/lint/no-imported-limits.mjs). The few upper-case exports that promise no number are allowed,
+  // each with the reason.
+  {
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts'],
+    plugins: { tests: testsPlugin },
+    rules: {
+      'tests/no-imported-limits': [
+        'error',
+        {
+          allow: {
+            DEVELOPMENT_ID_SECRET: 'a public placeholder secret, not a limit: tests check that development uses it and production refuses it, whatever its text',
+            CONNECTION_FLAGS: 'the table of flag and variable names the client reads: the compose test uses it to list what the sources read, it checks no value of it',
+          },
+        },
       ],
     },
   },

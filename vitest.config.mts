@@ -11,6 +11,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    // The default output, then the ten slowest files (scripts/vitest/slowest-files.ts).
+    reporters: ['default', './scripts/vitest/slowest-files.ts'],
   },
 });

@@ -2,9 +2,12 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import base from './vitest.config.mts';
 
-// The test files that cover the files `npm run mutation` mutates (see stryker.config.mjs): the engine's
-// and the compensation stack's pure unit tests and the services' tests on SQLite. Tests that need a
-// Temporal server bundle workflow code into its sandbox, where the mutants' instrumentation cannot run.
+// The test files that cover the files `npm run mutation` mutates (see scripts/mutation-areas.mjs) and
+// run without a Temporal worker: the engine's and the compensation stack's unit tests, the services'
+// tests on SQLite, validation, the codec and its server. Stryker's vitest runner runs them in worker
+// threads, where Temporal's native worker misbehaves, and tests that run a workflow bundle its code
+// into the workflow sandbox, out of reach of the switch that turns a mutant on: the workflow-side areas
+// (workflows, saga wrapper) are judged here only through the code the test process loads itself.
 // Spread, not `mergeConfig`: merging would append this list to the base one instead of replacing it.
 // The services load the barrier package from its compiled `dist`, which Stryker does not mutate: the
 // alias points them at the sources it does.
@@ -17,11 +20,18 @@ export default defineConfig({
       'packages/saga/test/engine.test.ts',
       'packages/saga/test/unwind-order.test.ts',
       'packages/saga/test/engine.state-records.test.ts',
-      'test/barrier.ordering.test.ts',
+      'test/barrier/ordering.test.ts',
       'test/services/business-outcomes.test.ts',
       'test/services/idempotent-steps.test.ts',
       'test/services/fault-injection.test.ts',
       'test/services/stock-limits.test.ts',
+      'test/services/users.verification-limits.test.ts',
+      'test/services/mailbox-of.test.ts',
+      'test/validation/*.test.ts',
+      'test/limits/input-bounds.test.ts',
+      'test/codec/payload-codec.test.ts',
+      'test/codec/config.test.ts',
+      'test/codec/server-http.test.ts',
     ],
   },
 });

@@ -1,4 +1,4 @@
-// `npm run chaos`: the chaos invariant run of `test/chaos.invariants.test.ts` at a larger scale and for
+// `npm run chaos`: the chaos invariant run of `test/chaos/invariants.test.ts` at a larger scale and for
 // as long as asked. It starts its own in-memory dev server (its Web UI shows the run), runs rounds of
 // seeded order and registration sagas, and trips (a parent saga with two child sagas, each with a
 // try-confirm-cancel stage), against workers whose services fail, stall and lose replies, and after

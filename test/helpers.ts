@@ -102,7 +102,7 @@ export function uniqueTaskQueue(prefix = 'test'): string {
  * is the project's version) when `RECORD_HISTORIES=1`, and enters it in the release's manifest with the
  * running test's title as what it shows (`npm run record-histories` sets the variable). Histories are
  * committed: they are what running workflows look like, and a code change that cannot replay them
- * would break those workflows (the release replay gate, test/release-gate.test.ts).
+ * would break those workflows (the release replay gate, test/release/gate.test.ts).
  */
 export async function recordHistory(handle: { fetchHistory(): Promise<History> }, folder: string, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;

@@ -7,7 +7,7 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import { runCli } from '../../src/cli';
-import { dataConverterFor, ENCRYPTED_ENCODING, failureConverterPath, KeyRing } from '../../src/codec';
+import { dataConverterFor, failureConverterPath, KeyRing } from '../../src/codec';
 import { createCodecServer, type CodecServer } from '../../src/codec/server';
 import { loadWorkerConfig } from '../../src/config';
 import { orderWorkflowId } from '../../src/order/start';
@@ -17,6 +17,10 @@ import { workflowPreloadModules } from '../../src/workflow-preload';
 import { freePort } from '../../scripts/lib/ports';
 import { createDevServerEnv, uniqueTaskQueue } from '../helpers';
 import { uniqueId } from '../support/samples';
+
+// The payload's wire format, written out rather than imported: stored histories carry these names,
+// so changing one is a breaking change the test must notice.
+const ENCRYPTED_ENCODING = 'binary/encrypted';
 
 // An operator's client with no keys: it encodes and decodes through the codec server
 // (`--codec-endpoint`, `--codec-auth-file`), while the worker encrypts with the keys and the server

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { sagaStateQuery } from '@saga-temporal/saga';
 import { runCli } from '../../src/cli';
-import { STUCK_SAGAS_FILTER } from '../../src/cli/commands/operate';
 import { uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { untilQuiet } from '../fixtures/repair-harness';
@@ -52,6 +51,9 @@ async function waitForOperator(handle: WorkflowHandle, alerts: number): Promise<
 
 const failedSteps = async (handle: WorkflowHandle) => (await handle.query(sagaStateQuery)).compensationFailures.map((f) => f.step);
 const historyLength = async (handle: WorkflowHandle) => (await handle.fetchHistory()).events?.length ?? 0;
+
+// The stuck-saga filter of the bulk commands, written out: a saga waiting for an operator, still running.
+const STUCK_SAGAS_FILTER = "SagaStatus = 'COMPENSATION_FAILED' AND ExecutionStatus = 'Running'";
 
 /** How many sagas the bulk command's query finds, as the visibility store sees them now. */
 async function visible(query: string): Promise<number> {
@@ -306,6 +308,43 @@ describe('retry-compensation --query', () => {
     expect(await historyLength(done)).toBe(lengths[1]);
     expect(await historyLength(running)).toBe(lengths[2]);
     for (const h of [stuckSaga, running]) await h.terminate('test over');
+  });
+
+  it('leaves out, by its filter alone, a completed saga, a running one and a stuck one that was terminated: their histories stay as they were', async () => {
+    const tag = `order-bulk-filter-${randomUUID()}`;
+    const live = await stuck(`${tag}-stuck`, ['a']);
+    // Terminated while waiting: its SagaStatus stays COMPENSATION_FAILED, only the execution status says it is closed.
+    const closed = await stuck(`${tag}-closed`, ['a']);
+    await closed.terminate('closed while waiting for an operator');
+    const done = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-done`, args: [{ stages: [{ name: 'a' }], alert: 'ok' }] });
+    await done.result();
+    const running = await testbed.env.client.workflow.start(scriptedSaga, { taskQueue, workflowId: `${tag}-running`, args: [{ stages: [{ name: 'a', mode: 'block' }], alert: 'ok' }] });
+    await waitUntil(async () => recording.logOf(running.workflowId).length > 0, 20_000);
+    const everyone = `WorkflowId STARTS_WITH '${tag}'`;
+    await waitUntil(async () => {
+      let closedSeen = false;
+      let n = 0;
+      for await (const w of testbed.env.client.workflow.list({ query: everyone })) {
+        n += 1;
+        if (w.workflowId === closed.workflowId) closedSeen = w.status.name === 'TERMINATED';
+      }
+      return n === 4 && closedSeen;
+    }, 20_000);
+    const others = [closed, done, running];
+    const lengths = await Promise.all(others.map(historyLength));
+
+    const dry = await cli('retry-compensation', '--query', everyone, '--dry-run', '--json');
+    expect(dry.code, dry.err).toBe(0);
+    expect((JSON.parse(dry.out) as { sagas: { workflowId: string }[] }).sagas.map((x) => x.workflowId)).toEqual([live.workflowId]);
+
+    recording.repair(live.workflowId, 'a');
+    const retried = await cli('retry-compensation', '--query', everyone, '--json');
+    expect(retried.code, retried.err).toBe(0);
+    expect((JSON.parse(retried.out) as { sagas: { workflowId: string; outcome: string }[] }).sagas).toEqual([expect.objectContaining({ workflowId: live.workflowId, outcome: 'accepted' })]);
+    await waitUntil(async () => (await live.query(sagaStateQuery)).status === 'COMPENSATED', 20_000);
+    expect(await Promise.all(others.map(historyLength))).toEqual(lengths);
+    expect(recording.logOf(closed.workflowId)).not.toContain('undo:a');
+    await running.terminate('test over');
   });
 
   it('takes at most --limit sagas and says that more match', async () => {

@@ -10,8 +10,8 @@ import { recordHistory, startSagaTestbed, type SagaTestbed } from '../helpers';
 
 // The order saga's declared pivot: the shipment. Once it exists the order recovers forward: the
 // confirmation e-mail is marked so in the saga state and in the Web UI, and a cancellation while it
-// is sent undoes nothing (pinned in never.undo-after-commit.test.ts). Histories recorded here are
-// replayed by the release replay gate (test/release-gate.test.ts).
+// is sent undoes nothing (pinned in never/undo-after-commit.test.ts). Histories recorded here are
+// replayed by the release replay gate (test/release/gate.test.ts).
 
 let testbed: SagaTestbed;
 let services: Services;

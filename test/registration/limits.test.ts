@@ -123,6 +123,26 @@ describe('registration e-mails per mailbox', () => {
 });
 
 describe('the verification deadline', () => {
+  // The documented default, left unset: 24 hours.
+  it('left unset, accepts the code 24 hours less one second after the start', async () => {
+    const { handle, email, userId } = await waitingRegistration();
+    await testbed.env.sleep(24 * 3_600_000 - 1_000);
+    expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: await latestCode(email) }] })).toMatchObject({ outcome: 'verified' });
+    expect((await handle.result()).status).toBe('ACTIVE');
+    expect((await testbed.services.users.get(userId))?.status).toBe('active');
+  });
+
+  it('left unset, undoes the registration 24 hours and one second after the start', async () => {
+    const { handle, email, userId } = await waitingRegistration();
+    const code = await latestCode(email);
+    await testbed.env.sleep(24 * 3_600_000 + 1_000);
+    await expect.poll(async () => (await handle.query(verificationStateQuery)).phase, { timeout: 20_000, interval: 25 }).not.toBe('waiting');
+    const late = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(Error);
+    expect(await failureType(handle)).toBe(FailureType.VerificationExpired);
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+  });
+
   it('accepts the code one second before the deadline', async () => {
     const { handle, email, userId } = await waitingRegistration('1 minute');
     await testbed.env.sleep('59 seconds');

@@ -102,6 +102,32 @@ describe('codes that arrive after a cancellation', () => {
   });
 });
 
+describe('codes that arrive after the deadline', () => {
+  it('are refused while the saga unwinds: no code check reaches the users service, and the saga ends expired', async () => {
+    seq += 1;
+    const userId = `u-sig-late-${seq}-${Date.now().toString(36)}`;
+    const email = `signals-late${seq}.${Date.now().toString(36)}@example.com`;
+    control.errorMailStarted = false;
+    errorMailGate = new Promise((resolve) => (control.releaseErrorMail = resolve));
+    const handle = await startRegistration(testbed.env.client, { userId, email, name: 'Grace Hopper', verificationTimeout: '3s' }, { taskQueue: testbed.taskQueue });
+    await waitUntil(async () => (await testbed.services.mail.latestVerificationCode(email)) !== undefined);
+    const code = (await testbed.services.mail.latestVerificationCode(email))!;
+    // The deadline passed: the saga stopped waiting and holds in its error e-mail while it unwinds.
+    await waitUntil(() => control.errorMailStarted, 30_000);
+    const checksBefore = control.checkCalls;
+    await handle.signal(verifyEmailSignal, { code });
+    await expect(handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await handle.signal(verifyEmailSignal, { code });
+    control.releaseErrorMail();
+
+    const err = await outcome(handle);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.VerificationExpired);
+    expect(control.checkCalls).toBe(checksBefore);
+    expect((await testbed.services.users.get(userId))?.status).toBe('deleted');
+  });
+});
+
 describe('a code check under way when the registration is cancelled', () => {
   it('is not cancelled but finishes; the update is answered closed and the registration unwinds to CANCELLED', async () => {
     const { handle, userId } = await start();

@@ -1,0 +1,121 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeClusterPortBlock } from '../../tools/cluster';
+
+// `npm run cluster` as a person runs it: a child process printing its addresses, a client order run
+// against it, Ctrl-C, and a second start on the same folder that still knows the order.
+
+const root = resolve(__dirname, '..', '..');
+let dataDir: string;
+let frontendPort: number;
+const children: ChildProcess[] = [];
+
+
+function launch(): { output: () => string; exited: Promise<number | null>; waitFor: (text: string, ms: number) => Promise<void>; child: ChildProcess } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'cluster.ts'), '--data-dir', dataDir, '--port', String(frontendPort), '--ui-port', String(frontendPort + 91)], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return {
+    child,
+    output: () => out,
+    exited,
+    async waitFor(text, ms) {
+      const deadline = Date.now() + ms;
+      while (!out.includes(text)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`"${text}" never appeared. Output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+  };
+}
+
+/** The command line of a live process, or undefined when it is gone (an exited process not yet reaped counts as gone). */
+function running(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return undefined;
+    return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function client(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env = Object.fromEntries(
+    [...readFileSync(join(dataDir, 'cluster.env'), 'utf8').matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1] as string, m[2] as string]),
+  );
+  return spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'client.ts'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+beforeAll(async () => {
+  const install = spawnSync(process.execPath, [join(root, 'scripts', 'install-temporal.mjs'), '--quiet', '--cluster'], { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
+  if (install.status !== 0) throw new Error(`the cluster's binaries could not be installed: ${install.stderr.trim()}`);
+  dataDir = mkdtempSync(join(tmpdir(), 'saga-cluster-cli-'));
+  chmodSync(dataDir, 0o755);
+  frontendPort = await freeClusterPortBlock();
+}, 40 * 60_000);
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
+  await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((done) => child.once('exit', done)) : undefined)));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}, 120_000);
+
+describe('npm run cluster', () => {
+  it('prints every address, runs a client order with its compensations, and Ctrl-C stops everything it started and nothing else', async () => {
+    const bystander = spawn('sleep', ['600']);
+    const run = launch();
+    await run.waitFor('Ctrl-C stops everything started here.', 180_000);
+    const out = run.output();
+    expect(out).toContain(`Temporal frontend   127.0.0.1:${frontendPort} (namespace default, 8 history shards)`);
+    expect(out).toContain(`Web UI              http://localhost:${frontendPort + 91}/namespaces/default/workflows`);
+    expect(out).toContain(`PostgreSQL          127.0.0.1:${frontendPort + 90}`);
+    expect(out).toContain('(payload encryption on)');
+    expect(out).toContain('Registered namespace default');
+    const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+    // history-1, history-2, matching, frontend, the internal worker, the Web UI and the saga worker.
+    expect(new Set(pids).size).toBe(7);
+    const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+    const order = client(['order', '--order-id', 'launcher-1', '--email', 'ada@example.com', '--item', 'sku-widget:1:1999', '--token', 'tok_visa', '--name', 'Crew', '--street', 'McMurdo Station', '--city', 'Ross Island', '--postal-code', '96599', '--country', 'AQ', '--wait']);
+    expect(order.stdout, order.stderr).toContain('COMPENSATED: createShipment failed');
+    // Compensations of steps that ran in parallel may finish in either order.
+    const undone = /undone: (.*)/.exec(order.stdout)?.[1]?.split(', ') ?? [];
+    expect(undone.sort()).toEqual(['cancelShipment', 'refundPayment', 'releaseStock', 'voidPayment']);
+    expect(order.stdout).toContain(`Web UI: http://localhost:${frontendPort + 91}/namespaces/default/workflows/order-launcher-1`);
+    // The Web UI serves the order's history with its compensations.
+    const history = (await (await fetch(`http://127.0.0.1:${frontendPort + 91}/api/v1/namespaces/default/workflows/order-launcher-1/history?maximumPageSize=200`)).json()) as {
+      history: { events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[] };
+    };
+    const activities = history.history.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+    expect(activities).toEqual(expect.arrayContaining(['createShipment', 'cancelShipment', 'refundPayment', 'voidPayment', 'releaseStock']));
+
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('Stopped.');
+    expect([...pids, postmaster].flatMap((pid) => running(pid) ?? [])).toEqual([]);
+    expect(running(bystander.pid as number)).toContain('sleep 600');
+    bystander.kill();
+  }, 400_000);
+
+  it('starts again on the same folder with its state: the namespace, the attribute and the order are still there', async () => {
+    const run = launch();
+    await run.waitFor('Ctrl-C stops everything started here.', 180_000);
+    expect(run.output()).not.toContain('Registered namespace');
+    expect(run.output()).not.toContain('Registered search attribute');
+    const status = client(['status', 'order-launcher-1', '--json']);
+    expect(status.status, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ workflowId: 'order-launcher-1', workflowStatus: 'FAILED', sagaStatus: 'COMPENSATED' });
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  }, 300_000);
+});
