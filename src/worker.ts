@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
+import { createReconcilerActivities } from './reconciler/activities';
+import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
 import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
 import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
@@ -72,7 +75,11 @@ export async function createSagaWorker(opts: {
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     identity: workerIdentity({ database: databaseFingerprint(config.databaseUrl), encrypted: opts.encrypted ?? false }),
-    activities: createActivities(services),
+    activities: {
+      ...createActivities(services),
+      // The reconciler reads closed sagas' histories with the worker's own data converter.
+      ...createReconcilerActivities({ client: new Client({ connection, namespace: config.namespace, ...(opts.overrides?.dataConverter ? { dataConverter: opts.overrides.dataConverter } : {}) }), ...services }),
+    },
     ...(await workflowSource(config)),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
@@ -161,6 +168,8 @@ export async function main(): Promise<void> {
       traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
+    const created = await ensureReconcilerSchedule(new Client({ connection, namespace: config.namespace }), config.taskQueue);
+    logger.info(created ? 'Reconciler schedule created' : 'Reconciler schedule present', { scheduleId: reconcilerScheduleId(config.taskQueue) });
     await worker.run();
     logger.info('Worker stopped');
   } finally {
