@@ -11,7 +11,7 @@ import { sampleOrder, sampleRegistration } from '../support/samples';
 // that records what it was asked to start.
 
 function recordingClient() {
-  const start = vi.fn(async () => ({}));
+  const start = vi.fn(async (_type: string, _options: object) => ({}));
   return { client: { workflow: { start } } as unknown as Client, start };
 }
 
