@@ -9,7 +9,7 @@ import { sagaIdOf } from '@saga-temporal/saga/core';
 import type { Db, InventoryService, PaymentsService, ShippingService, UsersService } from '../services';
 import { SagaStatusKey } from '../shared/search-attributes';
 import { FailureType } from '../shared/failures';
-import { reconcileWorkflowId, UNSETTLED_SAGA_STATUSES, type ChildRef, type ClosedSaga, type EffectRow, type KeptEffects } from './contract';
+import { closedUnsettledQuery, reconcileWorkflowId, type ChildRef, type ClosedSaga, type EffectRow, type KeptEffects } from './contract';
 import { stepOfKey } from './plans';
 
 /** What the reconciler's activities need. */
@@ -151,13 +151,11 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
 
     /**
      * Sagas of `taskQueue` that closed (terminated, timed out, failed, cancelled) while their `SagaStatus`
-     * said they were not done, newest first, at most `limit`, leaving out those a reconciliation has
+     * said they were not done (see `closedUnsettled`), newest first, at most `limit`, leaving out those a reconciliation has
      * already run for or is running for (`skipped`). `query` narrows them (one balanced expression).
      */
     async findUnsettledSagas(input: { taskQueue: string; query?: string; limit: number }): Promise<{ found: ChildRef[]; skipped: number }> {
-      const statuses = UNSETTLED_SAGA_STATUSES.map((s) => `'${s}'`).join(', ');
-      const escapedQueue = input.taskQueue.replace(/'/g, "''");
-      let query = `ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew' AND ${SagaStatusKey.name} IN (${statuses}) AND TaskQueue = '${escapedQueue}'`;
+      let query = closedUnsettledQuery(SagaStatusKey.name, input.taskQueue);
       if (input.query) query = `(${input.query}) AND ${query}`;
       const found: ChildRef[] = [];
       let skipped = 0;

@@ -46,6 +46,30 @@ export type ReconcileOutcome = (typeof ReconcileOutcome)[keyof typeof ReconcileO
 /** Saga statuses a saga does not end in: a closed workflow still showing one left work behind. */
 export const UNSETTLED_SAGA_STATUSES = ['RUNNING', 'COMPENSATING'] as const;
 
+/** Workflow statuses of a run ended from outside its code. */
+const ENDED_FROM_OUTSIDE = ['TERMINATED', 'TIMED_OUT'] as const;
+
+/**
+ * Whether a closed saga run left work behind: its `SagaStatus` says it was not done (none at all: it
+ * never wrote one), or it was waiting for an operator in `COMPENSATION_FAILED` when it was terminated
+ * or timed out (the reconciler retries its compensations).
+ */
+export function closedUnsettled(workflowStatus: string, sagaStatus: string | undefined): boolean {
+  if (workflowStatus === 'RUNNING' || workflowStatus === 'CONTINUED_AS_NEW') return false;
+  if (sagaStatus === undefined || (UNSETTLED_SAGA_STATUSES as readonly string[]).includes(sagaStatus)) return true;
+  return sagaStatus === 'COMPENSATION_FAILED' && (ENDED_FROM_OUTSIDE as readonly string[]).includes(workflowStatus);
+}
+
+/** The visibility filter of {@link closedUnsettled}, for the sagas of one task queue (sagas without a `SagaStatus` are not listed). */
+export function closedUnsettledQuery(statusAttribute: string, taskQueue: string): string {
+  const statuses = UNSETTLED_SAGA_STATUSES.map((s) => `'${s}'`).join(', ');
+  const queue = taskQueue.replace(/'/g, "''");
+  return (
+    `ExecutionStatus != 'Running' AND ExecutionStatus != 'ContinuedAsNew' AND TaskQueue = '${queue}' AND ` +
+    `(${statusAttribute} IN (${statuses}) OR (${statusAttribute} = 'COMPENSATION_FAILED' AND ExecutionStatus IN ('Terminated', 'TimedOut')))`
+  );
+}
+
 /** The record `terminate --keep-effects` leaves in the termination event's details. */
 export interface KeptEffects {
   keepEffects: true;

@@ -3,10 +3,10 @@ import { executeChild, getExternalWorkflowHandle, ParentClosePolicy, proxyActivi
 import { compensationRetry } from '../shared/policies';
 import type { ReconcilerActivities } from './activities';
 import {
+  closedUnsettled,
   ReconcileOutcome,
   reconcileWorkflowId,
   SWEEP_BATCH,
-  UNSETTLED_SAGA_STATUSES,
   type ChildReconciliation,
   type ReconcileResult,
   type ReconcileSagaInput,
@@ -43,8 +43,7 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
 export async function reconcileSaga({ workflowId, runId, dryRun = false }: ReconcileSagaInput): Promise<ReconcileResult> {
   const saga = await reads.inspectSaga({ workflowId, runId });
   const result: ReconcileResult = { workflowId, runId: saga.runId, workflowType: saga.workflowType, outcome: ReconcileOutcome.NOT_NEEDED, undone: [], kept: [], needsOperator: [], children: [], dryRun };
-  const unsettled = saga.sagaStatus === undefined || (UNSETTLED_SAGA_STATUSES as readonly string[]).includes(saga.sagaStatus);
-  if (saga.workflowStatus === 'RUNNING' || !unsettled) return result;
+  if (!closedUnsettled(saga.workflowStatus, saga.sagaStatus)) return result;
   if (saga.kept) return { ...result, outcome: ReconcileOutcome.LEFT_TO_OPERATOR, keptBy: saga.kept };
 
   const plan = reconcilePlans[saga.workflowType];
@@ -89,8 +88,7 @@ async function reconcileChild(child: { workflowId: string; runId: string }, deci
     await getExternalWorkflowHandle(child.workflowId, child.runId).signal(PARENT_DECISION_SIGNAL, decision);
     return { workflowId: child.workflowId, action: decision === 'commit' ? 'told-to-commit' : 'told-to-compensate' };
   }
-  const unsettled = sagaStatus === undefined || (UNSETTLED_SAGA_STATUSES as readonly string[]).includes(sagaStatus);
-  if (!unsettled) return { workflowId: child.workflowId, action: 'settled' };
+  if (!closedUnsettled(workflowStatus, sagaStatus)) return { workflowId: child.workflowId, action: 'settled' };
   if (dryRun) return { workflowId: child.workflowId, action: 'would-reconcile' };
   const started = await startReconciliation(child.workflowId, child.runId);
   return { workflowId: child.workflowId, action: started ? 'reconciled' : 'reconciliation-running' };
