@@ -100,6 +100,19 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
   return { config, codec };
 }
 
+/**
+ * Creates the reconciler's Schedule unless it exists, and says which happened in one line. A server that
+ * refuses it (no schedules) is said so: the worker runs the sagas without it, and `reconcile` still works.
+ */
+export async function reconcilerScheduleLine(client: Client, taskQueue: string): Promise<string> {
+  const id = reconcilerScheduleId(taskQueue);
+  try {
+    return (await ensureReconcilerSchedule(client, taskQueue)) ? `Reconciler schedule ${id} created: every 5 minutes` : `Reconciler schedule ${id} present`;
+  } catch (err) {
+    return `Reconciler schedule ${id} could not be created (${err instanceof Error ? err.message : String(err)}); run reconcile by hand`;
+  }
+}
+
 /** Thrown when no Temporal server answers at the worker's address; says how to start one. */
 export class TemporalUnreachableError extends Error {
   override readonly name = 'TemporalUnreachableError';
@@ -168,8 +181,7 @@ export async function main(): Promise<void> {
       traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
-    const created = await ensureReconcilerSchedule(new Client({ connection, namespace: config.namespace }), config.taskQueue);
-    logger.info(created ? 'Reconciler schedule created' : 'Reconciler schedule present', { scheduleId: reconcilerScheduleId(config.taskQueue) });
+    logger.info(await reconcilerScheduleLine(new Client({ connection, namespace: config.namespace }), config.taskQueue));
     await worker.run();
     logger.info('Worker stopped');
   } finally {
