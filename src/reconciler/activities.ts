@@ -9,7 +9,7 @@ import { sagaIdOf } from '@saga-temporal/saga/core';
 import type { Db, InventoryService, PaymentsService, ShippingService, UsersService } from '../services';
 import { SagaStatusKey } from '../shared/search-attributes';
 import { FailureType } from '../shared/failures';
-import { closedUnsettledQuery, reconcileWorkflowId, type ChildRef, type ClosedSaga, type EffectRow, type KeptEffects } from './contract';
+import { closedUnsettledQuery, reconcileWorkflowId, type ChildRef, type ClosedSaga, type EffectRow, type KeptEffects, type SagaIds } from './contract';
 import { stepOfKey } from './plans';
 
 /** What the reconciler's activities need. */
@@ -23,10 +23,10 @@ export interface ReconcilerDeps {
   users: UsersService;
 }
 
-/** A closed saga as {@link ClosedSaga}, with the first input of each activity type it scheduled. */
+/** A closed saga as {@link ClosedSaga}, with the ids in the first input of each activity type it scheduled. */
 export interface InspectedSaga extends ClosedSaga {
-  /** By activity type: the input of its first scheduled call (the compensations take their ids from it). */
-  stepInputs: Record<string, unknown>;
+  /** By activity type: the ids in the input of its first scheduled call (the compensations take them). */
+  stepIds: Record<string, SagaIds>;
 }
 
 /** Input of `undoStep`: one compensation, under the key of the step it undoes. */
@@ -39,6 +39,12 @@ export interface UndoStepInput {
 }
 
 const DECISION_SIGNAL = 'sagaParentDecision';
+
+function idsOf(value: unknown): SagaIds {
+  if (typeof value !== 'object' || value === null) return {};
+  const { orderId, userId } = value as Record<string, unknown>;
+  return { ...(typeof orderId === 'string' ? { orderId } : {}), ...(typeof userId === 'string' ? { userId } : {}) };
+}
 
 function isKeptEffects(value: unknown): value is KeptEffects {
   if (typeof value !== 'object' || value === null) return false;
@@ -67,7 +73,7 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
   const decodeFirst = async (payloads: Parameters<typeof decodeArrayFromPayloads>[1]): Promise<unknown> => (await decodeArrayFromPayloads(converter, payloads))[0];
 
   return {
-    /** Reads a saga run: its status, last `SagaStatus`, saga id, input, children, steps scheduled, and an operator's keep-effects record. */
+    /** Reads a saga run: its status, last `SagaStatus`, saga id, the ids in its input, children, steps scheduled, and an operator's keep-effects record. */
     async inspectSaga(input: { workflowId: string; runId: string }): Promise<InspectedSaga> {
       const handle = client.workflow.getHandle(input.workflowId, input.runId);
       const described = await handle.describe();
@@ -80,16 +86,17 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
         sagaId: sagaIdOf({ originalExecutionRunId: started?.originalExecutionRunId ?? '', runId: described.runId }),
         workflowType: described.type,
         workflowStatus: described.status.name,
+        ids: {},
         children: [],
-        stepInputs: {},
+        stepIds: {},
       };
       const status = described.typedSearchAttributes.get(SagaStatusKey);
       if (status !== undefined) saga.sagaStatus = status;
-      if (started?.input?.payloads?.length) saga.input = await decodeFirst(started.input.payloads);
+      if (started?.input?.payloads?.length) saga.ids = idsOf(await decodeFirst(started.input.payloads));
       for (const event of events) {
         const scheduled = event.activityTaskScheduledEventAttributes;
         const type = scheduled?.activityType?.name;
-        if (type && !(type in saga.stepInputs)) saga.stepInputs[type] = await decodeFirst(scheduled.input?.payloads ?? []);
+        if (type && !(type in saga.stepIds)) saga.stepIds[type] = idsOf(await decodeFirst(scheduled.input?.payloads ?? []));
         const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
         if (child?.workflowId && child.runId) saga.children.push({ workflowId: child.workflowId, runId: child.runId });
         const signal = event.signalExternalWorkflowExecutionInitiatedEventAttributes;

@@ -79,6 +79,12 @@ export interface KeptEffects {
   reason: string;
 }
 
+/** The ids a compensation takes. */
+export interface SagaIds {
+  orderId?: string;
+  userId?: string;
+}
+
 /** A child saga the saga started, from its history. */
 export interface ChildRef {
   workflowId: string;
@@ -96,8 +102,8 @@ export interface ClosedSaga {
   workflowStatus: string;
   /** The last `SagaStatus` the saga recorded. */
   sagaStatus?: string;
-  /** The saga's input (the first argument it was started with). */
-  input?: unknown;
+  /** The ids in the saga's input (only the ids: the reconciler's history keeps no personal data). */
+  ids: SagaIds;
   /** Set when the operator who terminated it kept the effects. */
   kept?: KeptEffects;
   /** Child workflows it started. */

@@ -25,15 +25,6 @@ const undo = proxyActivities<ReconcilerActivities>({ startToCloseTimeout: '30 se
 
 const PARENT_DECISION_SIGNAL = 'sagaParentDecision';
 
-function idOf(input: Record<string, unknown> | undefined, field: 'orderId' | 'userId'): string | undefined {
-  const value = input?.[field];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
-}
-
 /**
  * Reconciles one saga run that closed without settling: undoes what stands, last first, unless it
  * passed its pivot (then keeps it) or its terminator took the effects over (`terminate
@@ -51,15 +42,13 @@ export async function reconcileSaga({ workflowId, runId, dryRun = false }: Recon
   const decision = plan ? decide(plan, rows) : undefined;
   if (decision) {
     Object.assign(result, { outcome: decision.outcome, undone: decision.undone, kept: decision.kept });
-    const input = asRecord(saga.input);
     setCurrentDetails(dryRun ? `Dry run: would undo ${decision.undone.join(', ') || 'nothing'}` : `Undoing ${decision.undone.join(', ') || 'nothing'}`);
     for (const step of decision.compensate) {
       // A step never scheduled cannot arrive late, and has nothing to undo.
-      if (!(step.step in saga.stepInputs) && !stands(rows, step)) continue;
+      if (!(step.step in saga.stepIds) && !stands(rows, step)) continue;
       if (dryRun) continue;
-      const stepInput = asRecord(saga.stepInputs[step.step]);
-      const orderId = idOf(stepInput, 'orderId') ?? idOf(input, 'orderId');
-      const userId = idOf(stepInput, 'userId') ?? idOf(input, 'userId');
+      const orderId = saga.stepIds[step.step]?.orderId ?? saga.ids.orderId;
+      const userId = saga.stepIds[step.step]?.userId ?? saga.ids.userId;
       try {
         await undo.undoStep({ compensation: step.compensation!, key: `${workflowId}/${saga.sagaId}/${step.step}`, ...(orderId ? { orderId } : {}), ...(userId ? { userId } : {}) });
       } catch (err) {
@@ -68,7 +57,7 @@ export async function reconcileSaga({ workflowId, runId, dryRun = false }: Recon
     }
   } else {
     // A saga type without a plan: its own steps are an operator's to check; its children are handled below.
-    const steps = Object.keys(saga.stepInputs);
+    const steps = Object.keys(saga.stepIds);
     if (steps.length) result.needsOperator.push(`${saga.workflowType} has no reconcile plan: check its steps by hand (${steps.join(', ')})`);
     result.outcome = steps.length ? ReconcileOutcome.NEEDS_OPERATOR : ReconcileOutcome.NOTHING_STOOD;
   }

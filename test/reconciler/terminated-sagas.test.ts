@@ -160,7 +160,7 @@ describe('an order whose execution timeout fires', () => {
       taskQueue: testbed.taskQueue,
       workflowId: `order-${input.orderId}`,
       args: [input],
-      workflowExecutionTimeout: '3 seconds',
+      workflowExecutionTimeout: '8 seconds',
       typedSearchAttributes: startsRunning,
     });
     await held.reached;
