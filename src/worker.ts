@@ -181,7 +181,8 @@ export async function main(): Promise<void> {
       traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
-    logger.info(await reconcilerScheduleLine(new Client({ connection, namespace: config.namespace }), config.taskQueue));
+    // With the worker's converter: a strict codec refuses a sweep started with a plain payload.
+    logger.info(await reconcilerScheduleLine(new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) }), config.taskQueue));
     await worker.run();
     logger.info('Worker stopped');
   } finally {

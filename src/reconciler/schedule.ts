@@ -21,7 +21,7 @@ export async function ensureReconcilerSchedule(client: Client, taskQueue: string
     await client.schedule.create({
       scheduleId,
       spec: { intervals: [{ every: RECONCILER_INTERVAL }] },
-      action: { type: 'startWorkflow', workflowType: RECONCILE_SWEEP_WORKFLOW, taskQueue, workflowId: `${scheduleId}-sweep`, args: [{}] },
+      action: { type: 'startWorkflow', workflowType: RECONCILE_SWEEP_WORKFLOW, taskQueue, workflowId: `${scheduleId}-sweep`, args: [] },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       state: { note: 'Reconciles sagas that closed without settling (terminated, timed out): see docs/operations.md' },
     });
