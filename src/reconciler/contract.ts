@@ -173,4 +173,6 @@ export interface ReconcileSweepResult {
   results: ReconcileResult[];
   /** Sagas whose reconciliation started meanwhile elsewhere (not reconciled again). */
   alreadyReconciled: string[];
+  /** Sagas whose reconciliation failed, with why; the next sweep starts them again. */
+  failed: string[];
 }

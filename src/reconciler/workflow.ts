@@ -106,7 +106,7 @@ async function startReconciliation(workflowId: string, runId: string): Promise<R
  */
 export async function reconcileSweep({ query, dryRun = false, limit = SWEEP_BATCH }: ReconcileSweepInput = {}): Promise<ReconcileSweepResult> {
   const { found, skipped } = await reads.findUnsettledSagas({ taskQueue: workflowInfo().taskQueue, limit, ...(query ? { query } : {}) });
-  const result: ReconcileSweepResult = { found: found.length, skipped, results: [], alreadyReconciled: [] };
+  const result: ReconcileSweepResult = { found: found.length, skipped, results: [], alreadyReconciled: [], failed: [] };
   for (const saga of found) {
     if (dryRun) {
       result.results.push(
@@ -117,9 +117,13 @@ export async function reconcileSweep({ query, dryRun = false, limit = SWEEP_BATC
       );
       continue;
     }
-    const reconciled = await startReconciliation(saga.workflowId, saga.runId);
+    // One reconciliation that fails (it may be started again by the next sweep) does not stop the others.
+    const reconciled = await startReconciliation(saga.workflowId, saga.runId).catch((err: unknown) => {
+      result.failed.push(`${saga.workflowId}: ${err instanceof Error ? err.message : String(err)}`);
+      return null;
+    });
     if (reconciled) result.results.push(reconciled);
-    else result.alreadyReconciled.push(saga.workflowId);
+    else if (reconciled === undefined) result.alreadyReconciled.push(saga.workflowId);
   }
   return result;
 }

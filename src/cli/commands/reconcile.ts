@@ -58,7 +58,7 @@ export const reconcile: CommandSpec = {
   details: [
     `Runs the sweep the Schedule runs every ${RECONCILER_INTERVAL}, on this task queue: each saga whose workflow closed while its SagaStatus was RUNNING or COMPENSATING is reconciled once.`,
     'Outcomes: UNDONE, NOTHING_STOOD, KEPT_AFTER_PIVOT (nothing undone after the pivot), LEFT_TO_OPERATOR (terminate --keep-effects), NEEDS_OPERATOR.',
-    '--dry-run reports what each reconciliation would undo and changes nothing. The query must be one expression. Exit code 1 when a saga needs an operator.',
+    '--dry-run reports what each reconciliation would undo and changes nothing. The query must be one expression. Exit code 1 when a saga needs an operator or its reconciliation failed.',
   ],
   options: [
     { name: 'dry-run', type: 'boolean', doc: 'Report what would be undone, change nothing' },
@@ -80,10 +80,11 @@ export const reconcile: CommandSpec = {
       args: [{ dryRun, limit, ...(query ? { query } : {}) }],
     });
     if (!ctx.json) for (const r of sweep.results) printLine(ctx, resultLine(r));
+    if (!ctx.json) for (const f of sweep.failed) printLine(ctx, `FAILED            ${f}`);
     const already = sweep.skipped + sweep.alreadyReconciled.length;
     const head = dryRun ? 'Dry run, nothing changed: ' : '';
     const tail = already ? `; ${already} already reconciled` : '';
     printResult(ctx, { dryRun, ...sweep }, `${head}${sweep.results.length} saga${sweep.results.length === 1 ? '' : 's'} reconciled${dryRun ? ' (would be)' : ''}${tail}.`);
-    return sweep.results.some((r) => r.outcome === ReconcileOutcome.NEEDS_OPERATOR) ? ExitCode.FAILED : ExitCode.OK;
+    return sweep.failed.length > 0 || sweep.results.some((r) => r.outcome === ReconcileOutcome.NEEDS_OPERATOR) ? ExitCode.FAILED : ExitCode.OK;
   },
 };
