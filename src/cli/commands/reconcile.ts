@@ -8,6 +8,15 @@ import { assertOneExpression } from '../visibility-query';
 // The commands for sagas ended from outside their code: terminate one (the reconciler then undoes it,
 // or leaves it to the operator who keeps its effects), and run the reconciler now.
 
+// A container may run the client under a uid with no user name: then --by is required.
+function systemUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    throw new UsageError('--keep-effects needs --by <name>: no system user name to default to', 'terminate');
+  }
+}
+
 /** `saga-client terminate <id> --reason [--keep-effects [--by]]`. */
 export const terminate: CommandSpec = {
   name: 'terminate',
@@ -29,9 +38,9 @@ export const terminate: CommandSpec = {
     const by = stringFlag(flags, 'by');
     if (by !== undefined && !keep) throw new UsageError('--by goes with --keep-effects', 'terminate');
     if (by !== undefined && by.trim() === '') throw new UsageError('--by needs a name', 'terminate');
+    const keptBy = keep ? (by ?? systemUser()) : undefined;
     const { client, workflowId, description } = await findSaga(ctx, ref);
     assertRunning(workflowId, description.status.name);
-    const keptBy = keep ? (by ?? userInfo().username) : undefined;
     const { runId } = await terminateSaga(client, workflowId, { reason, runId: description.runId, ...(keptBy ? { keepEffectsBy: keptBy } : {}) });
     const next = keptBy
       ? `Effects kept by ${keptBy}: the reconciler leaves ${workflowId}; undo or finish its steps by hand (${ctx.invokedAs} status ${workflowId} shows them).`
