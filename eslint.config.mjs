@@ -29,6 +29,7 @@ export default tseslint.config(
       'src/workflows.ts',
       'src/*/workflow.ts',
       'src/*/contract.ts',
+      'src/reconciler/plans.ts',
       'src/shared/**/*.ts',
       'packages/saga/src/**/*.ts',
       'bench/workflows.ts',

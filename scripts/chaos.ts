@@ -1,8 +1,9 @@
 // `npm run chaos`: the chaos invariant run of `test/chaos/invariants.test.ts` at a larger scale and for
 // as long as asked. It starts its own in-memory dev server (its Web UI shows the run), runs rounds of
-// seeded order and registration sagas, and trips (a parent saga with two child sagas, each with a
-// try-confirm-cancel stage), against workers whose services fail, stall and lose replies, and after
-// every round checks every invariant over everything run so far. Exits 1 on any violation.
+// seeded order and registration sagas (a share of them terminated by an operator, then undone by the
+// reconciler), and trips (a parent saga with two child sagas, each with a try-confirm-cancel stage),
+// against workers whose services fail, stall and lose replies, and after every round checks every
+// invariant over everything run so far, terminated sagas included. Exits 1 on any violation.
 //
 //   npm run chaos -- --orders 1000 --registrations 250 --trips 200 --duration 600 --seed 42
 
@@ -13,6 +14,8 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
+import { createReconcilerActivities } from '../src/reconciler/activities';
+import { reconcileTerminated } from './lib/chaos/reconcile';
 import { startDevServer } from '../tools/devserver';
 import { createServices, type FaultConfig, type ServiceFaults } from '../src/services';
 import { checkInvariants, formatReport } from './lib/chaos/invariants';
@@ -38,6 +41,9 @@ const usage = `Usage: npm run chaos -- [options]
   --lost-reply <rate>    Probability a call commits and then fails (default 0.05)
   --latency <ms>         Maximum latency added to each call (default 50)
   --cancel <rate>        Share of orders and trips their customer cancels (default 0.1)
+  --terminate <rate>     Share of the other orders and registrations an operator terminates, within
+                         --terminate-within seconds of their start; the reconciler then undoes them (default 0.1)
+  --terminate-within <s> Latest moment of a termination after the saga's start (default 20)
   --timeout <seconds>    How long a round may take before its open sagas count as stuck (default 600)
   --keep                 Keep the services' database and print where it is
 `;
@@ -61,6 +67,8 @@ async function main(): Promise<number> {
       'lost-reply': { type: 'string' },
       latency: { type: 'string' },
       cancel: { type: 'string' },
+      terminate: { type: 'string' },
+      'terminate-within': { type: 'string' },
       timeout: { type: 'string' },
       keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -74,6 +82,8 @@ async function main(): Promise<number> {
   const registrations = Math.floor(number(values.registrations, 250, 'registrations'));
   const tripCount = Math.floor(number(values.trips, 200, 'trips'));
   const cancelRate = number(values.cancel, 0.1, 'cancel', 1);
+  const terminateRate = number(values.terminate, 0.1, 'terminate', 1);
+  const maxTerminateDelayMs = number(values['terminate-within'], 20, 'terminate-within') * 1_000;
   const durationMs = number(values.duration, 0, 'duration') * 1_000;
   const seed = values.seed === undefined ? seedFromEnv() : Math.floor(number(values.seed, 0, 'seed'));
   const timeoutMs = number(values.timeout, 600, 'timeout') * 1_000;
@@ -98,7 +108,7 @@ async function main(): Promise<number> {
     connection: nativeConnection,
     taskQueue,
     workflowsPath: join(__dirname, '..', 'src', 'workflows.ts'),
-    activities: createActivities(services),
+    activities: { ...createActivities(services), ...createReconcilerActivities({ client, ...services }) },
     maxConcurrentActivityTaskExecutions: 200,
   });
   const running = worker.run();
@@ -123,13 +133,18 @@ async function main(): Promise<number> {
     for (let round = 1; ; round++) {
       const roundStart = Date.now();
       const tag = `c${seed}-r${round}`;
-      const workload = planWorkload({ orders, registrations, seed: seed + round - 1, tag, cancelRate });
+      const workload = planWorkload({ orders, registrations, seed: seed + round - 1, tag, cancelRate, terminateRate, maxTerminateDelayMs });
       const tripPlans = planTrips({ trips: tripCount, seed: seed + round - 1, tag, cancelRate });
       const started = await startWorkload(client, services, workload, { taskQueue, phaseTimeoutMs: timeoutMs });
       const startedTrips = await startTrips(client, tripPlans, { taskQueue: tripTaskQueue });
       await Promise.all([started.driven, startedTrips.driven]);
       const stuck = await waitForAll([...started.sagas, ...startedTrips.trips], timeoutMs);
-      outcomes.push(...(await collectOutcomes(started.sagas)));
+      const roundOutcomes = await collectOutcomes(started.sagas);
+      // Terminated sagas had no chance to unwind: the reconciler undoes them before the books are checked.
+      const sweeps = await reconcileTerminated(client, taskQueue, roundOutcomes, timeoutMs);
+      const terminated = roundOutcomes.filter((o) => o.workflowStatus === 'TERMINATED').length;
+      if (terminated > 0) console.log(`\n${terminated} saga(s) terminated this round, reconciled in ${sweeps} sweep(s)`);
+      outcomes.push(...roundOutcomes);
       tripOutcomes.push(...(await collectTripOutcomes(client, startedTrips.trips)));
       const report = await checkInvariants(services, outcomes);
       const tripReport = await checkTripInvariants(services.db, tripOutcomes);

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
+import { createReconcilerActivities } from './reconciler/activities';
+import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
 import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
 import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
 import { jsonLogger } from './logger';
@@ -72,7 +75,11 @@ export async function createSagaWorker(opts: {
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     identity: workerIdentity({ database: databaseFingerprint(config.databaseUrl), encrypted: opts.encrypted ?? false }),
-    activities: createActivities(services),
+    activities: {
+      ...createActivities(services),
+      // The reconciler reads closed sagas' histories with the worker's own data converter.
+      ...createReconcilerActivities({ client: new Client({ connection, namespace: config.namespace, ...(opts.overrides?.dataConverter ? { dataConverter: opts.overrides.dataConverter } : {}) }), ...services }),
+    },
     ...(await workflowSource(config)),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
@@ -91,6 +98,19 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
   const codec = read(() => loadCodecConfig(env));
   if (problems.length || !config) throw new ConfigError(problems);
   return { config, codec };
+}
+
+/**
+ * Creates the reconciler's Schedule unless it exists, and says which happened in one line. A server that
+ * refuses it (no schedules) is said so: the worker runs the sagas without it, and `reconcile` still works.
+ */
+export async function reconcilerScheduleLine(client: Client, taskQueue: string): Promise<string> {
+  const id = reconcilerScheduleId(taskQueue);
+  try {
+    return (await ensureReconcilerSchedule(client, taskQueue)) ? `Reconciler schedule ${id} created: every 5 minutes` : `Reconciler schedule ${id} present`;
+  } catch (err) {
+    return `Reconciler schedule ${id} could not be created (${err instanceof Error ? err.message : String(err)}); run reconcile by hand`;
+  }
 }
 
 /** Thrown when no Temporal server answers at the worker's address; says how to start one. */
@@ -161,6 +181,8 @@ export async function main(): Promise<void> {
       traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
     });
+    // With the worker's converter: a strict codec refuses a sweep started with a plain payload.
+    logger.info(await reconcilerScheduleLine(new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) }), config.taskQueue));
     await worker.run();
     logger.info('Worker stopped');
   } finally {

@@ -7,6 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type Activities } from '../src/activities';
 import { createServices, type Services } from '../src/services';
+import { createReconcilerActivities, type ReconcilerActivities } from '../src/reconciler/activities';
 import { temporal } from '@temporalio/proto';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { customSearchAttributes } from '../src/shared/search-attributes';
@@ -150,13 +151,14 @@ export interface SagaTestbed {
  * activities (to slow one down or make one die), and gets the services to build activities on slowed ones.
  */
 export async function startSagaTestbed(
-  options: { server?: 'time-skipping' | 'dev-server'; activities?: (real: Activities, services: Services) => object; bundle?: Promise<WorkflowBundleWithSourceMap> } = {},
+  options: { server?: 'time-skipping' | 'dev-server'; activities?: (real: Activities & ReconcilerActivities, services: Services) => object; bundle?: Promise<WorkflowBundleWithSourceMap> } = {},
 ): Promise<SagaTestbed> {
   const dataDir = mkdtempSync(join(tmpdir(), 'saga-test-'));
   const env = await (options.server === 'dev-server' ? createDevServerEnv() : createTimeSkippingEnv());
   const services = await createServices({ databaseUrl: `sqlite:${join(dataDir, 'services.db')}`, faults: {} });
   const taskQueue = uniqueTaskQueue('sagas');
-  const real = createActivities(services);
+  // The saga's activities and the reconciler's, as the worker registers them.
+  const real = { ...createActivities(services), ...createReconcilerActivities({ client: env.client, ...services }) };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,

@@ -14,7 +14,7 @@ import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
 import { metricsAddress, serviceMetrics, telemetryOptions } from '../../src/telemetry';
 import { clientTracing, processTracing } from '../../src/tracing';
-import { checkSearchAttributes, createSagaWorker, startupWarnings } from '../../src/worker';
+import { checkSearchAttributes, createSagaWorker, reconcilerScheduleLine, startupWarnings } from '../../src/worker';
 import { checkTaskQueueDatabase, databaseFingerprint } from '../../src/task-queue-guard';
 
 /** How to bring the stack up. */
@@ -140,6 +140,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await running;
     });
     log(`Worker polling task queue "${config.taskQueue}" in namespace "${config.namespace}"; logs in ${join(dataDir, 'worker.log')}`);
+    log(await reconcilerScheduleLine(client, config.taskQueue));
     if (metrics) log(`Metrics: http://${metrics}/metrics`);
     if (tracing) log('Traces: on (OTEL_*)');
     cleanups.unshift(async () => tracing?.flush());

@@ -45,8 +45,21 @@ export interface StatusView {
   verification?: VerificationState;
   /** Activities pending on the server: the tries of what is running now. @default [] */
   activities?: ActivityTry[];
+  /** How a terminated saga was terminated, and what the reconciler made of it; absent unless terminated. */
+  termination?: TerminationView;
   /** Link to the workflow in the Web UI. */
   uiUrl: string;
+}
+
+/** A terminated saga's termination: who, why, whether its effects were kept by hand, and its reconciliation. */
+export interface TerminationView {
+  reason: string;
+  /** The identity of the client that terminated it. */
+  identity: string;
+  /** Set by `terminate --keep-effects`: the operator who took the effects over, and why. */
+  kept?: { by: string; reason: string };
+  /** The reconciliation's outcome and what it undid, once it ran; absent before. */
+  reconciled?: { outcome: string; undone: string[]; needsOperator: string[] };
 }
 
 /** How to draw the screen. */
@@ -261,6 +274,16 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
   for (const f of state?.compensationFailures ?? []) lines.push(`Compensation failed: ${f.step}: ${f.message}`);
   if (state?.operatorNote) lines.push(`Operator note: ${state.operatorNote}`);
   if (state?.pivot) lines.push(`Pivot: ${state.pivot.step} at ${state.pivot.reachedAt}; later steps recover forward`);
+  const t = view.termination;
+  if (t) {
+    lines.push(`Terminated by ${t.identity || 'an unnamed client'}: ${t.reason}`);
+    if (t.kept) lines.push(`Effects kept by hand: ${t.kept.by} decided (${t.kept.reason}); the reconciler leaves this saga`);
+    else if (t.reconciled) {
+      const undone = t.reconciled.undone.length ? `undone ${t.reconciled.undone.join(', ')}` : 'nothing undone';
+      const operator = t.reconciled.needsOperator.length ? `; needs an operator: ${t.reconciled.needsOperator.join('; ')}` : '';
+      lines.push(`Reconciled: ${t.reconciled.outcome}, ${undone}${operator}`);
+    } else lines.push('Not reconciled yet: the reconciler undoes what stands at its next sweep (or run reconcile now)');
+  }
   const v = view.verification;
   if (v?.phase === 'waiting') {
     const until = v.deadline ? ` until ${v.deadline.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')} (in ${formatDuration(Date.parse(v.deadline) - now)})` : '';

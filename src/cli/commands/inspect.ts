@@ -12,7 +12,9 @@ import { terminalSafeDeep, terminalSafeJson, terminalSafeLines } from '../termin
 import { findSaga, printLine, printRecords, printResult, positiveIntFlag, SAGA_REF_HELP, stringFlag, webUiUrl, type CommandContext, type CommandSpec, type Flags } from '../command';
 import { CliError, ExitCode, UsageError } from '../errors';
 import { assertOneExpression, inUserTerms } from '../visibility-query';
-import { CompensationLog, renderStatus, type ActivityTry, type StatusView } from '../status-screen';
+import { CompensationLog, renderStatus, type ActivityTry, type StatusView, type TerminationView } from '../status-screen';
+import { reconcileWorkflowId, type ReconcileResult } from '../../reconciler/contract';
+import { readTermination } from '../../reconciler/terminate';
 
 // The commands that only read: one saga's steps and compensations, and the sagas a visibility query
 // finds (listed or counted).
@@ -66,8 +68,27 @@ async function statusView(ctx: CommandContext, client: Client, handle: WorkflowH
     ...(state ? {} : { stateUnavailable: 'no worker answered the state query; is the worker running?' }),
     activities,
     ...(verification ? { verification } : {}),
+    ...(d.status.name === 'TERMINATED' ? { termination: await terminationView(client, handle.workflowId, d.runId) } : {}),
     uiUrl: webUiUrl(ctx, handle.workflowId),
   };
+}
+
+/** Who terminated the saga and why, and what its reconciliation did, if it ran. */
+async function terminationView(client: Client, workflowId: string, runId: string): Promise<TerminationView | undefined> {
+  const termination = await readTermination(client, workflowId, runId);
+  if (!termination) return undefined;
+  const view: TerminationView = { reason: termination.reason, identity: termination.identity };
+  if (termination.kept) view.kept = { by: termination.kept.by, reason: termination.kept.reason };
+  const reconciliation = client.workflow.getHandle<() => Promise<ReconcileResult>>(reconcileWorkflowId(workflowId, runId));
+  const closed = await reconciliation.describe().then(
+    (r) => r.status.name === 'COMPLETED',
+    () => false,
+  );
+  if (closed) {
+    const { outcome, undone, needsOperator } = await reconciliation.result();
+    view.reconciled = { outcome, undone, needsOperator };
+  }
+  return view;
 }
 
 /** A saga stops changing by itself once the workflow closed or it waits for an operator. */
