@@ -168,11 +168,12 @@ export async function checkRepairInUi(opts: RepairUiCheckOptions): Promise<WebUi
     });
 
     if (opts.uiConfigured) {
-      await check(checks, `the UI's cluster-level codec endpoint is ${opts.codecUrl}, with the browser's cookies`, async () => {
+      await check(checks, `the UI's cluster-level codec endpoint is ${opts.codecUrl}`, async () => {
         const dialog = await openCodecSettings(page, opts.uiUrl, opts.namespace);
         const shown = (await dialog.locator('#use-configuration-endpoint-radio-description').innerText()).trim();
         if (shown !== opts.codecUrl) throw new Error(`the UI shows "${shown}"`);
-        await dialog.getByRole('button', { name: 'Cancel' }).click();
+        await dialog.getByTestId('cancel-modal-button').click();
+        await dialog.waitFor({ state: 'hidden' });
       });
     } else {
       await check(checks, "the UI's codec settings name the codec server, with cross-origin credentials", async () => {
