@@ -2,6 +2,7 @@
 // waiting in COMPENSATION_FAILED from the browser, one with the `retryCompensation` update naming the
 // steps to run again, the other with `skipCompensation` and a reason, and sees each end COMPENSATED
 // with the update's input decoded in its history, while the server stores that input encrypted.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -72,16 +73,29 @@ async function openUpdateDialog(page: Page): Promise<Locator> {
 
 /**
  * Fills the update dialog: the update by name from the workflow's own list of handlers, the input as
- * JSON, and a fresh update id (the UI sends nothing without one).
+ * JSON, and a fresh update id (the UI sends nothing without one, though it calls it optional).
  */
 async function fillUpdate(page: Page, dialog: Locator, name: string, input: unknown): Promise<void> {
-  await dialog.getByTestId('update-select-button').click();
-  await dialog.getByRole('option', { name, exact: true }).click();
+  // The UI lists the workflow's updates when it could read (and decode) the workflow's metadata;
+  // otherwise it asks for the name as text.
+  const select = dialog.getByTestId('update-select-button');
+  const typed = dialog.locator('input#update-name');
+  await select.or(typed).first().waitFor();
+  if (await select.isVisible()) {
+    await select.click();
+    await dialog.getByRole('option', { name, exact: true }).click();
+  } else {
+    await typed.fill(name);
+  }
   await dialog.getByRole('textbox', { name: 'Data' }).click();
   // Inserted rather than typed: the editor closes brackets and quotes as they are typed.
   await page.keyboard.insertText(JSON.stringify(input));
   // After the input: the editor hands its text to the form when it loses the focus.
-  await dialog.getByRole('button', { name: 'Random UUID' }).click();
+  // By its id within the dialog: the page holds a second, hidden copy of the dialog, and its label points at the first.
+  const updateId = dialog.locator('input#update-id');
+  const id = randomUUID();
+  await updateId.fill(id);
+  if ((await updateId.inputValue()) !== id) throw new Error('the update id did not take');
 }
 
 /** Sends the filled update and waits for the UI's word that the workflow accepted and completed it. */
@@ -114,11 +128,14 @@ async function showAcceptedUpdate(page: Page, workflowPage: string, name: string
 
 /** The event history from its heading down to the expanded event: the rows of the repair and the decoded input. */
 async function shotHistory(page: Page, details: Locator, path: string): Promise<void> {
-  await details.scrollIntoViewIfNeeded();
+  // Scrolled vertically only: scrolling the wide table into view would shift it sideways and cut off its first columns.
+  const before = await details.boundingBox();
+  if (before && before.y + before.height > VIEWPORT.height) await page.mouse.wheel(0, Math.ceil(before.y + before.height - VIEWPORT.height + 16));
+  await page.waitForTimeout(300);
   const heading = await page.getByRole('heading', { name: 'Event History' }).first().boundingBox();
   const bottom = await details.boundingBox();
-  const top = Math.max(0, Math.floor(heading?.y ?? 0) - 8);
   const end = bottom ? Math.min(VIEWPORT.height, Math.ceil(bottom.y + bottom.height + 8)) : VIEWPORT.height;
+  const top = Math.max(0, Math.floor(heading?.y ?? 0) - 8);
   await page.screenshot({ path, clip: { x: 0, y: top, width: VIEWPORT.width, height: Math.max(1, end - top) } });
 }
 
