@@ -1,9 +1,9 @@
 // `npm run cluster`: the Temporal server in its production shape on this machine (PostgreSQL, two
 // history hosts, matching, frontend, internal worker, the standalone Web UI; see tools/cluster) and the
 // saga worker on it, its services' database on the same PostgreSQL, payload encryption on and the codec
-// server the Web UI decodes (and encodes updates) through. Prints
-// every address, keeps all of its state in the data folder across restarts; Ctrl-C stops everything it
-// started, the saga worker first, PostgreSQL last.
+// server the Web UI decodes (and encodes updates) through. Prints every address, keeps all of its
+// state in the data folder across restarts; Ctrl-C stops everything it started, the saga worker first,
+// PostgreSQL last.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
