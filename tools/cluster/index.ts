@@ -1,8 +1,9 @@
 // The production topology of the Temporal server on this machine: PostgreSQL, both Temporal
 // databases migrated with the server's own schema tool, then one process per service (history hosts
 // sharing the shards, matching, frontend, the internal worker), the namespace and the sagas' search
-// attribute, the codec server and the standalone Web UI wired to it. The server reads deploy/temporal/saga.yaml, the same file
-// docker-compose.yml mounts; everything that differs per process comes from its environment.
+// attribute, the codec server and the standalone Web UI wired to it. The server reads
+// deploy/temporal/saga.yaml, the same file docker-compose.yml mounts; everything that differs per
+// process comes from its environment.
 //
 // State lives in one folder (default `.data/cluster`), and nowhere else: the PostgreSQL data, generated
 // passwords, payload keys and codec server tokens (`secrets.json`, readable by the owner only) and
