@@ -1,8 +1,9 @@
 // `npm run cluster`: the Temporal server in its production shape on this machine (PostgreSQL, two
 // history hosts, matching, frontend, internal worker, the standalone Web UI; see tools/cluster) and the
-// saga worker on it, its services' database on the same PostgreSQL and payload encryption on. Prints
-// every address, keeps its state in the data folder across restarts; Ctrl-C stops everything it
-// started, the saga worker first, PostgreSQL last.
+// saga worker on it, its services' database on the same PostgreSQL, payload encryption on and the codec
+// server the Web UI decodes (and encodes updates) through. Prints every address, keeps all of its
+// state in the data folder across restarts; Ctrl-C stops everything it started, the saga worker first,
+// PostgreSQL last.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,11 +14,12 @@ import { TemporalBinaryError } from '../tools/temporal-binaries';
 
 const HELP = `Usage: npm run cluster -- [options]
 
-Starts PostgreSQL, the Temporal services as separate processes, the Web UI and the saga worker.
+Starts PostgreSQL, the Temporal services as separate processes, the codec server, the Web UI and
+the saga worker.
 The Temporal binaries are built on first use (npm run install-temporal -- --cluster, needs Go).
 
 Options:
-  --data-dir <dir>       Cluster state: PostgreSQL data, secrets, logs (default .data/cluster)
+  --data-dir <dir>       Cluster state, all of it: PostgreSQL data, secrets, logs (default .data/cluster)
   --port <port>          Frontend gRPC port; the other ports are offsets from it (default 7233)
   --ui-port <port>       Web UI port (default 8080)
   --history-hosts <n>    History hosts sharing the shards (default 2)
@@ -115,6 +117,7 @@ async function main(): Promise<number> {
   const lines = [
     `Temporal frontend   ${cluster.address} (namespace ${cluster.namespace}, ${cluster.numHistoryShards} history shards)`,
     `Web UI              ${cluster.uiUrl}/namespaces/${cluster.namespace}/workflows`,
+    `Codec server        ${cluster.codecUrl} (sign in at ${cluster.codecUrl}/login with codecServerToken from ${join(dataDir, 'secrets.json')} to see payloads decoded, codecServerEncodeToken to send updates too)`,
     `PostgreSQL          127.0.0.1:${new URL(cluster.postgresUrl).port} (databases temporal, temporal_visibility, saga; passwords in ${join(dataDir, 'secrets.json')})`,
     ...[...cluster.processes.entries()].map(([name, p]) => `${name.padEnd(20)}pid ${p.pid}, log ${p.spec.logFile}`),
     worker ? `saga worker         pid ${worker.pid}, log ${worker.spec.logFile} (payload encryption on)` : 'saga worker         not started (--no-worker)',

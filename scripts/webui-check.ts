@@ -5,6 +5,10 @@
 // `npm run webui-check -- --codec` proves the encryption path instead: payloads encrypted with a
 // throwaway key, the UI decoding them through the codec server for a browser that signed in, and
 // neither the UI without a session nor the server's own history showing the clear text.
+//
+// `npm run webui-check -- --repair` repairs from the browser: two orders stuck in COMPENSATION_FAILED,
+// one retried and one skipped through the UI's "Send an Update", with encryption on and the UI
+// encoding the updates' input through the codec server.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +24,9 @@ import { startStack } from './lib/stack';
 import { chromiumPath, type UiCheck } from './lib/webui/browser';
 import { checkWebUi } from './lib/webui/compensated-order';
 import { checkDecodedPayloads, CODEC_CHECK_CLEAR_TEXT, codecCheckOrder, recordingLogger, type CodecRequest } from './lib/webui/decoded-payloads';
+import { checkRepairInUi } from './lib/webui/repair-orders';
 import { checkStoredHistory } from './lib/webui/stored-history';
+import { FAILING_COMPENSATION, stuckOrders } from './lib/webui/stuck-orders';
 
 // A local tool: without a NODE_ENV of its own it declares development, since every process that is
 // not is treated as production and refuses to start without keys (src/config.ts, isProduction).
@@ -36,16 +42,25 @@ encrypted payloads and a codec server (in this process), runs an order, and chec
 shows its input decoded after signing in at the codec server, shows only ciphertext without signing
 in, and that the server's stored history holds no clear text.
 
+With --repair it checks repairs from the browser: with encryption on as for --codec (and an encode
+token, which the operator signs in with), two orders wait in COMPENSATION_FAILED (refunds refused by
+fault injection, their retries cut short); from the UI one gets retryCompensation with a list of
+steps and the other skipCompensation with a reason, and both must end COMPENSATED with the updates'
+input shown decoded in their histories and stored encrypted.
+
 Options:
   --codec                The encryption check
-  --out-dir <dir>        Screenshots (default .artifacts/webui, with --codec .artifacts/webui-codec)
+  --repair               The repair check
+  --out-dir <dir>        Screenshots (default .artifacts/webui, with --codec .artifacts/webui-codec,
+                         with --repair .artifacts/webui-repair; docs/images/webui-repair refreshes
+                         the images of docs/operations.md)
   --readme-image <file>  Also copy the key screenshot here (default: none, so a check run leaves the
                          tracked images alone; docs/images/webui-compensated-order.png, with --codec
                          docs/images/webui-decoded-payload.png, refreshes the README's)
-  --data-dir <dir>       Stack state when it starts its own server (default .data; with --codec a
-                         temporary folder, removed afterwards: its histories need the throwaway key)
+  --data-dir <dir>       Stack state when it starts its own server (default .data; with --codec or
+                         --repair a temporary folder, removed afterwards: its histories need the throwaway key)
   --ui-port <port>       Web UI port of a dev server started here
-  --codec-port <port>    Codec server port with --codec (default: a free port)
+  --codec-port <port>    Codec server port with --codec or --repair (default: a free port)
   -h, --help             Show this help
 `;
 
@@ -55,6 +70,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       codec: { type: 'boolean' },
+      repair: { type: 'boolean' },
       'out-dir': { type: 'string' },
       'readme-image': { type: 'string' },
       'data-dir': { type: 'string' },
@@ -74,7 +90,11 @@ async function main(): Promise<number> {
   // Exiting (rather than dying of the signal) runs the exit handler that kills a dev server started here.
   process.on('SIGINT', () => process.exit(130));
   process.on('SIGTERM', () => process.exit(143));
-  return values.codec ? codecCheck(values) : compensationCheck(values);
+  if (values.codec && values.repair) {
+    console.error('--codec and --repair are two checks: run one at a time.');
+    return 2;
+  }
+  return values.repair ? repairCheck(values) : values.codec ? codecCheck(values) : compensationCheck(values);
 }
 
 function report(checks: readonly UiCheck[], screenshots: readonly string[], readme: string, readmeSource: string): number {
@@ -163,6 +183,64 @@ async function codecCheck(values: Args): Promise<number> {
       console.log(`Codec server: ${decodes.filter((r) => r.status === 200).length} decode requests answered, ${decodes.filter((r) => r.status === 401).length} refused without a session`);
       const failed = report([...ui.checks, ...stored], ui.screenshots, values['readme-image'] ?? '', '03-decoded-input.png');
       return failed === 0 && outcome.status === 'COMPLETED' ? 0 : 1;
+    } finally {
+      await codecServer.stop();
+      await stack.stop();
+    }
+  } finally {
+    if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function repairCheck(values: Args): Promise<number> {
+  const keyRing = new KeyRing([{ id: 'webui-repair', key: randomBytes(32) }]);
+  const keys = `${keyRing.activeKeyId}:${Buffer.from(keyRing.activeKey).toString('base64')}`;
+  const token = randomBytes(24).toString('base64url');
+  // Updates from the UI need their input encoded: only a session signed in with this token may.
+  const encodeToken = randomBytes(24).toString('base64url');
+  const codecPort = values['codec-port'] ? Number(values['codec-port']) : await freePort();
+  const codecUrl = `http://localhost:${codecPort}`;
+  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'saga-webui-repair-'));
+  const requests: CodecRequest[] = [];
+  try {
+    const stack = await startStack({
+      env: { ...process.env, SAGA_CODEC_KEYS: keys, TEMPORAL_CODEC_ENDPOINT: codecUrl },
+      dataDir,
+      ...(values['ui-port'] ? { uiPort: Number(values['ui-port']) } : {}),
+    });
+    const codecServer = createCodecServer({
+      codec: new AesGcmPayloadCodec(keyRing),
+      token,
+      encodeToken,
+      allowedOrigins: [new URL(stack.uiUrl).origin],
+      namespace: stack.config.namespace,
+      logger: recordingLogger(requests),
+    });
+    try {
+      await codecServer.listen(codecPort);
+      const suffix = Date.now().toString(36);
+      const orderIds = [`repair-retry-${suffix}`, `repair-skip-${suffix}`];
+      const handles = await stuckOrders({ client: stack.client, services: stack.services, taskQueue: stack.config.taskQueue, orderIds });
+      const [retry, skip] = await Promise.all(handles.map(async (handle, i) => ({ workflowId: handle.workflowId, runId: (await handle.describe()).runId, orderId: orderIds[i]! })));
+      if (!retry || !skip) throw new Error(`expected two stuck orders, got ${handles.length}`);
+      console.log(`${retry.workflowId}, ${skip.workflowId}: COMPENSATION_FAILED (${FAILING_COMPENSATION.activity} refused)`);
+      const ui = await checkRepairInUi({
+        uiUrl: stack.uiUrl,
+        namespace: stack.config.namespace,
+        codecUrl,
+        encodeToken,
+        retry,
+        retrySteps: [FAILING_COMPENSATION.step],
+        skip,
+        skipStep: FAILING_COMPENSATION.step,
+        skipReason: 'Refunded by hand, ticket OPS-7',
+        client: stack.client,
+        codecRequests: () => requests,
+        ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
+      });
+      const encodes = requests.filter((r) => r.route === 'encode');
+      console.log(`Codec server: ${encodes.filter((r) => r.status === 200).length} encode requests answered`);
+      return report(ui.checks, ui.screenshots, '', '') === 0 ? 0 : 1;
     } finally {
       await codecServer.stop();
       await stack.stop();

@@ -1,17 +1,21 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeClusterPortBlock } from '../../tools/cluster';
 
 // `npm run cluster` as a person runs it: a child process printing its addresses, a client order run
-// against it, Ctrl-C, and a second start on the same folder that still knows the order.
+// against it, Ctrl-C, a second start on the same folder that still knows the order, and the folder
+// removed with nothing of the cluster left elsewhere.
 
 const root = resolve(__dirname, '..', '..');
 let dataDir: string;
 let frontendPort: number;
 const children: ChildProcess[] = [];
+// Where Debian's PostgreSQL keeps its own clusters: the cluster must add nothing there.
+const SYSTEM_POSTGRES = '/var/lib/postgresql';
+const systemPostgresBefore = existsSync(SYSTEM_POSTGRES) ? readdirSync(SYSTEM_POSTGRES).sort() : [];
 
 
 function launch(): { output: () => string; exited: Promise<number | null>; waitFor: (text: string, ms: number) => Promise<void>; child: ChildProcess } {
@@ -79,11 +83,12 @@ describe('npm run cluster', () => {
     expect(out).toContain(`Temporal frontend   127.0.0.1:${frontendPort} (namespace default, 8 history shards)`);
     expect(out).toContain(`Web UI              http://localhost:${frontendPort + 91}/namespaces/default/workflows`);
     expect(out).toContain(`PostgreSQL          127.0.0.1:${frontendPort + 90}`);
+    expect(out).toContain(`Codec server        http://localhost:${frontendPort + 80} (sign in at http://localhost:${frontendPort + 80}/login with codecServerToken from ${join(dataDir, 'secrets.json')}`);
     expect(out).toContain('(payload encryption on)');
     expect(out).toContain('Registered namespace default');
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-    // history-1, history-2, matching, frontend, the internal worker, the Web UI and the saga worker.
-    expect(new Set(pids).size).toBe(7);
+    // history-1, history-2, matching, frontend, the internal worker, the codec server, the Web UI and the saga worker.
+    expect(new Set(pids).size).toBe(8);
     const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
 
     const order = client(['order', '--order-id', 'launcher-1', '--email', 'ada@example.com', '--item', 'sku-widget:1:1999', '--token', 'tok_visa', '--name', 'Crew', '--street', 'McMurdo Station', '--city', 'Ross Island', '--postal-code', '96599', '--country', 'AQ', '--wait']);
@@ -98,6 +103,18 @@ describe('npm run cluster', () => {
     };
     const activities = history.history.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
     expect(activities).toEqual(expect.arrayContaining(['createShipment', 'cancelShipment', 'refundPayment', 'voidPayment', 'releaseStock']));
+
+    // The codec server runs with tokens kept in the secrets file, and the Web UI sends the browser's payloads to it with the browser's cookies.
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+    expect(secrets.codecServerToken).toMatch(/^[\w-]{43}$/);
+    expect(secrets.codecServerEncodeToken).toMatch(/^[\w-]{43}$/);
+    expect(secrets.codecServerEncodeToken).not.toBe(secrets.codecServerToken);
+    expect(out).not.toContain(secrets.codecServerToken);
+    expect(await (await fetch(`http://127.0.0.1:${frontendPort + 80}/health`)).json()).toEqual({ status: 'ok' });
+    const settings = (await (await fetch(`http://127.0.0.1:${frontendPort + 91}/api/v1/settings`)).json()) as { Codec: { Endpoint: string; IncludeCredentials: boolean } };
+    expect(settings.Codec).toMatchObject({ Endpoint: `http://localhost:${frontendPort + 80}`, IncludeCredentials: true });
+    const refused = await fetch(`http://127.0.0.1:${frontendPort + 80}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"payloads":[]}' });
+    expect(refused.status).toBe(401);
 
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
@@ -118,4 +135,19 @@ describe('npm run cluster', () => {
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
   }, 300_000);
+
+  it('keeps all of its state in its data folder: removed, it leaves nothing behind', () => {
+    // PostgreSQL's data, socket and log sit in the folder, beside the secrets and the logs.
+    expect(existsSync(join(dataDir, 'postgres', 'data', 'PG_VERSION'))).toBe(true);
+    expect(readdirSync(dataDir).sort()).toEqual(['cluster.env', 'cluster.json', 'logs', 'postgres', 'secrets.json']);
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(existsSync(dataDir)).toBe(false);
+    expect(existsSync(SYSTEM_POSTGRES) ? readdirSync(SYSTEM_POSTGRES).sort() : []).toEqual(systemPostgresBefore);
+    // No process of the cluster outlives it, PostgreSQL included.
+    const holders = readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .flatMap((pid) => running(Number(pid)) ?? [])
+      .filter((line) => line.includes(dataDir));
+    expect(holders).toEqual([]);
+  });
 });

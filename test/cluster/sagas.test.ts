@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,9 @@ import {
   type StartedSaga,
   type Workload,
 } from '../../scripts/lib/chaos/workload';
+import { chromiumPath } from '../../scripts/lib/webui/browser';
+import { checkRepairInUi } from '../../scripts/lib/webui/repair-orders';
+import { stuckOrders } from '../../scripts/lib/webui/stuck-orders';
 import { uniqueTaskQueue, workflowBundle } from '../helpers';
 import { createDatabaseOn, findPostgresBin, type TestDatabase } from '../postgres';
 
@@ -241,6 +244,52 @@ describe('the sagas on the Temporal cluster (PostgreSQL, separate services, encr
     expect(await handedOver(started.sagas, doomed, survivor)).toBeGreaterThan(0);
     await survivor.stop();
   }, 360_000);
+});
+
+describe("the cluster's Web UI, wired to the cluster's codec server", () => {
+  it.skipIf(!existsSync(chromiumPath()))(
+    'repairs two orders in COMPENSATION_FAILED from the browser, signed in with the encode token: retryCompensation and skipCompensation end both COMPENSATED, their input and the step summaries decoded',
+    async () => {
+      const { services } = await servicesDatabase();
+      const taskQueue = uniqueTaskQueue('cluster-webui');
+      const worker = await inProcessWorker(services, taskQueue);
+      try {
+        const tag = `c${seed}-${Date.now().toString(36)}`;
+        const orderIds = [`repair-retry-${tag}`, `repair-skip-${tag}`];
+        const handles = await stuckOrders({ client, services, taskQueue, orderIds });
+        const [retry, skip] = await Promise.all(handles.map(async (handle, i) => ({ workflowId: handle.workflowId, runId: (await handle.describe()).runId, orderId: orderIds[i]! })));
+        const outDir = join(dataDir, 'webui-repair');
+        const ui = await checkRepairInUi({
+          uiUrl: cluster.uiUrl,
+          namespace: cluster.namespace,
+          codecUrl: cluster.codecUrl,
+          encodeToken: cluster.secrets.codecServerEncodeToken,
+          // No browser settings: the UI itself names the codec server and sends the session cookie.
+          uiConfigured: true,
+          retry: retry!,
+          retrySteps: ['capturePayment'],
+          skip: skip!,
+          skipStep: 'capturePayment',
+          skipReason: 'Refunded by hand, ticket OPS-7',
+          client,
+          outDir,
+        });
+        console.log(`cluster Web UI repair:\n${ui.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}${c.detail ? `: ${c.detail}` : ''}`).join('\n')}`);
+        expect(ui.checks.filter((c) => !c.ok)).toEqual([]);
+        expect(ui.checks.map((c) => c.name)).toEqual(
+          expect.arrayContaining([
+            `the UI's cluster-level codec endpoint is ${cluster.codecUrl}`,
+            `the history shows the decoded summary of the failed compensation ("Refund payment for order ${orderIds[0]}")`,
+          ]),
+        );
+        expect(ui.checks).toHaveLength(9);
+        expect(readdirSync(outDir)).toHaveLength(5);
+      } finally {
+        await worker.stop();
+      }
+    },
+    300_000,
+  );
 });
 
 /** Sagas whose history shows `from` working on them and then, after its last event, `to`. */

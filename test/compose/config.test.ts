@@ -289,6 +289,32 @@ describe('docker-compose.yml', () => {
     expect(service('temporal-ui').depends_on?.temporal?.condition).toBe('service_healthy');
   });
 
+  it("sets every write-action switch of the Web UI on purpose: repairs and cancel on, terminate, reset, batch and start off, and the cluster's UI the same", () => {
+    // The switches the UI image's config template reads (temporalio/ui, server/config/docker.yaml).
+    const switches = {
+      TEMPORAL_DISABLE_WRITE_ACTIONS: 'false',
+      TEMPORAL_WORKFLOW_SIGNAL_DISABLED: 'false',
+      TEMPORAL_WORKFLOW_UPDATE_DISABLED: 'false',
+      TEMPORAL_WORKFLOW_CANCEL_DISABLED: 'false',
+      TEMPORAL_WORKFLOW_PAUSE_DISABLED: 'false',
+      TEMPORAL_ACTIVITY_COMMANDS_DISABLED: 'false',
+      TEMPORAL_WORKFLOW_TERMINATE_DISABLED: 'true',
+      TEMPORAL_WORKFLOW_RESET_DISABLED: 'true',
+      TEMPORAL_BATCH_ACTIONS_DISABLED: 'true',
+      TEMPORAL_START_WORKFLOW_DISABLED: 'true',
+    };
+    const ui = env('temporal-ui');
+    expect(Object.fromEntries(Object.keys(switches).map((name) => [name, ui[name]]))).toEqual(switches);
+    // Nothing else of the kind: a switch the list above does not know is a choice nobody made here.
+    expect(Object.keys(ui).filter((name) => /DISABLED?(_|$)/.test(name)).sort()).toEqual(Object.keys(switches).sort());
+    // The standalone UI of `npm run cluster` has the same defaults, each overridable by the same variable.
+    const cluster = readFileSync(join(root, 'deploy', 'ui', 'saga.yaml'), 'utf8');
+    const defaults = Object.fromEntries([...cluster.matchAll(/\{\{ env "(TEMPORAL_[A-Z_]*DISABLE[A-Z_]*)" \| default "(true|false)" \}\}/g)].map((m) => [m[1], m[2]]));
+    expect(defaults).toEqual(switches);
+    // The one switch for a read-only UI is the operator's to set.
+    expect(String(service('temporal-ui').environment?.TEMPORAL_DISABLE_WRITE_ACTIONS)).toBe('${TEMPORAL_DISABLE_WRITE_ACTIONS:-false}');
+  });
+
   it('registers every custom search attribute as Keyword once the server is healthy, idempotently', () => {
     const reg = service('register-search-attributes');
     const command = Array.isArray(reg.command) ? reg.command.join(' ') : (reg.command ?? '');

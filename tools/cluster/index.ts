@@ -1,11 +1,13 @@
 // The production topology of the Temporal server on this machine: PostgreSQL, both Temporal
 // databases migrated with the server's own schema tool, then one process per service (history hosts
 // sharing the shards, matching, frontend, the internal worker), the namespace and the sagas' search
-// attribute, and the standalone Web UI. The server reads deploy/temporal/saga.yaml, the same file
-// docker-compose.yml mounts; everything that differs per process comes from its environment.
+// attribute, the codec server and the standalone Web UI wired to it. The server reads
+// deploy/temporal/saga.yaml, the same file docker-compose.yml mounts; everything that differs per
+// process comes from its environment.
 //
-// State lives in one folder (default `.data/cluster`): the PostgreSQL data, generated passwords and
-// payload keys (`secrets.json`, readable by the owner only) and each process's log.
+// State lives in one folder (default `.data/cluster`), and nowhere else: the PostgreSQL data, generated
+// passwords, payload keys and codec server tokens (`secrets.json`, readable by the owner only) and
+// each process's log.
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,15 +18,17 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { isReachable } from '../../src/reachable';
+import { newToken } from '../../src/codec/token-strength';
 import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { clusterBinaries, type ClusterBinaries } from '../temporal-binaries';
 import { managedProcess, type ManagedProcess } from './process';
-import { startLocalPostgres, type LocalPostgres } from './postgres';
+import { assertReachableByPostgres, startLocalPostgres, type LocalPostgres } from './postgres';
 
 export { ClusterBinaryMissingError } from '../temporal-binaries';
 export { LocalPostgresError } from './postgres';
 
-const DEPLOY = resolve(__dirname, '..', '..', 'deploy');
+const ROOT = resolve(__dirname, '..', '..');
+const DEPLOY = join(ROOT, 'deploy');
 
 /** How to lay the cluster out. */
 export interface ClusterOptions {
@@ -57,6 +61,10 @@ export interface ClusterSecrets {
   sagaDbPassword: string;
   /** `SAGA_CODEC_KEYS` of the saga worker and clients: payload encryption is on. */
   codecKeys: string;
+  /** The codec server's token: signed in with it at `/login`, a browser sees payloads decoded in the Web UI. */
+  codecServerToken: string;
+  /** The codec server's encode token: signed in with it, the Web UI may also send signals and updates, their input encrypted. */
+  codecServerEncodeToken: string;
 }
 
 /** A running cluster. */
@@ -65,6 +73,8 @@ export interface Cluster {
   address: string;
   namespace: string;
   uiUrl: string;
+  /** The codec server, as the Web UI's browsers reach it (the UI is configured with it). */
+  codecUrl: string;
   /** The services' own database on the cluster's PostgreSQL (role `saga`). */
   databaseUrl: string;
   /** Superuser URL of the cluster's PostgreSQL. */
@@ -73,7 +83,7 @@ export interface Cluster {
   postgresPid: number | undefined;
   secrets: ClusterSecrets;
   numHistoryShards: number;
-  /** The Temporal processes by name: `history-1`…, `matching`, `frontend`, `worker`, `ui`. */
+  /** The processes by name: `history-1`…, `matching`, `frontend`, `worker`, `codec`, `ui`. */
   processes: ReadonlyMap<string, ManagedProcess>;
   /** Where each process logs. */
   logDir: string;
@@ -103,6 +113,7 @@ export function clusterPorts(frontend: number, historyHosts: number) {
     matching: { grpc: frontend + 2, membership: frontend + 22, metrics: frontend + 42 },
     worker: { grpc: frontend + 6, membership: frontend + 26, metrics: frontend + 46 },
     history,
+    codec: frontend + 80,
     postgres: frontend + 90,
   };
   // Temporal stores membership ports in a PostgreSQL smallint.
@@ -133,16 +144,21 @@ export async function freeClusterPortBlock(): Promise<number> {
 
 function loadSecrets(dir: string): ClusterSecrets {
   const file = join(dir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ClusterSecrets;
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<ClusterSecrets>) : {};
   const secret = () => randomBytes(18).toString('base64url');
+  // A folder made before the codec server was part of the cluster gets its tokens added; nothing else changes.
   const secrets: ClusterSecrets = {
-    postgresPassword: secret(),
-    temporalDbPassword: secret(),
-    sagaDbPassword: secret(),
-    codecKeys: `cluster-1:${randomBytes(32).toString('base64')}`,
+    postgresPassword: stored.postgresPassword ?? secret(),
+    temporalDbPassword: stored.temporalDbPassword ?? secret(),
+    sagaDbPassword: stored.sagaDbPassword ?? secret(),
+    codecKeys: stored.codecKeys ?? `cluster-1:${randomBytes(32).toString('base64')}`,
+    codecServerToken: stored.codecServerToken ?? newToken(),
+    codecServerEncodeToken: stored.codecServerEncodeToken ?? newToken(),
   };
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  if (Object.keys(stored).length !== Object.keys(secrets).length) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  }
   return secrets;
 }
 
@@ -228,6 +244,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const log = opts.log ?? (() => undefined);
   const bins = clusterBinaries();
   const dir = resolve(opts.dataDir ?? join('.data', 'cluster'));
+  // Before anything is written: PostgreSQL's data goes in this folder or the cluster does not start.
+  assertReachableByPostgres(join(dir, 'postgres'));
   const logDir = join(dir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const secrets = loadSecrets(dir);
@@ -254,7 +272,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
   process.once('exit', stopPostgresOnExit);
   const stopAll = async () => {
-    for (const name of ['ui', 'frontend', 'worker', 'matching', ...ports.history.map((_, i) => `history-${i + 1}`)]) await processes.get(name)?.stop();
+    for (const name of ['ui', 'codec', 'frontend', 'worker', 'matching', ...ports.history.map((_, i) => `history-${i + 1}`)]) await processes.get(name)?.stop();
     process.removeListener('exit', stopPostgresOnExit);
     postgres.stop();
   };
@@ -308,13 +326,41 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     serve('matching', 'matching', ports.matching.metrics);
     serve('frontend', 'frontend', ports.frontend.metrics);
     serve('worker', 'worker', ports.worker.metrics);
+    // localhost, not 127.0.0.1, in both URLs: the codec server's session cookie is SameSite=Strict,
+    // and a browser on the UI's site sends it only to the same site.
+    const uiUrl = `http://localhost:${uiPort}`;
+    const codecUrl = `http://localhost:${ports.codec}`;
+    processes.set(
+      'codec',
+      managedProcess({
+        name: 'codec',
+        command: process.execPath,
+        args: ['--import', 'tsx', join(ROOT, 'src', 'codec-server.ts')],
+        env: {
+          SAGA_CODEC_KEYS: secrets.codecKeys,
+          SAGA_CODEC_SERVER_TOKEN: secrets.codecServerToken,
+          SAGA_CODEC_SERVER_ENCODE_TOKEN: secrets.codecServerEncodeToken,
+          SAGA_CODEC_SERVER_PORT: String(ports.codec),
+          SAGA_CODEC_SERVER_ORIGINS: uiUrl,
+          TEMPORAL_NAMESPACE: namespace,
+        },
+        logFile: join(logDir, 'codec.log'),
+        cwd: ROOT,
+      }),
+    );
     processes.set(
       'ui',
       managedProcess({
         name: 'ui',
         command: bins.uiServer,
         args: ['--root', DEPLOY, '--config', 'ui', '--env', 'saga', 'start'],
-        env: { TEMPORAL_ADDRESS: address, TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace },
+        env: {
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_UI_PORT: String(uiPort),
+          TEMPORAL_NAMESPACE: namespace,
+          TEMPORAL_CODEC_ENDPOINT: codecUrl,
+          TEMPORAL_CODEC_INCLUDE_CREDENTIALS: 'true',
+        },
         logFile: join(logDir, 'ui.log'),
       }),
     );
@@ -325,6 +371,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       if (name === 'matching') return ports.matching.grpc;
       if (name === 'worker') return ports.worker.membership;
       if (name === 'ui') return uiPort;
+      if (name === 'codec') return ports.codec;
       const index = Number(/^history-(\d+)$/.exec(name)?.[1]);
       const port = ports.history[index - 1]?.grpc;
       if (port === undefined) throw new ClusterError(`No process named ${name}: ${[...processes.keys()].join(', ')}`);
@@ -348,7 +395,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
     // The first process to start writes the cluster metadata; several at once on a fresh database
     // race for that write and the losers exit. One first, then the rest together.
-    const [first, ...rest] = [...processes.keys()].filter((name) => name !== 'ui') as [string, ...string[]];
+    const temporalServices = [...processes.keys()].filter((name) => name !== 'ui' && name !== 'codec');
+    const [first, ...rest] = temporalServices as [string, ...string[]];
     for (const group of [[first], rest]) {
       for (const name of group) {
         processes.get(name)?.start();
@@ -356,18 +404,21 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       }
       for (const name of group) await serving(name);
     }
-    log(`Temporal services up: ${[...processes.keys()].filter((n) => n !== 'ui').join(', ')}`);
+    log(`Temporal services up: ${temporalServices.join(', ')}`);
 
     await registerNamespace(address, namespace, timeout, log, opts.signal);
-    processes.get('ui')?.start();
-    await serving('ui');
+    for (const name of ['codec', 'ui']) {
+      processes.get(name)?.start();
+      crashed(name);
+      await serving(name);
+    }
 
     const databaseUrl = `postgres://saga:${encodeURIComponent(secrets.sagaDbPassword)}@127.0.0.1:${ports.postgres}/saga`;
-    const uiUrl = `http://localhost:${uiPort}`;
     return {
       address,
       namespace,
       uiUrl,
+      codecUrl,
       databaseUrl,
       postgresUrl: postgres.adminUrl,
       postgresPid: postgres.pid(),

@@ -3,8 +3,7 @@
 // folder outlives the launcher, so workflows and the services' data survive a restart.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { join, parse } from 'node:path';
 
 /** Thrown when PostgreSQL is missing or will not start; the message names what to do. */
 export class LocalPostgresError extends Error {
@@ -43,7 +42,7 @@ export interface LocalPostgres {
   adminUrl: string;
   /** Whether this call created the data folder. */
   created: boolean;
-  /** The folder holding the data (the asked one, unless the postgres user cannot reach it). */
+  /** The folder holding the data: the asked one, always. */
   dir: string;
   /** Process id of the postmaster, from its pid file; undefined when it is not running. */
   pid(): number | undefined;
@@ -51,17 +50,42 @@ export interface LocalPostgres {
   stop(): void;
 }
 
+/** The first existing folder above `dir` that the postgres user may not enter, if any. */
+function unreachableAncestor(dir: string): string | undefined {
+  const { root } = parse(dir);
+  const parts = dir.slice(root.length).split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const folder = join(root, ...parts.slice(0, i));
+    if (!existsSync(folder)) return undefined;
+    if (spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', folder]).status !== 0) return folder;
+  }
+  return undefined;
+}
+
+/**
+ * Throws {@link LocalPostgresError} when PostgreSQL could not reach `dir`. PostgreSQL refuses to run
+ * as root: as root it runs as the `postgres` user, which must reach its folder. A folder it cannot
+ * reach (a checkout in root's private home folder) is refused, never swapped for one elsewhere: the
+ * data stays in the cluster's folder, so that removing that folder removes the cluster.
+ */
+export function assertReachableByPostgres(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const blocked = unreachableAncestor(dir);
+  if (blocked) {
+    throw new LocalPostgresError(
+      `PostgreSQL runs as the postgres user (it refuses root), and that user cannot enter ${blocked}, so it cannot reach ${dir}. ` +
+        `Choose a data folder it can reach (--data-dir /var/tmp/saga-cluster), or let it pass through: setfacl -m u:postgres:x ${blocked}`,
+    );
+  }
+}
+
 /** Creates the data folder on first use, then starts the server (or adopts one already running on it). */
 export function startLocalPostgres(opts: LocalPostgresOptions): LocalPostgres {
   const bin = findPostgresBin();
   if (!bin) throw new LocalPostgresError('The cluster needs the PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN to their folder.');
-  // PostgreSQL refuses to run as root: as root it runs as the `postgres` user, which must own its
-  // folder and reach it. A checkout in a private home folder (root's) is out of its reach: then the
-  // data goes to a folder of the postgres user's home, named after the cluster folder.
+  assertReachableByPostgres(opts.dir);
   const asRoot = process.getuid?.() === 0;
-  mkdirSync(opts.dir, { recursive: true });
-  const reachable = !asRoot || spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dirname(opts.dir)]).status === 0;
-  const home = reachable ? opts.dir : join('/var/lib/postgresql', `saga-cluster-${createHash('sha256').update(opts.dir).digest('hex').slice(0, 12)}`);
+  const home = opts.dir;
   mkdirSync(home, { recursive: true });
   const data = join(home, 'data');
   const log = join(home, 'server.log');

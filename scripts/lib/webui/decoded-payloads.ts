@@ -74,7 +74,7 @@ export interface CodecUiCheckOptions {
 }
 
 /** The codec settings dialog, opened from the UI's top bar. */
-async function openCodecSettings(page: Page, uiUrl: string, namespace: string) {
+export async function openCodecSettings(page: Page, uiUrl: string, namespace: string) {
   const dialog = page.locator('#data-encoder-settings');
   if (await dialog.isVisible()) return dialog;
   await page.goto(`${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows`);
@@ -84,7 +84,8 @@ async function openCodecSettings(page: Page, uiUrl: string, namespace: string) {
   return dialog;
 }
 
-async function readCodecSettings(page: Page): Promise<Record<string, string | null>> {
+/** The UI's browser-level codec settings as its local storage holds them. */
+export async function readCodecSettings(page: Page): Promise<Record<string, string | null>> {
   // Runs in the page; the project's types know no DOM, hence the narrow view of local storage.
   return page.evaluate((keys) => {
     const storage = (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage;
@@ -92,7 +93,8 @@ async function readCodecSettings(page: Page): Promise<Record<string, string | nu
   }, Object.values(UI_CODEC_SETTINGS));
 }
 
-function expectCodecSettings(stored: Record<string, string | null>, codecUrl: string): void {
+/** Throws unless the settings name `codecUrl`, with cross-origin credentials, overriding the cluster's setting. */
+export function expectCodecSettings(stored: Record<string, string | null>, codecUrl: string): void {
   const expected = { [UI_CODEC_SETTINGS.endpoint]: JSON.stringify(codecUrl), [UI_CODEC_SETTINGS.includeCredentials]: 'true', [UI_CODEC_SETTINGS.override]: 'true' };
   const wrong = Object.entries(expected).filter(([key, value]) => stored[key] !== value);
   if (wrong.length) throw new Error(`local storage holds ${wrong.map(([key]) => `${key}=${String(stored[key])}`).join(', ')}; expected ${wrong.map(([key, value]) => `${key}=${value}`).join(', ')}`);
