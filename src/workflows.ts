@@ -1,3 +1,16 @@
-// The worker's `workflowsPath`: every workflow type the worker registers, by name.
-export { orderSaga } from './order/workflow';
-export { registrationSaga } from './registration/workflow';
+// The worker's `workflowsPath`: every workflow type the worker registers, by name, with the versioning
+// behaviour each one declares (docs/operations.md, "Pinned or auto-upgrade"). A type exported here
+// without a declaration takes the worker's default, auto-upgrade (src/worker.ts, deploymentOptions).
+import { setWorkflowOptions } from '@temporalio/workflow';
+import { orderSaga } from './order/workflow';
+import { registrationSaga } from './registration/workflow';
+
+// Minutes long, and held for an operator only when a compensation fails: an order finishes on the
+// code that started it, so a change of its steps needs no patch and old branches can be dropped once
+// their version is drained.
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, orderSaga);
+// Waits up to 30 days for a code: pinning would keep every version alive for a month. It moves to
+// each new version at its next workflow task, so every change of its commands needs a patch.
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, registrationSaga);
+
+export { orderSaga, registrationSaga };
