@@ -155,7 +155,7 @@ export async function upgradeDrill(target: DrillTarget, log: (line: string) => v
   const v1 = await createSagaWorker({ connection: target.nativeConnection, config, services, overrides: { workflowBundle: v1Bundle, activities: v1Activities(createActivities(services), holds, gate, stuck.userId) } });
   const v1Version = v1.options.workerDeploymentOptions?.version as DeploymentVersion;
   const tripWorker = (bundle: typeof tripBundle, version: DeploymentVersion) =>
-    Worker.create({ connection: target.nativeConnection, namespace: target.namespace, taskQueue: tripQueue, workflowBundle: bundle, activities: createPatternActivities(), workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'AUTO_UPGRADE' } });
+    Worker.create({ connection: target.nativeConnection, namespace: target.namespace, taskQueue: tripQueue, workflowBundle: bundle, activities: createPatternActivities().activities, workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'AUTO_UPGRADE' } });
   const v1Trips = await tripWorker(tripBundle, v1Version);
   const v1Running = [v1.run(), v1Trips.run()];
   expect((await describeDeployment(client, DEPLOYMENT)).current, 'the first worker of a new deployment makes its version current').toBe(v1Version.buildId);
@@ -204,6 +204,7 @@ export async function upgradeDrill(target: DrillTarget, log: (line: string) => v
   expect(ramp.code, ramp.err).toBe(0);
   expect(ramp.out).toContain(`${versionKey(v2Version)} is ramping: 25% of new sagas start on it.`);
   expect(ramp.out).toMatch(new RegExp(`${versionKey(v2Version)}\\s+ramping 25%`));
+  log(ramp.out);
   const promote = await deploy(target, taskQueue, 'promote', v2Version.buildId);
   expect(promote.code, promote.err).toBe(0);
   expect(promote.out).toContain(`current ${v2Version.buildId}`);
@@ -279,16 +280,20 @@ export async function upgradeDrill(target: DrillTarget, log: (line: string) => v
   expect([v1.getState(), v1Trips.getState()]).toEqual(['STOPPED', 'STOPPED']);
   log(retired.out);
 
-  // The temporal CLI reports the same deployment: v2 current, v1 present and marked retired.
+  // The temporal CLI reports the same deployment as the deploy command: the current version, the
+  // versions, v1's drainage, and the retirement mark in v1's metadata.
   const executable = temporalCli();
   if (executable.type !== 'existing-path') throw new Error('the drill runs the installed temporal CLI (npm run install-temporal)');
-  const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(executable.path, ['worker', 'deployment', ...args, '--address', target.address, '--namespace', target.namespace, '-o', 'json'])).stdout) as Record<string, unknown>;
-  const described = JSON.stringify(await cli('describe', '--name', DEPLOYMENT));
-  log(described);
-  expect(described).toContain(`"currentVersionBuildID":"${v2Version.buildId}"`);
-  expect(described).toContain(v1Version.buildId);
+  const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(executable.path, ['worker', 'deployment', ...args, '--address', target.address, '--namespace', target.namespace, '-o', 'json'])).stdout) as unknown;
+  const ours = await describeDeployment(client, DEPLOYMENT);
+  const theirs = (await cli('describe', '--name', DEPLOYMENT)) as { routingConfig: { currentVersionBuildID: string }; versionSummaries: { BuildID: string; drainageStatus: string }[] };
+  expect(theirs.routingConfig.currentVersionBuildID).toBe(ours.current);
+  expect(theirs.versionSummaries.map((v) => v.BuildID).sort()).toEqual(ours.versions.map((v) => v.buildId).sort());
+  expect(theirs.versionSummaries.find((v) => v.BuildID === v1Version.buildId)?.drainageStatus).toBe(ours.versions.find((v) => v.buildId === v1Version.buildId)?.state);
+  const listed = JSON.stringify(await cli('list'));
+  expect(listed).toContain(`"name":"${DEPLOYMENT}"`);
+  expect(listed).toContain(`"currentVersionBuildID":"${v2Version.buildId}"`);
   const v1Described = JSON.stringify(await cli('describe-version', '--deployment-name', DEPLOYMENT, '--build-id', v1Version.buildId));
-  log(v1Described);
   expect(v1Described).toContain('saga-temporal.retired');
 
   watching.abort();
