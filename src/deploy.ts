@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { buildIdProblem, ConfigError, connectionOptions, CONNECTION_FLAGS, DEFAULT_DEPLOYMENT_NAME, deploymentNameProblem, loadClientConfig, withConnectionFlags } from './config';
 import { versionKey, type DeploymentVersion } from './deployment/version';
+import { isReachable } from './reachable';
 import {
   DeploymentNotFoundError,
   describeDeployment,
@@ -142,6 +143,8 @@ export async function runDeploy(argv: string[], io: DeployIo): Promise<number> {
   }
   let connection: Connection;
   try {
+    // Probed first: the client's connection retries a refused address until its timeout.
+    if (!(await isReachable(config.address, 2_000))) throw new Error('unreachable');
     connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 });
   } catch {
     io.stderr(`Cannot reach the Temporal server at ${config.address}\n`);
