@@ -133,8 +133,13 @@ export async function describeDeployment(client: Client, deploymentName: string)
     summaries.map(async (summary): Promise<VersionReport> => {
       const buildId = summary.deploymentVersion?.buildId ?? '';
       const version = { deploymentName, buildId };
-      const [pinnedRunning, described] = await Promise.all([countPinned(client, version), client.workflowService.describeWorkerDeploymentVersion({ namespace, deploymentVersion: version })]);
-      const retired = Boolean(described.workerDeploymentVersionInfo?.metadata?.entries?.[RETIRED_KEY]);
+      // A version whose first worker has just polled is listed before it can be described.
+      const describing = client.workflowService.describeWorkerDeploymentVersion({ namespace, deploymentVersion: version }).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      const [pinnedRunning, described] = await Promise.all([countPinned(client, version), describing]);
+      const retired = Boolean(described?.workerDeploymentVersionInfo?.metadata?.entries?.[RETIRED_KEY]);
       return { buildId, state: stateOf(summary.status), pinnedRunning, retired };
     }),
   );

@@ -137,6 +137,21 @@ async function historyFacts(handle: WorkflowHandle): Promise<{ taskFailures: num
 
 /** Runs the whole drill against `target`; every check is an `expect`. */
 export async function upgradeDrill(target: DrillTarget, log: (line: string) => void = () => undefined): Promise<void> {
+  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  const run = (worker: Worker) => {
+    const running = worker.run();
+    workers.push({ worker, running });
+    return running;
+  };
+  try {
+    await drill(target, run, log);
+  } finally {
+    for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await Promise.allSettled(workers.map((w) => w.running));
+  }
+}
+
+async function drill(target: DrillTarget, run: (worker: Worker) => Promise<void>, log: (line: string) => void): Promise<void> {
   const { client, services } = target;
   const taskQueue = uniqueTaskQueue('drill');
   const tripQueue = uniqueTaskQueue('drill-trips');
@@ -157,7 +172,7 @@ export async function upgradeDrill(target: DrillTarget, log: (line: string) => v
   const tripWorker = (bundle: typeof tripBundle, version: DeploymentVersion) =>
     Worker.create({ connection: target.nativeConnection, namespace: target.namespace, taskQueue: tripQueue, workflowBundle: bundle, activities: createPatternActivities().activities, workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'AUTO_UPGRADE' } });
   const v1Trips = await tripWorker(tripBundle, v1Version);
-  const v1Running = [v1.run(), v1Trips.run()];
+  const v1Running = [run(v1), run(v1Trips)];
   expect((await describeDeployment(client, DEPLOYMENT)).current, 'the first worker of a new deployment makes its version current').toBe(v1Version.buildId);
 
   // --- 200 sagas in flight on v1.
@@ -197,7 +212,8 @@ export async function upgradeDrill(target: DrillTarget, log: (line: string) => v
   const v2Version = v2.options.workerDeploymentOptions?.version as DeploymentVersion;
   expect(v2Version.buildId).not.toBe(v1Version.buildId);
   const v2Trips = await tripWorker(tripBundle, v2Version);
-  const v2Running = [v2.run(), v2Trips.run()];
+  void run(v2);
+  void run(v2Trips);
   expect((await describeDeployment(client, DEPLOYMENT)).current, 'a new version waits for the deploy command').toBe(v1Version.buildId);
 
   const ramp = await deploy(target, taskQueue, 'promote', v2Version.buildId, '--ramp', '25');
@@ -297,7 +313,4 @@ export async function upgradeDrill(target: DrillTarget, log: (line: string) => v
   expect(v1Described).toContain('saga-temporal.retired');
 
   watching.abort();
-  v2.shutdown();
-  v2Trips.shutdown();
-  await Promise.all(v2Running);
 }
