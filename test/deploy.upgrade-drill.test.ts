@@ -1,10 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createServices, type Services } from '../src/services';
-import { createDevServerEnv } from './helpers';
+import { loadWorkerConfig } from '../src/config';
+import { startOrder } from '../src/order/start';
+import { createSagaWorker } from '../src/worker';
+import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from './helpers';
+import { sampleOrder } from './support/samples';
 import { upgradeDrill } from './support/upgrade-drill';
 
 // The upgrade drill on the dev server (test/support/upgrade-drill.ts): 200 sagas in flight on v1, v2
@@ -27,6 +31,17 @@ afterAll(async () => {
   await services?.close();
   await env?.teardown();
   rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('an unversioned worker (SAGA_WORKER_VERSIONING=false)', () => {
+  it('runs an order to completion: the sagas declare their versioning behaviour only to versioned workers', async () => {
+    const taskQueue = uniqueTaskQueue('unversioned');
+    const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: databaseUrl, SAGA_WORKER_VERSIONING: 'false' });
+    const worker = await createSagaWorker({ connection: env.nativeConnection, config, services, overrides: { workflowBundle: await workflowBundle() } });
+    expect(worker.options.workerDeploymentOptions).toBeUndefined();
+    const result = await worker.runUntil(async () => (await startOrder(env.client, sampleOrder(), { taskQueue })).result());
+    expect(result.status).toBe('COMPLETED');
+  }, 120_000);
 });
 
 describe('a deploy with sagas in flight (dev server)', () => {

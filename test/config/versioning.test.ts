@@ -3,10 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadWorkerConfig } from '../../src/config';
 import { derivedBuildId, packageVersion } from '../../src/deployment/version';
 import { deploymentOptions } from '../../src/worker';
-import { orderSaga, registrationSaga } from '../../src/workflows';
 
 // Which deployment and version a worker joins, what it refuses before connecting anywhere, and the
-// versioning behaviour each saga type declares.
+// worker's default versioning behaviour (each saga's own: test/workflows.versioning.test.ts).
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -68,11 +67,6 @@ describe('the derived build id', () => {
 });
 
 describe('versioning behaviours', () => {
-  it('pin the order saga and let the registration auto-upgrade', () => {
-    expect((orderSaga as { workflowDefinitionOptions?: unknown }).workflowDefinitionOptions).toEqual({ versioningBehavior: 'PINNED' });
-    expect((registrationSaga as { workflowDefinitionOptions?: unknown }).workflowDefinitionOptions).toEqual({ versioningBehavior: 'AUTO_UPGRADE' });
-  });
-
   it('default to auto-upgrade for a type that declares none, so that it still runs on a versioned worker', () => {
     expect(deploymentOptions({ deploymentName: 'saga-temporal', buildId: '1.0.0' }, undefined)).toEqual({
       useWorkerVersioning: true,
