@@ -1,18 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import type * as workflow from '@temporalio/workflow';
+import { orderSaga, registrationSaga } from '../src/workflows';
 
 // The versioning behaviour each saga type declares (src/workflows.ts), read as the worker reads it,
 // with workflowInfo() standing in for the worker that runs the task. The drill
 // (test/deploy.upgrade-drill.test.ts) shows the server applying them.
 
-const worker: { version: WorkerDeploymentVersion | undefined } = { version: undefined };
+// vi.mock is hoisted above the imports: the state it reads is hoisted with it.
+const worker = vi.hoisted((): { version: WorkerDeploymentVersion | undefined } => ({ version: undefined }));
 vi.mock('@temporalio/workflow', async (importOriginal) => ({
   ...(await importOriginal<typeof workflow>()),
   workflowInfo: () => ({ currentDeploymentVersion: worker.version }),
 }));
-
-const { orderSaga, registrationSaga } = await import('../src/workflows');
 
 function declared(fn: unknown): unknown {
   const options = (fn as { workflowDefinitionOptions?: unknown }).workflowDefinitionOptions;
