@@ -36,11 +36,18 @@ afterAll(async () => {
 describe('an unversioned worker (SAGA_WORKER_VERSIONING=false)', () => {
   it('runs an order to completion: the sagas declare their versioning behaviour only to versioned workers', async () => {
     const taskQueue = uniqueTaskQueue('unversioned');
-    const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: databaseUrl, SAGA_WORKER_VERSIONING: 'false' });
-    const worker = await createSagaWorker({ connection: env.nativeConnection, config, services, overrides: { workflowBundle: await workflowBundle() } });
-    expect(worker.options.workerDeploymentOptions).toBeUndefined();
-    const result = await worker.runUntil(async () => (await startOrder(env.client, sampleOrder(), { taskQueue })).result());
-    expect(result.status).toBe('COMPLETED');
+    // A database of its own: the drill's invariants count every order in the drill's database.
+    const ownDatabase = `sqlite:${join(dataDir, 'unversioned.db')}`;
+    const ownServices = await createServices({ databaseUrl: ownDatabase });
+    try {
+      const config = loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: ownDatabase, SAGA_WORKER_VERSIONING: 'false' });
+      const worker = await createSagaWorker({ connection: env.nativeConnection, config, services: ownServices, overrides: { workflowBundle: await workflowBundle() } });
+      expect(worker.options.workerDeploymentOptions).toBeUndefined();
+      const result = await worker.runUntil(async () => (await startOrder(env.client, sampleOrder(), { taskQueue })).result());
+      expect(result.status).toBe('COMPLETED');
+    } finally {
+      await ownServices.close();
+    }
   }, 120_000);
 });
 
