@@ -6,7 +6,7 @@ import { createActivities } from './activities';
 import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
 import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type VersioningConfig, type WorkerConfig } from './config';
 import { adoptFirstVersion } from './deployment/first-version';
-import { watchRetirement } from './deployment/retirement';
+import { isRetired, watchRetirement } from './deployment/retirement';
 import { derivedBuildId, packageVersion, versionKey } from './deployment/version';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
@@ -129,8 +129,9 @@ export async function createSagaWorker(opts: {
     }
     options = { ...options, workerDeploymentOptions: deploymentOptions(versioning, bundle?.code) };
   }
-  const worker = await Worker.create(options);
   const version = options.workerDeploymentOptions?.version;
+  if (version && (await isRetired(connection.workflowService, config.namespace, version))) throw new VersionRetiredError(versionKey(version));
+  const worker = await Worker.create(options);
   if (version) {
     const adoption = await adoptFirstVersion(connection.workflowService, { namespace: config.namespace, version, identity: worker.options.identity });
     if (adoption === 'made-current') Runtime.instance().logger.info(`The deployment had no current version: ${versionKey(version)} is now current`, { version: versionKey(version) });
@@ -149,6 +150,14 @@ function readConfiguration(env: Record<string, string | undefined>): { config: W
   const codec = read(() => loadCodecConfig(env));
   if (problems.length || !config) throw new ConfigError(problems);
   return { config, codec };
+}
+
+/** Thrown at start by a worker whose version `npm run deploy -- retire` has retired. */
+export class VersionRetiredError extends Error {
+  override readonly name = 'VersionRetiredError';
+  constructor(readonly version: string) {
+    super(`${version} was retired (npm run deploy -- retire): its workers must not run again. Start a worker of the current version, or give this build a new SAGA_BUILD_ID.`);
+  }
 }
 
 /** Thrown when no Temporal server answers at the worker's address; says how to start one. */
@@ -241,7 +250,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError || err instanceof TemporalUnreachableError) {
+    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError || err instanceof TemporalUnreachableError || err instanceof VersionRetiredError) {
       console.error(err.message);
     } else {
       console.error(`Worker failed: ${err instanceof Error ? err.message : String(err)}`);

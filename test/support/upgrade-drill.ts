@@ -22,7 +22,7 @@ import { startOrder } from '../../src/order/start';
 import { verifyEmailUpdate } from '../../src/registration/contract';
 import { startRegistration } from '../../src/registration/start';
 import type { Services } from '../../src/services';
-import { createSagaWorker } from '../../src/worker';
+import { createSagaWorker, VersionRetiredError } from '../../src/worker';
 import { workflowPreloadModules } from '../../src/workflow-preload';
 import { temporalCli } from '../../tools/temporal-binaries';
 import { checkInvariants, formatReport } from '../../scripts/lib/chaos/invariants';
@@ -311,6 +311,9 @@ async function drill(target: DrillTarget, run: (worker: Worker) => Promise<void>
   expect(listed).toContain(`"currentVersionBuildID":"${v2Version.buildId}"`);
   const v1Described = JSON.stringify(await cli('describe-version', '--deployment-name', DEPLOYMENT, '--build-id', v1Version.buildId));
   expect(v1Described).toContain('saga-temporal.retired');
+
+  // A worker of the retired version started again refuses to run.
+  await expect(createSagaWorker({ connection: target.nativeConnection, config, services, overrides: { workflowBundle: v1Bundle } })).rejects.toThrow(VersionRetiredError);
 
   watching.abort();
 }
