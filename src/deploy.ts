@@ -155,7 +155,7 @@ export async function runDeploy(argv: string[], io: DeployIo): Promise<number> {
   try {
     if (parsed.command === 'promote') {
       io.stdout(`Waiting for workers of ${versionKey(version)} on task queue ${config.taskQueue}…\n`);
-      await waitForPollers(client, version, { taskQueue: config.taskQueue, timeoutMs: parsed.waitS * 1000 });
+      await waitForPollers(client, version, { taskQueues: [config.taskQueue], timeoutMs: parsed.waitS * 1000 });
       if (parsed.ramp === undefined) {
         await promoteVersion(client, version, IDENTITY);
         io.stdout(`${versionKey(version)} is current: new sagas start on it, auto-upgrading sagas move to it.\n`);

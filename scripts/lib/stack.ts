@@ -163,7 +163,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 async function deployLocally(client: Client, version: DeploymentVersion, taskQueue: string, log: (line: string) => void): Promise<void> {
   const before = await describeDeployment(client, version.deploymentName);
   if (before.current !== version.buildId) {
-    await waitForPollers(client, version, { taskQueue, timeoutMs: 30_000 });
+    await waitForPollers(client, version, { taskQueues: [taskQueue], timeoutMs: 30_000 });
     await promoteVersion(client, version, 'npm-start');
     log(`Deployment ${version.deploymentName}: ${version.buildId} is now current${before.current ? ` (was ${before.current})` : ''}`);
   } else {

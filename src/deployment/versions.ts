@@ -40,15 +40,15 @@ export class DeploymentNotFoundError extends Error {
   }
 }
 
-/** Thrown by a promotion or a ramp when no worker of the version polls within the wait. */
+/** Thrown by a promotion or a ramp when workers of the version do not poll every task queue they must within the wait. */
 export class VersionNotPollingError extends Error {
   override readonly name = 'VersionNotPollingError';
   constructor(
     readonly version: string,
-    readonly taskQueue: string,
+    readonly taskQueues: readonly string[],
     readonly waitedMs: number,
   ) {
-    super(`No worker of ${version} polls the task queue ${taskQueue} after ${Math.round(waitedMs / 1000)} s: start its workers (SAGA_BUILD_ID) before making it current`);
+    super(`No worker of ${version} polls the task queue(s) ${taskQueues.join(', ')} after ${Math.round(waitedMs / 1000)} s: start its workers (SAGA_BUILD_ID) before sending it sagas`);
   }
 }
 
@@ -152,23 +152,40 @@ export async function describeDeployment(client: Client, deploymentName: string)
   };
 }
 
+/** The task queues the server lists under `version` (those its workers have polled); none for a version it does not know. */
+export async function taskQueuesOf(client: Client, version: DeploymentVersion): Promise<string[]> {
+  const described = await client.workflowService.describeWorkerDeploymentVersion({ namespace: client.options.namespace, deploymentVersion: version }).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  return [...new Set((described?.workerDeploymentVersionInfo?.taskQueueInfos ?? []).map((q) => q.name ?? ''))].filter(Boolean);
+}
+
 /**
- * Waits until a worker of `version` has polled `taskQueue` (the server then lists the task queue
- * under the version). Throws {@link VersionNotPollingError} after `timeoutMs`.
+ * Waits until workers of `version` have polled every task queue in `taskQueues` and every task queue
+ * of the deployment's current version (the server refuses a new version that would leave one of
+ * those without workers). Throws {@link VersionNotPollingError} after `timeoutMs`.
  */
-export async function waitForPollers(client: Client, version: DeploymentVersion, opts: { taskQueue: string; timeoutMs: number; intervalMs?: number }): Promise<void> {
-  const { namespace } = client.options;
+export async function waitForPollers(client: Client, version: DeploymentVersion, opts: { taskQueues: readonly string[]; timeoutMs: number; intervalMs?: number }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
+  const current = await describeRouting(client, version.deploymentName);
+  const needed = new Set([...opts.taskQueues, ...(current && current !== version.buildId ? await taskQueuesOf(client, { ...version, buildId: current }) : [])]);
   for (;;) {
-    const described = await client.workflowService.describeWorkerDeploymentVersion({ namespace, deploymentVersion: version }).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    const queues = described?.workerDeploymentVersionInfo?.taskQueueInfos ?? [];
-    if (queues.some((q) => q.name === opts.taskQueue)) return;
-    if (Date.now() >= deadline) throw new VersionNotPollingError(versionKey(version), opts.taskQueue, opts.timeoutMs);
+    const polled = new Set(await taskQueuesOf(client, version));
+    const missing = [...needed].filter((q) => !polled.has(q));
+    if (missing.length === 0) return;
+    if (Date.now() >= deadline) throw new VersionNotPollingError(versionKey(version), missing, opts.timeoutMs);
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 500));
   }
+}
+
+/** Build id of the deployment's current version, if it has one (or the deployment exists). */
+async function describeRouting(client: Client, deploymentName: string): Promise<string | undefined> {
+  const response = await client.workflowService.describeWorkerDeployment({ namespace: client.options.namespace, deploymentName }).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  return response?.workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId || undefined;
 }
 
 /** Sends `percentage` of new sagas to `version`, the rest to the current version. */
