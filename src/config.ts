@@ -62,6 +62,46 @@ export interface WorkerConfig extends TemporalConfig {
   databaseStatementTimeoutMs: number;
   /** Log level. @default "info" (env `LOG_LEVEL`) */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Worker Deployment Versioning (see `src/deployment`), or `undefined` when turned off with `SAGA_WORKER_VERSIONING=false`. @default on */
+  versioning: VersioningConfig | undefined;
+}
+
+/** The worker's place in a Worker Deployment: which deployment, which version of it. */
+export interface VersioningConfig {
+  /** Name of the Worker Deployment every saga worker of this fleet joins. @default "saga-temporal" (env `SAGA_DEPLOYMENT_NAME`) */
+  deploymentName: string;
+  /** Build id of this worker's version; when unset, `<package version>-<12 hex of the workflow bundle's SHA-256>`. Env `SAGA_BUILD_ID`. */
+  buildId: string | undefined;
+}
+
+/** The deployment every saga worker joins unless `SAGA_DEPLOYMENT_NAME` says otherwise. */
+export const DEFAULT_DEPLOYMENT_NAME = 'saga-temporal';
+
+// Letters, digits, `_` and `-` for the name; a build id may also hold `.` and `+` (a semantic
+// version). Neither may hold `:`, which joins the two in the server's version strings and queries.
+const DEPLOYMENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+const BUILD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
+
+/** Checks a deployment name; returns the problem, or undefined when it is fine. */
+export function deploymentNameProblem(name: string): string | undefined {
+  return DEPLOYMENT_NAME_PATTERN.test(name) ? undefined : `"${name}" is not a deployment name (1 to 100 letters, digits, _ or -, starting with a letter or digit)`;
+}
+
+/** Checks a build id; returns the problem, or undefined when it is fine. */
+export function buildIdProblem(buildId: string): string | undefined {
+  return BUILD_ID_PATTERN.test(buildId) ? undefined : `"${buildId}" is not a build id (1 to 100 letters, digits, ., +, _ or -, starting with a letter or digit)`;
+}
+
+function readVersioning(env: Env, problems: string[]): VersioningConfig | undefined {
+  const on = bool(env, 'SAGA_WORKER_VERSIONING', problems) ?? true;
+  const deploymentName = env.SAGA_DEPLOYMENT_NAME || DEFAULT_DEPLOYMENT_NAME;
+  const buildId = env.SAGA_BUILD_ID || undefined;
+  const nameProblem = deploymentNameProblem(deploymentName);
+  if (nameProblem) problems.push(`SAGA_DEPLOYMENT_NAME=${nameProblem}`);
+  const idProblem = buildId === undefined ? undefined : buildIdProblem(buildId);
+  if (idProblem) problems.push(`SAGA_BUILD_ID=${idProblem}`);
+  if (!on && (env.SAGA_DEPLOYMENT_NAME || buildId)) problems.push('SAGA_WORKER_VERSIONING=false contradicts SAGA_DEPLOYMENT_NAME and SAGA_BUILD_ID (an unversioned worker joins no deployment)');
+  return on ? { deploymentName, buildId } : undefined;
 }
 
 /**
@@ -324,6 +364,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     databaseConnectTimeoutMs: positiveInt(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, problems),
     databaseStatementTimeoutMs: positiveInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, problems),
     logLevel: logLevel as WorkerConfig['logLevel'],
+    versioning: readVersioning(env, problems),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

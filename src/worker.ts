@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createActivities } from './activities';
 import { createReconcilerActivities } from './reconciler/activities';
 import { ensureReconcilerSchedule, reconcilerScheduleId } from './reconciler/schedule';
 import { workerDataConverterFor, ENCRYPTION_OFF_WARNING, loadCodecConfig, type CodecConfig } from './codec';
-import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from './config';
+import { ConfigError, configProblems, connectionOptions, databaseOptions, loadWorkerConfig, type VersioningConfig, type WorkerConfig } from './config';
+import { adoptFirstVersion } from './deployment/first-version';
+import { isRetired, watchRetirement } from './deployment/retirement';
+import { derivedBuildId, packageVersion, versionKey } from './deployment/version';
 import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
 import { isReachable } from './reachable';
@@ -49,10 +52,46 @@ export async function checkSearchAttributes(connection: NativeConnection, config
 /** Where the workflow code comes from: a prebuilt bundle in production, the sources in development. */
 async function workflowSource(config: WorkerConfig): Promise<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'>> {
   if (config.workflowBundlePath) return { workflowBundle: { code: await readFile(config.workflowBundlePath, 'utf8') } };
+  return { workflowsPath: workflowsEntry(), bundlerOptions: { preloadModules: [...workflowPreloadModules] } };
+}
+
+function workflowsEntry(): string {
   // The bundle entry sits next to this file: `workflows.ts` under tsx and vitest, `workflows.js` once compiled.
   const workflowsPath = ['.ts', '.js'].map((ext) => join(__dirname, `workflows${ext}`)).find((path) => existsSync(path));
   if (!workflowsPath) throw new Error(`No workflows.ts or workflows.js next to ${__filename}`);
-  return { workflowsPath, bundlerOptions: { preloadModules: [...workflowPreloadModules] } };
+  return workflowsPath;
+}
+
+/**
+ * The workflow code as one bundle, built here when the worker would otherwise bundle it itself: a
+ * derived build id is the bundle's hash, so the bundle must exist before the worker does. Built as
+ * the worker would build it (its workflow interceptors and failure converter).
+ */
+async function bundledSource(options: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions' | 'interceptors' | 'dataConverter'>): Promise<{ code: string }> {
+  const given = options.workflowBundle;
+  if (given && 'code' in given) return { code: given.code };
+  if (given) return { code: await readFile(given.codePath, 'utf8') };
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: options.workflowsPath ?? workflowsEntry(),
+    ...(options.bundlerOptions?.preloadModules ? { preloadModules: options.bundlerOptions.preloadModules } : {}),
+    ...(options.interceptors?.workflowModules ? { workflowInterceptorModules: options.interceptors.workflowModules } : {}),
+    ...(options.dataConverter?.failureConverterPath ? { failureConverterPath: options.dataConverter.failureConverterPath } : {}),
+    ...(options.dataConverter?.payloadConverterPath ? { payloadConverterPath: options.dataConverter.payloadConverterPath } : {}),
+  });
+  return { code };
+}
+
+/**
+ * The worker's deployment options: its version (the configured build id, else one derived from the
+ * workflow bundle) and the versioning behaviour of workflow types that declare none. Auto-upgrade is
+ * that default because it is what every saga did before versions existed: a type added later without
+ * a declaration runs, moves to each new version, and is kept safe by patches and the replay tests.
+ * The sagas that must not move declare `PINNED` themselves (see `src/order/workflow.ts`).
+ */
+export function deploymentOptions(versioning: VersioningConfig, bundleCode: string | undefined): NonNullable<WorkerOptions['workerDeploymentOptions']> {
+  const buildId = versioning.buildId ?? (bundleCode === undefined ? undefined : derivedBuildId(packageVersion(), bundleCode));
+  if (buildId === undefined) throw new Error('A versioned worker needs SAGA_BUILD_ID or the workflow bundle to derive it from');
+  return { useWorkerVersioning: true, version: { deploymentName: versioning.deploymentName, buildId }, defaultVersioningBehavior: 'AUTO_UPGRADE' };
 }
 
 /**
@@ -70,7 +109,7 @@ export async function createSagaWorker(opts: {
   overrides?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   const { connection, config, services } = opts;
-  return Worker.create({
+  let options: WorkerOptions = {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
@@ -85,7 +124,27 @@ export async function createSagaWorker(opts: {
     maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
     ...tracingWorkerOptions(opts.tracing, { prebuiltBundle: Boolean(config.workflowBundlePath) }),
     ...opts.overrides,
-  });
+  };
+  const { versioning } = config;
+  if (versioning) {
+    const bundle = versioning.buildId === undefined ? await bundledSource(options) : undefined;
+    if (bundle && !options.workflowBundle) {
+      const { workflowsPath: _path, bundlerOptions: _bundler, ...rest } = options;
+      // The bundle is built now: the worker must not build another, nor look for the interceptor
+      // modules and converters it holds already. The sink of the workflows' spans stays.
+      options = { ...rest, workflowBundle: bundle, ...tracingWorkerOptions(opts.tracing, { prebuiltBundle: true }), ...opts.overrides };
+    }
+    options = { ...options, workerDeploymentOptions: deploymentOptions(versioning, bundle?.code) };
+  }
+  const version = options.workerDeploymentOptions?.version;
+  if (version && (await isRetired(connection.workflowService, config.namespace, version))) throw new VersionRetiredError(versionKey(version));
+  const worker = await Worker.create(options);
+  if (version) {
+    const adoption = await adoptFirstVersion(connection.workflowService, { namespace: config.namespace, version, identity: worker.options.identity });
+    if (adoption === 'made-current') Runtime.instance().logger.info(`The deployment had no current version: ${versionKey(version)} is now current`, { version: versionKey(version) });
+    if (adoption === 'unsupported') Runtime.instance().logger.warn('The server does not implement Worker Deployments: the worker runs as if unversioned', { version: versionKey(version) });
+  }
+  return worker;
 }
 
 /**
@@ -110,6 +169,14 @@ export async function reconcilerScheduleLine(client: Client, taskQueue: string):
     return (await ensureReconcilerSchedule(client, taskQueue)) ? `Reconciler schedule ${id} created: every 5 minutes` : `Reconciler schedule ${id} present`;
   } catch (err) {
     return `Reconciler schedule ${id} could not be created (${err instanceof Error ? err.message : String(err)}); run reconcile by hand`;
+  }
+}
+
+/** Thrown at start by a worker whose version `npm run deploy -- retire` has retired. */
+export class VersionRetiredError extends Error {
+  override readonly name = 'VersionRetiredError';
+  constructor(readonly version: string) {
+    super(`${version} was retired (npm run deploy -- retire): its workers must not run again. Start a worker of the current version, or give this build a new SAGA_BUILD_ID.`);
   }
 }
 
@@ -170,6 +237,7 @@ export async function main(): Promise<void> {
       ...(tracing ? { tracer: tracing.tracer } : {}),
     });
     const worker = await createSagaWorker({ connection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: dataConverter ? { dataConverter } : {} });
+    const version = worker.options.workerDeploymentOptions?.version;
     logger.info('Worker started', {
       address: config.address,
       namespace: config.namespace,
@@ -180,10 +248,20 @@ export async function main(): Promise<void> {
       metrics: metrics ? `http://${metrics}/metrics` : 'off (SAGA_METRICS_ADDRESS)',
       traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
+      deploymentVersion: version ? versionKey(version) : 'unversioned (SAGA_WORKER_VERSIONING=false)',
     });
     // With the worker's converter: a strict codec refuses a sweep started with a plain payload.
     logger.info(await reconcilerScheduleLine(new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) }), config.taskQueue));
-    await worker.run();
+    // A retired version's workers stop by themselves: `npm run deploy -- retire` marks the version
+    // once nothing is pinned to it (see src/deployment/retirement.ts).
+    const watching = new AbortController();
+    if (version) {
+      void watchRetirement({ service: connection.workflowService, namespace: config.namespace, version, signal: watching.signal }).then(() => {
+        logger.info('This version was retired (npm run deploy -- retire): shutting down', { version: versionKey(version) });
+        worker.shutdown();
+      });
+    }
+    await worker.run().finally(() => watching.abort());
     logger.info('Worker stopped');
   } finally {
     await services?.close();
@@ -194,7 +272,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError || err instanceof TemporalUnreachableError) {
+    if (err instanceof ConfigError || err instanceof MissingSearchAttributeError || err instanceof TaskQueueTakenError || err instanceof TemporalUnreachableError || err instanceof VersionRetiredError) {
       console.error(err.message);
     } else {
       console.error(`Worker failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -9,6 +9,8 @@ import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } 
 import { dataConverterFor, loadCodecConfig, workerDataConverterFor } from '../../src/codec';
 import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { isReachable } from '../../src/reachable';
+import { versionKey, type DeploymentVersion } from '../../src/deployment/version';
+import { describeDeployment, promoteVersion, waitForPollers } from '../../src/deployment/versions';
 import { startDevServer, type DevServer } from '../../tools/devserver';
 import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
@@ -140,6 +142,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await running;
     });
     log(`Worker polling task queue "${config.taskQueue}" in namespace "${config.namespace}"; logs in ${join(dataDir, 'worker.log')}`);
+    const version = worker.options.workerDeploymentOptions?.version;
+    if (version) await deployLocally(client, version, config.taskQueue, log);
     log(await reconcilerScheduleLine(client, config.taskQueue));
     if (metrics) log(`Metrics: http://${metrics}/metrics`);
     if (tracing) log('Traces: on (OTEL_*)');
@@ -148,6 +152,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   } catch (err) {
     await cleanUp();
     throw err;
+  }
+}
+
+/**
+ * The local stack is a deploy of one: a restart after a change of the workflow code brings a new
+ * version, and new sagas would keep going to the old one, whose worker is gone. So `npm start` makes
+ * the version it runs current (as `npm run deploy -- promote` would) and says how many sagas stay
+ * pinned to older versions: those finish only if a worker of their version runs again.
+ */
+async function deployLocally(client: Client, version: DeploymentVersion, taskQueue: string, log: (line: string) => void): Promise<void> {
+  const before = await describeDeployment(client, version.deploymentName);
+  if (before.current !== version.buildId) {
+    await waitForPollers(client, version, { taskQueues: [taskQueue], timeoutMs: 30_000 });
+    await promoteVersion(client, version, 'npm-start');
+    log(`Deployment ${version.deploymentName}: ${version.buildId} is now current${before.current ? ` (was ${before.current})` : ''}`);
+  } else {
+    log(`Deployment ${version.deploymentName}: version ${version.buildId}, current`);
+  }
+  for (const old of before.versions) {
+    if (old.buildId !== version.buildId && old.pinnedRunning > 0) {
+      log(`Warning: ${old.pinnedRunning} saga(s) stay pinned to ${versionKey({ ...version, buildId: old.buildId })}; they finish only on a worker of that version (docs/operations.md)`);
+    }
   }
 }
 

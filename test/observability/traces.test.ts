@@ -87,8 +87,10 @@ afterAll(async () => {
 });
 
 /** The worker's configuration for a task queue of its own on the dev server, with the prebuilt bundle unless `ownBundling`. */
+// Unversioned: the workers here run differently built bundles, which would be versions of one
+// deployment, and only the first would be current (docs/operations.md, "Deploying with sagas in flight").
 function workerConfig(taskQueue: string, ownBundling = false) {
-  return loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...(ownBundling ? {} : { WORKFLOW_BUNDLE_PATH: bundlePath }) });
+  return loadWorkerConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, SAGA_WORKER_VERSIONING: 'false', ...(ownBundling ? {} : { WORKFLOW_BUNDLE_PATH: bundlePath }) });
 }
 
 /** Runs `worker` and stops it again: a worker created and never run keeps its connection. */
