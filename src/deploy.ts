@@ -9,11 +9,14 @@ import { buildIdProblem, ConfigError, connectionOptions, CONNECTION_FLAGS, DEFAU
 import { versionKey, type DeploymentVersion } from './deployment/version';
 import { isReachable } from './reachable';
 import {
+  assertNoUnversionedPinned,
+  countUnversionedPinned,
   DeploymentNotFoundError,
   describeDeployment,
   promoteVersion,
   rampVersion,
   retireVersion,
+  UnversionedSagasRunningError,
   VersionInUseError,
   VersionNotFoundError,
   VersionNotPollingError,
@@ -154,6 +157,7 @@ export async function runDeploy(argv: string[], io: DeployIo): Promise<number> {
   const { version } = parsed;
   try {
     if (parsed.command === 'promote') {
+      await assertNoUnversionedPinned(client, version, config.taskQueue);
       io.stdout(`Waiting for workers of ${versionKey(version)} on task queue ${config.taskQueue}…\n`);
       await waitForPollers(client, version, { taskQueues: [config.taskQueue], timeoutMs: parsed.waitS * 1000 });
       if (parsed.ramp === undefined) {
@@ -168,9 +172,11 @@ export async function runDeploy(argv: string[], io: DeployIo): Promise<number> {
       io.stdout(`${versionKey(version)} is retired: nothing is pinned to it, and its workers stop within seconds.\n`);
     }
     io.stdout(formatDeployment(await describeDeployment(client, version.deploymentName)));
+    const unversioned = await countUnversionedPinned(client.workflowService, config.namespace, config.taskQueue);
+    if (unversioned > 0) io.stdout(`${unversioned} order(s) started before versioning still run on unversioned workers of task queue ${config.taskQueue}.\n`);
     return 0;
   } catch (err) {
-    if (err instanceof VersionInUseError || err instanceof VersionRoutedError || err instanceof VersionNotPollingError || err instanceof VersionNotFoundError || err instanceof DeploymentNotFoundError) {
+    if (err instanceof VersionInUseError || err instanceof VersionRoutedError || err instanceof VersionNotPollingError || err instanceof VersionNotFoundError || err instanceof DeploymentNotFoundError || err instanceof UnversionedSagasRunningError) {
       io.stderr(`Refused: ${err.message}\n`);
       return 1;
     }

@@ -140,8 +140,14 @@ export async function createSagaWorker(opts: {
   if (version && (await isRetired(connection.workflowService, config.namespace, version))) throw new VersionRetiredError(versionKey(version));
   const worker = await Worker.create(options);
   if (version) {
-    const adoption = await adoptFirstVersion(connection.workflowService, { namespace: config.namespace, version, identity: worker.options.identity });
+    const adoption = await adoptFirstVersion(connection.workflowService, { namespace: config.namespace, version, identity: worker.options.identity, taskQueue: config.taskQueue });
     if (adoption === 'made-current') Runtime.instance().logger.info(`The deployment had no current version: ${versionKey(version)} is now current`, { version: versionKey(version) });
+    if (adoption === 'waiting-for-unversioned') {
+      Runtime.instance().logger.warn(
+        'The deployment has no current version and orders started on unversioned workers still run: no version is made current until they finish on a worker of the previous release (SAGA_WORKER_VERSIONING=false); then npm run deploy -- promote',
+        { version: versionKey(version) },
+      );
+    }
     if (adoption === 'unsupported') Runtime.instance().logger.warn('The server does not implement Worker Deployments: the worker runs as if unversioned', { version: versionKey(version) });
   }
   return worker;

@@ -10,7 +10,7 @@ import { dataConverterFor, loadCodecConfig, workerDataConverterFor } from '../..
 import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { isReachable } from '../../src/reachable';
 import { versionKey, type DeploymentVersion } from '../../src/deployment/version';
-import { describeDeployment, promoteVersion, waitForPollers } from '../../src/deployment/versions';
+import { assertNoUnversionedPinned, describeDeployment, promoteVersion, waitForPollers } from '../../src/deployment/versions';
 import { startDevServer, type DevServer } from '../../tools/devserver';
 import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
@@ -164,6 +164,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 async function deployLocally(client: Client, version: DeploymentVersion, taskQueue: string, log: (line: string) => void): Promise<void> {
   const before = await describeDeployment(client, version.deploymentName);
   if (before.current !== version.buildId) {
+    await assertNoUnversionedPinned(client, version, taskQueue);
     await waitForPollers(client, version, { taskQueues: [taskQueue], timeoutMs: 30_000 });
     await promoteVersion(client, version, 'npm-start');
     log(`Deployment ${version.deploymentName}: ${version.buildId} is now current${before.current ? ` (was ${before.current})` : ''}`);

@@ -3,6 +3,7 @@
 // makes its own version current; every later version becomes current only through `npm run deploy`.
 import type { temporal } from '@temporalio/proto';
 import type { DeploymentVersion } from './version';
+import { countUnversionedPinned } from './versions';
 
 type WorkflowService = temporal.api.workflowservice.v1.WorkflowService;
 
@@ -16,6 +17,8 @@ export type Adoption =
   | 'made-current'
   /** Some version was current already (this one or another): nothing changed. */
   | 'left-as-is'
+  /** Orders started on unversioned workers still run: no version is made current until they finish (see `UnversionedSagasRunningError`). */
+  | 'waiting-for-unversioned'
   /** The server does not implement Worker Deployments (the time-skipping test server): the worker runs unversioned in effect. */
   | 'unsupported';
 
@@ -28,11 +31,12 @@ export function grpcCode(err: unknown): number | undefined {
 
 /**
  * Makes `version` the deployment's current version when it has none (a deployment never deployed, or
- * unknown to the server), before the worker polls: `allowNoPollers` lets the server accept a version no
+ * unknown to the server), before the worker polls, unless sagas of a pinned type started on
+ * unversioned workers still run on `taskQueue`: `allowNoPollers` lets the server accept a version no
  * worker has polled for yet. A deployment that has a current version is left alone.
  */
-export async function adoptFirstVersion(service: WorkflowService, opts: { namespace: string; version: DeploymentVersion; identity: string }): Promise<Adoption> {
-  const { namespace, version, identity } = opts;
+export async function adoptFirstVersion(service: WorkflowService, opts: { namespace: string; version: DeploymentVersion; identity: string; taskQueue: string }): Promise<Adoption> {
+  const { namespace, version, identity, taskQueue } = opts;
   try {
     const { workerDeploymentInfo } = await service.describeWorkerDeployment({ namespace, deploymentName: version.deploymentName });
     if (workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId) return 'left-as-is';
@@ -40,6 +44,8 @@ export async function adoptFirstVersion(service: WorkflowService, opts: { namesp
     if (grpcCode(err) === UNIMPLEMENTED) return 'unsupported';
     if (grpcCode(err) !== NOT_FOUND) throw err;
   }
+  // The first current version would take over the orders of unversioned workers: they finish there first.
+  if ((await countUnversionedPinned(service, namespace, taskQueue)) > 0) return 'waiting-for-unversioned';
   await service.setWorkerDeploymentCurrentVersion({ namespace, deploymentName: version.deploymentName, buildId: version.buildId, allowNoPollers: true, identity });
   return 'made-current';
 }

@@ -106,6 +106,53 @@ function isNotFound(err: unknown): boolean {
   return false;
 }
 
+/**
+ * The saga types declared pinned (src/workflows.ts). A pinned type may drop an old branch without a
+ * patch, so its sagas started on unversioned workers (before versioning was turned on) must finish on
+ * unversioned workers: the first current version would otherwise take them over.
+ */
+export const PINNED_SAGA_TYPES: readonly string[] = ['orderSaga'];
+
+/** The visibility query of the running sagas of a pinned type on `taskQueue` that no version holds. */
+export function unversionedPinnedQuery(taskQueue: string): string {
+  const types = PINNED_SAGA_TYPES.map((t) => `'${t}'`).join(', ');
+  return `WorkflowType IN (${types}) AND TaskQueue = '${taskQueue.replace(/'/g, "''")}' AND ExecutionStatus = 'Running' AND TemporalWorkerDeploymentVersion IS NULL`;
+}
+
+/** How many running sagas of a pinned type on `taskQueue` were started by unversioned workers. */
+export async function countUnversionedPinned(service: Client['workflowService'], namespace: string, taskQueue: string): Promise<number> {
+  const { count } = await service.countWorkflowExecutions({ namespace, query: unversionedPinnedQuery(taskQueue) });
+  return Number(count ?? 0);
+}
+
+/**
+ * Refuses to make the first version of a deployment current while sagas of a pinned type started on
+ * unversioned workers still run: the server would move them to that version at their next workflow
+ * task, and an order of an earlier release need not replay on its code.
+ */
+export class UnversionedSagasRunningError extends Error {
+  override readonly name = 'UnversionedSagasRunningError';
+  constructor(
+    readonly version: string,
+    readonly running: number,
+  ) {
+    super(
+      `${running} order(s) started before versioning still run on unversioned workers; making ${version} the deployment's first current version would move them to code they may not replay on. ` +
+        'Keep a worker of the previous release running with SAGA_WORKER_VERSIONING=false until they finish (npm run deploy -- status counts them), then promote.',
+    );
+  }
+}
+
+/**
+ * The guard of a deployment's first current version (none current yet): throws
+ * {@link UnversionedSagasRunningError} while unversioned sagas of a pinned type run on `taskQueue`.
+ */
+export async function assertNoUnversionedPinned(client: Client, version: DeploymentVersion, taskQueue: string): Promise<void> {
+  if (await describeRouting(client, version.deploymentName)) return;
+  const running = await countUnversionedPinned(client.workflowService, client.options.namespace, taskQueue);
+  if (running > 0) throw new UnversionedSagasRunningError(versionKey(version), running);
+}
+
 /** The visibility query of the running sagas pinned to `version` (search attributes the server sets on every versioned workflow). */
 export function pinnedQuery(version: DeploymentVersion): string {
   return `TemporalWorkerDeploymentVersion = '${versionKey(version)}' AND TemporalWorkflowVersioningBehavior = 'Pinned' AND ExecutionStatus = 'Running'`;

@@ -34,7 +34,7 @@ afterAll(async () => {
 describe('a versioned worker on the time-skipping test server', () => {
   it('finds deployments unsupported, nothing retired, and runs an order to completion', async () => {
     const version = { deploymentName: 'saga-temporal', buildId: 'ts-1' };
-    await expect(adoptFirstVersion(env.client.workflowService, { namespace: 'default', version, identity: 'test' })).resolves.toBe('unsupported');
+    await expect(adoptFirstVersion(env.client.workflowService, { namespace: 'default', version, identity: 'test', taskQueue: 'versioned-ts' })).resolves.toBe('unsupported');
     await expect(isRetired(env.client.workflowService, 'default', version)).resolves.toBe(false);
 
     const taskQueue = uniqueTaskQueue('versioned-ts');
