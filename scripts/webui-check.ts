@@ -137,15 +137,28 @@ async function compensationCheck(values: Args): Promise<number> {
   }
 }
 
-async function codecCheck(values: Args): Promise<number> {
-  // A key and a token of its own: the check never needs (or prints) anyone's real secrets.
-  const keyRing = new KeyRing([{ id: 'webui-check', key: randomBytes(32) }]);
+/** A stack running with a throwaway key, and a codec server of its own that its Web UI is wired to. */
+interface EncryptedStack {
+  stack: Awaited<ReturnType<typeof startStack>>;
+  codec: AesGcmPayloadCodec;
+  codecUrl: string;
+  token: string;
+  requests: CodecRequest[];
+}
+
+/**
+ * Starts the stack with a key and tokens of its own (the check never needs, or prints, anyone's real
+ * secrets) and a codec server answering its UI's origin, runs `check`, then stops both and removes the
+ * data folder it made. With `encodeToken`, a session signed in with that token may also encode.
+ */
+async function withEncryptedStack(values: Args, name: string, encodeToken: string | undefined, check: (run: EncryptedStack) => Promise<number>): Promise<number> {
+  const keyRing = new KeyRing([{ id: name, key: randomBytes(32) }]);
   const keys = `${keyRing.activeKeyId}:${Buffer.from(keyRing.activeKey).toString('base64')}`;
   const token = randomBytes(24).toString('base64url');
   const codecPort = values['codec-port'] ? Number(values['codec-port']) : await freePort();
   // localhost, like the UI's URL: the session cookie is SameSite=Strict, and 127.0.0.1 is another site.
   const codecUrl = `http://localhost:${codecPort}`;
-  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'saga-webui-codec-'));
+  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), `saga-${name}-`));
   const requests: CodecRequest[] = [];
   try {
     const stack = await startStack({
@@ -158,31 +171,14 @@ async function codecCheck(values: Args): Promise<number> {
     const codecServer = createCodecServer({
       codec,
       token,
+      ...(encodeToken ? { encodeToken } : {}),
       allowedOrigins: [new URL(stack.uiUrl).origin],
       namespace: stack.config.namespace,
       logger: recordingLogger(requests),
     });
     try {
       await codecServer.listen(codecPort);
-      const handle = await startOrder(stack.client, codecCheckOrder(`webui-codec-${Date.now().toString(36)}`), { taskQueue: stack.config.taskQueue });
-      const outcome = await sagaOutcome(stack.client, handle);
-      console.log(`${handle.workflowId}: ${outcome.status} (${outcome.message})`);
-      const { runId } = await handle.describe();
-      const target = { namespace: stack.config.namespace, workflowId: handle.workflowId, runId, clearText: Object.values(CODEC_CHECK_CLEAR_TEXT) };
-      const ui = await checkDecodedPayloads({
-        ...target,
-        uiUrl: stack.uiUrl,
-        codecUrl,
-        token,
-        codecRequests: () => requests,
-        ...(stack.ownServer ? { clusterCodecEndpoint: codecUrl } : {}),
-        ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
-      });
-      const stored = await checkStoredHistory({ ...target, client: stack.client, codec });
-      const decodes = requests.filter((r) => r.route === 'decode');
-      console.log(`Codec server: ${decodes.filter((r) => r.status === 200).length} decode requests answered, ${decodes.filter((r) => r.status === 401).length} refused without a session`);
-      const failed = report([...ui.checks, ...stored], ui.screenshots, values['readme-image'] ?? '', '03-decoded-input.png');
-      return failed === 0 && outcome.status === 'COMPLETED' ? 0 : 1;
+      return await check({ stack, codec, codecUrl, token, requests });
     } finally {
       await codecServer.stop();
       await stack.stop();
@@ -192,62 +188,58 @@ async function codecCheck(values: Args): Promise<number> {
   }
 }
 
-async function repairCheck(values: Args): Promise<number> {
-  const keyRing = new KeyRing([{ id: 'webui-repair', key: randomBytes(32) }]);
-  const keys = `${keyRing.activeKeyId}:${Buffer.from(keyRing.activeKey).toString('base64')}`;
-  const token = randomBytes(24).toString('base64url');
+function codecCheck(values: Args): Promise<number> {
+  return withEncryptedStack(values, 'webui-codec', undefined, async ({ stack, codec, codecUrl, token, requests }) => {
+    const handle = await startOrder(stack.client, codecCheckOrder(`webui-codec-${Date.now().toString(36)}`), { taskQueue: stack.config.taskQueue });
+    const outcome = await sagaOutcome(stack.client, handle);
+    console.log(`${handle.workflowId}: ${outcome.status} (${outcome.message})`);
+    const { runId } = await handle.describe();
+    const target = { namespace: stack.config.namespace, workflowId: handle.workflowId, runId, clearText: Object.values(CODEC_CHECK_CLEAR_TEXT) };
+    const ui = await checkDecodedPayloads({
+      ...target,
+      uiUrl: stack.uiUrl,
+      codecUrl,
+      token,
+      codecRequests: () => requests,
+      ...(stack.ownServer ? { clusterCodecEndpoint: codecUrl } : {}),
+      ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
+    });
+    const stored = await checkStoredHistory({ ...target, client: stack.client, codec });
+    const decodes = requests.filter((r) => r.route === 'decode');
+    console.log(`Codec server: ${decodes.filter((r) => r.status === 200).length} decode requests answered, ${decodes.filter((r) => r.status === 401).length} refused without a session`);
+    const failed = report([...ui.checks, ...stored], ui.screenshots, values['readme-image'] ?? '', '03-decoded-input.png');
+    return failed === 0 && outcome.status === 'COMPLETED' ? 0 : 1;
+  });
+}
+
+function repairCheck(values: Args): Promise<number> {
   // Updates from the UI need their input encoded: only a session signed in with this token may.
   const encodeToken = randomBytes(24).toString('base64url');
-  const codecPort = values['codec-port'] ? Number(values['codec-port']) : await freePort();
-  const codecUrl = `http://localhost:${codecPort}`;
-  const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'saga-webui-repair-'));
-  const requests: CodecRequest[] = [];
-  try {
-    const stack = await startStack({
-      env: { ...process.env, SAGA_CODEC_KEYS: keys, TEMPORAL_CODEC_ENDPOINT: codecUrl },
-      dataDir,
-      ...(values['ui-port'] ? { uiPort: Number(values['ui-port']) } : {}),
-    });
-    const codecServer = createCodecServer({
-      codec: new AesGcmPayloadCodec(keyRing),
-      token,
-      encodeToken,
-      allowedOrigins: [new URL(stack.uiUrl).origin],
+  return withEncryptedStack(values, 'webui-repair', encodeToken, async ({ stack, codecUrl, requests }) => {
+    const suffix = Date.now().toString(36);
+    const orderIds = [`repair-retry-${suffix}`, `repair-skip-${suffix}`];
+    const handles = await stuckOrders({ client: stack.client, services: stack.services, taskQueue: stack.config.taskQueue, orderIds });
+    const [retry, skip] = await Promise.all(handles.map(async (handle, i) => ({ workflowId: handle.workflowId, runId: (await handle.describe()).runId, orderId: orderIds[i]! })));
+    if (!retry || !skip) throw new Error(`expected two stuck orders, got ${handles.length}`);
+    console.log(`${retry.workflowId}, ${skip.workflowId}: COMPENSATION_FAILED (${FAILING_COMPENSATION.activity} refused)`);
+    const ui = await checkRepairInUi({
+      uiUrl: stack.uiUrl,
       namespace: stack.config.namespace,
-      logger: recordingLogger(requests),
+      codecUrl,
+      encodeToken,
+      retry,
+      retrySteps: [FAILING_COMPENSATION.step],
+      skip,
+      skipStep: FAILING_COMPENSATION.step,
+      skipReason: 'Refunded by hand, ticket OPS-7',
+      client: stack.client,
+      codecRequests: () => requests,
+      ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
     });
-    try {
-      await codecServer.listen(codecPort);
-      const suffix = Date.now().toString(36);
-      const orderIds = [`repair-retry-${suffix}`, `repair-skip-${suffix}`];
-      const handles = await stuckOrders({ client: stack.client, services: stack.services, taskQueue: stack.config.taskQueue, orderIds });
-      const [retry, skip] = await Promise.all(handles.map(async (handle, i) => ({ workflowId: handle.workflowId, runId: (await handle.describe()).runId, orderId: orderIds[i]! })));
-      if (!retry || !skip) throw new Error(`expected two stuck orders, got ${handles.length}`);
-      console.log(`${retry.workflowId}, ${skip.workflowId}: COMPENSATION_FAILED (${FAILING_COMPENSATION.activity} refused)`);
-      const ui = await checkRepairInUi({
-        uiUrl: stack.uiUrl,
-        namespace: stack.config.namespace,
-        codecUrl,
-        encodeToken,
-        retry,
-        retrySteps: [FAILING_COMPENSATION.step],
-        skip,
-        skipStep: FAILING_COMPENSATION.step,
-        skipReason: 'Refunded by hand, ticket OPS-7',
-        client: stack.client,
-        codecRequests: () => requests,
-        ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
-      });
-      const encodes = requests.filter((r) => r.route === 'encode');
-      console.log(`Codec server: ${encodes.filter((r) => r.status === 200).length} encode requests answered`);
-      return report(ui.checks, ui.screenshots, '', '') === 0 ? 0 : 1;
-    } finally {
-      await codecServer.stop();
-      await stack.stop();
-    }
-  } finally {
-    if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
-  }
+    const encodes = requests.filter((r) => r.route === 'encode');
+    console.log(`Codec server: ${encodes.filter((r) => r.status === 200).length} encode requests answered`);
+    return report(ui.checks, ui.screenshots, '', '') === 0 ? 0 : 1;
+  });
 }
 
 main().then(
