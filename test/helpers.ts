@@ -15,7 +15,8 @@ import { temporalCli, temporalTestServer } from '../tools/temporal-binaries';
 import { dynamicConfigArgs } from '../tools/devserver';
 import { workflowPreloadModules } from '../src/workflow-preload';
 import { currentRelease, historiesRoot, historyOutcome, historyWorkflowType, readManifestOrEmpty, writeManifest } from '../tools/release-histories';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
+import { BUNDLE_FILES } from './bundle-workflows';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -61,14 +62,24 @@ export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** The workflow bundle of `src/workflows`, built once per test file (bundling takes seconds). */
+/**
+ * The workflow bundle of `src/workflows`: the one test/bundle-workflows.ts built for this run, read from
+ * its folder, or, where no global set-up built one (another vitest configuration), bundled here once per
+ * test file (bundling takes seconds).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
+  bundle ??= bundledForThisRun() ?? bundleWorkflowCode({
     workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     preloadModules: [...workflowPreloadModules],
     logger: quietBundlerLogger,
   });
   return bundle;
+}
+
+function bundledForThisRun(): Promise<WorkflowBundleWithSourceMap> | undefined {
+  const dir = inject('workflowBundleDir');
+  if (!dir) return undefined;
+  return Promise.all([readFile(join(dir, BUNDLE_FILES.code), 'utf8'), readFile(join(dir, BUNDLE_FILES.sourceMap), 'utf8')]).then(([code, sourceMap]) => ({ code, sourceMap }));
 }
 
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
