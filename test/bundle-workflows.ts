@@ -12,13 +12,18 @@ declare module 'vitest' {
   }
 }
 
-/** The file names the bundle is written under, inside the folder given to the test files. */
-export const BUNDLE_FILES = { code: 'workflows.js', sourceMap: 'workflows.js.map' } as const;
+/**
+ * The names inside the folder given to the test files: the bundle of `src/workflows.ts` and its source
+ * map, and the subfolder where `bundleFor()` in test/helpers.ts keeps the test workflows' bundles.
+ */
+export const BUNDLE_FILES = { code: 'workflows.js', sourceMap: 'workflows.js.map', fixtures: 'fixtures' } as const;
 
 // Bundling the sagas' workflows takes seconds, and some thirty test files need the same bundle: build it
 // once per run, before any file starts, into a fresh temporary folder that `workflowBundle()` in
-// test/helpers.ts reads. Fresh every run (and again before each rerun in watch mode), never reused, so
-// the bundle is always the code under test; the folder goes when the run ends. Runs after
+// test/helpers.ts reads; `bundleFor()` keeps the test workflows' bundles there too, each built by the
+// first file that needs it. Fresh every run (rebuilt, and the test workflows' bundles dropped, before
+// each rerun in watch mode), never reused, so a bundle is always the code under test; the folder goes
+// when the run ends. Runs after
 // test/build-packages.ts, as the bundle loads the workspace packages from their `dist/`.
 async function bundle(dir: string): Promise<void> {
   const { code, sourceMap } = await bundleWorkflowCode({
@@ -34,6 +39,9 @@ export default async function bundleWorkflows(project: TestProject): Promise<() 
   const dir = mkdtempSync(join(tmpdir(), 'saga-workflow-bundle-'));
   await bundle(dir);
   project.provide('workflowBundleDir', dir);
-  project.onTestsRerun(() => bundle(dir));
+  project.onTestsRerun(async () => {
+    rmSync(join(dir, BUNDLE_FILES.fixtures), { recursive: true, force: true });
+    await bundle(dir);
+  });
   return () => rmSync(dir, { recursive: true, force: true });
 }
