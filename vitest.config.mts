@@ -26,6 +26,21 @@ export const pureFiles = [
   'test/chaos/trip-outcomes.test.ts',
 ];
 
+/**
+ * Further files that start nothing on a fixed port, run with the pure files in `npm test` but left out
+ * of the quick tier (the lint rules' tests build the TypeScript program: seconds each).
+ */
+const otherPureFiles = [
+  'test/lint/*.test.ts',
+  'test/docs/readme-figures.test.ts',
+  'test/docs/doc-blocks.test.ts',
+  'test/deploy/workflow-behaviours.test.ts',
+  'test/deploy/retirement-watch.test.ts',
+  'test/deploy/command.test.ts',
+  'test/release/patched-branches.test.ts',
+  'test/package/barrier-adapters.test.ts',
+];
+
 /** What every group of test files shares. */
 export const common: TestUserConfig = {
   setupFiles: ['test/setup.ts'],
@@ -52,7 +67,7 @@ export default defineConfig({
         test: {
           ...common,
           name: 'pure',
-          include: pureFiles,
+          include: [...pureFiles, ...otherPureFiles],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
@@ -62,7 +77,7 @@ export default defineConfig({
           ...common,
           name: 'temporal',
           include: everyFile,
-          exclude: [...configDefaults.exclude, ...pureFiles],
+          exclude: [...configDefaults.exclude, ...pureFiles, ...otherPureFiles],
           // The sagas' workflow bundle, built once for the run (test/bundle-workflows.ts); only when a
           // file of this group runs.
           globalSetup: ['test/bundle-workflows.ts'],
