@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
-import base from './vitest.config.mts';
+import { common } from './vitest.config.mts';
 
 // The test files that cover the files `npm run mutation` mutates (see scripts/mutation-areas.mjs) and
 // run without a Temporal worker: the engine's and the compensation stack's unit tests, the services'
@@ -8,14 +8,15 @@ import base from './vitest.config.mts';
 // threads, where Temporal's native worker misbehaves, and tests that run a workflow bundle its code
 // into the workflow sandbox, out of reach of the switch that turns a mutant on: the workflow-side areas
 // (workflows, saga wrapper) are judged here only through the code the test process loads itself.
-// Spread, not `mergeConfig`: merging would append this list to the base one instead of replacing it.
 // The services load the barrier package from its compiled `dist`, which Stryker does not mutate: the
 // alias points them at the sources it does.
 export default defineConfig({
-  ...base,
   resolve: { alias: { '@saga-temporal/barrier': fileURLToPath(new URL('./packages/barrier/src/index.ts', import.meta.url)) } },
   test: {
-    ...base.test,
+    ...common,
+    globalSetup: ['test/build-packages.ts'],
+    reporters: ['default', './scripts/vitest/slowest-files.ts'],
+    fileParallelism: false,
     include: [
       'packages/saga/test/engine.test.ts',
       'packages/saga/test/unwind-order.test.ts',

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type Activities } from '../src/activities';
@@ -15,7 +15,8 @@ import { temporalCli, temporalTestServer } from '../tools/temporal-binaries';
 import { dynamicConfigArgs } from '../tools/devserver';
 import { workflowPreloadModules } from '../src/workflow-preload';
 import { currentRelease, historiesRoot, historyOutcome, historyWorkflowType, readManifestOrEmpty, writeManifest } from '../tools/release-histories';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
+import { BUNDLE_FILES } from './bundle-workflows';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -61,9 +62,13 @@ export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** The workflow bundle of `src/workflows`, built once per test file (bundling takes seconds). */
+/**
+ * The workflow bundle of `src/workflows`: the one test/bundle-workflows.ts built for this run, read from
+ * its folder, or, where no global set-up built one (another vitest configuration), bundled here once per
+ * test file (bundling takes seconds).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
+  bundle ??= bundledForThisRun() ?? bundleWorkflowCode({
     workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     preloadModules: [...workflowPreloadModules],
     logger: quietBundlerLogger,
@@ -71,17 +76,52 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
+function bundledForThisRun(): Promise<WorkflowBundleWithSourceMap> | undefined {
+  const dir = inject('workflowBundleDir');
+  if (!dir) return undefined;
+  return Promise.all([readFile(join(dir, BUNDLE_FILES.code), 'utf8'), readFile(join(dir, BUNDLE_FILES.sourceMap), 'utf8')]).then(([code, sourceMap]) => ({ code, sourceMap }));
+}
+
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Bundles a workflows file under `test/` (test workflows), once per file per test file. */
+/**
+ * Bundles a workflows file under `test/` (test workflows), once per file per run: the first test file
+ * that asks bundles it into this run's bundle folder (test/bundle-workflows.ts), later ones read it from
+ * there; without that folder (another vitest configuration), once per file per test file.
+ */
 export function bundleFor(testRelativePath: string): Promise<WorkflowBundleWithSourceMap> {
   const workflowsPath = resolve(__dirname, testRelativePath);
   let b = bundles.get(workflowsPath);
   if (!b) {
-    b = bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+    b = fixtureBundle(workflowsPath);
     bundles.set(workflowsPath, b);
   }
   return b;
+}
+
+async function fixtureBundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  const runDir = inject('workflowBundleDir');
+  if (!runDir) return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  const dir = join(runDir, BUNDLE_FILES.fixtures);
+  const name = relative(resolve(__dirname, '..'), workflowsPath).replace(/[\\/]/g, '__');
+  const codePath = join(dir, `${name}.js`);
+  const mapPath = `${codePath}.map`;
+  try {
+    const [code, sourceMap] = await Promise.all([readFile(codePath, 'utf8'), readFile(mapPath, 'utf8')]);
+    return { code, sourceMap };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const built = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  // Written under a name of this process's own, then renamed: a reader sees a whole file or none. The map
+  // goes first, as the code's presence is what tells a reader the bundle is there.
+  await mkdir(dir, { recursive: true });
+  const tmp = `${codePath}.${process.pid}.tmp`;
+  await writeFile(`${tmp}.map`, built.sourceMap);
+  await rename(`${tmp}.map`, mapPath);
+  await writeFile(tmp, built.code);
+  await rename(tmp, codePath);
+  return built;
 }
 
 const quietBundlerLogger = {
