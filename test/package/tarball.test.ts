@@ -42,7 +42,7 @@ export async function chargeCard(input: { tripId: string }): Promise<string> {
 `;
 
 const workflowsSource = `import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
-import type * as activities from '../activities';
+import type * as activities from './activities';
 
 export { sagaStateQuery } from '@saga-temporal/saga';
 
@@ -70,8 +70,8 @@ import { numberPlaceholders } from '@saga-temporal/barrier/postgres';
 import type { SqliteConnection } from '@saga-temporal/barrier/sqlite';
 import { SagaClient } from '@saga-temporal/saga/client';
 import { createTimeSkippingEnvironment } from '@saga-temporal/saga/testing';
-import * as activities from '../activities';
-import { bookTrip } from '../workflows';
+import * as activities from './activities';
+import { bookTrip } from './workflows';
 
 type Unused = [BarrierDatabase, SqliteConnection];
 
