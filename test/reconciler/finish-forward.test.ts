@@ -7,6 +7,7 @@ import { audit } from '../../src/services';
 import { createReconcilerActivities } from '../../src/reconciler/activities';
 import { reconcileWorkflowId, type ReconcileResult } from '../../src/reconciler/contract';
 import { terminateSaga } from '../../src/reconciler/terminate';
+import { runCli } from '../../src/cli';
 import { useSagaTestbed } from '../support/testbed';
 import { sampleOrder, sampleRegistration } from '../support/samples';
 
@@ -82,6 +83,13 @@ function historyText(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>
 
 async function historyOf(workflowId: string, runId?: string): Promise<string> {
   return historyText(await testbed.env.client.workflow.getHandle(workflowId, runId).fetchHistory());
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const env = { NODE_ENV: 'test', TEMPORAL_ADDRESS: testbed.env.address, TEMPORAL_TASK_QUEUE: testbed.taskQueue };
+  const code = await runCli(argv, { stdout: (t) => void (out += t), stderr: (t) => void (out += t), env });
+  return { code, out };
 }
 
 async function confirmations(email: string) {
@@ -204,5 +212,24 @@ describe('a registration terminated after activation', () => {
     held.release();
     await held.late;
     expect(await welcomes()).toHaveLength(1);
+  });
+});
+
+describe('saga-client reconcile and status', () => {
+  it('say what was finished forward, or would be in a dry run', async () => {
+    const { input, held, workflowId } = await orderTerminatedAtItsMail();
+    while ((await testbed.env.client.workflow.count(`WorkflowId = '${workflowId}' AND ExecutionStatus = 'Terminated'`)).count === 0) await new Promise((r) => setTimeout(r, 200));
+    const query = `WorkflowId = '${workflowId}'`;
+
+    const dry = await cli('reconcile', '--dry-run', '--query', query);
+    expect(dry.out).toMatch(/FINISHED_FORWARD +order-\S+ {2}orderSaga: nothing to undo; kept reserveStock, authorizePayment, capturePayment, createShipment; would finish sendConfirmation/);
+    expect(await confirmations(input.email)).toHaveLength(0);
+
+    const real = await cli('reconcile', '--query', query);
+    expect(real.code).toBe(0);
+    expect(real.out).toMatch(/FINISHED_FORWARD +order-\S+ {2}orderSaga: nothing to undo; kept .*createShipment; finished sendConfirmation/);
+    expect(await confirmations(input.email)).toHaveLength(1);
+    expect((await cli('status', '-w', workflowId)).out).toContain('Reconciled: FINISHED_FORWARD, nothing undone; finished sendConfirmation');
+    held.release();
   });
 });
