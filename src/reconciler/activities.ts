@@ -179,7 +179,8 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
     /**
      * Runs one step after the pivot of a saga run, as the saga would have: reads the saga's input from
      * its history (decoded here, with the worker's data converter) and sends the step's mail under the
-     * saga's own key, so a mail already sent is not sent again. Only the message id leaves the activity.
+     * saga's own key, so a mail already sent is not sent again. Only the message id, or a failure
+     * without its details, leaves the activity.
      */
     async finishForward(input: FinishForwardInput): Promise<{ messageId: string }> {
       const build = forwardMails[input.activity];
@@ -191,7 +192,13 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
       }
       const sagaId = sagaIdOf({ originalExecutionRunId: started.originalExecutionRunId ?? '', runId: input.runId });
       const message = build(await decodeFirst(started.input.payloads), `${input.workflowId}/${sagaId}/`, input.ids);
-      return mail.send(message);
+      try {
+        return await mail.send(message);
+      } catch (err) {
+        // A bounce carries the address in its details; the failure recorded in the reconciler's history keeps only its type and message.
+        if (err instanceof ApplicationFailure) throw ApplicationFailure.create({ message: err.message, nonRetryable: err.nonRetryable === true, ...(err.type ? { type: err.type } : {}) });
+        throw err;
+      }
     },
 
     /**

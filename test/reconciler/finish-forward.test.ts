@@ -165,6 +165,10 @@ describe('an order terminated after its shipment', () => {
 
     expect(result).toMatchObject({ outcome: 'KEPT_AFTER_PIVOT', undone: [], finished: [], forwardGaveUp: ['sendConfirmation'], needsOperator: [] });
     expect(await testbed.services.mail.outbox({ to: input.email })).toMatchObject([{ kind: 'order-confirmation', status: 'bounced' }]);
+    // The bounce's failure names the address in its details: they stay out of the reconciler's history.
+    const reconciler = await historyOf(reconcileWorkflowId(workflowId, runId));
+    expect(reconciler).toContain('MailBounced');
+    expect(reconciler).not.toContain(input.email);
     expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
     held.release();
   });
