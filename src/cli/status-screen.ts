@@ -58,8 +58,8 @@ export interface TerminationView {
   identity: string;
   /** Set by `terminate --keep-effects`: the operator who took the effects over, and why. */
   kept?: { by: string; reason: string };
-  /** The reconciliation's outcome and what it undid, once it ran; absent before. */
-  reconciled?: { outcome: string; undone: string[]; needsOperator: string[] };
+  /** The reconciliation's outcome, what it undid and what it finished forward after the pivot (or gave up), once it ran; absent before. */
+  reconciled?: { outcome: string; undone: string[]; needsOperator: string[]; finished?: string[]; forwardGaveUp?: string[] };
 }
 
 /** How to draw the screen. */
@@ -281,7 +281,9 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
     else if (t.reconciled) {
       const undone = t.reconciled.undone.length ? `undone ${t.reconciled.undone.join(', ')}` : 'nothing undone';
       const operator = t.reconciled.needsOperator.length ? `; needs an operator: ${t.reconciled.needsOperator.join('; ')}` : '';
-      lines.push(`Reconciled: ${t.reconciled.outcome}, ${undone}${operator}`);
+      const finished = t.reconciled.finished?.length ? `; finished ${t.reconciled.finished.join(', ')}` : '';
+      const gaveUp = t.reconciled.forwardGaveUp?.length ? `; gave up ${t.reconciled.forwardGaveUp.join(', ')} (optional)` : '';
+      lines.push(`Reconciled: ${t.reconciled.outcome}, ${undone}${finished}${gaveUp}${operator}`);
     } else lines.push('Not reconciled yet: the reconciler undoes what stands at its next sweep (or run reconcile now)');
   }
   const v = view.verification;

@@ -6,10 +6,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { sagaIdOf } from '@saga-temporal/saga/core';
-import type { Db, InventoryService, PaymentsService, ShippingService, UsersService } from '../services';
+import type { Db, InventoryService, MailService, PaymentsService, ShippingService, UsersService } from '../services';
 import { SagaStatusKey } from '../shared/search-attributes';
 import { FailureType } from '../shared/failures';
 import { closedUnsettledQuery, reconcileWorkflowId, type ChildRef, type ClosedSaga, type EffectRow, type KeptEffects, type SagaIds } from './contract';
+import { forwardMails } from './forward';
 import { stepOfKey } from './plans';
 
 /** What the reconciler's activities need. */
@@ -21,12 +22,26 @@ export interface ReconcilerDeps {
   payments: PaymentsService;
   shipping: ShippingService;
   users: UsersService;
+  /** Sends the mails finished forward after a pivot. */
+  mail: MailService;
 }
 
 /** A closed saga as {@link ClosedSaga}, with the ids in the first input of each activity type it scheduled. */
 export interface InspectedSaga extends ClosedSaga {
   /** By activity type: the ids in the input of its first scheduled call (the compensations take them). */
   stepIds: Record<string, SagaIds>;
+  /** Activity types with at least one completed call in the run (a step after the pivot that completed is not run again). */
+  completed: string[];
+}
+
+/** Input of `finishForward`: one step after the pivot of a saga run, named by its activity; only ids. */
+export interface FinishForwardInput {
+  workflowId: string;
+  runId: string;
+  /** The activity the saga runs the step with (`sendOrderConfirmation`). */
+  activity: string;
+  /** The ids the saga's steps used. */
+  ids: SagaIds;
 }
 
 /** Input of `undoStep`: one compensation, under the key of the step it undoes. */
@@ -58,7 +73,7 @@ function likePrefix(prefix: string): string {
 }
 
 /** The reconciler's activities, bound to a client and the services. */
-export function createReconcilerActivities({ client, db, inventory, payments, shipping, users }: ReconcilerDeps) {
+export function createReconcilerActivities({ client, db, inventory, payments, shipping, users, mail }: ReconcilerDeps) {
   const converter = client.options.loadedDataConverter;
   // A reconciliation that completed, or is running, is not started again; one that failed or was ended may be.
   const reconciled = async (workflowId: string, runId: string): Promise<boolean> => {
@@ -89,14 +104,19 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
         ids: {},
         children: [],
         stepIds: {},
+        completed: [],
       };
       const status = described.typedSearchAttributes.get(SagaStatusKey);
       if (status !== undefined) saga.sagaStatus = status;
       if (started?.input?.payloads?.length) saga.ids = idsOf(await decodeFirst(started.input.payloads));
+      const typeOfScheduled = new Map<string, string>();
       for (const event of events) {
         const scheduled = event.activityTaskScheduledEventAttributes;
         const type = scheduled?.activityType?.name;
+        if (type) typeOfScheduled.set(String(event.eventId), type);
         if (type && !(type in saga.stepIds)) saga.stepIds[type] = idsOf(await decodeFirst(scheduled.input?.payloads ?? []));
+        const completedType = typeOfScheduled.get(String(event.activityTaskCompletedEventAttributes?.scheduledEventId ?? ''));
+        if (completedType && !saga.completed.includes(completedType)) saga.completed.push(completedType);
         const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
         if (child?.workflowId && child.runId) saga.children.push({ workflowId: child.workflowId, runId: child.runId });
         const signal = event.signalExternalWorkflowExecutionInitiatedEventAttributes;
@@ -153,6 +173,31 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
           return users.delete({ key, userId: needs(userId, 'userId') });
         default:
           throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `No compensation named ${compensation}`, nonRetryable: true });
+      }
+    },
+
+    /**
+     * Runs one step after the pivot of a saga run, as the saga would have: reads the saga's input from
+     * its history (decoded here, with the worker's data converter) and sends the step's mail under the
+     * saga's own key, so a mail already sent is not sent again. Only the message id, or a failure
+     * without its details, leaves the activity.
+     */
+    async finishForward(input: FinishForwardInput): Promise<{ messageId: string }> {
+      const build = forwardMails[input.activity];
+      if (!build) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `No step after a pivot runs ${input.activity}`, nonRetryable: true });
+      const history = await client.workflow.getHandle(input.workflowId, input.runId).fetchHistory();
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      if (!started?.input?.payloads?.length) {
+        throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${input.workflowId} (${input.runId}) has no saga input to finish forward from`, nonRetryable: true });
+      }
+      const sagaId = sagaIdOf({ originalExecutionRunId: started.originalExecutionRunId ?? '', runId: input.runId });
+      const message = build(await decodeFirst(started.input.payloads), `${input.workflowId}/${sagaId}/`, input.ids);
+      try {
+        return await mail.send(message);
+      } catch (err) {
+        // A bounce carries the address in its details; the failure recorded in the reconciler's history keeps only its type and message.
+        if (err instanceof ApplicationFailure) throw ApplicationFailure.create({ message: err.message, nonRetryable: err.nonRetryable === true, ...(err.type ? { type: err.type } : {}) });
+        throw err;
       }
     },
 

@@ -33,8 +33,13 @@ export const ReconcileOutcome = {
   NOTHING_STOOD: 'NOTHING_STOOD',
   /** What stood was undone, last first, under the saga's own keys. */
   UNDONE: 'UNDONE',
-  /** The saga had passed its pivot: what stands is kept, nothing undone (the steps left are optional). */
+  /**
+   * The saga had passed its pivot: what stands is kept, nothing undone, and no step after the pivot was
+   * finished now (they had all completed, or the optional ones gave up: see `forwardGaveUp`).
+   */
   KEPT_AFTER_PIVOT: 'KEPT_AFTER_PIVOT',
+  /** The saga had passed its pivot: what stands is kept, and the steps after it were finished forward (see `finished`). */
+  FINISHED_FORWARD: 'FINISHED_FORWARD',
   /** The operator who terminated the saga took its effects over by hand (`terminate --keep-effects`): left alone. */
   LEFT_TO_OPERATOR: 'LEFT_TO_OPERATOR',
   /** Something stands that the reconciler may not or cannot undo (see `needsOperator`). */
@@ -145,6 +150,10 @@ export interface ReconcileResult {
   undone: string[];
   /** Steps whose effect stands and is kept (the pivot and what came before it). */
   kept: string[];
+  /** Steps after the pivot run now, under the saga's keys (would be, in a dry run). Absent from results of earlier versions. */
+  finished?: string[];
+  /** Optional steps after the pivot that failed after their retries: the saga goes on without them, as it would have. */
+  forwardGaveUp?: string[];
   /** What an operator must look at, one sentence each. */
   needsOperator: string[];
   children: ChildReconciliation[];

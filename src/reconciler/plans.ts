@@ -1,6 +1,7 @@
-// What the reconciler may undo of each saga type, and the pure decision it makes from what stands.
-// A plan lists a saga's steps that write through the barrier, in forward order, each with the
-// service it writes to and the compensation that undoes it under the same key. Sandbox-safe.
+// What the reconciler may undo of each saga type, what it finishes forward after the pivot, and the
+// pure decision it makes from what stands. A plan lists a saga's steps that write through the barrier,
+// in forward order, each with the service it writes to and the compensation that undoes it under the
+// same key, then the steps that come after its pivot. Sandbox-safe.
 
 import { ReconcileOutcome, type EffectRow } from './contract';
 
@@ -17,22 +18,48 @@ export interface PlannedStep {
 }
 
 /**
- * The plans of the sagas this project ships, by workflow type. Mails are left out: they cannot be
- * unsent, and the sagas send them as optional steps or best-effort compensations.
+ * A step the saga runs after its pivot, as an optional step: the reconciler runs it if the saga's
+ * history shows no completed call of its activity, and one that gives up is reported, never undone.
  */
-export const reconcilePlans: Readonly<Record<string, readonly PlannedStep[]>> = {
-  orderSaga: [
-    { step: 'reserveStock', service: 'inventory', compensation: 'releaseStock' },
-    { step: 'authorizePayment', service: 'payments', compensation: 'voidPayment' },
-    { step: 'capturePayment', service: 'payments', compensation: 'refundPayment' },
-    { step: 'createShipment', service: 'shipping', compensation: 'cancelShipment', pivot: true },
-  ],
+export interface ForwardStep {
+  /** The saga's name for the step (`sendConfirmation`), as its result and step list show it. */
+  step: string;
+  /** The activity the saga runs it with; its completion in the saga's history means it is done. */
+  activity: string;
+}
+
+/** What the reconciler does with one saga type. */
+export interface SagaPlan {
+  /** The steps that write through the barrier, in forward order. */
+  steps: readonly PlannedStep[];
+  /** The steps after the pivot, in forward order, finished forward once the pivot stands. */
+  forward: readonly ForwardStep[];
+}
+
+/**
+ * The plans of the sagas this project ships, by workflow type. Mails are not among the steps undone:
+ * they cannot be unsent, and the sagas send them as optional steps or best-effort compensations; the
+ * mails after a pivot are finished forward.
+ */
+export const reconcilePlans: Readonly<Record<string, SagaPlan>> = {
+  orderSaga: {
+    steps: [
+      { step: 'reserveStock', service: 'inventory', compensation: 'releaseStock' },
+      { step: 'authorizePayment', service: 'payments', compensation: 'voidPayment' },
+      { step: 'capturePayment', service: 'payments', compensation: 'refundPayment' },
+      { step: 'createShipment', service: 'shipping', compensation: 'cancelShipment', pivot: true },
+    ],
+    forward: [{ step: 'sendConfirmation', activity: 'sendOrderConfirmation' }],
+  },
   // Activation has no compensation: once the account is active the registration went through, and
   // only the welcome mail (optional) was left.
-  registrationSaga: [
-    { step: 'createUser', service: 'users', compensation: 'deleteUser' },
-    { step: 'activateUser', service: 'users', pivot: true },
-  ],
+  registrationSaga: {
+    steps: [
+      { step: 'createUser', service: 'users', compensation: 'deleteUser' },
+      { step: 'activateUser', service: 'users', pivot: true },
+    ],
+    forward: [{ step: 'sendWelcome', activity: 'sendWelcomeEmail' }],
+  },
 };
 
 /** What the reconciler decided for a saga's own steps. */
@@ -44,6 +71,8 @@ export interface StepDecision {
   undone: string[];
   /** Steps whose effect stands and is kept. */
   kept: string[];
+  /** Steps after a standing pivot whose activity never completed in the saga's run, to run now in this order. */
+  finishForward: ForwardStep[];
 }
 
 /** Whether the step's forward call took effect and no compensation has run for it. */
@@ -53,19 +82,33 @@ export function stands(rows: readonly EffectRow[], step: PlannedStep): boolean {
 }
 
 /**
- * Decides from the barrier's rows. A pivot that stands keeps everything. Otherwise every compensation
- * of the plan runs, last first: one whose step stands undoes it; one whose step never ran records that
- * there is nothing to undo, so that the step, still in flight when the saga ended, is refused if it
- * arrives later.
+ * Decides from the barrier's rows and the activities that completed in the saga's run (`completed`,
+ * by activity type). A pivot that stands keeps everything, and the steps after it whose activity did
+ * not complete are finished forward (`FINISHED_FORWARD`; `KEPT_AFTER_PIVOT` when none is left).
+ * Otherwise every compensation of the plan runs, last first: one whose step stands undoes it; one
+ * whose step never ran records that there is nothing to undo, so that the step, still in flight when
+ * the saga ended, is refused if it arrives later.
  */
-export function decide(plan: readonly PlannedStep[], rows: readonly EffectRow[]): StepDecision {
-  const standing = plan.filter((step) => stands(rows, step));
-  if (plan.some((step) => step.pivot && stands(rows, step))) {
-    return { outcome: ReconcileOutcome.KEPT_AFTER_PIVOT, compensate: [], undone: [], kept: standing.map((s) => s.step) };
+export function decide(plan: SagaPlan, rows: readonly EffectRow[], completed: readonly string[]): StepDecision {
+  const standing = plan.steps.filter((step) => stands(rows, step));
+  if (plan.steps.some((step) => step.pivot && stands(rows, step))) {
+    const finishForward = plan.forward.filter((step) => !completed.includes(step.activity));
+    const outcome = finishForward.length ? ReconcileOutcome.FINISHED_FORWARD : ReconcileOutcome.KEPT_AFTER_PIVOT;
+    return { outcome, compensate: [], undone: [], kept: standing.map((s) => s.step), finishForward };
   }
-  const compensate = plan.filter((step) => step.compensation !== undefined).reverse();
+  const compensate = plan.steps.filter((step) => step.compensation !== undefined).reverse();
   const undone = compensate.filter((step) => stands(rows, step)).map((s) => s.step);
-  return { outcome: undone.length ? ReconcileOutcome.UNDONE : ReconcileOutcome.NOTHING_STOOD, compensate, undone, kept: [] };
+  return { outcome: undone.length ? ReconcileOutcome.UNDONE : ReconcileOutcome.NOTHING_STOOD, compensate, undone, kept: [], finishForward: [] };
+}
+
+/**
+ * The outcome once the steps to finish forward ran: `FINISHED_FORWARD` if one of them went through,
+ * else the decision's own. An optional step that gave up leaves the saga as it would have left itself
+ * (completed without that mail), so it is reported in `forwardGaveUp`, not handed to an operator.
+ */
+export function outcomeAfterForward(decided: ReconcileOutcome, finished: readonly string[]): ReconcileOutcome {
+  if (decided !== ReconcileOutcome.FINISHED_FORWARD) return decided;
+  return finished.length ? ReconcileOutcome.FINISHED_FORWARD : ReconcileOutcome.KEPT_AFTER_PIVOT;
 }
 
 /** The step part of an idempotency key `${workflowId}/${sagaId}/${step}`, given the prefix up to the saga id. */

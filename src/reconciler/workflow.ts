@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { executeChild, getExternalWorkflowHandle, ParentClosePolicy, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import { compensationRetry } from '../shared/policies';
-import type { ReconcilerActivities } from './activities';
+import { compensationRetry, mailOptions } from '../shared/policies';
+import type { InspectedSaga, ReconcilerActivities } from './activities';
 import {
   closedUnsettled,
   ReconcileOutcome,
@@ -12,8 +12,9 @@ import {
   type ReconcileSagaInput,
   type ReconcileSweepInput,
   type ReconcileSweepResult,
+  type SagaIds,
 } from './contract';
-import { decide, reconcilePlans, stands } from './plans';
+import { decide, outcomeAfterForward, reconcilePlans, stands, type ForwardStep } from './plans';
 
 // The reconciler: the undo of a saga whose workflow code got no chance to unwind (terminated, timed
 // out). It reads what took effect and runs the compensations of what stands under the saga's own
@@ -22,12 +23,15 @@ import { decide, reconcilePlans, stands } from './plans';
 const reads = proxyActivities<ReconcilerActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds', maximumAttempts: 10 } });
 // Compensations retry as long as the sagas' own do.
 const undo = proxyActivities<ReconcilerActivities>({ startToCloseTimeout: '30 seconds', retry: compensationRetry });
+// The steps after a pivot are the sagas' optional mails: retried as the sagas retry them, then given up.
+const forward = proxyActivities<ReconcilerActivities>({ startToCloseTimeout: '1 minute', retry: mailOptions.retry! });
 
 const PARENT_DECISION_SIGNAL = 'sagaParentDecision';
 
 /**
  * Reconciles one saga run that closed without settling: undoes what stands, last first, unless it
- * passed its pivot (then keeps it) or its terminator took the effects over (`terminate
+ * passed its pivot (then keeps it and finishes forward the steps after the pivot that did not
+ * complete, under the saga's keys) or its terminator took the effects over (`terminate
  * --keep-effects`); tells its waiting child sagas to compensate (to commit, if it was committing) and
  * reconciles those that closed unsettled. Ends in a {@link ReconcileOutcome} of its own.
  */
@@ -39,7 +43,7 @@ export async function reconcileSaga({ workflowId, runId, dryRun = false }: Recon
 
   const plan = reconcilePlans[saga.workflowType];
   const rows = plan ? await reads.readEffects({ workflowId, sagaId: saga.sagaId }) : [];
-  const decision = plan ? decide(plan, rows) : undefined;
+  const decision = plan ? decide(plan, rows, saga.completed) : undefined;
   if (decision) {
     Object.assign(result, { outcome: decision.outcome, undone: decision.undone, kept: decision.kept });
     setCurrentDetails(dryRun ? `Dry run: would undo ${decision.undone.join(', ') || 'nothing'}` : `Undoing ${decision.undone.join(', ') || 'nothing'}`);
@@ -55,6 +59,8 @@ export async function reconcileSaga({ workflowId, runId, dryRun = false }: Recon
         result.needsOperator.push(`${step.compensation} of ${step.step} gave up: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    const { finished, forwardGaveUp } = await finishForward(saga, decision.finishForward, dryRun);
+    Object.assign(result, { finished, forwardGaveUp, outcome: outcomeAfterForward(decision.outcome, finished) });
   } else {
     // A saga type without a plan: its own steps are an operator's to check; its children are handled below.
     const steps = Object.keys(saga.stepIds);
@@ -63,11 +69,36 @@ export async function reconcileSaga({ workflowId, runId, dryRun = false }: Recon
   }
 
   // Children: a parent that was committing, or passed its pivot, finishes forward; any other undoes.
-  const childDecision = saga.childDecision === 'commit' || decision?.outcome === ReconcileOutcome.KEPT_AFTER_PIVOT ? 'commit' : 'compensate';
+  const passedPivot = decision?.outcome === ReconcileOutcome.KEPT_AFTER_PIVOT || decision?.outcome === ReconcileOutcome.FINISHED_FORWARD;
+  const childDecision = saga.childDecision === 'commit' || passedPivot ? 'commit' : 'compensate';
   for (const child of saga.children) result.children.push(await reconcileChild(child, childDecision, dryRun));
   if (result.needsOperator.length) result.outcome = ReconcileOutcome.NEEDS_OPERATOR;
-  setCurrentDetails(`${result.outcome}: undone ${result.undone.join(', ') || 'nothing'}`);
+  const finished = result.finished?.length ? `; finished ${result.finished.join(', ')}` : '';
+  setCurrentDetails(`${result.outcome}: undone ${result.undone.join(', ') || 'nothing'}${finished}`);
   return result;
+}
+
+// The steps after a standing pivot, in order, each as the optional step it is in the saga: one that
+// gives up is reported and the next still runs. Only ids and the outcome come back into this history.
+async function finishForward(saga: InspectedSaga, steps: readonly ForwardStep[], dryRun: boolean): Promise<{ finished: string[]; forwardGaveUp: string[] }> {
+  const finished: string[] = [];
+  const forwardGaveUp: string[] = [];
+  // The ids the saga's steps used: a registration started without a user id made one up.
+  const ids = Object.values(saga.stepIds).reduce<SagaIds>((all, stepIds) => ({ ...stepIds, ...all }), saga.ids);
+  for (const step of steps) {
+    if (dryRun) {
+      finished.push(step.step);
+      continue;
+    }
+    setCurrentDetails(`Finishing forward: ${step.step}`);
+    try {
+      await forward.finishForward({ workflowId: saga.workflowId, runId: saga.runId, activity: step.activity, ids });
+      finished.push(step.step);
+    } catch {
+      forwardGaveUp.push(step.step);
+    }
+  }
+  return { finished, forwardGaveUp };
 }
 
 async function reconcileChild(child: { workflowId: string; runId: string }, decision: 'commit' | 'compensate', dryRun: boolean): Promise<ChildReconciliation> {

@@ -121,7 +121,7 @@ describe('an order terminated mid-way', () => {
     await expectBooksAgree();
   });
 
-  it('after the pivot: keeps the shipment, the capture and the stock, and undoes nothing', async () => {
+  it('after the pivot: keeps the shipment, the capture and the stock, undoes nothing, and sends the confirmation', async () => {
     const input = sampleOrder();
     const held = gate('sendOrderConfirmation', input.orderId);
     const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
@@ -130,7 +130,7 @@ describe('an order terminated mid-way', () => {
 
     const result = await reconcile(handle.workflowId, runId);
 
-    expect(result).toMatchObject({ outcome: 'KEPT_AFTER_PIVOT', undone: [], kept: ['reserveStock', 'authorizePayment', 'capturePayment', 'createShipment'] });
+    expect(result).toMatchObject({ outcome: 'FINISHED_FORWARD', undone: [], kept: ['reserveStock', 'authorizePayment', 'capturePayment', 'createShipment'], finished: ['sendConfirmation'] });
     expect(await books(input.orderId)).toEqual({ reservations: ['held'], payment: 'captured', shipment: 'created' });
     held.release();
     await expectBooksAgree();

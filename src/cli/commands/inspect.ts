@@ -85,8 +85,8 @@ async function terminationView(client: Client, workflowId: string, runId: string
     () => false,
   );
   if (closed) {
-    const { outcome, undone, needsOperator } = await reconciliation.result();
-    view.reconciled = { outcome, undone, needsOperator };
+    const { outcome, undone, needsOperator, finished, forwardGaveUp } = await reconciliation.result();
+    view.reconciled = { outcome, undone, needsOperator, ...(finished?.length ? { finished } : {}), ...(forwardGaveUp?.length ? { forwardGaveUp } : {}) };
   }
   return view;
 }
