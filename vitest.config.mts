@@ -24,6 +24,9 @@ export const pureFiles = [
   'test/ci/*.test.ts',
   'test/observability/barrier-outcomes.test.ts',
   'test/chaos/trip-outcomes.test.ts',
+  'test/reconciler/plans.test.ts',
+  'test/reconciler/status-rendering.test.ts',
+  'test/reconciler/start-timeouts.test.ts',
 ];
 
 /**
