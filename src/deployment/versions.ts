@@ -113,10 +113,12 @@ function isNotFound(err: unknown): boolean {
  */
 export const PINNED_SAGA_TYPES: readonly string[] = ['orderSaga'];
 
-/** The visibility query of the running sagas of a pinned type on `taskQueue` that no version holds. */
+/** The visibility query of the running sagas of a pinned type on `taskQueue` that unversioned workers ran and no version holds. */
 export function unversionedPinnedQuery(taskQueue: string): string {
   const types = PINNED_SAGA_TYPES.map((t) => `'${t}'`).join(', ');
-  return `WorkflowType IN (${types}) AND TaskQueue = '${taskQueue.replace(/'/g, "''")}' AND ExecutionStatus = 'Running' AND TemporalWorkerDeploymentVersion IS NULL`;
+  // `BuildIds` holds `unversioned` once an unversioned worker has completed a workflow task of the
+  // saga: a saga started before any worker ran it (a fresh deployment's first orders) is not counted.
+  return `WorkflowType IN (${types}) AND TaskQueue = '${taskQueue.replace(/'/g, "''")}' AND ExecutionStatus = 'Running' AND BuildIds = 'unversioned' AND TemporalWorkerDeploymentVersion IS NULL`;
 }
 
 /** How many running sagas of a pinned type on `taskQueue` were started by unversioned workers. */

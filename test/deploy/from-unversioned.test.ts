@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { runDeploy } from '../../src/deploy';
 import { adoptFirstVersion } from '../../src/deployment/first-version';
-import { createDevServerEnv, uniqueTaskQueue } from '../helpers';
+import { createDevServerEnv, uniqueTaskQueue, workflowBundle } from '../helpers';
 import { sampleOrder } from '../support/samples';
 
 // The first deploy of a fleet that ran unversioned (release 0.1.0): the orders it started are pinned
@@ -32,15 +33,17 @@ async function deploy(taskQueue: string, ...argv: string[]): Promise<{ code: num
 }
 
 describe('the first current version of a deployment, with orders of unversioned workers running', () => {
-  it('waits while one runs on its task queue, refuses promote, and goes ahead once it has finished', async () => {
+  it('waits while one that an unversioned worker ran is running on its task queue, refuses promote, and goes ahead once it has finished', async () => {
     const taskQueue = uniqueTaskQueue('unversioned-orders');
-    const otherQueue = uniqueTaskQueue('no-orders');
-    // Started with no worker polling: it runs, and no version holds it, as on a fleet of 0.1.0.
-    const order = await env.client.workflow.start('orderSaga', { taskQueue, workflowId: `unversioned-${taskQueue}`, args: [sampleOrder()] });
     const service = env.client.workflowService;
+    const order = await env.client.workflow.start('orderSaga', { taskQueue, workflowId: `unversioned-${taskQueue}`, args: [sampleOrder()] });
+    // An unversioned worker of the previous release runs its first workflow task (no activities: the
+    // order then waits for its first steps, as one in flight does).
+    const unversioned = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle() });
+    await unversioned.runUntil(expect.poll(async () => (await order.describe()).searchAttributes.BuildIds ?? [], { timeout: 20_000 }).toContain('unversioned'));
     const version = { deploymentName: `first-${taskQueue}`, buildId: '0.2.0-a' };
 
-    // Visibility lags a start by a moment: wait until the order is counted.
+    // Visibility lags the workflow task by a moment: wait until the order is counted.
     await expect.poll(() => adoptFirstVersion(service, { namespace: 'default', version, identity: 'test', taskQueue }), { timeout: 10_000 }).toBe('waiting-for-unversioned');
     await expect(service.describeWorkerDeployment({ namespace: 'default', deploymentName: version.deploymentName })).rejects.toThrow();
 
@@ -49,14 +52,18 @@ describe('the first current version of a deployment, with orders of unversioned 
     expect(refused.err).toContain('Refused: 1 order(s) started before versioning still run on unversioned workers');
     expect(refused.err).toContain('SAGA_WORKER_VERSIONING=false');
 
-    // Another task queue has no such order: its deployment's first version is made current at once.
-    const other = { deploymentName: `first-${otherQueue}`, buildId: '0.2.0-a' };
-    await expect(adoptFirstVersion(service, { namespace: 'default', version: other, identity: 'test', taskQueue: otherQueue })).resolves.toBe('made-current');
-
     // Once the order has finished (here: terminated), the first version is made current.
     await order.terminate('finished on the previous release');
     await expect.poll(() => adoptFirstVersion(service, { namespace: 'default', version, identity: 'test', taskQueue }), { timeout: 10_000 }).toBe('made-current');
     const { workerDeploymentInfo } = await service.describeWorkerDeployment({ namespace: 'default', deploymentName: version.deploymentName });
     expect(workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId).toBe('0.2.0-a');
+  });
+
+  it('does not wait for an order no worker has run yet: the first orders of a new deployment may come before its first worker', async () => {
+    const taskQueue = uniqueTaskQueue('orders-before-workers');
+    await env.client.workflow.start('orderSaga', { taskQueue, workflowId: `early-${taskQueue}`, args: [sampleOrder()] });
+    await expect.poll(async () => (await env.client.workflow.count(`TaskQueue = '${taskQueue}'`)).count, { timeout: 10_000 }).toBe(1);
+    const version = { deploymentName: `first-${taskQueue}`, buildId: '0.2.0-a' };
+    await expect(adoptFirstVersion(env.client.workflowService, { namespace: 'default', version, identity: 'test', taskQueue })).resolves.toBe('made-current');
   });
 });
