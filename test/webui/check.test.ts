@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../scripts/lib/webui/browser';
-import { freePort } from '../../scripts/lib/ports';
+import { PNG_SIGNATURE, runWebUiCheck } from '../support/webui-check';
 
 // The Web UI checked as a person would: `npm run webui-check` in a child process, on free ports, with
 // headless Chromium. Skipped where no Chromium is installed (scripts/ci-system-deps.sh can add it).
@@ -13,28 +12,15 @@ const root = resolve(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'saga-webui-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
 describe.skipIf(!existsSync(chromiumPath()))('Web UI check', () => {
   it('finds the compensated order by SagaStatus and its compensations with their summaries, and saves screenshots', async () => {
     // Two distinct ports: the system may hand the same free port out twice in a row, and a dev server
     // asked to serve gRPC and its Web UI on one port exits at once.
-    const port = await freePort();
-    let uiPort = await freePort();
-    while (uiPort === port) uiPort = await freePort();
     const shots = join(dir, 'shots');
     // Without --readme-image the check writes under its --out-dir only: the README's tracked image stays as it is.
     const tracked = join(root, 'docs', 'images', 'webui-compensated-order.png');
     const trackedBefore = readFileSync(tracked);
-    const child = spawn(
-      process.execPath,
-      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'webui-check.ts'), '--data-dir', join(dir, 'data'), '--ui-port', String(uiPort), '--out-dir', shots],
-      { cwd: root, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    const { code, out } = await runWebUiCheck(['--data-dir', join(dir, 'data'), '--out-dir', shots]);
 
     expect(code, out).toBe(0);
     expect(out).toMatch(/order-webui-\S+: COMPENSATED/);
@@ -46,7 +32,7 @@ describe.skipIf(!existsSync(chromiumPath()))('Web UI check', () => {
       '03-history-compensations.png',
       '04-timeline-compensation.png',
     ]);
-    for (const file of readdirSync(shots).map((f) => join(shots, f))) expect(readFileSync(file).subarray(0, 8).equals(PNG)).toBe(true);
+    for (const file of readdirSync(shots).map((f) => join(shots, f))) expect(readFileSync(file).subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
     expect(out).not.toContain('README image:');
     expect(readFileSync(tracked).equals(trackedBefore)).toBe(true);
   }, 150_000);

@@ -1,21 +1,17 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../scripts/lib/webui/browser';
 import { CODEC_CHECK_CLEAR_TEXT } from '../../scripts/lib/webui/decoded-payloads';
-import { freePort } from '../../scripts/lib/ports';
+import { PNG_SIGNATURE, runWebUiCheck } from '../support/webui-check';
 
 // Encrypted payloads seen through the Web UI as a person would: `npm run webui-check -- --codec` in a
 // child process, on free ports, with headless Chromium. The child makes its own key and token, so
 // the test judges it by its report, its screenshots and the server's database files it leaves.
 
-const root = resolve(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'saga-webui-codec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe('Web UI with the codec server', () => {
   it('shows the decoded input only after signing in at the codec server, while the server stores no clear text', async ({ skip }) => {
@@ -25,19 +21,10 @@ describe('Web UI with the codec server', () => {
       console.warn(`Skipped: ${reason}`);
       skip(reason);
     }
-    const [port, uiPort] = [await freePort(), await freePort()];
     const data = join(dir, 'data');
     const shots = join(dir, 'shots');
     const readme = join(dir, 'readme.png');
-    const child = spawn(
-      process.execPath,
-      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'webui-check.ts'), '--codec', '--data-dir', data, '--ui-port', String(uiPort), '--out-dir', shots, '--readme-image', readme],
-      { cwd: root, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    const { code, out } = await runWebUiCheck(['--codec', '--data-dir', data, '--out-dir', shots, '--readme-image', readme]);
 
     expect(code, out).toBe(0);
     const workflowId = /^(order-webui-codec-\S+): COMPLETED/m.exec(out)?.[1];
@@ -52,7 +39,7 @@ describe('Web UI with the codec server', () => {
     expect(Number(refused), out).toBeGreaterThan(0);
 
     expect(readdirSync(shots).sort()).toEqual(['01-codec-signed-in.png', '02-codec-settings.png', '03-decoded-input.png', '04-encrypted-without-session.png']);
-    for (const file of [...readdirSync(shots).map((f) => join(shots, f)), readme]) expect(readFileSync(file).subarray(0, 8).equals(PNG)).toBe(true);
+    for (const file of [...readdirSync(shots).map((f) => join(shots, f)), readme]) expect(readFileSync(file).subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
     expect(readFileSync(readme).equals(readFileSync(join(shots, '03-decoded-input.png')))).toBe(true);
 
     // The dev server's own files, read apart from its API: they hold the workflow and its encrypted

@@ -1,21 +1,17 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../scripts/lib/webui/browser';
-import { freePort } from '../../scripts/lib/ports';
+import { PNG_SIGNATURE, runWebUiCheck } from '../support/webui-check';
 
 // An operator repairs stuck orders from the Web UI, as a person would: `npm run webui-check -- --repair`
 // in a child process, on free ports, with headless Chromium, encryption on and the UI encoding the
 // updates' input through the codec server. The child makes its own keys and tokens, so the test
 // judges it by its report and its screenshots.
 
-const root = resolve(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'saga-webui-repair-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe('Web UI repair of orders in COMPENSATION_FAILED', () => {
   it('sends retryCompensation with steps and skipCompensation with a reason from the browser, ends both orders COMPENSATED and shows the decoded input in their histories', async ({ skip }) => {
@@ -24,19 +20,8 @@ describe('Web UI repair of orders in COMPENSATION_FAILED', () => {
       console.warn(`Skipped: ${reason}`);
       skip(reason);
     }
-    const port = await freePort();
-    let uiPort = await freePort();
-    while (uiPort === port) uiPort = await freePort();
     const shots = join(dir, 'shots');
-    const child = spawn(
-      process.execPath,
-      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'webui-check.ts'), '--repair', '--data-dir', join(dir, 'data'), '--ui-port', String(uiPort), '--out-dir', shots],
-      { cwd: root, env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    const { code, out } = await runWebUiCheck(['--repair', '--data-dir', join(dir, 'data'), '--out-dir', shots]);
 
     expect(code, out).toBe(0);
     expect(out).toMatch(/^order-repair-retry-\S+, order-repair-skip-\S+: COMPENSATION_FAILED \(refundPayment refused\)$/m);
@@ -57,6 +42,6 @@ describe('Web UI repair of orders in COMPENSATION_FAILED', () => {
       '04-skip-compensation-update.png',
       '05-skip-input-in-history.png',
     ]);
-    for (const file of readdirSync(shots).map((f) => join(shots, f))) expect(readFileSync(file).subarray(0, 8).equals(PNG)).toBe(true);
+    for (const file of readdirSync(shots).map((f) => join(shots, f))) expect(readFileSync(file).subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
   }, 240_000);
 });
