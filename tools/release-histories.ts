@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { History } from '@temporalio/common/lib/proto-utils';
+import { PINNED_SAGA_TYPES } from '../src/deployment/versions';
 
 /** Where every release's histories live. */
 export const historiesRoot = resolve(__dirname, '..', 'test', 'histories');
@@ -19,11 +20,12 @@ export const MANIFEST_FILE = 'manifest.json';
 export const BUNDLE_FILE = 'workflow-bundle.js.gz';
 
 /**
- * The workflow types the product's workers run pinned to the version that started them: an execution
- * of one never meets another version's worker, so its histories need replay only on their own
- * release's code once a later release changes the type without a patch.
+ * The workflow types the product's workers run pinned to the version that started them (the deploy
+ * tooling's list, `src/deployment/versions.ts`): an execution of one never meets another version's
+ * worker, so its histories need replay only on their own release's code once a later release changes
+ * the type without a patch.
  */
-export const pinnedWorkflowTypes: readonly string[] = ['orderSaga'];
+export const pinnedWorkflowTypes: readonly string[] = PINNED_SAGA_TYPES;
 
 /** Which workflows file (from the project's root) defines each recorded workflow type. */
 export const workflowSources: Readonly<Record<string, string>> = {

@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import type * as workflow from '@temporalio/workflow';
+import { unversionedPinnedQuery } from '../../src/deployment/versions';
+import * as workflows from '../../src/workflows';
 import { orderSaga, registrationSaga } from '../../src/workflows';
 
 // The versioning behaviour each saga type declares (src/workflows.ts), read as the worker reads it,
@@ -32,5 +34,14 @@ describe('versioning behaviours', () => {
     expect(declared(registrationSaga)).toEqual({});
     worker.version = undefined;
     expect(declared(orderSaga)).toEqual({});
+  });
+
+  it('are the ones the deploy tooling and the release gate treat as pinned: exactly the types that declare PINNED', () => {
+    worker.version = { deploymentName: 'saga-temporal', buildId: '0.2.0-abc' };
+    const pinned = Object.entries(workflows)
+      .filter(([, fn]) => (declared(fn) as { versioningBehavior?: string } | undefined)?.versioningBehavior === 'PINNED')
+      .map(([name]) => name);
+    expect(pinned).toEqual(['orderSaga']);
+    expect(unversionedPinnedQuery('sagas')).toContain("WorkflowType IN ('orderSaga')");
   });
 });
