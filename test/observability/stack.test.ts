@@ -19,26 +19,38 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('npm start with SAGA_METRICS_ADDRESS and OTEL_TRACES_EXPORTER', () => {
   it('serves the metrics of a compensated order and prints its spans, then stops on Ctrl-C', async () => {
-    const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-    const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'start.ts'), '--no-demo', '--data-dir', dir, '--ui-port', String(uiPort)], {
-      cwd: root,
-      env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, SAGA_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'saga-stack-test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    // The dev server npm start runs takes free ports of its own, which may be the one just picked for the
+    // metrics: such a start fails at once with "Address already in use", and is tried again on new ports.
+    const launch = async () => {
+      const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+      const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'start.ts'), '--no-demo', '--data-dir', dir, '--ui-port', String(uiPort)], {
+        cwd: root,
+        env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, SAGA_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'saga-stack-test' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const run = { port, metricsPort, child, out: '', exited: new Promise<number | null>((done) => child.once('exit', (code) => done(code))) };
+      child.stdout.on('data', (chunk: Buffer) => (run.out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (run.out += chunk.toString()));
+      for (; !run.out.includes('The stack is running') && !run.out.includes('Address already in use') && child.exitCode === null; ) await new Promise((r) => setTimeout(r, 100));
+      return run;
+    };
+    let run = await launch();
+    for (let attempt = 1; attempt < 3 && run.out.includes('Address already in use'); attempt++) {
+      await run.exited;
+      run = await launch();
+    }
+    const { port, metricsPort, child, exited } = run;
+    const out = () => run.out;
     const waitFor = async (text: string, timeoutMs: number) => {
-      for (const deadline = Date.now() + timeoutMs; !out.includes(text); await new Promise((r) => setTimeout(r, 100))) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`"${text}" never appeared. Output:\n${out}`);
+      for (const deadline = Date.now() + timeoutMs; !run.out.includes(text); await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`"${text}" never appeared. Output:\n${run.out}`);
       }
     };
 
     try {
       await waitFor('The stack is running', 150_000);
-      expect(out).toContain(`Metrics: http://127.0.0.1:${metricsPort}/metrics`);
-      expect(out).toContain('Traces: on');
+      expect(out()).toContain(`Metrics: http://127.0.0.1:${metricsPort}/metrics`);
+      expect(out()).toContain('Traces: on');
 
       const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
       try {
@@ -60,12 +72,12 @@ describe('npm start with SAGA_METRICS_ADDRESS and OTEL_TRACES_EXPORTER', () => {
       // The console exporter prints each batch of spans: the workflow's and a service operation's with its barrier outcome.
       await waitFor("name: 'RunWorkflow:orderSaga'", 30_000);
       await waitFor("name: 'shipping.cancel'", 30_000);
-      expect(out).toContain("'saga.barrier.outcome': 'nothing_to_undo'");
-      expect(out).toContain("'service.name': 'saga-stack-test'");
+      expect(out()).toContain("'saga.barrier.outcome': 'nothing_to_undo'");
+      expect(out()).toContain("'service.name': 'saga-stack-test'");
     } finally {
       child.kill('SIGINT');
     }
-    expect(await exited, out).toBe(0);
-    expect(out).toContain('Stopped.');
+    expect(await exited, out()).toBe(0);
+    expect(out()).toContain('Stopped.');
   }, 240_000);
 });

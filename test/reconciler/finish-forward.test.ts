@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
 import { startOrder } from '../../src/order/start';
 import { startRegistration } from '../../src/registration/start';
-import { verifyEmailUpdate } from '../../src/registration/contract';
+import { verificationStateQuery, verifyEmailUpdate } from '../../src/registration/contract';
 import { audit } from '../../src/services';
 import { createReconcilerActivities } from '../../src/reconciler/activities';
 import { reconcileWorkflowId, type ReconcileResult } from '../../src/reconciler/contract';
@@ -198,6 +198,8 @@ describe('a registration terminated after activation', () => {
     const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     let code: string | undefined;
     while (!(code = await testbed.services.mail.latestVerificationCode(input.email))) await new Promise((r) => setTimeout(r, 100));
+    // The mail is in the outbox a moment before the registration, its send recorded, waits for the code.
+    await expect.poll(async () => (await handle.query(verificationStateQuery)).phase, { timeout: 20_000, interval: 25 }).toBe('waiting');
     expect(await handle.executeUpdate(verifyEmailUpdate, { args: [{ code }] })).toMatchObject({ accepted: true, outcome: 'verified' });
     await held.reached;
     const { runId } = await terminateSaga(testbed.env.client, handle.workflowId, { reason: 'stuck in a test' });
