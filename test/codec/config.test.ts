@@ -3,21 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DefaultFailureConverter } from '@temporalio/common';
 import { AesGcmPayloadCodec, dataConverterFor, KeyRing, loadCodecConfig, parseCodecKeys } from '../../src/codec';
-import { ConfigError } from '../../src/config';
+import { configErrorProblems } from '../support/config-errors';
 
 const b64 = (bytes: Buffer) => bytes.toString('base64');
 const key1 = randomBytes(32);
 const key2 = randomBytes(32);
 
-function problemsOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = configErrorProblems;
 
 describe('loadCodecConfig', () => {
   it('is off (undefined) in development and tests when SAGA_CODEC_KEYS is unset or blank', () => {

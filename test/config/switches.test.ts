@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadCodecConfig } from '../../src/codec';
-import { ConfigError, loadClientConfig } from '../../src/config';
+import { loadClientConfig } from '../../src/config';
 import { FaultConfigError, faultConfigFromEnv } from '../../src/services/faults';
+import { configErrorProblems } from '../support/config-errors';
 
 // Every on/off variable of the README's configuration table, each with both of its values spelled out,
 // left unset (its documented default), and given a value that is neither: a typed error naming the
@@ -11,15 +12,7 @@ import { FaultConfigError, faultConfigFromEnv } from '../../src/services/faults'
 const keys = `k1:${randomBytes(32).toString('base64')}`;
 const FAULTS = '{"payments":{"transientErrorRate":0.5}}';
 
-function configProblems(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configProblems = configErrorProblems;
 
 describe('SAGA_CODEC_STRICT (true / false, default true with keys)', () => {
   it('refuses unencrypted payloads with true, and when unset', () => {

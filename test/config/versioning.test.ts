@@ -1,20 +1,15 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadWorkerConfig } from '../../src/config';
+import { loadWorkerConfig } from '../../src/config';
 import { derivedBuildId, packageVersion } from '../../src/deployment/version';
 import { deploymentOptions } from '../../src/worker';
+import { configErrorProblems } from '../support/config-errors';
 
 // Which deployment and version a worker joins, what it refuses before connecting anywhere, and the
 // worker's default versioning behaviour (each saga's own: test/deploy/workflow-behaviours.test.ts).
 
 function problems(env: Record<string, string>): readonly string[] {
-  try {
-    loadWorkerConfig({ NODE_ENV: 'test', ...env });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrorProblems(() => loadWorkerConfig({ NODE_ENV: 'test', ...env }));
 }
 
 describe('worker versioning configuration', () => {

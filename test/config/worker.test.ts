@@ -2,23 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli';
 import { loadCodecConfig } from '../../src/codec';
-import { ConfigError, DEVELOPMENT_ID_SECRET, loadClientConfig, loadWorkerConfig } from '../../src/config';
+import { DEVELOPMENT_ID_SECRET, loadClientConfig, loadWorkerConfig } from '../../src/config';
 import { registrationWorkflowId } from '../../src/registration/start';
 import { faultConfigFromEnv, FaultConfigError } from '../../src/services/faults';
+import { configErrorProblems } from '../support/config-errors';
 
 // What the worker and the client refuse to start with: faults switched on by accident, production
 // without a secret for registration ids or without payload encryption, secrets typed rather than
 // drawn; and how the database pool follows the activity concurrency.
 
-function problems(load: () => unknown): readonly string[] {
-  try {
-    load();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = configErrorProblems;
 
 const FAULTS = '{"payments":{"transientErrorRate":0.5}}';
 
