@@ -51,6 +51,8 @@ describe('operator updates that arrive together', () => {
     await waitUntil(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_FAILED' && recording.logOf(handle.workflowId).some((e) => e.startsWith('alert:')), 30_000);
     await first.stop();
 
+    // c's own compensation ran in the first unwind; only what runs after the updates counts.
+    const before = recording.logOf(handle.workflowId).length;
     recording.repair(handle.workflowId, 'a');
     recording.repair(handle.workflowId, 'b');
     const retry = settle(handle.executeUpdate(retryCompensationStepsUpdate, { args: [{ steps: ['a'] }] }));
@@ -67,7 +69,7 @@ describe('operator updates that arrive together', () => {
 
       await waitUntil(async () => (await handle.query(sagaStateQuery)).status === 'COMPENSATION_FAILED', 30_000);
       const state = await handle.query(sagaStateQuery);
-      const log = recording.logOf(handle.workflowId);
+      const log = recording.logOf(handle.workflowId).slice(before);
       if (outcomes[0]!.accepted) {
         // The retry ran a's compensation; the skip of b never happened: b's compensation is still failed.
         expect(log.filter((e) => e === 'undo:a')).toHaveLength(1);
