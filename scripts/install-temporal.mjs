@@ -16,6 +16,11 @@
 // `TEMPORAL_SERVER_PATH`, `TEMPORAL_SQL_TOOL_PATH`, `TEMPORAL_SCHEMA_DIR` and `TEMPORAL_UI_SERVER_PATH`
 // override them. Here there is no fallback: a missing piece exits 1 with one line naming it.
 //
+// Always, when Go is on the PATH: the NATS server (JetStream included) that carries the carrier's
+// commands and the order events, `github.com/nats-io/nats-server/v2`, built from the Go module proxy
+// (about a minute cold) into `.temporal/nats/`. `NATS_SERVER_PATH` overrides it. Without Go it says
+// so and goes on: the broker's processes and tests then refuse to start with the same advice.
+//
 // Idempotent: a second run checks the version stamps and exits. `--quiet` prints only on work or failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
@@ -33,6 +38,8 @@ export const TEST_SERVER_VERSION = '1.38.0';
 export const SERVER_VERSION = '1.29.1';
 // 2.58 and later need a newer Go than Debian's or the one this project is tested with.
 export const UI_SERVER_VERSION = '2.54.1';
+/** The message broker; docker-compose.yml pins the same version of its image (a test checks it). */
+export const NATS_SERVER_VERSION = '2.15.3';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Another folder stands for a clean machine in the installer's own tests.
@@ -320,7 +327,20 @@ const testServer = ensure({
   channels: testServerChannels,
 });
 
+const haveGoForNats = process.env.NATS_SERVER_PATH || spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+const nats = haveGoForNats
+  ? ensure({
+      label: 'NATS server',
+      variable: 'NATS_SERVER_PATH',
+      dir: join(home, 'nats'),
+      binaryName: 'nats-server',
+      channels: [goChannel('github.com/nats-io/nats-server/v2', NATS_SERVER_VERSION, 'nats-server', 'nats-server')],
+      quietFailure: true,
+    })
+  : { path: null, channel: null };
+if (!nats.path) say(`no NATS server: building nats-server ${NATS_SERVER_VERSION} needs Go on the PATH, or set NATS_SERVER_PATH. The carrier's broker cannot start without it.`);
+
 if (testServer.path && testServer.channel !== 'TEMPORAL_TEST_SERVER_PATH') await archiveTestServerClasses(dirname(testServer.path));
 
 mkdirSync(home, { recursive: true });
-writeFileSync(join(home, 'paths.json'), `${JSON.stringify({ cli, testServer, ...clusterPaths }, null, 2)}\n`);
+writeFileSync(join(home, 'paths.json'), `${JSON.stringify({ cli, testServer, nats, ...clusterPaths }, null, 2)}\n`);

@@ -64,6 +64,12 @@ export interface WorkerConfig extends TemporalConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Worker Deployment Versioning (see `src/deployment`), or `undefined` when turned off with `SAGA_WORKER_VERSIONING=false`. @default on */
   versioning: VersioningConfig | undefined;
+  /**
+   * The NATS JetStream servers the broker-backed services are reached through (`nats://host:port`,
+   * comma-separated for a cluster), or `undefined` to call them in process (one process, no broker).
+   * @default none (env `SAGA_NATS_URL`)
+   */
+  natsServers: string[] | undefined;
 }
 
 /** The worker's place in a Worker Deployment: which deployment, which version of it. */
@@ -365,9 +371,29 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     databaseStatementTimeoutMs: positiveInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, problems),
     logLevel: logLevel as WorkerConfig['logLevel'],
     versioning: readVersioning(env, problems),
+    natsServers: readNatsServers(env, problems),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** `SAGA_NATS_URL`: one or more `nats://` or `tls://` URLs with a host and a port, comma-separated. */
+export function readNatsServers(env: Env, problems: string[]): string[] | undefined {
+  const raw = env.SAGA_NATS_URL;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const servers = raw.split(',').map((s) => s.trim());
+  for (const server of servers) {
+    let url: URL | undefined;
+    try {
+      url = new URL(server);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['nats:', 'tls:'].includes(url.protocol) || !url.hostname || !url.port) {
+      problems.push(`SAGA_NATS_URL must be nats://host:port or tls://host:port, comma-separated (got ${redactUrl(server) || 'an empty entry'})`);
+    }
+  }
+  return servers;
 }
 
 /** The database options of a worker's configuration, for `createServices`. */

@@ -59,9 +59,11 @@ describe('install-temporal --cluster', () => {
     expect(res.status, res.stderr).toBe(0);
     expect(res.stdout).toContain(`the Temporal server ${SERVER_VERSION} already installed`);
     expect(res.stdout).toContain('the Temporal Web UI server 2.54.1 already installed');
+    expect(res.stdout).toContain('NATS server 2.15.3 already installed');
     expect(res.stdout).not.toContain('installing');
     const paths = JSON.parse(readFileSync(resolve(__dirname, '..', '..', '.temporal', 'paths.json'), 'utf8')) as Record<string, { path: string }>;
-    expect(Object.keys(paths).sort()).toEqual(['cli', 'schema', 'server', 'sqlTool', 'testServer', 'ui']);
+    expect(Object.keys(paths).sort()).toEqual(['cli', 'nats', 'schema', 'server', 'sqlTool', 'testServer', 'ui']);
+    expect(spawnSync(paths.nats?.path ?? '', ['--version'], { encoding: 'utf8' }).stdout).toContain('v2.15.3');
     expect(existsSync(join(paths.schema?.path ?? '', 'visibility', 'versioned'))).toBe(true);
   });
 
