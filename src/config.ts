@@ -3,6 +3,7 @@ import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { secretWeakness } from './secret-strength';
 import { DEFAULT_DATABASE_URL, redactUrl } from './services/db';
+import { readNatsServers } from './broker/config';
 import { FaultConfigError, faultConfigFromEnv, type FaultConfig } from './services/faults';
 import { DEFAULT_TASK_QUEUE } from './shared/start-options';
 
@@ -377,24 +378,6 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return config;
 }
 
-/** `SAGA_NATS_URL`: one or more `nats://` or `tls://` URLs with a host and a port, comma-separated. */
-export function readNatsServers(env: Env, problems: string[]): string[] | undefined {
-  const raw = env.SAGA_NATS_URL;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const servers = raw.split(',').map((s) => s.trim());
-  for (const server of servers) {
-    let url: URL | undefined;
-    try {
-      url = new URL(server);
-    } catch {
-      url = undefined;
-    }
-    if (!url || !['nats:', 'tls:'].includes(url.protocol) || !url.hostname || !url.port) {
-      problems.push(`SAGA_NATS_URL must be nats://host:port or tls://host:port, comma-separated (got ${redactUrl(server) || 'an empty entry'})`);
-    }
-  }
-  return servers;
-}
 
 /** The database options of a worker's configuration, for `createServices`. */
 export function databaseOptions(config: WorkerConfig): { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number } {
