@@ -11,6 +11,7 @@ import { SagaStatusKey } from '../shared/search-attributes';
 import { FailureType } from '../shared/failures';
 import { closedUnsettledQuery, reconcileWorkflowId, type ChildRef, type ClosedSaga, type EffectRow, type KeptEffects, type SagaIds } from './contract';
 import { forwardMails } from './forward';
+import { laterRunOfSaga } from './later-run';
 import { stepOfKey } from './plans';
 
 /** What the reconciler's activities need. */
@@ -88,7 +89,7 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
   const decodeFirst = async (payloads: Parameters<typeof decodeArrayFromPayloads>[1]): Promise<unknown> => (await decodeArrayFromPayloads(converter, payloads))[0];
 
   return {
-    /** Reads a saga run: its status, last `SagaStatus`, saga id, the ids in its input, children, steps scheduled, and an operator's keep-effects record. */
+    /** Reads a saga run: its status, last `SagaStatus`, saga id, a later run of the same saga, the ids in its input, children, steps scheduled, and an operator's keep-effects record. */
     async inspectSaga(input: { workflowId: string; runId: string }): Promise<InspectedSaga> {
       const handle = client.workflow.getHandle(input.workflowId, input.runId);
       const described = await handle.describe();
@@ -108,6 +109,8 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
       };
       const status = described.typedSearchAttributes.get(SagaStatusKey);
       if (status !== undefined) saga.sagaStatus = status;
+      const later = await laterRunOfSaga(client, described, saga.sagaId);
+      if (later !== undefined) saga.supersededBy = later;
       if (started?.input?.payloads?.length) saga.ids = idsOf(await decodeFirst(started.input.payloads));
       const typeOfScheduled = new Map<string, string>();
       for (const event of events) {

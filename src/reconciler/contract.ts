@@ -40,6 +40,12 @@ export const ReconcileOutcome = {
   KEPT_AFTER_PIVOT: 'KEPT_AFTER_PIVOT',
   /** The saga had passed its pivot: what stands is kept, and the steps after it were finished forward (see `finished`). */
   FINISHED_FORWARD: 'FINISHED_FORWARD',
+  /**
+   * A later run of the same saga carries it on (a reset made it: same saga id, same keys), so this run's
+   * effects are that run's to settle or, if it closes unsettled too, its reconciliation's: nothing
+   * touched (see `supersededBy`).
+   */
+  SUPERSEDED: 'SUPERSEDED',
   /** The operator who terminated the saga took its effects over by hand (`terminate --keep-effects`): left alone. */
   LEFT_TO_OPERATOR: 'LEFT_TO_OPERATOR',
   /** Something stands that the reconciler may not or cannot undo (see `needsOperator`). */
@@ -111,6 +117,8 @@ export interface ClosedSaga {
   ids: SagaIds;
   /** Set when the operator who terminated it kept the effects. */
   kept?: KeptEffects;
+  /** The run id of a later run of the same saga (a reset of this run, or of another run of the saga), if there is one. */
+  supersededBy?: string;
   /** Child workflows it started. */
   children: ChildRef[];
   /** The last decision the saga sent its children, if any (a `commit` means it was committing). */
@@ -160,6 +168,8 @@ export interface ReconcileResult {
   dryRun: boolean;
   /** Set with `LEFT_TO_OPERATOR`. */
   keptBy?: KeptEffects;
+  /** Set with `SUPERSEDED`: the later run of the saga that carries it on. */
+  supersededBy?: string;
 }
 
 /** Input of `reconcileSweep`. */

@@ -29,16 +29,22 @@ const forward = proxyActivities<ReconcilerActivities>({ startToCloseTimeout: '1 
 const PARENT_DECISION_SIGNAL = 'sagaParentDecision';
 
 /**
- * Reconciles one saga run that closed without settling: undoes what stands, last first, unless it
- * passed its pivot (then keeps it and finishes forward the steps after the pivot that did not
- * complete, under the saga's keys) or its terminator took the effects over (`terminate
- * --keep-effects`); tells its waiting child sagas to compensate (to commit, if it was committing) and
- * reconciles those that closed unsettled. Ends in a {@link ReconcileOutcome} of its own.
+ * Reconciles one saga run that closed without settling: leaves it when a later run of the same saga
+ * (a reset) carries it on (`SUPERSEDED`); otherwise undoes what stands, last first, unless it passed
+ * its pivot (then keeps it and finishes forward the steps after the pivot that did not complete,
+ * under the saga's keys) or its terminator took the effects over (`terminate --keep-effects`); tells
+ * its waiting child sagas to compensate (to commit, if it was committing) and reconciles those that
+ * closed unsettled. Ends in a {@link ReconcileOutcome} of its own.
  */
 export async function reconcileSaga({ workflowId, runId, dryRun = false }: ReconcileSagaInput): Promise<ReconcileResult> {
   const saga = await reads.inspectSaga({ workflowId, runId });
   const result: ReconcileResult = { workflowId, runId: saga.runId, workflowType: saga.workflowType, outcome: ReconcileOutcome.NOT_NEEDED, undone: [], kept: [], needsOperator: [], children: [], dryRun };
   if (!closedUnsettled(saga.workflowStatus, saga.sagaStatus)) return result;
+  // A reset carries the saga on in a later run under the same keys: what stands is that run's.
+  if (saga.supersededBy) {
+    setCurrentDetails(`${ReconcileOutcome.SUPERSEDED}: carried on by run ${saga.supersededBy}`);
+    return { ...result, outcome: ReconcileOutcome.SUPERSEDED, supersededBy: saga.supersededBy };
+  }
   if (saga.kept) return { ...result, outcome: ReconcileOutcome.LEFT_TO_OPERATOR, keptBy: saga.kept };
 
   const plan = reconcilePlans[saga.workflowType];

@@ -56,9 +56,10 @@ function resultLine(r: ReconcileResult): string {
   const finished = r.finished?.length ? `; ${r.dryRun ? 'would finish' : 'finished'} ${r.finished.join(', ')}` : '';
   const gaveUp = r.forwardGaveUp?.length ? `; gave up ${r.forwardGaveUp.join(', ')} (optional)` : '';
   const by = r.keptBy ? `; effects kept by ${r.keptBy.by}: ${r.keptBy.reason}` : '';
+  const later = r.supersededBy ? `; carried on by its later run ${r.supersededBy} (a reset)` : '';
   const children = r.children.length ? `; children: ${r.children.map((c) => `${c.workflowId} ${c.action}`).join(', ')}` : '';
   const operator = r.needsOperator.length ? `; needs an operator: ${r.needsOperator.join('; ')}` : '';
-  return `${r.outcome.padEnd(17)} ${r.workflowId}  ${r.workflowType}: ${undone}${kept}${finished}${gaveUp}${by}${children}${operator}`;
+  return `${r.outcome.padEnd(17)} ${r.workflowId}  ${r.workflowType}: ${undone}${kept}${finished}${gaveUp}${by}${later}${children}${operator}`;
 }
 
 /** `saga-client reconcile [--dry-run] [--query] [--limit]`: runs the reconciler's sweep now and reports each saga. */
@@ -68,7 +69,7 @@ export const reconcile: CommandSpec = {
   summary: 'Undo what sagas that closed without settling (terminated, timed out) left standing, now',
   details: [
     `Runs the sweep the Schedule runs every ${RECONCILER_INTERVAL}, on this task queue: each saga whose workflow closed while its SagaStatus was RUNNING or COMPENSATING is reconciled once.`,
-    'Outcomes: UNDONE, NOTHING_STOOD, FINISHED_FORWARD (past the pivot: nothing undone, the steps after it finished), KEPT_AFTER_PIVOT (past the pivot, nothing left to finish or the optional steps gave up), LEFT_TO_OPERATOR (terminate --keep-effects), NEEDS_OPERATOR.',
+    'Outcomes: UNDONE, NOTHING_STOOD, FINISHED_FORWARD (past the pivot: nothing undone, the steps after it finished), KEPT_AFTER_PIVOT (past the pivot, nothing left to finish or the optional steps gave up), LEFT_TO_OPERATOR (terminate --keep-effects), SUPERSEDED (a reset carries the saga on in a later run: left to it), NEEDS_OPERATOR.',
     '--dry-run reports what each reconciliation would undo and changes nothing. The query must be one expression. Exit code 1 when a saga needs an operator or its reconciliation failed.',
   ],
   options: [
