@@ -3,6 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { SagaStatus } from '@saga-temporal/saga';
 import { runCli } from '../../src/cli';
 import { startOrder } from '../../src/order/start';
+import { startRegistration } from '../../src/registration/start';
 import type { orderSaga } from '../../src/order/workflow';
 import { audit } from '../../src/services';
 import type { ReconcileSweepResult } from '../../src/reconciler/contract';
@@ -10,8 +11,8 @@ import { terminateSaga } from '../../src/reconciler/terminate';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
 import { waitUntil } from '../fixtures/saga-harness';
 import { resetToTaskScheduling } from '../support/resets';
-import { useSagaTestbed } from '../support/testbed';
-import { sampleOrder } from '../support/samples';
+import { applicationFailureOf, useSagaTestbed } from '../support/testbed';
+import { sampleOrder, sampleRegistration, uniqueId } from '../support/samples';
 
 // A reset carries a saga on in a new run of the same workflow id under the same idempotency keys, and
 // ends the run it started from as terminated while its SagaStatus still says RUNNING. The reconciler
@@ -165,5 +166,56 @@ describe('an order reset mid-way, after authorization', () => {
     expect(await sweep(first.workflowId, 'again')).toMatchObject({ found: 0, skipped: 2, results: [] });
     expect(await books(input.orderId)).toEqual(undone);
     expect((await audit(testbed.services)).problems).toEqual([]);
+  });
+});
+
+describe('a saga reset twice from its first run', () => {
+  it('leaves both runs the resets ended to the last one, which completes', async () => {
+    const input = sampleOrder();
+    const heldFirst = holdCapture(input.orderId);
+    const heldSecond = holdCapture(input.orderId);
+    const first = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    await heldFirst.reached;
+    const firstRun = testbed.env.client.workflow.getHandle<typeof orderSaga>(first.workflowId, (await first.describe()).runId);
+    const second = await resetToTaskScheduling(testbed.env, firstRun, 'capturePayment');
+    await heldSecond.reached;
+    // From the first run again: the server ends the second run, which no reset was made from.
+    const third = await resetToTaskScheduling(testbed.env, firstRun, 'capturePayment');
+    const [secondRunId, thirdRunId] = [(await second.describe()).runId, (await third.describe()).runId];
+    expect(await third.result()).toMatchObject({ confirmationSent: true });
+    heldFirst.release();
+    heldSecond.release();
+    await visiblyTerminatedRuns(first.workflowId, 2);
+
+    const swept = await sweep(first.workflowId, 'twice');
+
+    expect(swept).toMatchObject({ found: 2, failed: [] });
+    expect(swept.results.map((r) => r.outcome)).toEqual(['SUPERSEDED', 'SUPERSEDED']);
+    expect(swept.results.find((r) => r.runId === secondRunId)?.supersededBy).toBe(thirdRunId);
+    expect(await books(input.orderId)).toEqual({ reservations: ['held'], payment: 'captured', ledger: { authorize: 1, capture: 1 }, shipment: 'created' });
+    expect((await audit(testbed.services)).problems).toEqual([]);
+  });
+});
+
+describe('a new saga under the workflow id of a terminated one', () => {
+  it('does not stand in for it: the terminated registration is still undone', async () => {
+    const input = sampleRegistration();
+    const old = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    await waitUntil(async () => (await testbed.services.users.get(input.userId))?.status === 'pending', 30_000);
+    const { runId: oldRunId } = await terminateSaga(testbed.env.client, old.workflowId, { reason: 'stuck in a test' });
+    // Same address, so the same workflow id, and the latest run of it; a new start is a new saga with
+    // its own saga id and keys. The terminated one still holds the address, so the new one fails.
+    const again = await startRegistration(testbed.env.client, { ...input, userId: uniqueId('u') }, { taskQueue: testbed.taskQueue });
+    expect(again.workflowId).toBe(old.workflowId);
+    expect((await applicationFailureOf(again)).type).toBe('EmailTaken');
+    expect((await testbed.env.client.workflow.getHandle(old.workflowId).describe()).runId).not.toBe(oldRunId);
+    await visiblyTerminatedRuns(old.workflowId, 1);
+
+    const swept = await sweep(old.workflowId, 'new-saga');
+
+    expect(swept).toMatchObject({ found: 1, failed: [] });
+    expect(swept.results).toEqual([expect.objectContaining({ runId: oldRunId, outcome: 'UNDONE', undone: ['createUser'] })]);
+    expect(swept.results[0]).not.toHaveProperty('supersededBy');
+    expect((await testbed.services.users.get(input.userId))?.status).toBe('deleted');
   });
 });
