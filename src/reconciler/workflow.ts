@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
+import { ActivityFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { executeChild, getExternalWorkflowHandle, ParentClosePolicy, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { compensationRetry, mailOptions } from '../shared/policies';
 import type { InspectedSaga, ReconcilerActivities } from './activities';
@@ -62,7 +62,9 @@ export async function reconcileSaga({ workflowId, runId, dryRun = false }: Recon
       try {
         await undo.undoStep({ compensation: step.compensation!, key: `${workflowId}/${saga.sagaId}/${step.step}`, ...(orderId ? { orderId } : {}), ...(userId ? { userId } : {}) });
       } catch (err) {
-        result.needsOperator.push(`${step.compensation} of ${step.step} gave up: ${err instanceof Error ? err.message : String(err)}`);
+        // The activity's own failure says why (a refusal, the last error); its wrapper only that it failed.
+        const why = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+        result.needsOperator.push(`${step.compensation} of ${step.step} gave up: ${why}`);
       }
     }
     const { finished, forwardGaveUp } = await finishForward(saga, decision.finishForward, dryRun);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
-import { SagaStatus } from '@saga-temporal/saga';
+import { ApplicationFailure } from '@temporalio/common';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { startOrder } from '../../src/order/start';
 import { startRegistration } from '../../src/registration/start';
 import { audit } from '../../src/services';
@@ -10,6 +11,7 @@ import { startsRunning } from '../../src/shared/start-options';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
 import { useSagaTestbed } from '../support/testbed';
 import { sampleOrder, sampleRegistration } from '../support/samples';
+import { waitUntil } from '../fixtures/saga-harness';
 
 // Sagas ended from outside their code (terminated, timed out) get no chance to unwind: the reconciler
 // undoes what they left standing, under their own keys, and keeps what a pivot made final.
@@ -26,6 +28,11 @@ class Gate {
 }
 
 const gates = new Map<string, Gate>();
+
+/** Orders whose saga's refund the provider refuses outright, so the saga waits in COMPENSATION_FAILED at once. */
+const refusedRefunds = new Set<string>();
+/** Orders whose refund the provider refuses to the reconciler as well. */
+const refusedToReconciler = new Set<string>();
 
 function gate(step: string, id: string): Gate {
   const g = new Gate();
@@ -51,7 +58,15 @@ function gated(real: Real): Real {
       }
       return (real[name] as (i: unknown) => Promise<unknown>)(input);
     }) as Real[K];
-  return { ...real, capturePayment: wrap('capturePayment'), createShipment: wrap('createShipment'), sendOrderConfirmation: wrap('sendOrderConfirmation') };
+  async function refundPayment(input: { orderId: string }) {
+    if (refusedRefunds.has(input.orderId)) throw ApplicationFailure.nonRetryable('the provider refuses this refund', 'RefundRefused');
+    return real.refundPayment(input);
+  }
+  async function undoStep(input: Parameters<Real['undoStep']>[0]) {
+    if (input.compensation === 'refundPayment' && input.orderId && refusedToReconciler.has(input.orderId)) throw ApplicationFailure.nonRetryable('the provider refuses this refund', 'RefundRefused');
+    return real.undoStep(input);
+  }
+  return { ...real, undoStep, capturePayment: wrap('capturePayment'), createShipment: wrap('createShipment'), sendOrderConfirmation: wrap('sendOrderConfirmation'), refundPayment };
 }
 
 const testbed = useSagaTestbed({ server: 'dev-server', activities: (real) => gated(real) });
@@ -134,6 +149,38 @@ describe('an order terminated mid-way', () => {
     expect(await books(input.orderId)).toEqual({ reservations: ['held'], payment: 'captured', shipment: 'created' });
     held.release();
     await expectBooksAgree();
+  });
+});
+
+describe('an order terminated while it waits for an operator in COMPENSATION_FAILED', () => {
+  it('runs the compensations of what still stands, last first, under the saga keys: the refund the saga could not make', async () => {
+    const input = sampleOrder({ shippingAddress: { name: 'Research Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' } });
+    refusedRefunds.add(input.orderId);
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    await waitUntil(async () => (await handle.query(sagaStateQuery)).status === SagaStatus.COMPENSATION_FAILED, 30_000);
+    expect(await books(input.orderId)).toEqual({ reservations: ['released'], payment: 'captured', shipment: undefined });
+    const { runId } = await terminateSaga(testbed.env.client, handle.workflowId, { reason: 'refund settled out of band is not possible: let the reconciler retry' });
+
+    const result = await reconcile(handle.workflowId, runId);
+
+    expect(result).toMatchObject({ outcome: 'UNDONE', undone: ['capturePayment'], kept: [], needsOperator: [] });
+    expect(await books(input.orderId)).toEqual({ reservations: ['released'], payment: 'refunded', shipment: undefined });
+    await expectBooksAgree();
+  });
+
+  it('hands the saga to an operator when the refund is refused to the reconciler too, and leaves the payment captured', async () => {
+    const input = sampleOrder({ shippingAddress: { name: 'Research Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' } });
+    refusedRefunds.add(input.orderId);
+    refusedToReconciler.add(input.orderId);
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    await waitUntil(async () => (await handle.query(sagaStateQuery)).status === SagaStatus.COMPENSATION_FAILED, 30_000);
+    const { runId } = await terminateSaga(testbed.env.client, handle.workflowId, { reason: 'stuck in a test' });
+
+    const result = await reconcile(handle.workflowId, runId);
+
+    expect(result.outcome).toBe('NEEDS_OPERATOR');
+    expect(result.needsOperator).toEqual([expect.stringMatching(/^refundPayment of capturePayment gave up: .*refuses this refund/)]);
+    expect(await books(input.orderId)).toEqual({ reservations: ['released'], payment: 'captured', shipment: undefined });
   });
 });
 
