@@ -2,7 +2,7 @@
 // cancelled), one message per order, published by the outbox relay with the outbox row's id as the
 // message id so that JetStream drops a republished row.
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import type { OrderOutcome } from '../services/order-events';
+import type { OrderOutcome } from '../shared/order-outcome';
 
 /** The stream's name. */
 export const ORDER_EVENTS_STREAM = 'ORDER_EVENTS';

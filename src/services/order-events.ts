@@ -5,19 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { forwardStep } from '@saga-temporal/barrier';
 import { timestamp } from './clock';
+import type { OrderOutcome } from '../shared/order-outcome';
 import type { Db, Queryable } from './db';
 
-/** How an order ended, as other systems learn of it. */
-export const OrderOutcome = {
-  /** Every step ran: the order ships. */
-  completed: 'completed',
-  /** A step failed (a declined card, no stock, an undeliverable address) or the order was ended, and everything done was undone. */
-  compensated: 'compensated',
-  /** The customer cancelled before the shipment existed, and everything done was undone. */
-  cancelled: 'cancelled',
-} as const;
-
-export type OrderOutcome = (typeof OrderOutcome)[keyof typeof OrderOutcome];
+export { OrderOutcome } from '../shared/order-outcome';
 
 /** The barrier's service name for outcome rows: their keys are the sagas' outcome keys. */
 export const ORDER_EVENTS_SERVICE = 'order-events';
@@ -86,6 +77,21 @@ export function writeOrderOutcome(tx: Queryable, key: string, outcome: NewOrderO
     ]);
     return event;
   });
+}
+
+/** Records order outcomes in the outbox, once per outcome key. */
+export interface OrderEventsService {
+  /** Writes the outcome under `key` once; a repeat returns the event recorded first and writes nothing. */
+  record(input: { key: string; outcome: NewOrderOutcome }): Promise<OrderOutcomeEvent>;
+}
+
+/** {@link OrderEventsService} on the services' database. */
+export class SqlOrderEvents implements OrderEventsService {
+  constructor(private readonly db: Db) {}
+
+  record({ key, outcome }: { key: string; outcome: NewOrderOutcome }): Promise<OrderOutcomeEvent> {
+    return recordOrderOutcome(this.db, key, outcome);
+  }
 }
 
 /** Options of {@link claimUnpublished}. */
