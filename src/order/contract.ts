@@ -129,7 +129,7 @@ function buildOrderSchemas() {
     itemCount: z.number().int().min(1).max(1_000_000),
   });
   const stepName = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'a step name');
-  const recordOrderOutcomeInput = z.strictObject({
+  const recordOrderOutcomeInput = z.object({
     orderId: idSchema,
     outcome: z.enum(OrderOutcome),
     failure: z.strictObject({ type: z.string().min(1).max(100), step: stepName.optional() }).optional(),

@@ -115,7 +115,8 @@ describe.each(testEngines())('the outbox of order outcomes on $name', (engine) =
       const s = services();
       const activities = createActivities(s);
       const orderId = `o-${randomUUID().slice(0, 8)}`;
-      const input = { orderId, outcome: 'cancelled' as const, undone: ['reserveStock'], totalCents: 3998, currency: 'EUR', itemCount: 2 };
+      // As the saga schedules it: with the saga id its proxy adds (a reset run keeps it).
+      const input = { orderId, outcome: 'cancelled' as const, undone: ['reserveStock'], totalCents: 3998, currency: 'EUR', itemCount: 2, sagaId: 'run-0' };
       const attempt = (n: number): Promise<{ eventId: string; outcome: string }> =>
         new MockActivityEnvironment({ workflowExecution: { workflowId: `order-${orderId}`, runId: 'run-1' }, activityId: '9', activityType: 'recordOrderOutcome', attempt: n }, { logger: silentLog }).run(
           activities.recordOrderOutcome,
@@ -126,6 +127,7 @@ describe.each(testEngines())('the outbox of order outcomes on $name', (engine) =
       expect(retried).toEqual(first);
       expect(first.outcome).toBe('cancelled');
       expect(await rowsOf(s, orderId)).toEqual([{ outcome: 'cancelled', event_id: first.eventId }]);
+      expect(await s.db.get('SELECT idem_key FROM order_events WHERE order_id = ?', [orderId])).toEqual({ idem_key: `order-${orderId}/run-0/recordOrderOutcome` });
     });
 
     it('refuses an outcome that is not completed, compensated or cancelled, before writing anything', async () => {
