@@ -27,6 +27,7 @@ export const pureFiles = [
   'test/reconciler/plans.test.ts',
   'test/reconciler/status-rendering.test.ts',
   'test/reconciler/start-timeouts.test.ts',
+  'test/outbox/outbox.test.ts',
 ];
 
 /**
