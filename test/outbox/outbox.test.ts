@@ -9,7 +9,9 @@ import { loadRelayConfig } from '../../src/relay/config';
 import { relayRound, relayTuning, type Publish, type RelayLogger } from '../../src/relay/relay';
 import type { Services } from '../../src/services';
 import { claimUnpublished, countUnpublished, recordOrderOutcome, releaseClaims, type NewOrderOutcome, type OutboxEvent } from '../../src/services/order-events';
+import { reconciledOrderOutcome } from '../../src/reconciler/order-outcome';
 import { configErrorProblems } from '../support/config-errors';
+import { sampleOrder } from '../support/samples';
 import { testEngines, useTestServices } from '../postgres';
 
 // The outbox of order outcomes and the relay's round, on real databases (SQLite and PostgreSQL) with a
@@ -91,6 +93,38 @@ describe('the relay\'s configuration', () => {
     expect(configErrorProblems(() => loadRelayConfig({ ...broker, SAGA_RELAY_FAULT: 'crash-before-mark', SAGA_FAULTS_ENABLED: 'true' }))).toEqual([
       'SAGA_RELAY_FAULT must be crash-after-publish (got crash-before-mark)',
     ]);
+  });
+});
+
+describe('the outcome of an order the reconciler undid', () => {
+  const ran = (step: string, service: string) => ({ service, step, op: 'try' as const, writtenBy: 'try' as const });
+  const undone = (step: string, service: string) => ({ service, step, op: 'cancel' as const, writtenBy: 'cancel' as const });
+  const neverRan = (step: string, service: string) => ({ service, step, op: 'try' as const, writtenBy: 'cancel' as const });
+  const input = sampleOrder({ orderId: 'o-rec' });
+
+  it('is nothing while a step that ran still stands', () => {
+    expect(reconciledOrderOutcome([ran('reserveStock', 'inventory'), ran('authorizePayment', 'payments'), undone('authorizePayment', 'payments')], input)).toBeUndefined();
+  });
+
+  it('is compensated once every step that ran is undone, listing them last first, with the total from the saga\'s input', () => {
+    const rows = [
+      ran('reserveStock', 'inventory'),
+      ran('authorizePayment', 'payments'),
+      neverRan('capturePayment', 'payments'),
+      undone('capturePayment', 'payments'),
+      undone('authorizePayment', 'payments'),
+      undone('reserveStock', 'inventory'),
+    ];
+    expect(reconciledOrderOutcome(rows, input)).toEqual({
+      orderId: 'o-rec',
+      outcome: 'compensated',
+      failure: { type: 'EndedBeforeUnwind' },
+      undone: ['authorizePayment', 'reserveStock'],
+      totalCents: 3998,
+      currency: 'EUR',
+      itemCount: 2,
+      decidedBy: 'reconciler',
+    });
   });
 });
 
