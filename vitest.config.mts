@@ -28,6 +28,7 @@ export const pureFiles = [
   'test/reconciler/status-rendering.test.ts',
   'test/reconciler/start-timeouts.test.ts',
   'test/reconciler/later-run.test.ts',
+  'test/outbox/outbox.test.ts',
 ];
 
 /**

@@ -11,7 +11,7 @@ import { orderTotalCents } from '../src/order/contract';
 import { activity, defaultCompensationRetry, Saga, sagaLocalActivities, type CallOptions } from '@saga-temporal/saga';
 import { orderInputSchema, type OrderInput, type OrderResult } from '../src/order/contract';
 import { parseOrFail } from '../src/shared/validation';
-import { compensationRetry, mailOptions, stepOptions } from '../src/shared/policies';
+import { compensationRetry, mailOptions, outcomeOptions, stepOptions } from '../src/shared/policies';
 import type { BenchActivities } from './activities';
 
 export { orderSaga } from '../src/order/workflow';
@@ -21,6 +21,7 @@ export type PlainOrderResult = Omit<OrderResult, 'steps'>;
 
 const steps = proxyActivities<Activities>(stepOptions);
 const mail = proxyActivities<Activities>(mailOptions);
+const outcomes = proxyActivities<Activities>({ ...outcomeOptions, summary: 'Record the order outcome for the order-events stream' });
 
 // The options the saga engine gives every compensation call of the order saga.
 const undoOptions = (summary: string): CallOptions => ({
@@ -38,7 +39,8 @@ function rootFailureType(err: unknown): string {
 /**
  * The order saga's steps without the engine: stock and authorization in parallel, capture, shipment,
  * confirmation. On a failure it runs the compensations registered so far, last stage first (the
- * failed step's own included, as the engine does), then fails with the root failure's type.
+ * failed step's own included, as the engine does), then fails with the root failure's type. Either
+ * way it records the outcome for the order-events stream at the end, as the saga's hook does.
  */
 export async function plainOrder(rawInput: OrderInput): Promise<PlainOrderResult> {
   const input = parseOrFail(orderInputSchema, 'order', rawInput);
@@ -47,6 +49,8 @@ export async function plainOrder(rawInput: OrderInput): Promise<PlainOrderResult
   const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
   const itemCount = items.reduce((n, item) => n + item.quantity, 0);
   const undo: (() => Promise<unknown>)[][] = [];
+  const undoneSteps: string[][] = [];
+  const outcomeOf = { orderId, totalCents, currency, itemCount };
 
   let paymentId: string;
   let shipment: { shipmentId: string; carrier: string; trackingNumber: string };
@@ -56,6 +60,7 @@ export async function plainOrder(rawInput: OrderInput): Promise<PlainOrderResult
       () => steps.releaseStock.executeWithOptions(undoOptions(`Release stock for order ${orderId}`), [{ orderId }]),
       () => steps.voidPayment.executeWithOptions(undoOptions(`Void payment authorization for order ${orderId}`), [{ orderId }]),
     ]);
+    undoneSteps.push(['reserveStock', 'authorizePayment']);
     const [reserved, authorized] = await Promise.allSettled([
       steps.reserveStock.executeWithOptions({ summary: `Reserve ${itemCount} unit${itemCount === 1 ? '' : 's'} for order ${orderId}` }, [{ orderId, items }]),
       steps.authorizePayment.executeWithOptions({ summary: `Authorize ${formatMoney(totalCents, currency)} for order ${orderId}` }, [
@@ -68,16 +73,19 @@ export async function plainOrder(rawInput: OrderInput): Promise<PlainOrderResult
 
     setCurrentDetails('Capturing payment');
     undo.push([() => steps.refundPayment.executeWithOptions(undoOptions(`Refund payment for order ${orderId}`), [{ orderId }])]);
+    undoneSteps.push(['capturePayment']);
     await steps.capturePayment.executeWithOptions({ summary: `Capture payment for order ${orderId}` }, [{ orderId }]);
 
     setCurrentDetails('Creating shipment');
     undo.push([() => steps.cancelShipment.executeWithOptions(undoOptions(`Cancel shipment of order ${orderId}`), [{ orderId }])]);
+    undoneSteps.push(['createShipment']);
     shipment = await steps.createShipment.executeWithOptions({ summary: `Ship order ${orderId} to ${input.shippingAddress.country}` }, [
       { orderId, address: input.shippingAddress, items },
     ]);
   } catch (err) {
     await CancellationScope.nonCancellable(async () => {
       for (const group of undo.reverse()) await Promise.allSettled(group.map((run) => run()));
+      await outcomes.recordOrderOutcome({ ...outcomeOf, outcome: 'compensated', failure: { type: rootFailureType(err) }, undone: undoneSteps.reverse().flat() });
     });
     throw ApplicationFailure.create({ type: rootFailureType(err), message: `order ${orderId} failed`, nonRetryable: true, cause: err instanceof Error ? err : undefined });
   }
@@ -92,6 +100,7 @@ export async function plainOrder(rawInput: OrderInput): Promise<PlainOrderResult
       }),
   );
 
+  await CancellationScope.nonCancellable(() => outcomes.recordOrderOutcome({ ...outcomeOf, outcome: 'completed', undone: [] }));
   setCurrentDetails(`Completed: tracking ${shipment.trackingNumber}`);
   return {
     orderId,

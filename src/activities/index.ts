@@ -8,7 +8,7 @@ import { bindSagaIds } from './keys';
 export { idempotencyKey, perCallKey } from './keys';
 
 /** What the activities need: the services, and where operator alerts go. */
-export type ActivityDeps = Pick<Services, 'inventory' | 'payments' | 'shipping' | 'users' | 'mail' | 'operatorEmail'>;
+export type ActivityDeps = Pick<Services, 'inventory' | 'payments' | 'shipping' | 'users' | 'mail' | 'orderEvents' | 'operatorEmail'>;
 
 /**
  * Every saga's activities, as the worker registers them. Every activity heartbeats while it runs, so a

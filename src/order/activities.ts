@@ -1,8 +1,9 @@
 import { idempotencyKey } from '../activities/keys';
-import type { InventoryService, MailService, PaymentsService, ShippingAddress, ShippingService, StockLine } from '../services';
+import type { InventoryService, MailService, OrderEventsService, OrderOutcomeEvent, PaymentsService, ShippingAddress, ShippingService, StockLine } from '../services';
+import { OUTCOME_STEP } from '../services/order-events';
 import { orderConfirmationMail } from '../services/mail-templates';
 import { parseOrFail } from '../shared/validation';
-import { authorizePaymentInput, createShipmentInput, orderConfirmationInput, orderRefInput, reserveStockInput } from './contract';
+import { authorizePaymentInput, createShipmentInput, orderConfirmationInput, orderRefInput, recordOrderOutcomeInput, reserveStockInput, type RecordOrderOutcomeInput } from './contract';
 
 /** The services the order's steps call. */
 export interface OrderServices {
@@ -10,6 +11,7 @@ export interface OrderServices {
   payments: PaymentsService;
   shipping: ShippingService;
   mail: MailService;
+  orderEvents: OrderEventsService;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface OrderServices {
  * write), derives its idempotency key from the activity context and calls one service; a compensation
  * uses the key of the step it undoes.
  */
-export function createOrderActivities({ inventory, payments, shipping, mail }: OrderServices) {
+export function createOrderActivities({ inventory, payments, shipping, mail, orderEvents }: OrderServices) {
   return {
     /** Holds stock for every line of an order, or nothing (`OutOfStock`). */
     async reserveStock(input: { orderId: string; items: StockLine[] }): Promise<{ reservationId: string; units: number }> {
@@ -71,6 +73,20 @@ export function createOrderActivities({ inventory, payments, shipping, mail }: O
     async sendOrderConfirmation(input: { orderId: string; email: string; totalCents: number; currency: string; itemCount: number }): Promise<{ messageId: string }> {
       const v = parseOrFail(orderConfirmationInput, 'sendOrderConfirmation input', input);
       return mail.send({ key: idempotencyKey(`mail/order-confirmation/${v.orderId}`), kind: 'order-confirmation', to: v.email, ...orderConfirmationMail(v) });
+    },
+
+    /**
+     * Writes how the order ended to the outbox of order events, under the saga's outcome key: once per
+     * saga, however often it is retried, replayed or reset (a repeat returns the event written first).
+     * The relay publishes it. Returns only the event's id and the outcome that stands.
+     */
+    async recordOrderOutcome(input: RecordOrderOutcomeInput): Promise<{ eventId: string; outcome: OrderOutcomeEvent['outcome'] }> {
+      const { failure, startedAt, ...rest } = parseOrFail(recordOrderOutcomeInput, 'recordOrderOutcome input', input);
+      const event = await orderEvents.record({
+        key: idempotencyKey(OUTCOME_STEP),
+        outcome: { ...rest, ...(failure ? { failure: { type: failure.type, ...(failure.step ? { step: failure.step } : {}) } } : {}), ...(startedAt ? { startedAt } : {}), decidedBy: 'saga' },
+      });
+      return { eventId: event.eventId, outcome: event.outcome };
     },
   };
 }

@@ -3,6 +3,7 @@ import type { StepRecord } from '@saga-temporal/saga';
 import { formatMoney } from '../shared/format';
 import { buildOnce } from '../shared/schema-cache';
 import { beforeStrictText, emailSchema, idSchema, textSchema } from '../shared/validation';
+import { OrderOutcome } from '../shared/order-outcome';
 
 // The order saga's contract: its input, its result, and the input of each of its activities, all
 // built from the same definitions so that an item or a currency means one thing at every boundary
@@ -26,6 +27,8 @@ export function orderTotalCents(items: readonly { quantity: number; unitPriceCen
 }
 
 export type OrderInput = z.input<typeof orderInputSchema>;
+/** Input of the `recordOrderOutcome` activity: how the order ended, without customer data. */
+export type RecordOrderOutcomeInput = z.input<typeof recordOrderOutcomeInput>;
 export type ValidOrderInput = z.output<typeof orderInputSchema>;
 
 /** What a completed order saga returns. */
@@ -125,8 +128,45 @@ function buildOrderSchemas() {
     currency: currencySchema,
     itemCount: z.number().int().min(1).max(1_000_000),
   });
-  return { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, orderInputBeforeStrictTextSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput };
+  const stepName = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'a step name');
+  const recordOrderOutcomeInput = z.object({
+    orderId: idSchema,
+    outcome: z.enum(OrderOutcome),
+    failure: z.strictObject({ type: z.string().min(1).max(100), step: stepName.optional() }).optional(),
+    undone: z.array(stepName).max(100),
+    totalCents: cents.min(0),
+    currency: currencySchema,
+    itemCount: z.number().int().min(1).max(1_000_000),
+    startedAt: z.iso.datetime().optional(),
+  });
+  return {
+    skuSchema,
+    currencySchema,
+    orderItemSchema,
+    shippingAddressSchema,
+    orderInputSchema,
+    orderInputBeforeStrictTextSchema,
+    reserveStockInput,
+    orderRefInput,
+    authorizePaymentInput,
+    createShipmentInput,
+    orderConfirmationInput,
+    recordOrderOutcomeInput,
+  };
 }
 
 // Built once per worker thread, not on every workflow start (see shared/schema-cache.ts).
-export const { skuSchema, currencySchema, orderItemSchema, shippingAddressSchema, orderInputSchema, orderInputBeforeStrictTextSchema, reserveStockInput, orderRefInput, authorizePaymentInput, createShipmentInput, orderConfirmationInput } = buildOnce('order-contract', buildOrderSchemas);
+export const {
+  skuSchema,
+  currencySchema,
+  orderItemSchema,
+  shippingAddressSchema,
+  orderInputSchema,
+  orderInputBeforeStrictTextSchema,
+  reserveStockInput,
+  orderRefInput,
+  authorizePaymentInput,
+  createShipmentInput,
+  orderConfirmationInput,
+  recordOrderOutcomeInput,
+} = buildOnce('order-contract', buildOrderSchemas);

@@ -1,20 +1,30 @@
-import { patched, setCurrentDetails } from '@temporalio/workflow';
+import { patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { activity, Saga, sagaActivities } from '@saga-temporal/saga';
+import { activity, Saga, sagaActivities, SagaStatus, StepStatus, type SagaState } from '@saga-temporal/saga';
 import { orderInputBeforeStrictTextSchema, orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
 import { parseStrictOrEarlier } from '../shared/validation';
 import { alertOperator } from '../operator/workflow';
 import { formatMoney } from '../shared/format';
-import { compensationRetry, mailOptions, stepOptions } from '../shared/policies';
+import { compensationRetry, mailOptions, outcomeOptions, stepOptions } from '../shared/policies';
+import { OrderOutcome } from '../shared/order-outcome';
 
 // The input rules were tightened (ASCII-only addresses, NFKC, no invisible characters, no free orders)
 // while orders were running: one started under the looser rules is parsed with them, or its replay
 // would fail at the start on an input it was accepted with.
 const STRICT_INPUT_PATCH = 'order-strict-input';
 
-// One proxy per retry policy of src/shared/policies.ts: forward steps, best-effort mail.
+// One proxy per retry policy of src/shared/policies.ts: forward steps, best-effort mail, the outcome.
 const stepActivities = sagaActivities<Activities>(stepOptions);
 const mailActivities = sagaActivities<Activities>(mailOptions);
+const outcomeActivities = sagaActivities<Activities>({ ...outcomeOptions, summary: 'Record the order outcome for the order-events stream' });
+
+// The endings other systems learn of. A saga waiting for an operator has not ended; one that failed
+// after its pivot cannot happen to an order (its only step after the pivot is optional).
+const outcomeOfStatus: Partial<Record<SagaStatus, OrderOutcome>> = {
+  [SagaStatus.COMPLETED]: OrderOutcome.completed,
+  [SagaStatus.COMPENSATED]: OrderOutcome.compensated,
+  [SagaStatus.CANCELLED]: OrderOutcome.cancelled,
+};
 
 /**
  * The order saga: reserve stock and authorize payment in parallel, capture, ship, confirm by e-mail.
@@ -32,7 +42,25 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
   const items = input.items.map(({ sku, quantity }) => ({ sku, quantity }));
   const itemCount = items.reduce((n, item) => n + item.quantity, 0);
 
-  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order') });
+  // Once the saga has settled (completed, or unwound, in a scope no cancellation reaches), its outcome
+  // goes to the outbox of order events under the saga's outcome key, for the relay to publish.
+  const recordOutcome = async (state: SagaState): Promise<void> => {
+    const outcome = outcomeOfStatus[state.status];
+    if (!outcome) return;
+    const failure = outcome === OrderOutcome.compensated && state.failure ? { type: state.failure.type ?? 'SagaFailed', ...(state.failure.step ? { step: state.failure.step } : {}) } : undefined;
+    await outcomeActivities.recordOrderOutcome({
+      orderId,
+      outcome,
+      ...(failure ? { failure } : {}),
+      undone: state.steps.filter((step) => step.status === StepStatus.COMPENSATED).map((step) => step.name),
+      totalCents,
+      currency,
+      itemCount,
+      startedAt: workflowInfo().startTime.toISOString(),
+    });
+  };
+
+  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order'), onSettled: recordOutcome });
   return saga.run(async () => {
     setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
     const [, authorization] = await saga.parallel([

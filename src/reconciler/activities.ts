@@ -13,6 +13,8 @@ import { closedUnsettledQuery, reconcileWorkflowId, type ChildRef, type ClosedSa
 import { forwardMails } from './forward';
 import { laterRunOfSaga } from './later-run';
 import { stepOfKey } from './plans';
+import { orderCompensations, reconciledOrderOutcome } from './order-outcome';
+import { OUTCOME_STEP, recordOrderOutcome } from '../services/order-events';
 
 /** What the reconciler's activities need. */
 export interface ReconcilerDeps {
@@ -87,6 +89,36 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
     }
   };
   const decodeFirst = async (payloads: Parameters<typeof decodeArrayFromPayloads>[1]): Promise<unknown> => (await decodeArrayFromPayloads(converter, payloads))[0];
+  const effectsUnder = async (prefix: string): Promise<EffectRow[]> => {
+    const rows = await db.all<{ service: string; idem_key: string; op: 'try' | 'cancel'; written_by: 'try' | 'cancel' }>(
+      "SELECT service, idem_key, op, written_by FROM barriers WHERE idem_key LIKE ? ESCAPE '!' ORDER BY created_at",
+      [likePrefix(prefix)],
+    );
+    return rows.flatMap((row) => {
+      const step = stepOfKey(prefix, row.idem_key);
+      return step === undefined ? [] : [{ service: row.service, step, op: row.op, writtenBy: row.written_by }];
+    });
+  };
+  // After an order's compensation: once nothing of the order stands, its outcome goes to the outbox
+  // under the saga's outcome key (`<workflowId>/<sagaId>/recordOrderOutcome`), where the saga would
+  // have written it, so it is written once whoever gets there. The saga's input (its first run, the
+  // saga id) gives the total; the step's key gives the workflow id and the saga id.
+  const recordIfUndone = async (stepKey: string): Promise<void> => {
+    const prefix = stepKey.slice(0, stepKey.lastIndexOf('/') + 1);
+    const sagaId = prefix.slice(0, -1).split('/').pop() ?? '';
+    const workflowId = prefix.slice(0, prefix.length - sagaId.length - 2);
+    if (!workflowId || !sagaId) return;
+    const rows = await effectsUnder(prefix);
+    if (rows.some((r) => r.service === 'order-events')) return;
+    const history = await client.workflow.getHandle(workflowId, sagaId).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    if (!started?.input?.payloads?.length) return;
+    const outcome = reconciledOrderOutcome(rows, await decodeFirst(started.input.payloads));
+    if (!outcome) return;
+    const startTime = history.events?.[0]?.eventTime;
+    const startedAt = startTime?.seconds != null ? new Date(Number(startTime.seconds) * 1000 + Math.floor((startTime.nanos ?? 0) / 1e6)).toISOString() : undefined;
+    await recordOrderOutcome(db, `${prefix}${OUTCOME_STEP}`, { ...outcome, ...(startedAt ? { startedAt } : {}) });
+  };
 
   return {
     /** Reads a saga run: its status, last `SagaStatus`, saga id, a later run of the same saga, the ids in its input, children, steps scheduled, and an operator's keep-effects record. */
@@ -145,38 +177,39 @@ export function createReconcilerActivities({ client, db, inventory, payments, sh
 
     /** The barrier's rows under the saga's keys (`<workflowId>/<sagaId>/…`), in every service. */
     async readEffects(input: { workflowId: string; sagaId: string }): Promise<EffectRow[]> {
-      const prefix = `${input.workflowId}/${input.sagaId}/`;
-      const rows = await db.all<{ service: string; idem_key: string; op: 'try' | 'cancel'; written_by: 'try' | 'cancel' }>(
-        "SELECT service, idem_key, op, written_by FROM barriers WHERE idem_key LIKE ? ESCAPE '!' ORDER BY created_at",
-        [likePrefix(prefix)],
-      );
-      return rows.flatMap((row) => {
-        const step = stepOfKey(prefix, row.idem_key);
-        return step === undefined ? [] : [{ service: row.service, step, op: row.op, writtenBy: row.written_by }];
-      });
+      return effectsUnder(`${input.workflowId}/${input.sagaId}/`);
     },
 
-    /** Runs one compensation under the key of the step it undoes: a repeat, or one whose step never ran, changes nothing. */
+    /**
+     * Runs one compensation under the key of the step it undoes: a repeat, or one whose step never ran,
+     * changes nothing. After an order's last compensation, writes the order's `compensated` outcome to
+     * the outbox of order events.
+     */
     async undoStep(input: UndoStepInput): Promise<unknown> {
       const { compensation, key, orderId, userId } = input;
       const needs = (id: string | undefined, name: string): string => {
         if (!id) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${compensation} needs ${name}`, nonRetryable: true });
         return id;
       };
-      switch (compensation) {
-        case 'releaseStock':
-          return inventory.release({ key, orderId: needs(orderId, 'orderId') });
-        case 'voidPayment':
-          return payments.void({ key, orderId: needs(orderId, 'orderId') });
-        case 'refundPayment':
-          return payments.refund({ key, orderId: needs(orderId, 'orderId') });
-        case 'cancelShipment':
-          return shipping.cancel({ key, orderId: needs(orderId, 'orderId') });
-        case 'deleteUser':
-          return users.delete({ key, userId: needs(userId, 'userId') });
-        default:
-          throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `No compensation named ${compensation}`, nonRetryable: true });
-      }
+      const undone = await (async () => {
+        switch (compensation) {
+          case 'releaseStock':
+            return inventory.release({ key, orderId: needs(orderId, 'orderId') });
+          case 'voidPayment':
+            return payments.void({ key, orderId: needs(orderId, 'orderId') });
+          case 'refundPayment':
+            return payments.refund({ key, orderId: needs(orderId, 'orderId') });
+          case 'cancelShipment':
+            return shipping.cancel({ key, orderId: needs(orderId, 'orderId') });
+          case 'deleteUser':
+            return users.delete({ key, userId: needs(userId, 'userId') });
+          default:
+            throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `No compensation named ${compensation}`, nonRetryable: true });
+        }
+      })();
+      // A retry of this activity after the row was written finds the barrier's row and writes nothing.
+      if (orderCompensations.has(compensation)) await recordIfUndone(key);
+      return undone;
     },
 
     /**

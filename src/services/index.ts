@@ -8,6 +8,7 @@ import { combined, withBarrierObserver, type ServiceObserver } from './observe';
 import { barrierOutcomeOnSpan, injectedFaultOnSpan, withSpans } from './spans';
 import { SqlInventory, type InventoryService } from './inventory';
 import { SqlMail, type MailService } from './mail';
+import { SqlOrderEvents, type OrderEventsService } from './order-events';
 import { SqlPayments, type PaymentsService } from './payments';
 import { SqlShipping, type ShippingService } from './shipping';
 import { SqlUsers, type UsersService } from './users';
@@ -34,6 +35,7 @@ export type { InventoryService, Reservation, StockLevel, StockLine } from './inv
 export { BOUNCE_DOMAIN, type MailKind, type MailService, type OutboxMessage } from './mail';
 export { extractVerificationCode } from './mail-templates';
 export { catalog } from './migrations';
+export { OrderOutcome, type NewOrderOutcome, type OrderEventsService, type OrderOutcomeEvent } from './order-events';
 export { FLAKY_FAILURES, paymentTokens, type Payment, type PaymentsService } from './payments';
 export { carrierFor, type Shipment, type ShippingAddress, type ShippingService } from './shipping';
 export type { User, UsersService, UserStatus } from './users';
@@ -45,6 +47,8 @@ export interface Services {
   shipping: ShippingService;
   users: UsersService;
   mail: MailService;
+  /** The outbox of order outcomes, published by the relay. */
+  orderEvents: OrderEventsService;
   /** The fault injector every service consults; reconfigure it at run time. */
   faults: FaultInjector;
   /** Where operator alerts are mailed. */
@@ -109,6 +113,7 @@ export async function createServices(config: ServicesConfig = {}): Promise<Servi
     shipping: wrap('shipping', new SqlShipping(db)),
     users: wrap('users', new SqlUsers(db, mail, keys.codeHash, limits)),
     mail,
+    orderEvents: new SqlOrderEvents(db),
     faults,
     operatorEmail: config.operatorEmail ?? 'ops@saga.test',
     db,

@@ -49,3 +49,13 @@ export const compensationRetry: RetryPolicy = {
   maximumInterval: '1 hour',
   maximumAttempts: 36,
 };
+
+/**
+ * Recording how a saga ended (the order's outcome in the outbox): it runs after the unwind and must
+ * eventually succeed, or other systems never learn of the order, so it retries as long as a compensation.
+ */
+export const outcomeOptions: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { ...compensationRetry, nonRetryableErrorTypes: [...businessFailureTypes] },
+};

@@ -112,14 +112,15 @@ describe('npm run bench harness', () => {
     expect(local.plain.history.eventTypes.MARKER_RECORDED).toBe(2);
   });
 
-  it('keeps one history per order workflow and outcome: five activities on success, compensations after the failed shipment', () => {
+  it('keeps one history per order workflow and outcome: five activities and the outcome on success, compensations and the outcome after the failed shipment', () => {
     const byKey = Object.fromEntries(results.orderHistories.map((h) => [`${h.workflow}/${h.outcome}`, h.history]));
     expect(Object.keys(byKey).sort()).toEqual(['orderSaga/compensated', 'orderSaga/completed', 'plainOrder/compensated', 'plainOrder/completed']);
-    expect(byKey['orderSaga/completed']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(5);
-    expect(byKey['plainOrder/completed']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(5);
-    // Reserve, authorize, capture, ship (fails), then cancel shipment, refund, void and release.
-    expect(byKey['orderSaga/compensated']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(8);
-    expect(byKey['plainOrder/compensated']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(8);
+    // Reserve, authorize, capture, ship, confirm, then record the outcome (since 0.3.0).
+    expect(byKey['orderSaga/completed']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(6);
+    expect(byKey['plainOrder/completed']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(6);
+    // Reserve, authorize, capture, ship (fails), then cancel shipment, refund, void and release, then record the outcome.
+    expect(byKey['orderSaga/compensated']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(9);
+    expect(byKey['plainOrder/compensated']!.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(9);
     // Started RUNNING: one upsert on success (COMPLETED), two when compensating (COMPENSATING, COMPENSATED).
     expect(byKey['orderSaga/completed']!.sagaStatusUpserts).toBe(1);
     expect(byKey['orderSaga/compensated']!.sagaStatusUpserts).toBe(2);
@@ -130,21 +131,23 @@ describe('npm run bench harness', () => {
   });
 
   it("writes the hand-written workflow's history plus one event on success and plus two when compensating: its SagaStatus upserts (the issue's target)", () => {
-    // Lengths at the fewest workflow tasks each outcome takes (5 on success, 7 when compensating): two
+    // Lengths at the fewest workflow tasks each outcome takes (6 on success, 8 when compensating): two
     // parallel activities whose completions land in two workflow tasks instead of one, which the
     // machine's load decides for either workflow alike, add a task's three events; they are taken off.
     const length = (workflow: string, outcome: 'completed' | 'compensated') => {
       const { history } = results.orderHistories.find((h) => h.workflow === workflow && h.outcome === outcome)!;
-      const extraTasks = (history.eventTypes.WORKFLOW_TASK_COMPLETED ?? 0) - (outcome === 'completed' ? 5 : 7);
+      const extraTasks = (history.eventTypes.WORKFLOW_TASK_COMPLETED ?? 0) - (outcome === 'completed' ? 6 : 8);
       expect(extraTasks, `${workflow}/${outcome}: workflow tasks beyond the fewest`).toBeGreaterThanOrEqual(0);
       expect(extraTasks, `${workflow}/${outcome}: workflow tasks beyond the fewest`).toBeLessThanOrEqual(2);
       return history.events - 3 * extraTasks;
     };
-    expect(length('orderSaga', 'completed')).toBe(33);
-    expect(length('plainOrder', 'completed')).toBe(32);
+    // Since 0.3.0 both record the order's outcome at the end: six events more each (the activity's
+    // scheduled, started and completed, and one more workflow task's three), the difference unchanged.
+    expect(length('orderSaga', 'completed')).toBe(39);
+    expect(length('plainOrder', 'completed')).toBe(38);
     expect(length('orderSaga', 'completed') - length('plainOrder', 'completed')).toBe(1);
-    expect(length('orderSaga', 'compensated')).toBe(49);
-    expect(length('plainOrder', 'compensated')).toBe(47);
+    expect(length('orderSaga', 'compensated')).toBe(55);
+    expect(length('plainOrder', 'compensated')).toBe(53);
     expect(length('orderSaga', 'compensated') - length('plainOrder', 'compensated')).toBe(2);
   });
 

@@ -59,7 +59,9 @@ describe('an order past its commit point', () => {
       const state = await handle.query(sagaStateQuery);
       expect(state.status).toBe(SagaStatus.COMPLETED);
       expect(state.steps.filter((s) => s.compensation && s.compensation.status !== 'pending')).toEqual([]);
-      expect(activityTypes(await handle.fetchHistory())).toEqual(['reserveStock', 'authorizePayment', 'capturePayment', 'createShipment', 'sendOrderConfirmation']);
+      // The outcome other systems learn of is `completed`, recorded once the saga has settled.
+      expect(activityTypes(await handle.fetchHistory())).toEqual(['reserveStock', 'authorizePayment', 'capturePayment', 'createShipment', 'sendOrderConfirmation', 'recordOrderOutcome']);
+      expect(await testbed.services.db.all('SELECT outcome FROM order_events WHERE order_id = ?', [input.orderId])).toEqual([{ outcome: 'completed' }]);
       await recordHistory(handle, 'order', 'cancelled-during-confirmation');
 
       const payment = await testbed.services.payments.get(input.orderId);

@@ -6,6 +6,8 @@ import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../src/shared/failures';
 import type { orderSaga } from '../../src/order/workflow';
 import { readHistories, recordHistory, workflowBundle } from '../helpers';
+import { loadBundle } from '../../tools/release-histories';
+import { tracingWorkerOptions } from '../../src/tracing';
 import { useSagaTestbed } from '../support/testbed';
 import { sampleOrder } from '../support/samples';
 
@@ -28,13 +30,20 @@ async function replayError(history: History, name: string): Promise<unknown> {
 }
 
 describe('the strict input rules of the order (patch order-strict-input)', () => {
-  it('replays an order of a non-ASCII address started under the looser rules, completed as it ran', async () => {
+  it('replays an order of a non-ASCII address started under the looser rules, completed as it ran, on the code it finishes on', async () => {
     const { history } = (await readHistories('0.1.0/order')).find((h) => h.workflowId === 'completed-non-ascii-address')!;
     const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
     expect(Buffer.from(started.input!.payloads![0]!.data!).toString()).toContain('"email":"josé@example.com"');
     expect(patchMarkers(history, 'order-strict-input')).toBe(0);
     expect(history.events!.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
-    expect(await replayError(history, 'completed-non-ascii-address')).toBeUndefined();
+    // 0.3.0 changed the pinned order without a patch (it records its outcome before it closes): an
+    // order of an earlier release finishes on that release's code, and no longer replays on today's.
+    expect(String(await replayError(history, 'completed-non-ascii-address'))).toMatch(/nondeterminism/i);
+    const own = await Worker.runReplayHistory({ workflowBundle: loadBundle('0.1.0'), ...tracingWorkerOptions(undefined, { prebuiltBundle: true }) }, history, 'completed-non-ascii-address').then(
+      () => 'replayed',
+      (err: unknown) => String(err),
+    );
+    expect(own).toBe('replayed');
   });
 
   it('refuses a non-ASCII address at the start of an order started by today\'s code, before any step, and that history replays', async () => {

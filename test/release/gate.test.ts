@@ -24,18 +24,20 @@ const scratch = mkdtempSync(join(tmpdir(), 'release-gate-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the release replay gate', () => {
-  it('replays every history of every recorded release, the orders of 0.1.0 on 0.1.0\'s code and everything else on today\'s', async () => {
+  it('replays every history of every recorded release, the orders of 0.1.0 and 0.2.0 on their own release\'s code and everything else on today\'s', async () => {
     const releases = recordedReleases();
-    expect(releases.slice(0, 2)).toEqual(['0.1.0', '0.2.0']);
+    expect(releases.slice(0, 3)).toEqual(['0.1.0', '0.2.0', '0.3.0']);
     const { replayed, failures } = await runReleaseGate({ todaysBundle });
     expect(failures, formatGateFailures(failures)).toEqual([]);
     const listed = releases.flatMap((r) => readManifest(r).histories.map((h) => `${r}/${h.file}`));
     expect([...replayed.keys()].sort()).toEqual(listed.sort());
-    expect(replayed.size).toBeGreaterThanOrEqual(57 + 50);
-    // 0.2.0 changed the order without a patch: its own orders replay on today's code, those of 0.1.0 on 0.1.0's.
+    expect(replayed.size).toBeGreaterThanOrEqual(57 + 50 + 56);
+    // 0.2.0 and 0.3.0 changed the order without a patch: the orders of 0.1.0 replay on 0.1.0's code,
+    // those of 0.2.0 on 0.2.0's, those of 0.3.0 on today's.
     expect(replayed.get('0.1.0/patterns/order-pivot/completed.json')).toBe('0.1.0');
     expect(replayed.get('0.1.0/order/completed.json')).toBe('0.1.0');
-    expect(replayed.get('0.2.0/order/completed.json')).toBe('today');
+    expect(replayed.get('0.2.0/order/completed.json')).toBe('0.2.0');
+    expect(replayed.get('0.3.0/order/completed.json')).toBe('today');
     expect(replayed.get('0.1.0/registration/verified-after-250-messages.json')).toBe('today');
     expect(replayed.get('0.1.0/saga/completed.json')).toBe('today');
   });
@@ -56,6 +58,7 @@ describe('the release replay gate', () => {
       '0.1.0/registration/flooded.json',
       '0.1.0/registration/verified-after-250-messages.json',
       '0.2.0/registration/flooded.json',
+      '0.3.0/registration/flooded.json',
     ]);
     for (const f of failures) expect(f.error, f.history).toMatch(/nondeterminism/i);
     // Each of them took more than 200 messages; the registrations that took fewer replay.
