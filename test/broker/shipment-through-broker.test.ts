@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { SagaStatus } from '@saga-temporal/saga';
+import { startOrder } from '../../src/order/start';
+import { FailureType } from '../../src/shared/failures';
+import { sampleOrder } from '../support/samples';
+import { startBrokerTestbed, type BrokerTestbed } from './broker-testbed';
+import { compensationsRun, failureOf } from './helpers';
+
+// The order saga with its carrier behind NATS JetStream: real Temporal dev server, real nats-server,
+// the carrier in this process. What a booked and a refused shipment look like through the broker.
+
+let testbed: BrokerTestbed;
+beforeAll(async () => {
+  testbed = await startBrokerTestbed();
+  await testbed.carrierInProcess();
+});
+afterAll(async () => {
+  await testbed?.close();
+});
+
+describe('shipments through the broker', () => {
+  it('completes an order with its shipment booked by the carrier, once', async () => {
+    const input = sampleOrder();
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    const result = await handle.result();
+    expect(result.status).toBe('COMPLETED');
+    const shipment = await testbed.services.shipping.get(input.orderId);
+    expect(shipment).toMatchObject({ shipmentId: result.shipmentId, trackingNumber: result.trackingNumber, status: 'created' });
+    expect(await testbed.shipmentsOf(input.orderId)).toBe(1);
+
+    // The command went through the commands stream and its reply through the replies stream.
+    const jsm = await jetstreamManager(testbed.connection);
+    expect((await jsm.streams.info('CARRIER_COMMANDS')).state.messages).toBeGreaterThanOrEqual(1);
+    expect((await jsm.streams.info('CARRIER_REPLIES')).state.messages).toBeGreaterThanOrEqual(1);
+    const history = await handle.fetchHistory();
+    const shipmentStep = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createShipment');
+    expect(shipmentStep).toBeDefined();
+  });
+
+  it('compensates an order no carrier delivers to (AQ): refund, void, release, and the shipment cancel goes through the broker too', async () => {
+    const input = sampleOrder({ shippingAddress: { name: 'Base', line1: 'Ice shelf 1', city: 'McMurdo', postalCode: '0000', country: 'AQ' } });
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    const { type, state } = await failureOf(handle);
+    expect(type).toBe(FailureType.Undeliverable);
+    expect(state.status).toBe(SagaStatus.COMPENSATED);
+    expect(compensationsRun(state).slice(0, 2)).toEqual(['cancelShipment', 'refundPayment']);
+    expect(await testbed.shipmentsOf(input.orderId)).toBe(0);
+    expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+  });
+});
