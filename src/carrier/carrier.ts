@@ -17,6 +17,7 @@ import {
   ensureCarrierStreams,
   ensureConsumer,
 } from '../broker/carrier-streams';
+import { consumeForever } from '../broker/consume';
 import { createServices, type Services } from '../services';
 import type { FaultConfig } from '../services/faults';
 import { describeIssues } from '../shared/validation';
@@ -77,21 +78,22 @@ export async function startCarrier(options: CarrierOptions): Promise<RunningCarr
     throw err;
   }
   const js = jetstream(nc);
-  const consumer = await js.consumers.get(CARRIER_COMMANDS_STREAM, CARRIER_CONSUMER);
-  const messages = await consumer.consume({ max_messages: 16 });
-  const loop = (async () => {
-    for await (const msg of messages) {
-      await handle(msg, { js, services, hooks: options.hooks ?? {}, log }).catch((err: unknown) => {
+  const hooks = options.hooks ?? {};
+  const reading = consumeForever(
+    js,
+    CARRIER_COMMANDS_STREAM,
+    CARRIER_CONSUMER,
+    (msg) =>
+      handle(msg, { js, services, hooks, log }).catch((err: unknown) => {
         // The command stays unacknowledged: JetStream delivers it again after the ack wait.
         log('warn', 'Command left for redelivery', { seq: msg.seq, error: err instanceof Error ? err.message : String(err) });
-      });
-    }
-  })();
+      }),
+    { onError: (err) => log('warn', 'Reading commands failed; trying again', { error: err instanceof Error ? err.message : String(err) }) },
+  );
   const connection = nc;
   return {
     async stop() {
-      await messages.close();
-      await loop;
+      await reading.stop();
       await connection.drain();
       await services.close();
     },

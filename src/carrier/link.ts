@@ -7,8 +7,9 @@ import { Context, CompleteAsyncError } from '@temporalio/activity';
 import { ActivityCancelledError, ActivityNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { headers as natsHeaders, nuid, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { CARRIER_COMMANDS_STREAM, CARRIER_REPLIES_STREAM, CarrierSubject, REPLIES_CONSUMER, carrierConsumerConfig, ensureCarrierStreams, ensureConsumer, repliesConsumerConfig } from '../broker/carrier-streams';
+import { consumeForever } from '../broker/consume';
 import { HEARTBEAT_INTERVAL_MS } from '../activities/heartbeat';
 import type { ShippingService } from '../services';
 import { transientFailure } from '../shared/failures';
@@ -122,8 +123,17 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
     throw ApplicationFailure.create({ type: reply.failure.type, message: reply.failure.message, nonRetryable: reply.failure.nonRetryable });
   };
 
-  const replies = await (await js.consumers.get(CARRIER_REPLIES_STREAM, REPLIES_CONSUMER)).consume({ max_messages: 64 });
-  const loop = consumeReplies(replies, client, waiting, warn);
+  const replies = consumeForever(
+    js,
+    CARRIER_REPLIES_STREAM,
+    REPLIES_CONSUMER,
+    (msg) =>
+      settle(msg, client, waiting).catch((err: unknown) => {
+        warn('A carrier reply could not be given to Temporal; it is delivered again', { seq: msg.seq, error: err instanceof Error ? err.message : String(err) });
+        msg.nak(1_000);
+      }),
+    { maxMessages: 64, onError: (err) => warn('Reading carrier replies failed; trying again', { error: err instanceof Error ? err.message : String(err) }) },
+  );
 
   const get = (orderId: string) => options.shipping.get(orderId);
   return {
@@ -139,26 +149,16 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
     },
     async stop() {
       clearInterval(heartbeats);
-      await replies.close();
-      await loop;
+      await replies.stop();
     },
   };
 }
 
 /**
- * Completes or fails each step by the task token its reply carries, then acknowledges the reply. A
+ * Completes or fails the step by the task token its reply carries, then acknowledges the reply. A
  * reply for a step already settled (completed, timed out, retried since) is acknowledged and ignored;
  * one Temporal could not take (unreachable) is delivered again.
  */
-async function consumeReplies(replies: ConsumerMessages, client: Client, waiting: Map<string, Waiting>, warn: (msg: string, fields: Record<string, unknown>) => void): Promise<void> {
-  for await (const msg of replies) {
-    await settle(msg, client, waiting).catch((err: unknown) => {
-      warn('A carrier reply could not be given to Temporal; it is delivered again', { seq: msg.seq, error: err instanceof Error ? err.message : String(err) });
-      msg.nak(1_000);
-    });
-  }
-}
-
 async function settle(msg: JsMsg, client: Client, waiting: Map<string, Waiting>): Promise<void> {
   const parsed = carrierReplySchema.safeParse(safeJson(msg));
   if (!parsed.success || !parsed.data.taskToken) {
