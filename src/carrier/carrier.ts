@@ -30,6 +30,8 @@ export const RETRY_DELAY_MS = 500;
 
 /** Test hooks around one command (fault tests only). */
 export interface CarrierHooks {
+  /** Called before the command is applied, with its delivery count; an error it throws fails the delivery as a database error would. */
+  beforeApply?(command: CarrierCommand, delivery: number): void | Promise<void>;
   /** Called after the command was applied, before its reply: a test kills the process here. */
   afterApply?(command: CarrierCommand): void | Promise<void>;
   /** Returns true to drop this command's reply (a reply lost on its way); the command is still acknowledged. */
@@ -57,7 +59,7 @@ export interface RunningCarrier {
   stop(): Promise<void>;
 }
 
-/** Why a command failed in a way a new delivery may not fix (or may): kept apart from business refusals. */
+/** A command whose body cannot be read: no new delivery will make it readable, so it is dead-lettered at once. */
 class Poison extends Error {
   override readonly name = 'Poison';
 }
@@ -132,6 +134,7 @@ async function handle(msg: JsMsg, { js, services, hooks, log }: Deps): Promise<v
 
   let outcome: { ok: true; result: unknown } | { ok: false; failure: ReplyFailure };
   try {
+    await hooks.beforeApply?.(command, msg.info.deliveryCount);
     const result = command.kind === 'create' ? await services.shipping.create(command) : await services.shipping.cancel(command);
     outcome = { ok: true, result };
   } catch (err) {
