@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { ApplicationFailure } from '@temporalio/common';
 import { SagaStatus } from '@saga-temporal/saga';
 import { startOrder } from '../../src/order/start';
+import { startCarrierLink } from '../../src/carrier/link';
+import type { RunningCarrier } from '../../src/carrier/carrier';
 import { FailureType } from '../../src/shared/failures';
 import { sampleOrder } from '../support/samples';
 import { startBrokerTestbed, type BrokerTestbed } from './broker-testbed';
@@ -11,9 +14,10 @@ import { compensationsRun, failureOf } from './helpers';
 // the carrier in this process. What a booked and a refused shipment look like through the broker.
 
 let testbed: BrokerTestbed;
+let carrier: RunningCarrier;
 beforeAll(async () => {
   testbed = await startBrokerTestbed();
-  await testbed.carrierInProcess();
+  carrier = await testbed.carrierInProcess();
 });
 afterAll(async () => {
   await testbed?.close();
@@ -47,5 +51,30 @@ describe('shipments through the broker', () => {
     expect(compensationsRun(state).slice(0, 2)).toEqual(['cancelShipment', 'refundPayment']);
     expect(await testbed.shipmentsOf(input.orderId)).toBe(0);
     expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture', 'refund']);
+    const jsm = await jetstreamManager(testbed.connection);
+    const cancel = await jsm.streams.getMessage('CARRIER_COMMANDS', { last_by_subj: 'carrier.commands.cancel' });
+    expect(cancel?.json()).toMatchObject({ kind: 'cancel', orderId: input.orderId });
+  });
+
+  it('cancels a shipment for the reconciler by request and reply, and the repeated request gets the stored answer', async () => {
+    const input = sampleOrder();
+    await (await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue })).result();
+    const row = await testbed.services.db.get<{ idem_key: string }>('SELECT idem_key FROM shipments WHERE order_id = ?', [input.orderId]);
+    const request = { key: row!.idem_key, orderId: input.orderId };
+    expect(await testbed.link.requests.cancel(request)).toEqual({ cancelled: true });
+    expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('cancelled');
+    expect(await testbed.link.requests.cancel(request)).toEqual({ cancelled: true });
+  });
+
+  it('fails the reconciler\'s request, retryably, when no carrier answers in time', async () => {
+    await carrier.stop();
+    const impatient = await startCarrierLink({ connection: testbed.connection, client: testbed.env.client, replicas: 1, shipping: testbed.services.shipping, requestTimeoutMs: 500 });
+    try {
+      const err = await impatient.requests.cancel({ key: 'order-x/run/createShipment', orderId: 'x' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err).toMatchObject({ type: 'CarrierReplyTimeout', nonRetryable: false, message: 'The carrier did not reply within 500 ms' });
+    } finally {
+      await impatient.stop();
+    }
   });
 });
