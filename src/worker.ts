@@ -19,6 +19,7 @@ import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
 import { createServices, faultsAreOn, redactUrl, type Services } from './services';
 import { loadBrokerConfig, type BrokerConfig } from './broker/config';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { connectBroker } from './broker/connection';
 import { startCarrierLink, type CarrierLink } from './carrier/link';
 import { checkTaskQueueDatabase, databaseFingerprint, TaskQueueTakenError, workerIdentity } from './task-queue-guard';
@@ -241,7 +242,7 @@ export async function main(): Promise<void> {
   });
   let services: Services | undefined;
   let carrier: CarrierLink | undefined;
-  const nats = broker ? await connectBroker({ servers: broker.servers, name: 'saga-worker' }) : undefined;
+  let nats: NatsConnection | undefined;
   try {
     await checkSearchAttributes(connection, config);
     await checkTaskQueueDatabase(connection.workflowService, config, databaseFingerprint(config.databaseUrl));
@@ -258,7 +259,8 @@ export async function main(): Promise<void> {
       ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),
       ...(tracing ? { tracer: tracing.tracer } : {}),
     });
-    if (nats && broker) {
+    if (broker) {
+      nats = await connectBroker({ servers: broker.servers, name: 'saga-worker' });
       const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
       carrier = await startCarrierLink({ connection: nats, client, replicas: broker.replicas, shipping: services.shipping });
     }

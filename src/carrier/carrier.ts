@@ -140,7 +140,7 @@ async function handle(msg: JsMsg, { js, services, hooks, log }: Deps): Promise<v
   } catch (err) {
     if (err instanceof ApplicationFailure && err.nonRetryable) {
       // A business refusal (`Undeliverable`): a normal answer, the saga compensates as it always did.
-      outcome = { ok: false, failure: { type: err.type ?? 'Error', message: err.message, nonRetryable: true } };
+      outcome = { ok: false, failure: { type: err.type ?? 'Error', message: err.message, nonRetryable: true, ...(err.details?.length ? { details: [...err.details] } : {}) } };
     } else {
       const reason = err instanceof Error ? err.message : String(err);
       const deliveries = msg.info.deliveryCount;

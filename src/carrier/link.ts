@@ -13,7 +13,7 @@ import { consumeForever } from '../broker/consume';
 import { HEARTBEAT_INTERVAL_MS } from '../activities/heartbeat';
 import type { ShippingService } from '../services';
 import { transientFailure } from '../shared/failures';
-import { CARRIER_REPLY_TIMEOUT, CommandHeader, carrierReplySchema, commandMessageId, commandSubject, type CarrierCommand, type CarrierReply } from './protocol';
+import { CARRIER_REPLY_TIMEOUT, CommandHeader, carrierReplySchema, commandMessageId, commandSubject, type CarrierCommand, type CarrierReply, type ReplyFailure } from './protocol';
 
 /** Longest wait of the reconciler's request for the carrier's reply. @default 20 seconds */
 export const REQUEST_TIMEOUT_MS = 20_000;
@@ -120,7 +120,7 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
     const reply = await answer.catch(() => undefined);
     if (!reply) throw transientFailure(`The carrier did not reply within ${timeout} ms`, CARRIER_REPLY_TIMEOUT);
     if (reply.ok) return reply.result;
-    throw ApplicationFailure.create({ type: reply.failure.type, message: reply.failure.message, nonRetryable: reply.failure.nonRetryable });
+    throw replyFailure(reply.failure);
   };
 
   const replies = consumeForever(
@@ -171,11 +171,16 @@ async function settle(msg: JsMsg, client: Client, waiting: Map<string, Waiting>)
   waiting.delete(id);
   try {
     if (reply.ok) await client.activity.complete(token, reply.result);
-    else await client.activity.fail(token, ApplicationFailure.create({ type: reply.failure.type, message: reply.failure.message, nonRetryable: reply.failure.nonRetryable }));
+    else await client.activity.fail(token, replyFailure(reply.failure));
   } catch (err) {
     if (!(err instanceof ActivityNotFoundError)) throw err;
   }
   msg.ack();
+}
+
+/** The failure a reply carries, as the step's `ApplicationFailure`. */
+function replyFailure(failure: ReplyFailure): ApplicationFailure {
+  return ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: failure.nonRetryable, ...(failure.details ? { details: failure.details } : {}) });
 }
 
 function safeJson(msg: JsMsg): unknown {

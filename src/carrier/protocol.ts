@@ -36,6 +36,8 @@ export interface ReplyFailure {
   type: string;
   message: string;
   nonRetryable: boolean;
+  /** The failure's details (a refused country), as the in-process call would have given them. */
+  details?: unknown[];
 }
 
 /** The carrier's answer to one command. */
@@ -50,7 +52,7 @@ export const carrierReplySchema = z.union([
     kind: z.enum(['create', 'cancel', 'unknown']),
     taskToken: z.string().optional(),
     ok: z.literal(false),
-    failure: z.object({ type: z.string(), message: z.string(), nonRetryable: z.boolean() }),
+    failure: z.object({ type: z.string(), message: z.string(), nonRetryable: z.boolean(), details: z.array(z.unknown()).optional() }),
   }),
 ]);
 
