@@ -116,7 +116,13 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
       for await (const msg of subscription) return carrierReplySchema.parse(msg.json()) as CarrierReply;
       return undefined;
     })();
-    await publishCommand(command, { replyTo, messageId: `${commandMessageId(command.kind, command.key, 0)}/${nuid.next()}` });
+    try {
+      // Each request is a call of its own: its message id never matches a step's or another request's.
+      await publishCommand(command, { replyTo, messageId: `${commandMessageId(command.kind, command.key, 0)}/${nuid.next()}` });
+    } catch (err) {
+      subscription.unsubscribe();
+      throw err;
+    }
     const reply = await answer.catch(() => undefined);
     if (!reply) throw transientFailure(`The carrier did not reply within ${timeout} ms`, CARRIER_REPLY_TIMEOUT);
     if (reply.ok) return reply.result;

@@ -4,6 +4,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { ConfigError } from '../config';
 import { redactUrl } from '../services/db';
+import { faultsAreOn } from '../services/faults';
 import { startCarrier, type CarrierHooks } from './carrier';
 import { loadCarrierConfig } from './config';
 
@@ -21,6 +22,9 @@ function crashOnceHook(file: string): CarrierHooks {
 /** Runs the carrier until SIGTERM or SIGINT. */
 export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
   const config = loadCarrierConfig(env);
+  if ((config.faults && faultsAreOn(config.faults)) || config.crashAfterApplyFile) {
+    console.error('FAULT INJECTION IS ON (SAGA_FAULTS, SAGA_CARRIER_CRASH_AFTER_APPLY): the carrier fails on purpose; never run this in production');
+  }
   const carrier = await startCarrier({
     brokerConfig: config.broker,
     databaseUrl: config.databaseUrl,
