@@ -66,6 +66,26 @@ describe('shipments through the broker', () => {
     expect(await testbed.link.requests.cancel(request)).toEqual({ cancelled: true });
   });
 
+  it('waits 20 s for the carrier\'s answer to a request unless told otherwise', async () => {
+    const timeouts: Array<number | undefined> = [];
+    const watched = new Proxy(testbed.connection, {
+      get(target, property) {
+        if (property !== 'subscribe') return Reflect.get(target, property, target) as unknown;
+        return (subject: string, opts?: { timeout?: number }) => {
+          if (subject.startsWith('carrier.replies.request.')) timeouts.push(opts?.timeout);
+          return target.subscribe(subject, opts);
+        };
+      },
+    });
+    const link = await startCarrierLink({ connection: watched, client: testbed.env.client, replicas: 1, shipping: testbed.services.shipping });
+    try {
+      expect(await link.requests.cancel({ key: `order-none/${Date.now()}/createShipment`, orderId: 'none' })).toEqual({ cancelled: false });
+    } finally {
+      await link.stop();
+    }
+    expect(timeouts).toEqual([20_000]);
+  });
+
   it('fails the reconciler\'s request, retryably, when no carrier answers in time', async () => {
     await carrier.stop();
     const impatient = await startCarrierLink({ connection: testbed.connection, client: testbed.env.client, replicas: 1, shipping: testbed.services.shipping, requestTimeoutMs: 500 });
