@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from '@
 import type { BrokerConfig } from '../broker/config';
 import { connectBroker } from '../broker/connection';
 import {
+  ACK_WAIT_MS,
   CARRIER_COMMANDS_STREAM,
   CARRIER_CONSUMER,
   CarrierSubject,
@@ -85,11 +86,17 @@ export async function startCarrier(options: CarrierOptions): Promise<RunningCarr
     js,
     CARRIER_COMMANDS_STREAM,
     CARRIER_CONSUMER,
-    (msg) =>
-      handle(msg, { js, services, hooks, log }).catch((err: unknown) => {
-        // The command stays unacknowledged: JetStream delivers it again after the ack wait.
-        log('warn', 'Command left for redelivery', { seq: msg.seq, error: err instanceof Error ? err.message : String(err) });
-      }),
+    (msg) => {
+      // A command in hand (a slow database: statements may take 30 s) is not delivered again meanwhile;
+      // a carrier that died stops saying so, and the ack wait runs out.
+      const inProgress = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
+      return handle(msg, { js, services, hooks, log })
+        .catch((err: unknown) => {
+          // The command stays unacknowledged: JetStream delivers it again after the ack wait.
+          log('warn', 'Command left for redelivery', { seq: msg.seq, error: err instanceof Error ? err.message : String(err) });
+        })
+        .finally(() => clearInterval(inProgress));
+    },
     { onError: (err) => log('warn', 'Reading commands failed; trying again', { error: err instanceof Error ? err.message : String(err) }) },
   );
   const connection = nc;

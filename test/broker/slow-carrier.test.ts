@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowHandle } from '@temporalio/client';
+import { startOrder } from '../../src/order/start';
+import { sampleOrder } from '../support/samples';
+import { startBrokerTestbed, type BrokerTestbed } from './broker-testbed';
+
+// A carrier slower than the steps' 10 s heartbeat timeout and its own 10 s ack wait, still within the
+// 30 s start-to-close timeout: the worker heartbeats for the waiting step and the carrier tells
+// JetStream it is still working, so the booking is neither retried nor delivered twice.
+
+let testbed: BrokerTestbed;
+const deliveries: number[] = [];
+beforeAll(async () => {
+  testbed = await startBrokerTestbed();
+  await testbed.carrierInProcess({
+    faults: { shipping: { latencyMs: 13_000 } },
+    hooks: {
+      beforeApply(command, delivery) {
+        if (command.kind === 'create') deliveries.push(delivery);
+      },
+    },
+  });
+});
+afterAll(async () => {
+  await testbed?.close();
+});
+
+async function attemptsOf(handle: WorkflowHandle, activity: string): Promise<number[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => Number(e.eventId));
+  return events.filter((e) => scheduled.includes(Number(e.activityTaskStartedEventAttributes?.scheduledEventId))).map((e) => Number(e.activityTaskStartedEventAttributes!.attempt));
+}
+
+describe('a carrier slower than the heartbeat timeout', () => {
+  it('books the shipment in the step\'s first attempt, delivered once', { timeout: 90_000 }, async () => {
+    const input = sampleOrder();
+    const started = Date.now();
+    const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    const result = await handle.result();
+    expect(result.status).toBe('COMPLETED');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(13_000);
+    expect(await attemptsOf(handle, 'createShipment')).toEqual([1]);
+    expect(deliveries).toEqual([1]);
+    expect(await testbed.shipmentsOf(input.orderId)).toBe(1);
+  });
+});
