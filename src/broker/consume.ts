@@ -5,6 +5,8 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 
 /** A consumer being read; `stop()` closes it and waits for the message in hand. */
 export interface ConsumeLoop {
+  /** Resolves once the first pull is open (or failed, and will be tried again). */
+  started: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -18,6 +20,8 @@ export function consumeForever(
 ): ConsumeLoop {
   let stopping = false;
   let close: (() => Promise<void>) | undefined;
+  let markStarted = () => {};
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
   const loop = (async () => {
     while (!stopping) {
       try {
@@ -25,15 +29,18 @@ export function consumeForever(
         close = async () => {
           await messages.close();
         };
+        markStarted();
         if (stopping) await messages.close();
         for await (const msg of messages) await handle(msg);
       } catch (err) {
+        markStarted();
         options.onError?.(err);
       }
       if (!stopping) await new Promise((r) => setTimeout(r, options.retryMs ?? 1_000));
     }
   })();
   return {
+    started,
     async stop() {
       stopping = true;
       await close?.();

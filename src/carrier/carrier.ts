@@ -99,6 +99,7 @@ export async function startCarrier(options: CarrierOptions): Promise<RunningCarr
     },
     { onError: (err) => log('warn', 'Reading commands failed; trying again', { error: err instanceof Error ? err.message : String(err) }) },
   );
+  await reading.started;
   const connection = nc;
   return {
     async stop() {
