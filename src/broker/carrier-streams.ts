@@ -81,21 +81,33 @@ export function repliesConsumerConfig(): Partial<ConsumerConfig> & { durable_nam
   };
 }
 
-/** Creates the three streams, or updates them to this configuration; safe to call from every process at every start. */
-export async function ensureCarrierStreams(jsm: JetStreamManager, replicas: number): Promise<void> {
+/**
+ * Creates the three streams, or updates them to this configuration, and waits (up to `leaderTimeoutMs`)
+ * until each has a leader, so the first publish is not refused by a stream still electing one. Safe
+ * to call from every process at every start.
+ */
+export async function ensureCarrierStreams(jsm: JetStreamManager, replicas: number, leaderTimeoutMs = 30_000): Promise<void> {
   for (const config of carrierStreamConfigs(replicas)) {
+    let exists = true;
     try {
       await jsm.streams.info(config.name);
     } catch {
       try {
         await jsm.streams.add(config);
-        continue;
+        exists = false;
       } catch (err) {
         // Another process created it between the look-up and the add.
         if (!(err instanceof Error) || !/already in use|exists/i.test(err.message)) throw err;
       }
     }
-    await jsm.streams.update(config.name, config);
+    if (exists) await jsm.streams.update(config.name, config);
+  }
+  const deadline = Date.now() + leaderTimeoutMs;
+  for (const { name } of carrierStreamConfigs(replicas)) {
+    while (replicas > 1 && !(await jsm.streams.info(name).then((info) => Boolean(info.cluster?.leader), () => false))) {
+      if (Date.now() > deadline) throw new Error(`The stream ${name} has no leader after ${leaderTimeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 
