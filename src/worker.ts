@@ -18,6 +18,10 @@ import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
 import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
 import { createServices, faultsAreOn, redactUrl, type Services } from './services';
+import { loadBrokerConfig, type BrokerConfig } from './broker/config';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectBroker } from './broker/connection';
+import { startCarrierLink, type CarrierLink } from './carrier/link';
 import { checkTaskQueueDatabase, databaseFingerprint, TaskQueueTakenError, workerIdentity } from './task-queue-guard';
 
 /** Thrown at start when the namespace lacks a search attribute the sagas write. */
@@ -106,6 +110,11 @@ export async function createSagaWorker(opts: {
   tracing?: Tracing;
   /** Whether the worker's data converter encrypts payloads, said in its identity for clients to read. @default false */
   encrypted?: boolean;
+  /**
+   * The carrier behind the broker (`startCarrierLink`): the shipment steps publish their commands and
+   * complete asynchronously, the reconciler's cancel asks by request. @default the carrier in process (`services.shipping`)
+   */
+  carrier?: Pick<CarrierLink, 'shipping' | 'requests'>;
   overrides?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   const { connection, config, services } = opts;
@@ -115,9 +124,13 @@ export async function createSagaWorker(opts: {
     taskQueue: config.taskQueue,
     identity: workerIdentity({ database: databaseFingerprint(config.databaseUrl), encrypted: opts.encrypted ?? false }),
     activities: {
-      ...createActivities(services),
+      ...createActivities(opts.carrier ? { ...services, shipping: opts.carrier.shipping } : services),
       // The reconciler reads closed sagas' histories with the worker's own data converter.
-      ...createReconcilerActivities({ client: new Client({ connection, namespace: config.namespace, ...(opts.overrides?.dataConverter ? { dataConverter: opts.overrides.dataConverter } : {}) }), ...services }),
+      ...createReconcilerActivities({
+        client: new Client({ connection, namespace: config.namespace, ...(opts.overrides?.dataConverter ? { dataConverter: opts.overrides.dataConverter } : {}) }),
+        ...services,
+        ...(opts.carrier ? { shipping: opts.carrier.requests } : {}),
+      }),
     },
     ...(await workflowSource(config)),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
@@ -157,12 +170,14 @@ export async function createSagaWorker(opts: {
  * The worker's configuration and its payload codec, read together so that a production start without
  * its secrets lists every missing one at once. Throws {@link ConfigError} with all the problems.
  */
-function readConfiguration(env: Record<string, string | undefined>): { config: WorkerConfig; codec: CodecConfig | undefined } {
+function readConfiguration(env: Record<string, string | undefined>): { config: WorkerConfig; codec: CodecConfig | undefined; broker: BrokerConfig | undefined } {
   const { problems, read } = configProblems();
   const config = read(() => loadWorkerConfig(env));
   const codec = read(() => loadCodecConfig(env));
+  // The broker's replicas, only in broker mode; its URLs were checked with the worker's settings.
+  const broker = config?.natsServers ? read(() => loadBrokerConfig(env)) : undefined;
   if (problems.length || !config) throw new ConfigError(problems);
-  return { config, codec };
+  return { config, codec, broker };
 }
 
 /**
@@ -213,7 +228,7 @@ export function startupWarnings(config: Pick<WorkerConfig, 'faults' | 'idSecretI
 
 /** Runs the worker until SIGINT or SIGTERM, then drains in-flight tasks and closes the database. */
 export async function main(): Promise<void> {
-  const { config, codec } = readConfiguration(process.env);
+  const { config, codec, broker } = readConfiguration(process.env);
   const dataConverter = workerDataConverterFor(codec);
   const logger = jsonLogger(config.logLevel.toUpperCase() as 'INFO');
   const metrics = metricsAddress();
@@ -226,6 +241,8 @@ export async function main(): Promise<void> {
     throw new TemporalUnreachableError(config.address, err);
   });
   let services: Services | undefined;
+  let carrier: CarrierLink | undefined;
+  let nats: NatsConnection | undefined;
   try {
     await checkSearchAttributes(connection, config);
     await checkTaskQueueDatabase(connection.workflowService, config, databaseFingerprint(config.databaseUrl));
@@ -242,7 +259,20 @@ export async function main(): Promise<void> {
       ...(metrics ? { observer: serviceMetrics(Runtime.instance().metricMeter, config) } : {}),
       ...(tracing ? { tracer: tracing.tracer } : {}),
     });
-    const worker = await createSagaWorker({ connection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: dataConverter ? { dataConverter } : {} });
+    if (broker) {
+      nats = await connectBroker({ servers: broker.servers, name: 'saga-worker' });
+      const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
+      carrier = await startCarrierLink({ connection: nats, client, replicas: broker.replicas, shipping: services.shipping });
+    }
+    const worker = await createSagaWorker({
+      connection,
+      config,
+      services,
+      ...(tracing ? { tracing } : {}),
+      ...(carrier ? { carrier } : {}),
+      encrypted: Boolean(codec),
+      overrides: dataConverter ? { dataConverter } : {},
+    });
     const version = worker.options.workerDeploymentOptions?.version;
     logger.info('Worker started', {
       address: config.address,
@@ -255,6 +285,7 @@ export async function main(): Promise<void> {
       traces: tracing ? 'on (OTEL_*)' : 'off (OTEL_TRACES_EXPORTER)',
       payloadEncryption: !codec ? 'off' : codec.strict === false ? 'on, accepting plaintext (SAGA_CODEC_STRICT=false)' : 'on, strict',
       deploymentVersion: version ? versionKey(version) : 'unversioned (SAGA_WORKER_VERSIONING=false)',
+      carrier: broker ? `through the broker ${broker.servers.join(',')}` : 'in process (SAGA_NATS_URL unset)',
     });
     // With the worker's converter: a strict codec refuses a sweep started with a plain payload.
     logger.info(await reconcilerScheduleLine(new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) }), config.taskQueue));
@@ -270,6 +301,8 @@ export async function main(): Promise<void> {
     await worker.run().finally(() => watching.abort());
     logger.info('Worker stopped');
   } finally {
+    await carrier?.stop();
+    await nats?.drain();
     await services?.close();
     await connection.close();
     await tracing?.shutdown();
