@@ -179,6 +179,29 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX mailbox_events_by_key ON mailbox_events (mailbox_key, kind, at_ms)`,
     ],
   },
+  {
+    version: 9,
+    name: 'order-events',
+    statements: [
+      // The outbox of order outcomes (services/order-events.ts): written with the barrier row of the
+      // saga's outcome key, read by the relay oldest first. A lease (owner, until) keeps a row claimed
+      // by one relay while it publishes; `published_at` is set once the broker acknowledged the row.
+      `CREATE TABLE order_events (
+        event_id TEXT PRIMARY KEY,
+        idem_key TEXT NOT NULL UNIQUE,
+        order_id TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'compensated', 'cancelled')),
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until TEXT,
+        published_at TEXT,
+        stream_seq BIGINT
+      )`,
+      `CREATE INDEX order_events_unpublished ON order_events (published_at, created_at, event_id)`,
+      `CREATE INDEX order_events_by_order ON order_events (order_id)`,
+    ],
+  },
 ];
 
 /**

@@ -26,7 +26,7 @@ describe.each(testEngines())('services on $name', (engine) => {
       const { db } = services();
       expect(await migrate(db)).toEqual([]);
       const rows = await db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect(await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM stock WHERE sku = 'sku-widget'")).toEqual({ n: 1 });
     });
   });
