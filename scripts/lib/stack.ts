@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
 import { dataConverterFor, loadCodecConfig, workerDataConverterFor } from '../../src/codec';
-import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
+import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { isReachable } from '../../src/reachable';
 import { loadBrokerConfig } from '../../src/broker/config';
 import { connectBroker } from '../../src/broker/connection';
@@ -72,7 +72,7 @@ const NATS_DEFAULT_PORT = 4222;
  */
 async function brokerPlan(servers: string[] | undefined, replicas: number): Promise<{ use: string[] } | { start: number | undefined }> {
   if (servers && (await brokerAnswers(servers))) return { use: servers };
-  if (replicas !== 1) throw new Error(`SAGA_NATS_REPLICAS=${replicas} needs a cluster, and npm start starts one node: point SAGA_NATS_URL at a cluster that answers (npm run cluster starts one), or unset SAGA_NATS_REPLICAS.`);
+  if (replicas !== 1) throw new ConfigError([`SAGA_NATS_REPLICAS=${replicas} needs a cluster, and npm start starts one node: point SAGA_NATS_URL at a cluster that answers (npm run cluster starts one), or unset SAGA_NATS_REPLICAS`]);
   if (!servers) return { start: (await isReachable(`127.0.0.1:${NATS_DEFAULT_PORT}`)) ? undefined : NATS_DEFAULT_PORT };
   const url = new URL(servers[0]!);
   if (servers.length > 1 || url.protocol !== 'nats:' || !LOCAL_HOSTS.has(url.hostname)) {

@@ -254,7 +254,7 @@ describe('npm start', () => {
     const port = await freePort();
     const run = startScript(['--no-demo', '--data-dir', tempDir()], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, SAGA_NATS_URL: '', SAGA_NATS_REPLICAS: '3' });
     expect(await run.exited).toBe(1);
-    expect(run.stdout()).toContain('SAGA_NATS_REPLICAS=3 needs a cluster, and npm start starts one node');
+    expect(run.stdout()).toContain('npm start failed: Invalid configuration:\n  - SAGA_NATS_REPLICAS=3 needs a cluster, and npm start starts one node');
     expect(run.stdout()).not.toContain('Starting the Temporal dev server');
     expect(run.stdout()).not.toContain('Starting NATS');
   }, 60_000);
