@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { freeClusterPortBlock } from '../../tools/cluster';
+import { jsonLogEntries, natsShutdownTime } from '../support/process-logs';
 
 // `npm run cluster` as a person runs it: a child process printing its addresses, a client order run
 // against it (its shipment through the three-node broker and the carrier), Ctrl-C, a second start on
@@ -151,6 +152,13 @@ describe('npm run cluster', () => {
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('Stopped.');
     expect([...pids, postmaster].flatMap((pid) => running(pid) ?? [])).toEqual([]);
+    // In order: the saga worker stopped, then the relay and the carrier (the reverse of their start) were
+    // asked to stop, then every broker node shut down.
+    const workerStopped = Date.parse(String(jsonLogEntries(join(dataDir, 'logs', 'saga-worker.log'), 'Worker stopped').at(-1)?.time));
+    const relayStopping = Date.parse(String(jsonLogEntries(join(dataDir, 'logs', 'relay.log'), 'Outbox relay stopping').at(-1)?.time));
+    expect(workerStopped).toBeLessThanOrEqual(relayStopping);
+    expect(readFileSync(join(dataDir, 'logs', 'carrier.log'), 'utf8')).toContain('carrier stopped');
+    for (const node of [1, 2, 3]) expect(natsShutdownTime(join(dataDir, 'nats', `nats-${node}.log`)), `nats-${node}`).toBeGreaterThanOrEqual(relayStopping);
     expect(running(bystander.pid as number)).toContain('sleep 600');
     bystander.kill();
   }, 400_000);

@@ -7,6 +7,7 @@ import { isReachable } from '../../src/reachable';
 import { startDevServer } from '../../tools/devserver';
 import { startNats } from '../../tools/nats';
 import { freePort } from '../../scripts/lib/ports';
+import { jsonLogEntries, natsShutdownTime } from '../support/process-logs';
 
 // `npm start` as a person runs it: a child process, its output, its exit, and what it leaves behind.
 
@@ -53,15 +54,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The lines of a JSON-lines log whose `msg` is `msg`. */
-function logLines(file: string, msg: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((entry) => entry.msg === msg);
 }
 
 /** Dev server processes listening on `port`, found by their command line. */
@@ -148,7 +140,7 @@ describe('npm start', () => {
 
     // Every shipment of the demo went through the carrier process: the two booked ones, the refused
     // one (AQ) and its cancellation, each applied once, by the carrier and not in the worker.
-    const applied = logLines(join(dataDir, 'carrier.log'), 'Command applied');
+    const applied = jsonLogEntries(join(dataDir, 'carrier.log'), 'Command applied');
     const orderIds = rows.filter((r) => r.startsWith('order-')).map((r) => r.split(/\s+/)[0]!.slice('order-'.length));
     const completed = rows.filter((r) => /^order-\S+\s.*COMPLETED/.test(r)).map((r) => r.split(/\s+/)[0]!.slice('order-'.length));
     expect(completed).toHaveLength(2);
@@ -193,6 +185,13 @@ describe('npm start', () => {
     // Both drained on SIGTERM rather than being killed.
     expect(readFileSync(join(dataDir, 'carrier.log'), 'utf8')).toContain('carrier stopped');
     expect(readFileSync(join(dataDir, 'relay.log'), 'utf8')).toContain('Outbox relay stopped');
+    // In order: the worker stopped, then the relay was asked to stop, then the broker shut down.
+    const workerStopped = jsonLogEntries(join(dataDir, 'worker.log'), 'Worker state changed').find((l) => l.state === 'STOPPED')?.time;
+    const relayStopping = jsonLogEntries(join(dataDir, 'relay.log'), 'Outbox relay stopping')[0]?.time;
+    const brokerShutdown = natsShutdownTime(join(dataDir, 'nats', 'nats-1.log'));
+    expect(brokerShutdown).toBeDefined();
+    expect(Date.parse(String(workerStopped))).toBeLessThanOrEqual(Date.parse(String(relayStopping)));
+    expect(Date.parse(String(relayStopping))).toBeLessThanOrEqual(brokerShutdown!);
   }, 180_000);
 
   it('drains on a Ctrl-C delivered twice at once, and warns of fault injection and the development id key as npm run worker does', async () => {
