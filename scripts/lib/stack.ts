@@ -16,7 +16,7 @@ import { connectBroker } from '../../src/broker/connection';
 import { startCarrierLink } from '../../src/carrier/link';
 import { brokerAnswers, brokerServices, startBrokerService } from '../../tools/cluster/broker-services';
 import type { ManagedProcess } from '../../tools/cluster/process';
-import { startNats, type NatsBroker } from '../../tools/nats';
+import { natsServerBinary, startNats, type NatsBroker } from '../../tools/nats';
 import { versionKey, type DeploymentVersion } from '../../src/deployment/version';
 import { assertNoUnversionedPinned, describeDeployment, promoteVersion, waitForPollers } from '../../src/deployment/versions';
 import { startDevServer, type DevServer } from '../../tools/devserver';
@@ -116,6 +116,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const tracing = processTracing(env, 'saga-worker');
   const { replicas } = loadBrokerConfig({ ...env, SAGA_NATS_URL: config.natsServers?.join(',') ?? 'nats://127.0.0.1:4222' });
   const plan = await brokerPlan(config.natsServers, replicas);
+  // A missing nats-server stops the stack here, before the dev server starts.
+  if ('start' in plan) natsServerBinary();
 
   let server: DevServer | undefined;
   let uiUrl = config.uiUrl;

@@ -249,6 +249,15 @@ describe('npm start', () => {
     expect(devServersOn(port)).toEqual([]);
   }, 180_000);
 
+  it('stops at a missing nats-server, naming the path, before starting the dev server', async () => {
+    const port = await freePort();
+    const run = startScript(['--no-demo', '--data-dir', tempDir()], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, SAGA_NATS_URL: '', NATS_SERVER_PATH: '/nonexistent/nats-server' });
+    expect(await run.exited).toBe(1);
+    expect(run.stdout()).toContain('npm start failed: NATS_SERVER_PATH=/nonexistent/nats-server does not exist.');
+    expect(run.stdout()).not.toContain('Starting the Temporal dev server');
+    expect(devServersOn(port)).toEqual([]);
+  }, 60_000);
+
   it('refuses SAGA_NATS_REPLICAS=3 for the one node it would start, exit code 1, before starting anything', async () => {
     const port = await freePort();
     const run = startScript(['--no-demo', '--data-dir', tempDir()], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, SAGA_NATS_URL: '', SAGA_NATS_REPLICAS: '3' });
