@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { ClusterBinaryMissingError, ClusterError, clusterPorts, LocalPostgresError, startCluster, type Cluster } from '../tools/cluster';
 import { startClusterBroker, type ClusterBroker } from '../tools/cluster/broker';
 import { BrokerServiceError } from '../tools/cluster/broker-services';
-import { NatsServerMissingError, NatsStartError } from '../tools/nats';
+import { natsServerBinary, NatsServerMissingError, NatsStartError } from '../tools/nats';
 import { managedProcess, type ManagedProcess } from '../tools/cluster/process';
 import { TemporalBinaryError } from '../tools/temporal-binaries';
 
@@ -66,6 +66,8 @@ async function main(): Promise<number> {
   // option answer at once instead of after a Go build. A tenth of a second once the binaries exist.
   const installer = spawnSync(process.execPath, [join(__dirname, 'install-temporal.mjs'), '--quiet', '--cluster'], { stdio: 'inherit' });
   if (installer.status !== 0) return installer.status ?? 1;
+  // The broker starts after the Temporal services: a missing nats-server is said before either starts.
+  natsServerBinary();
 
   // Filled in as things start; the signal handler stops whatever is there.
   const started: { cluster?: Cluster; broker?: Promise<ClusterBroker>; worker?: ManagedProcess } = {};
