@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { clusterPorts } from '../../tools/cluster';
@@ -63,6 +63,30 @@ describe('the broker services', () => {
     expect((err as Error).message).toBe(`The relay cannot start: ${join('src', 'relay', 'absent.ts')} does not exist.`);
     expect(readdirSync(logDir)).toEqual([]);
   });
+
+  it('waits 60 s for the ready line, then stops the silent service and says so', async () => {
+    const logDir = tempDir();
+    const silent = { name: 'silent', entry: join('test', 'cluster', 'silent-service.ts'), readyLine: 'silent ready' };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    try {
+      let settled: unknown = 'pending';
+      const starting = startBrokerService(silent, { servers: ['nats://127.0.0.1:1'], replicas: 1, databaseUrl: 'sqlite::memory:' }, logDir).then(
+        () => (settled = 'ready'),
+        (e: unknown) => (settled = e),
+      );
+      await vi.advanceTimersByTimeAsync(59_900);
+      expect(settled).toBe('pending');
+      const pid = Number(processesWith(join('test', 'cluster', 'silent-service.ts'))[0]?.split(':')[0]);
+      expect(pid).toBeGreaterThan(0);
+      await vi.advanceTimersByTimeAsync(200);
+      await starting;
+      expect(settled).toBeInstanceOf(BrokerServiceError);
+      expect((settled as Error).message).toBe(`The silent did not print "silent ready" within 60 s; see ${join(logDir, 'silent.log')}`);
+      expect(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  }, 60_000);
 
   it('says so, with its log, when a service exits before its ready line', async () => {
     const logDir = tempDir();
