@@ -1,5 +1,6 @@
-// `npm start`: the whole local stack in one process tree (Temporal dev server with its Web UI, the
-// services' database, the worker) and a short demonstration of both sagas, then it runs until Ctrl-C.
+// `npm start`: the whole local stack in one process tree (Temporal dev server with its Web UI, a NATS
+// JetStream node, the services' database, the carrier and the outbox relay, the worker) and a short
+// demonstration of both sagas, then it runs until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { connectionOptions, loadWorkerConfig } from '../src/config';
@@ -14,14 +15,17 @@ process.env.NODE_ENV ??= 'development';
 
 const HELP = `Usage: npm start -- [options]
 
-Brings up the local stack: the Temporal dev server (unless one answers at TEMPORAL_ADDRESS), the
-services' database and the worker; runs a short demo of both sagas; runs until Ctrl-C.
+Brings up the local stack: the Temporal dev server (unless one answers at TEMPORAL_ADDRESS), a NATS
+JetStream node (unless a broker answers at SAGA_NATS_URL), the services' database, the carrier and
+the outbox relay, and the worker; runs a short demo of both sagas; runs until Ctrl-C, which stops
+the worker, the carrier and the relay, the broker and the dev server, in that order (only what it
+started).
 
 Options:
   --no-demo           Start the stack without the demo
   --demo-only         Only run the demo, against a server and worker already running (TEMPORAL_ADDRESS, DATABASE_URL)
   --exit-after-demo   Stop the stack once the demo summary is printed
-  --data-dir <dir>    Dev server state, services database and logs (default .data)
+  --data-dir <dir>    Dev server state, broker store, services database and logs (default .data)
   --ui-port <port>    Web UI port of a dev server started here (default: gRPC port + 1000)
   -h, --help          Show this help
 `;
@@ -57,7 +61,7 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      console.log('\nStopping: draining the worker, then the server… (Ctrl-C again to stop without waiting)');
+      console.log('\nStopping: draining the worker, then the carrier and the relay, the broker, the server… (Ctrl-C again to stop without waiting)');
       await stack?.stop();
       console.log('Stopped.');
     })();
@@ -86,6 +90,7 @@ async function main(): Promise<number> {
 
   try {
     console.log(`\nWeb UI: ${stack.uiUrl}/namespaces/${stack.config.namespace}/workflows`);
+    console.log(`Broker: ${stack.broker.servers.join(',')} (NATS JetStream${stack.broker.own ? ', started here' : ''})`);
     if (!values['no-demo']) {
       console.log('\nRunning the demo…');
       const rows = await runDemo({ client: stack.client, services: stack.services, config: stack.config, uiUrl: stack.uiUrl });
@@ -99,7 +104,7 @@ async function main(): Promise<number> {
     await stop();
     return 0;
   }
-  console.log(`The stack is running at ${stack.config.address}. Try: npm run client -- list    (Ctrl-C to stop)`);
+  console.log(`The stack is running at ${stack.config.address}, its broker at ${stack.broker.servers.join(',')}. Try: npm run client -- list    (Ctrl-C to stop)`);
   await new Promise<never>(() => undefined);
   return 0;
 }

@@ -1,14 +1,22 @@
 // The local stack in one process tree: the Temporal dev server with its Web UI (unless a server
-// already answers), the services' database and the worker, brought up together and taken down in
-// reverse order. Used by `npm start` and `npm run webui-check`.
+// already answers), a NATS JetStream node (unless SAGA_NATS_URL names a broker that answers), the
+// services' database, the broker services (the carrier, the outbox relay) as child processes and the
+// worker, brought up together and taken down in reverse order. Used by `npm start` and `npm run
+// webui-check`.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
 import { dataConverterFor, loadCodecConfig, workerDataConverterFor } from '../../src/codec';
-import { connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
+import { ConfigError, connectionOptions, databaseOptions, loadWorkerConfig, type WorkerConfig } from '../../src/config';
 import { isReachable } from '../../src/reachable';
+import { loadBrokerConfig } from '../../src/broker/config';
+import { connectBroker } from '../../src/broker/connection';
+import { startCarrierLink } from '../../src/carrier/link';
+import { brokerAnswers, brokerServices, startBrokerService } from '../../tools/cluster/broker-services';
+import type { ManagedProcess } from '../../tools/cluster/process';
+import { natsServerBinary, startNats, type NatsBroker } from '../../tools/nats';
 import { versionKey, type DeploymentVersion } from '../../src/deployment/version';
 import { assertNoUnversionedPinned, describeDeployment, promoteVersion, waitForPollers } from '../../src/deployment/versions';
 import { startDevServer, type DevServer } from '../../tools/devserver';
@@ -23,7 +31,7 @@ import { checkTaskQueueDatabase, databaseFingerprint } from '../../src/task-queu
 export interface StackOptions {
   /** Environment the worker configuration is read from. @default process.env */
   env?: Record<string, string | undefined>;
-  /** Folder for the dev server's SQLite file, the services' database and the logs. @default ".data" */
+  /** Folder for the dev server's SQLite file, the broker's store (`nats/`), the services' database and the logs. @default ".data" */
   dataDir?: string;
   /** Web UI port of a dev server started here. @default the gRPC port + 1000 */
   uiPort?: number;
@@ -38,9 +46,13 @@ export interface Stack {
   uiUrl: string;
   /** Whether the stack started its own dev server (rather than using a reachable one). */
   ownServer: boolean;
+  /** The broker: its URLs, and whether the stack started it (rather than using the one at `SAGA_NATS_URL`). */
+  broker: { servers: string[]; own: boolean };
+  /** The broker services started here (`carrier`, `relay`), by name. */
+  processes: ReadonlyMap<string, ManagedProcess>;
   client: Client;
   services: Services;
-  /** Drains the worker, closes the connections and the database, and stops the dev server if it started one. */
+  /** Drains the worker, stops the carrier and the relay, closes the connections and the database, then stops the broker and the dev server if it started them. */
   stop(): Promise<void>;
 }
 
@@ -49,6 +61,24 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 function splitAddress(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+}
+
+/** The port a broker started here listens on when `SAGA_NATS_URL` names none: NATS's own, if free. */
+const NATS_DEFAULT_PORT = 4222;
+
+/**
+ * Where the broker comes from: the one at `SAGA_NATS_URL` if it answers; else one node started here,
+ * on that URL's port (a local one) or on 4222 (a free port if 4222 is taken) when it is unset.
+ */
+async function brokerPlan(servers: string[] | undefined, replicas: number): Promise<{ use: string[] } | { start: number | undefined }> {
+  if (servers && (await brokerAnswers(servers))) return { use: servers };
+  if (replicas !== 1) throw new ConfigError([`SAGA_NATS_REPLICAS=${replicas} needs a cluster, and npm start starts one node: point SAGA_NATS_URL at a cluster that answers (npm run cluster starts one), or unset SAGA_NATS_REPLICAS`]);
+  if (!servers) return { start: (await isReachable(`127.0.0.1:${NATS_DEFAULT_PORT}`)) ? undefined : NATS_DEFAULT_PORT };
+  const url = new URL(servers[0]!);
+  if (servers.length > 1 || url.protocol !== 'nats:' || !LOCAL_HOSTS.has(url.hostname)) {
+    throw new Error(`SAGA_NATS_URL=${servers.join(',')} does not answer, and a broker can only be started here for one nats:// URL on this machine.`);
+  }
+  return { start: Number(url.port) };
 }
 
 /**
@@ -84,6 +114,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // Read with the rest of the configuration: a bad value stops the stack before it starts anything.
   const metrics = metricsAddress(env);
   const tracing = processTracing(env, 'saga-worker');
+  const { replicas } = loadBrokerConfig({ ...env, SAGA_NATS_URL: config.natsServers?.join(',') ?? 'nats://127.0.0.1:4222' });
+  const plan = await brokerPlan(config.natsServers, replicas);
+  // A missing nats-server stops the stack here, before the dev server starts.
+  if ('start' in plan) natsServerBinary();
 
   let server: DevServer | undefined;
   let uiUrl = config.uiUrl;
@@ -110,7 +144,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cleanups.length = 0;
   };
   if (server) cleanups.push(server.stop);
+  const processes = new Map<string, ManagedProcess>();
   try {
+    let nats: NatsBroker | undefined;
+    if ('use' in plan) {
+      log(`Using the NATS broker at ${plan.use.join(',')}`);
+    } else {
+      log(`Starting NATS with JetStream${plan.start ? ` on port ${plan.start}` : ''} (store in ${join(dataDir, 'nats')})…`);
+      nats = await startNats({ dataDir: join(dataDir, 'nats'), ...(plan.start ? { ports: [plan.start] } : {}) });
+      cleanups.push(() => nats!.stop());
+    }
+    const servers = 'use' in plan ? plan.use : nats!.servers;
+    config.natsServers = servers;
     installRuntime(join(dataDir, 'worker.log'), config.logLevel, metrics);
     const nativeConnection = await NativeConnection.connect(connectionOptions(config));
     cleanups.push(() => nativeConnection.close());
@@ -127,15 +172,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(tracing ? { tracer: tracing.tracer } : {}),
     });
     cleanups.push(() => services.close());
+    // After the services opened the database (its migrations ran), before the worker: a saga started
+    // at once finds its carrier consuming.
+    for (const service of brokerServices) {
+      const child = await startBrokerService(service, { servers, replicas, databaseUrl: config.databaseUrl, logLevel: config.logLevel, extra: { NODE_ENV: env.NODE_ENV ?? 'development' } }, dataDir);
+      processes.set(service.name, child);
+      cleanups.push(() => child.stop());
+      log(`Started the ${service.name} (pid ${child.pid}); logs in ${child.spec.logFile}`);
+    }
     const connection = await Connection.connect(connectionOptions(config));
     cleanups.push(() => connection.close());
     const codec = loadCodecConfig(env);
     const dataConverter = dataConverterFor(codec);
     const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}), ...clientTracing(env) });
     const workerDataConverter = workerDataConverterFor(codec);
+    const natsConnection = await connectBroker({ servers, name: 'saga-worker' });
+    cleanups.push(() => natsConnection.drain());
+    // Its warnings go with the worker's logs, out of the demo's output.
+    const warn = (msg: string, fields: Record<string, unknown>) => appendFileSync(join(dataDir, 'worker.log'), `${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg, ...fields })}\n`);
+    const carrier = await startCarrierLink({ connection: natsConnection, client, replicas, shipping: services.shipping, warn });
+    cleanups.push(() => carrier.stop());
 
     log(config.workflowBundlePath ? 'Starting the worker…' : 'Bundling the workflows and starting the worker…');
-    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: workerDataConverter ? { dataConverter: workerDataConverter } : {} });
+    const worker: Worker = await createSagaWorker({ connection: nativeConnection, config, services, carrier, ...(tracing ? { tracing } : {}), encrypted: Boolean(codec), overrides: workerDataConverter ? { dataConverter: workerDataConverter } : {} });
     const running = worker.run();
     cleanups.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -148,7 +207,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (metrics) log(`Metrics: http://${metrics}/metrics`);
     if (tracing) log('Traces: on (OTEL_*)');
     cleanups.unshift(async () => tracing?.flush());
-    return { config, uiUrl, ownServer: Boolean(server), client, services, stop: cleanUp };
+    return { config, uiUrl, ownServer: Boolean(server), broker: { servers, own: Boolean(nats) }, processes, client, services, stop: cleanUp };
   } catch (err) {
     await cleanUp();
     throw err;

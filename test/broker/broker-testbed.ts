@@ -48,14 +48,18 @@ export interface ChildCarrier {
   log(): string;
 }
 
-/** Starts the servers, the services, the link and the worker; the test starts the carrier it wants. */
-export async function startBrokerTestbed(options: { replyTimeoutMs?: number } = {}): Promise<BrokerTestbed> {
+/**
+ * Starts the servers, the services, the link and the worker; the test starts the carrier it wants.
+ * `nodes: 3` runs a three-node JetStream cluster with every stream in 3 replicas. @default nodes 1
+ */
+export async function startBrokerTestbed(options: { replyTimeoutMs?: number; nodes?: 1 | 3 } = {}): Promise<BrokerTestbed> {
   const dataDir = mkdtempSync(join(tmpdir(), 'saga-broker-'));
   const databaseUrl = `sqlite:${join(dataDir, 'services.db')}`;
-  const [env, nats] = await Promise.all([createDevServerEnv(), startNats({ dataDir: join(dataDir, 'nats') })]);
+  const replicas = options.nodes ?? 1;
+  const [env, nats] = await Promise.all([createDevServerEnv(), startNats({ dataDir: join(dataDir, 'nats'), nodes: replicas })]);
   const services = await createServices({ databaseUrl });
   const connection = await connectBroker({ servers: nats.servers, name: 'saga-worker' });
-  const link = await startCarrierLink({ connection, client: env.client, replicas: 1, shipping: services.shipping, ...(options.replyTimeoutMs ? { replyTimeoutMs: options.replyTimeoutMs } : {}) });
+  const link = await startCarrierLink({ connection, client: env.client, replicas, shipping: services.shipping, ...(options.replyTimeoutMs ? { replyTimeoutMs: options.replyTimeoutMs } : {}) });
   const taskQueue = uniqueTaskQueue('broker');
   // The worker's activities as createSagaWorker registers them in broker mode.
   const worker = await Worker.create({
@@ -85,7 +89,7 @@ export async function startBrokerTestbed(options: { replyTimeoutMs?: number } = 
       return Number(row?.n ?? 0);
     },
     async carrierInProcess(opts = {}) {
-      const carrier = await startCarrier({ brokerConfig: { servers: nats.servers, replicas: 1 }, databaseUrl, logLevel: 'error', ...opts });
+      const carrier = await startCarrier({ brokerConfig: { servers: nats.servers, replicas }, databaseUrl, logLevel: 'error', ...opts });
       carriers.push(carrier);
       return carrier;
     },
@@ -96,7 +100,7 @@ export async function startBrokerTestbed(options: { replyTimeoutMs?: number } = 
         name: `carrier-${children}`,
         command: globalThis.process.execPath,
         args: ['--import', 'tsx', join(root, 'src', 'carrier', 'main.ts')],
-        env: { SAGA_NATS_URL: nats.servers.join(','), DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...extraEnv },
+        env: { SAGA_NATS_URL: nats.servers.join(','), SAGA_NATS_REPLICAS: String(replicas), DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...extraEnv },
         logFile,
         cwd: root,
       });

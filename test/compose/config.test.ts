@@ -4,8 +4,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadCarrierConfig } from '../../src/carrier/config';
 import { loadCodecConfig } from '../../src/codec';
 import { CONNECTION_FLAGS, loadWorkerConfig } from '../../src/config';
+import { loadRelayConfig } from '../../src/relay/config';
 import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { devServerArgs, dynamicConfigArgs, sagaDynamicConfig } from '../../tools/devserver';
 
@@ -31,6 +33,8 @@ interface Service {
 const SERVER_VERSION = /export const SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
 /** The environment name of the server config: `deploy/temporal/<env>.yaml`. */
 const UI_SERVER_VERSION = /export const UI_SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
+/** The NATS server version `scripts/install-temporal.mjs` builds for `npm start` and the tests. */
+const NATS_SERVER_VERSION = /export const NATS_SERVER_VERSION = '([^']+)'/.exec(readFileSync(join(root, 'scripts', 'install-temporal.mjs'), 'utf8'))?.[1] ?? 'missing';
 const SERVER_ENV = 'saga';
 const temporalServices: Record<string, string> = { 'temporal-history': 'history', 'temporal-matching': 'matching', temporal: 'frontend', 'temporal-worker': 'worker' };
 /** The variables the server config fails without. */
@@ -101,13 +105,16 @@ const readByConfig = variablesReadIn([join(root, 'src', 'config.ts')]);
 const readBySources = new Set([...variablesReadIn(filesUnder(join(root, 'src'))), ...Object.values(CONNECTION_FLAGS)]);
 
 describe('docker-compose.yml', () => {
-  it('has PostgreSQL, the schema job, one container per Temporal service, the registration, the Web UI, the worker, the codec server, Prometheus and Grafana', () => {
+  it('has PostgreSQL, the schema job, one container per Temporal service, the registration, the Web UI, the broker, the worker, the carrier, the relay, the codec server, Prometheus and Grafana', () => {
     expect(Object.keys(services).sort()).toEqual([
+      'carrier',
       'codec-server',
       'grafana',
+      'nats',
       'postgres',
       'prometheus',
       'register-search-attributes',
+      'relay',
       'temporal',
       'temporal-history',
       'temporal-matching',
@@ -328,11 +335,12 @@ describe('docker-compose.yml', () => {
     expect(reg.restart).toBe('no');
   });
 
-  it('starts the worker only after the database, the server and the search attribute are ready', () => {
+  it('starts the worker only after the database, the server, the search attribute and the broker are ready', () => {
     expect(service('worker').depends_on).toEqual({
       postgres: { condition: 'service_healthy' },
       temporal: { condition: 'service_healthy' },
       'register-search-attributes': { condition: 'service_completed_successfully' },
+      nats: { condition: 'service_healthy' },
     });
   });
 
@@ -393,6 +401,76 @@ describe('the worker service', () => {
     expect(dockerfile).toContain('npm ci');
     expect(dockerfile).toMatch(/CMD \["node", "dist\/worker\.js"\]/);
     expect(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['build:bundle']).toBeDefined();
+  });
+});
+
+describe('the broker and its services', () => {
+  const brokerServices = { carrier: { entry: 'carrier/main', load: loadCarrierConfig }, relay: { entry: 'relay/main', load: loadRelayConfig } };
+
+  it('runs the official nats image at the version install-temporal builds (2.15.3)', () => {
+    expect(NATS_SERVER_VERSION).toBe('2.15.3');
+    expect(service('nats').image).toBe(`nats:${NATS_SERVER_VERSION}-alpine`);
+  });
+
+  it('turns JetStream on with its file store in a named volume, and is healthy only once JetStream answers', () => {
+    const nats = service('nats');
+    const command = nats.command as string[];
+    expect(command[0]).toBe('nats-server');
+    expect(command).toContain('--jetstream');
+    const store = command[command.indexOf('--store_dir') + 1];
+    expect(store).toBe('/data');
+    const volume = (nats.volumes ?? []).find((v) => v.endsWith(`:${store}`));
+    expect(volume).toBe('natsdata:/data');
+    expect(Object.keys(compose.volumes ?? {})).toContain('natsdata');
+    const monitor = command[command.indexOf('--http_port') + 1];
+    expect(monitor).toBe('8222');
+    expect(JSON.stringify(nats.healthcheck?.test)).toContain(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`);
+    // It has no authentication here: only the compose network reaches it.
+    expect(nats.ports).toBeUndefined();
+  });
+
+  it('gives the worker, the carrier and the relay the same broker, by service name, with one replica on the one node', () => {
+    for (const name of ['worker', 'carrier', 'relay']) {
+      const e = env(name);
+      expect(e.SAGA_NATS_URL, name).toBe('nats://nats:4222');
+      expect(services[new URL(e.SAGA_NATS_URL ?? '').hostname], name).toBe(service('nats'));
+      expect(e.SAGA_NATS_REPLICAS, name).toBe('1');
+    }
+    expect(loadWorkerConfig(env('worker')).natsServers).toEqual(['nats://nats:4222']);
+  });
+
+  it('runs the carrier and the relay from the worker image, each with its own compiled entry', () => {
+    for (const [name, { entry }] of Object.entries(brokerServices)) {
+      const s = service(name);
+      expect(s.image, name).toBe(service('worker').image);
+      expect(s.build, name).toBeUndefined();
+      // tsconfig.build.json compiles src/ to dist/: the entry is the compiled src/<entry>.ts.
+      expect(s.command, name).toEqual(['node', `dist/${entry}.js`]);
+      expect(existsSync(join(root, 'src', `${entry}.ts`)), `src/${entry}.ts`).toBe(true);
+      expect(s.restart, name).toBe('unless-stopped');
+    }
+  });
+
+  it("passes the carrier's and the relay's own configuration, on the worker's database and broker", () => {
+    for (const [name, { load }] of Object.entries(brokerServices)) {
+      const e = env(name);
+      const config = load(e);
+      expect(config.databaseUrl, name).toBe(env('worker').DATABASE_URL);
+      expect(config.broker, name).toEqual({ servers: ['nats://nats:4222'], replicas: 1 });
+      expect(config.logLevel, name).toBe('info');
+      const unread = Object.keys(e).filter((variable) => !readBySources.has(variable));
+      expect(unread, name).toEqual([]);
+    }
+  });
+
+  it('starts the carrier and the relay once the database and the broker are healthy, and the image is built', () => {
+    for (const name of Object.keys(brokerServices)) {
+      expect(service(name).depends_on, name).toEqual({
+        postgres: { condition: 'service_healthy' },
+        nats: { condition: 'service_healthy' },
+        worker: { condition: 'service_started' },
+      });
+    }
   });
 });
 

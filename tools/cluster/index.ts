@@ -115,6 +115,8 @@ export function clusterPorts(frontend: number, historyHosts: number) {
     history,
     codec: frontend + 80,
     postgres: frontend + 90,
+    /** Client ports of the three NATS nodes (`npm run cluster`'s broker, tools/cluster/broker.ts). */
+    nats: [frontend + 30, frontend + 31, frontend + 32] as const,
   };
   // Temporal stores membership ports in a PostgreSQL smallint.
   if (frontend + 90 >= 32768) throw new ClusterError(`frontendPort ${frontend} is too high: membership ports must stay below 32768`);
