@@ -117,6 +117,22 @@ export const levers: Record<string, Lever> = {
     workflow: { a: 'orderSaga', b: 'orderSagaLocal' },
     startOptions: { a: running, b: running },
   },
+  'local-db-steps': {
+    name: 'local-db-steps',
+    a: 'regular activities (orderSaga)',
+    b: 'reserve, authorize, capture, void and release as local activities; shipment, refund, mail and outcome regular (orderSagaLocalDbSteps)',
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSaga', b: 'orderSagaLocalDbSteps' },
+    startOptions: { a: running, b: running },
+  },
+  'result-summary': {
+    name: 'result-summary',
+    a: 'the result carries the five step records (about 1.3 KB, as before 0.3.0)',
+    b: 'the result carries the business fields only (the product)',
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSagaWithStepRecords', b: 'orderSaga' },
+    startOptions: { a: running, b: running },
+  },
 };
 
 /** What `--levers` runs. */
