@@ -32,7 +32,7 @@ export type ValidOrderInput = z.output<typeof orderInputSchema>;
 
 /**
  * What a completed order saga returns: the business fields only. The step records are not repeated
- * here (they were 1.7 KB of every result); the `sagaState` query answers with them, also after the
+ * here (about 1.3 KB of every result); the `sagaState` query answers with them, also after the
  * workflow has closed, as long as a worker runs. Results of orders completed before 0.3.0 still carry
  * a `steps` array; nothing reads it.
  */
