@@ -21,6 +21,8 @@ export interface HistoryStats {
   patchEvents: number;
   /** Upserts that write the `SagaStatus` search attribute. */
   sagaStatusUpserts: number;
+  /** Local activity markers, and how many of them carry a summary (the SDK puts a local activity's `summary` on its marker). */
+  localActivityMarkers: { total: number; withSummary: number };
 }
 
 function isPayload(value: object): value is { data?: Uint8Array | null; metadata?: Record<string, Uint8Array> | null } {
@@ -45,7 +47,12 @@ export async function historyStats(handle: WorkflowHandle): Promise<HistoryStats
   const eventTypes: Record<string, number> = {};
   let patchEvents = 0;
   let sagaStatusUpserts = 0;
+  const localActivityMarkers = { total: 0, withSummary: 0 };
   for (const event of events) {
+    if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') {
+      localActivityMarkers.total += 1;
+      if (event.userMetadata?.summary) localActivityMarkers.withSummary += 1;
+    }
     if (event.markerRecordedEventAttributes?.markerName === 'core_patch') patchEvents += 1;
     const upserted = Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {});
     if (upserted.length > 0 && upserted.every((key) => key === 'TemporalChangeVersion')) patchEvents += 1;
@@ -60,5 +67,6 @@ export async function historyStats(handle: WorkflowHandle): Promise<HistoryStats
     eventTypes,
     patchEvents,
     sagaStatusUpserts,
+    localActivityMarkers,
   };
 }

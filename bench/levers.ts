@@ -6,7 +6,7 @@
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { Client, WorkflowFailedError, type WorkflowStartOptions } from '@temporalio/client';
+import { Client, WorkflowFailedError, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createActivities } from '../src/activities';
@@ -16,6 +16,7 @@ import { SagaStatusKey } from '../src/shared/search-attributes';
 import type { Services } from '../src/services';
 import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
+import { historyStats, type HistoryStats } from './history';
 import { closedLoop, processCpuMs, within } from './load';
 import { orderInput } from './orders';
 import { tuningVariants } from './plan';
@@ -117,6 +118,22 @@ export const levers: Record<string, Lever> = {
     workflow: { a: 'orderSaga', b: 'orderSagaLocal' },
     startOptions: { a: running, b: running },
   },
+  'local-db-steps': {
+    name: 'local-db-steps',
+    a: 'regular activities (orderSaga)',
+    b: 'reserve, authorize, capture, void and release as local activities; shipment, refund, mail and outcome regular (orderSagaLocalDbSteps)',
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSaga', b: 'orderSagaLocalDbSteps' },
+    startOptions: { a: running, b: running },
+  },
+  'result-summary': {
+    name: 'result-summary',
+    a: 'the result carries the five step records (about 1.3 KB, as before 0.3.0)',
+    b: 'the result carries the business fields only (the product)',
+    bundle: { a: 'preload', b: 'preload' },
+    workflow: { a: 'orderSagaWithStepRecords', b: 'orderSaga' },
+    startOptions: { a: running, b: running },
+  },
 };
 
 /** What `--levers` runs. */
@@ -175,6 +192,8 @@ export interface LeverRow {
   /** Orders the server started eagerly (its first workflow task returned with the start response), per side, over all repeats. */
   eagerStarts: { a: number; b: number };
   loadAvg1: number[];
+  /** The history of one order of each side (the last of the first repeat). */
+  history?: { a: HistoryStats; b: HistoryStats };
 }
 
 /** Where the levers run. */
@@ -231,6 +250,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
       const runs: { a: SideRun[]; b: SideRun[] } = { a: [], b: [] };
       const loads: number[] = [];
       const eager = { a: 0, b: 0 };
+      const histories: Partial<Record<'a' | 'b', HistoryStats>> = {};
       for (let r = 0; r < plan.repeats; r++) {
         if (Date.now() > deadline) {
           truncated = true;
@@ -251,12 +271,14 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
           });
           const done = worker.run();
           try {
+            let last: WorkflowHandle | undefined;
             const order = async () => {
               const orderId = `${tag}-${++seq}`;
               const handle = await client.workflow.start(lever.workflow[side], { taskQueue, workflowId: `order-${orderId}`, args: [orderInput(orderId, 'completed')], ...lever.startOptions[side] });
               if (handle.eagerlyStarted) eager[side] += 1;
               const result = (await within(handle.result(), 120_000, handle.workflowId)) as { status?: string };
               if (result.status !== 'COMPLETED') throw new Error(`${orderId} ended ${JSON.stringify(result)}`);
+              last = handle;
             };
             await closedLoop(plan.warmup, 10, order);
             const cpu = process.cpuUsage();
@@ -272,6 +294,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
             };
             if (server !== undefined && serverNow !== undefined) run.serverCpu = (serverNow - server) / count;
             runs[side].push(run);
+            if (r === 0 && last) histories[side] = await historyStats(last);
             log(`lever ${name} ${side.toUpperCase()} r${r + 1} c=${concurrency}: ${round(run.throughput)}/s p50 ${round(run.p50)} ms, worker ${round(run.workerCpu)} ms CPU/saga${run.errors ? `, ${run.errors} errors: ${loop.errors[0]}` : ''}`);
           } catch (err) {
             if (!(err instanceof WorkflowFailedError)) throw err;
@@ -316,6 +339,7 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
         errors: [...runs.a, ...runs.b].reduce((k, x) => k + x.errors, 0),
         eagerStarts: eager,
         loadAvg1: loads,
+        ...(histories.a && histories.b ? { history: { a: histories.a, b: histories.b } } : {}),
       });
     }
   }
@@ -325,12 +349,12 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
 /** The levers as a Markdown table. */
 export function formatLevers(rows: readonly LeverRow[]): string {
   const lines = [
-    '| lever | in flight | repeats | A sagas/s | B sagas/s | throughput B/A | p50 B/A | worker CPU A → B ms/saga | worker CPU B/A | worker + server CPU B/A | eager starts A / B | load avg | errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| lever | in flight | repeats | A sagas/s | B sagas/s | throughput B/A | p50 B/A | worker CPU A → B ms/saga | worker CPU B/A | worker + server CPU B/A | eager starts A / B | events A → B | payload bytes A → B | load avg | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.lever} | ${r.concurrency} | ${r.repeats} | ${r.sideA.throughput} | ${r.sideB.throughput} | ${r.ratio.throughput} | ${r.ratio.p50} | ${r.sideA.workerCpuMsPerSaga} → ${r.sideB.workerCpuMsPerSaga} | ${r.ratio.workerCpu} | ${r.ratio.totalCpu ?? '–'} | ${r.eagerStarts.a} / ${r.eagerStarts.b} | ${Math.min(...r.loadAvg1)}–${Math.max(...r.loadAvg1)} | ${r.errors} |`,
+      `| ${r.lever} | ${r.concurrency} | ${r.repeats} | ${r.sideA.throughput} | ${r.sideB.throughput} | ${r.ratio.throughput} | ${r.ratio.p50} | ${r.sideA.workerCpuMsPerSaga} → ${r.sideB.workerCpuMsPerSaga} | ${r.ratio.workerCpu} | ${r.ratio.totalCpu ?? '–'} | ${r.eagerStarts.a} / ${r.eagerStarts.b} | ${r.history ? `${r.history.a.events} → ${r.history.b.events}` : '–'} | ${r.history ? `${r.history.a.payloadBytes} → ${r.history.b.payloadBytes}` : '–'} | ${Math.min(...r.loadAvg1)}–${Math.max(...r.loadAvg1)} | ${r.errors} |`,
     );
   }
   return lines.join('\n');

@@ -8,7 +8,8 @@
 //   npm run bench -- --profile    the same, with the process profiled (--cpu-prof) and the hot frames summarized
 //   npm run bench -- --peers      the order saga side by side on Temporal, DBOS and Restate (installs bench/peers first)
 //   npm run bench -- --levers     A/B of each structural lever (schema cache, start RUNNING, eager start, eager
-//                                 activities, heartbeat at start, local activities)
+//                                 activities, heartbeat at start, local activities, the order's database steps
+//                                 as local activities, step records in the result)
 //   npm run bench -- --dynamic-config key=value   a dev server setting on top of the product's (repeatable)
 //   npm run bench -- --background-load 8          8 busy processes competing for the cores during the run
 

@@ -115,7 +115,6 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
       trackingNumber: shipment.trackingNumber,
       confirmationSent: confirmation.ok,
       ...(confirmation.ok ? {} : { confirmationError: confirmation.error }),
-      steps: saga.state.steps,
     };
   });
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { StepRecord } from '@saga-temporal/saga';
 import { buildOnce } from '../shared/schema-cache';
 import { beforeStrictText, emailSchema, idSchema, textSchema } from '../shared/validation';
 
@@ -45,12 +44,11 @@ export interface VerificationState {
   deadline?: string;
 }
 
-/** What a completed registration returns. */
+/** What a completed registration returns; its step records are in the `sagaState` query, not here. */
 export interface RegistrationResult {
   userId: string;
   status: 'ACTIVE';
   welcomeSent: boolean;
-  steps: StepRecord[];
 }
 
 /**

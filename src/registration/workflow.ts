@@ -266,6 +266,6 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
       saga.optionalStep({ name: 'sendWelcome', summary: `E-mail welcome to user ${userId}`, run: activity(mailActivities.sendWelcomeEmail, { userId, email, name }) }),
     );
     setCurrentDetails('Registered');
-    return { userId, status: 'ACTIVE', welcomeSent: welcome.ok, steps: saga.state.steps };
+    return { userId, status: 'ACTIVE', welcomeSent: welcome.ok };
   }
 }

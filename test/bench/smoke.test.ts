@@ -162,7 +162,7 @@ describe('npm run bench harness', () => {
     const services = await createServices({ databaseUrl: 'sqlite::memory:', faults: {} });
     try {
       const { rows, truncated } = await runLevers({
-        plan: { repeats: 1, warmup: 1, levels: [{ concurrency: 1, count: 1 }], levers: ['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start'], budgetMs: 3 * 60_000 },
+        plan: { repeats: 1, warmup: 1, levels: [{ concurrency: 1, count: 1 }], levers: ['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start', 'local-db-steps', 'result-summary'], budgetMs: 3 * 60_000 },
         connection: env.nativeConnection,
         client: env.client,
         namespace: env.namespace ?? 'default',
@@ -170,7 +170,7 @@ describe('npm run bench harness', () => {
         log: () => undefined,
       });
       expect(truncated).toBe(false);
-      expect(rows.map((r) => r.lever)).toEqual(['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start']);
+      expect(rows.map((r) => r.lever)).toEqual(['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start', 'local-db-steps', 'result-summary']);
       for (const row of rows) {
         expect(row.errors).toBe(0);
         expect(row.sideA.throughput).toBeGreaterThan(0);
@@ -181,6 +181,18 @@ describe('npm run bench harness', () => {
       const eager = rows.find((r) => r.lever === 'eager-start')!;
       expect(eager.eagerStarts.a).toBe(0);
       expect(eager.eagerStarts.b).toBeGreaterThan(0);
+      // A completed order runs reserve, authorize and capture as local activities on side B: three
+      // markers instead of three activities, each marker with its step's summary; shipment, mail and
+      // the outcome stay activities.
+      const local = rows.find((r) => r.lever === 'local-db-steps')!.history!;
+      expect(local.a.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(6);
+      expect(local.a.localActivityMarkers).toEqual({ total: 0, withSummary: 0 });
+      expect(local.b.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(3);
+      expect(local.b.localActivityMarkers).toEqual({ total: 3, withSummary: 3 });
+      // The step records the result no longer carries: more than a kilobyte of payload per order.
+      const summary = rows.find((r) => r.lever === 'result-summary')!.history!;
+      expect(summary.a.payloadBytes - summary.b.payloadBytes).toBeGreaterThan(1000);
+      expect(summary.a.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(summary.b.eventTypes.ACTIVITY_TASK_SCHEDULED);
       expect(formatLevers(rows)).toContain('| local-activities | 1 | 1 |');
     } finally {
       await services.close();

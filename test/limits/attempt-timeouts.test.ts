@@ -147,7 +147,7 @@ describe.concurrent('the time limit of one attempt', () => {
     const handle = await startOrder(testbed.env.client, input, { taskQueue: testbed.taskQueue });
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'COMPLETED', confirmationSent: true });
-    expect(result.steps.find((s) => s.name === 'createShipment')).toMatchObject({ status: 'done' });
+    expect((await handle.query(sagaStateQuery)).steps.find((s) => s.name === 'createShipment')).toMatchObject({ status: 'done' });
     expect(await closingAttempt(handle, 'createShipment')).toEqual({ attempt: 2, retried: true, timeoutType: startToClose });
     expect((await testbed.services.shipping.get(input.orderId))?.status).toBe('created');
     expect((await testbed.services.payments.get(input.orderId))?.ledger.map((e) => e.kind)).toEqual(['authorize', 'capture']);

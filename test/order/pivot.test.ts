@@ -57,7 +57,7 @@ describe('the order saga', () => {
       ['createShipment', true],
       ['sendConfirmation', 'forward-recovery'],
     ]);
-    expect(result.steps).toEqual(state.steps);
+    expect(result).not.toHaveProperty('steps');
     const table = stepsTable(state.steps).split('\n');
     expect(table.find((row) => row.startsWith('createShipment'))).toContain('done (pivot)');
     expect(table.find((row) => row.startsWith('sendConfirmation'))).toContain('done (forward-recovery)');

@@ -79,7 +79,7 @@ describe('registration saga', () => {
     const answer = await handle.executeUpdate(verifyEmailUpdate, { args: [{ code: await codeFor(input.email) }] });
     expect(answer).toEqual({ accepted: true, outcome: 'verified', attemptsLeft: MAX_CODE_ATTEMPTS });
     const result = await handle.result();
-    expect(result).toMatchObject({ userId: input.userId, status: 'ACTIVE', welcomeSent: true });
+    expect(result).toEqual({ userId: input.userId, status: 'ACTIVE', welcomeSent: true });
     expect((await testbed.services.users.get(input.userId))?.status).toBe('active');
     expect((await testbed.services.mail.outbox({ to: input.email })).map((m) => m.kind)).toEqual(['verification', 'welcome']);
     expect((await handle.describe()).typedSearchAttributes.get(SagaStatusKey)).toBe(SagaStatus.COMPLETED);
