@@ -10,11 +10,13 @@ import { common } from './vitest.config.mts';
 // (workflows, saga wrapper) are judged here only through the code the test process loads itself.
 // The services load the barrier package from its compiled `dist`, which Stryker does not mutate: the
 // alias points them at the sources it does.
+process.env.SAGA_MUTATION_BRIDGE ??= '1';
+
 export default defineConfig({
   resolve: { alias: { '@saga-temporal/barrier': fileURLToPath(new URL('./packages/barrier/src/index.ts', import.meta.url)) } },
   test: {
     ...common,
-    globalSetup: ['test/build-packages.ts'],
+    globalSetup: ['test/build-packages.ts', 'test/bundle-workflows.ts'],
     reporters: ['default', './scripts/vitest/slowest-files.ts'],
     fileParallelism: false,
     include: [
@@ -33,6 +35,7 @@ export default defineConfig({
       'test/codec/payload-codec.test.ts',
       'test/codec/config.test.ts',
       'test/codec/server-http.test.ts',
+      'test/operator/alert.test.ts',
     ],
   },
 });
