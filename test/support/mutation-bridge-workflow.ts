@@ -2,12 +2,19 @@
 // the mutation run's test bundles include, never the product's. StrykerJS turns a mutant on through
 // `globalThis.__stryker__.activeMutant`, and its instrumented code records the mutants it reached in
 // `globalThis.__stryker__.mutantCoverage`; inside Temporal's workflow sandbox `globalThis` is the
-// workflow's own, so the mutant comes in through the memo the test process's client added at the start,
-// and what the workflow reached goes out through a sink at the end of each activation.
+// workflow's own, so the mutant comes in with the workflow's start and what the workflow reached goes
+// out through a sink at the end of each activation.
+//
+// The mutant travels in the fairness key of the workflow's priority: of what a client sets at the start,
+// it is the one field the sandbox can read before it evaluates the workflow modules (the memo and the
+// headers come with the first activation, later), so module-level code (activity options, constants)
+// sees the mutant too. The tests set no priority of their own, and a fairness key only orders tasks
+// between keys of one task queue.
 import { proxySinks, workflowInfo, type Sinks, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import type { Priority } from '@temporalio/common';
 
-/** The memo field that carries the active mutant's id from the test process into the workflow. */
-export const ACTIVE_MUTANT_MEMO = 'strykerActiveMutant';
+/** What precedes the active mutant's id in the fairness key. */
+export const ACTIVE_MUTANT_KEY_PREFIX = 'stryker-mutant:';
 
 /** The sink that carries the mutants a workflow reached back to the test process. */
 export interface MutationSinks extends Sinks {
@@ -30,9 +37,9 @@ function strykerNamespace(): StrykerNamespace {
   return (global.__stryker__ ??= {});
 }
 
-function activeMutantOf(memo: Record<string, unknown> | undefined): string | undefined {
-  const id = memo?.[ACTIVE_MUTANT_MEMO];
-  return typeof id === 'string' ? id : undefined;
+function activeMutantOf(priority: Priority | undefined): string | undefined {
+  const key = priority?.fairnessKey;
+  return key?.startsWith(ACTIVE_MUTANT_KEY_PREFIX) ? key.slice(ACTIVE_MUTANT_KEY_PREFIX.length) : undefined;
 }
 
 // Instrumented code keeps a reference to the coverage objects it first found, so they are emptied in
@@ -50,21 +57,15 @@ function takeCoverage(ns: StrykerNamespace): string[] {
   return [...ids];
 }
 
+// Called once per workflow, before its modules are evaluated. Each workflow has its own globals (with
+// or without a reused V8 context), so the mutant set here stays that workflow's for its whole life.
 export const interceptors: WorkflowInterceptorsFactory = () => {
-  // The memo is known from the first activation on (it is decoded with the workflow's initialization,
-  // after this factory runs), so module-level code, evaluated before it, always sees no mutant.
-  const activeMutant = (): string | undefined => activeMutantOf(workflowInfo().memo);
-  const carryMutant = <T extends { memo?: Record<string, unknown> }>(options: T): T => {
-    const id = activeMutant();
-    return id === undefined ? options : { ...options, memo: { ...options.memo, [ACTIVE_MUTANT_MEMO]: id } };
-  };
+  const { priority } = workflowInfo();
+  const activeMutant = activeMutantOf(priority);
+  strykerNamespace().activeMutant = activeMutant;
   return {
     internals: [
       {
-        activate(input, next) {
-          strykerNamespace().activeMutant = activeMutant();
-          return next(input);
-        },
         concludeActivation(input, next) {
           const ids = takeCoverage(strykerNamespace());
           if (ids.length > 0) mutation.covered(ids);
@@ -74,8 +75,8 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
     ],
     outbound: [
       {
-        startChildWorkflowExecution: (input, next) => next({ ...input, options: carryMutant(input.options) }),
-        continueAsNew: (input, next) => next({ ...input, options: carryMutant(input.options) }),
+        startChildWorkflowExecution: (input, next) =>
+          next(activeMutant === undefined ? input : { ...input, options: { ...input.options, priority: { ...input.options.priority, fairnessKey: `${ACTIVE_MUTANT_KEY_PREFIX}${activeMutant}` } } }),
       },
     ],
   };

@@ -3,15 +3,16 @@
 // each function here returns nothing to add, so the tests' bundles, clients and workers are the plain
 // ones. With it on:
 // - the test bundles include the workflow interceptors of test/support/mutation-bridge-workflow.ts;
-// - the test environments' clients add the mutant StrykerJS turned on in the test process to the memo
-//   of every workflow they start (the interceptors pass it on to children and continued runs, and turn
-//   it on inside the workflow at every activation);
+// - the test environments' clients put the mutant StrykerJS turned on in the test process into every
+//   workflow they start (as the fairness key of its priority; the interceptors turn it on inside the
+//   workflow before its code runs, and pass it on to its child workflows);
 // - the test workers take the sink through which the workflows report the mutants their code reached,
 //   counted for the test running at that moment, as the instrumented code in the test process does.
 import { resolve } from 'node:path';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
+import type { Priority } from '@temporalio/common';
 import type { InjectedSinks } from '@temporalio/worker';
-import { ACTIVE_MUTANT_MEMO, type MutationSinks } from './mutation-bridge-workflow';
+import { ACTIVE_MUTANT_KEY_PREFIX, type MutationSinks } from './mutation-bridge-workflow';
 
 /** Whether this test run is the mutation run's (vitest.mutation.config.mts). */
 export function mutationBridgeOn(): boolean {
@@ -44,9 +45,9 @@ function strykerNamespace(): StrykerNamespace | undefined {
   return (globalThis as { __stryker__?: StrykerNamespace }).__stryker__;
 }
 
-function withActiveMutant<T extends { memo?: Record<string, unknown> }>(options: T): T {
+function withActiveMutant<T extends { priority?: Priority }>(options: T): T {
   const id = strykerNamespace()?.activeMutant;
-  return id === undefined ? options : { ...options, memo: { ...options.memo, [ACTIVE_MUTANT_MEMO]: id } };
+  return id === undefined ? options : { ...options, priority: { ...options.priority, fairnessKey: `${ACTIVE_MUTANT_KEY_PREFIX}${id}` } };
 }
 
 const carryActiveMutant: WorkflowClientInterceptor = {
