@@ -6,12 +6,16 @@
 // `npm run mutation:ci` (scripts/mutation-ci.mjs) over the files whose results are committed.
 // Scores and every surviving mutant are explained in docs/reliability.md.
 
+import { resolve } from 'node:path';
 import { areas } from './scripts/mutation-areas.mjs';
 
 // Mutants are judged on SQLite only: the services' SQL is the same on PostgreSQL, and starting a
 // PostgreSQL cluster for every test run would multiply the run time. A PG_BIN without the server
 // binaries makes test/postgres.ts find none, and SKIP_POSTGRES lets it skip its PostgreSQL half.
 delete process.env.TEST_DATABASE_URL;
+// The Temporal servers stay in the project's .temporal, which the sandbox copy leaves out.
+process.env.TEMPORAL_TEST_SERVER_PATH ??= resolve('.temporal/test-server/temporal-test-server');
+process.env.TEMPORAL_CLI_PATH ??= resolve('.temporal/cli/temporal');
 process.env.PG_BIN = 'none';
 process.env.SKIP_POSTGRES = '1';
 

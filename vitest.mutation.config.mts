@@ -2,19 +2,23 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { common } from './vitest.config.mts';
 
-// The test files that cover the files `npm run mutation` mutates (see scripts/mutation-areas.mjs) and
-// run without a Temporal worker: the engine's and the compensation stack's unit tests, the services'
-// tests on SQLite, validation, the codec and its server. Stryker's vitest runner runs them in worker
-// threads, where Temporal's native worker misbehaves, and tests that run a workflow bundle its code
-// into the workflow sandbox, out of reach of the switch that turns a mutant on: the workflow-side areas
-// (workflows, saga wrapper) are judged here only through the code the test process loads itself.
+// The test files that cover the files `npm run mutation` mutates (see scripts/mutation-areas.mjs): the
+// engine's and the compensation stack's unit tests, the services' tests on SQLite, validation, the codec
+// and its server, and the workflow tests listed at the end. Tests that run a workflow bundle its code
+// into Temporal's workflow sandbox, out of reach of the switch that turns a mutant on; the mutation
+// bridge (test/support/mutation-bridge.ts), on here unless SAGA_MUTATION_BRIDGE=0, carries the mutant
+// in and the coverage out. Stryker's vitest runner runs the files one at a time in a worker thread,
+// where the time-skipping test server and a Temporal worker have run without fault.
 // The services load the barrier package from its compiled `dist`, which Stryker does not mutate: the
-// alias points them at the sources it does.
+// alias points them at the sources it does. The sagas' bundle is built once per test runner
+// (test/bundle-workflows.ts), from the sandbox's instrumented sources.
+process.env.SAGA_MUTATION_BRIDGE ??= '1';
+
 export default defineConfig({
   resolve: { alias: { '@saga-temporal/barrier': fileURLToPath(new URL('./packages/barrier/src/index.ts', import.meta.url)) } },
   test: {
     ...common,
-    globalSetup: ['test/build-packages.ts'],
+    globalSetup: ['test/build-packages.ts', 'test/bundle-workflows.ts'],
     reporters: ['default', './scripts/vitest/slowest-files.ts'],
     fileParallelism: false,
     include: [
@@ -33,6 +37,8 @@ export default defineConfig({
       'test/codec/payload-codec.test.ts',
       'test/codec/config.test.ts',
       'test/codec/server-http.test.ts',
+      'test/operator/alert.test.ts',
+      'test/operator/alert-hook.test.ts',
     ],
   },
 });

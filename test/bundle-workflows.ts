@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { workflowPreloadModules } from '../src/workflow-preload';
+import { mutationBundleOptions } from './support/mutation-bridge';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,6 +31,7 @@ async function bundle(dir: string): Promise<void> {
     workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     preloadModules: [...workflowPreloadModules],
     logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (m) => console.warn(m), error: (m) => console.error(m) },
+    ...mutationBundleOptions(),
   });
   writeFileSync(join(dir, BUNDLE_FILES.code), code);
   writeFileSync(join(dir, BUNDLE_FILES.sourceMap), sourceMap);

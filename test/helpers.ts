@@ -17,6 +17,7 @@ import { workflowPreloadModules } from '../src/workflow-preload';
 import { currentRelease, historiesRoot, historyOutcome, historyWorkflowType, readManifestOrEmpty, writeManifest } from '../tools/release-histories';
 import { expect, inject } from 'vitest';
 import { BUNDLE_FILES } from './bundle-workflows';
+import { mutationBundleOptions, mutationClientOptions, mutationWorkerOptions } from './support/mutation-bridge';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -38,7 +39,7 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 async function startTestServer(attempts = 5): Promise<TestWorkflowEnvironment> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: temporalTestServer() } });
+      return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: temporalTestServer() }, client: mutationClientOptions() });
     } catch (err) {
       if (attempt >= attempts || !(err instanceof Error) || !err.message.includes('did not start within')) throw err;
     }
@@ -51,6 +52,7 @@ async function startTestServer(attempts = 5): Promise<TestWorkflowEnvironment> {
  */
 export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
+    client: mutationClientOptions(),
     server: {
       executable: temporalCli(),
       searchAttributes: [...customSearchAttributes],
@@ -72,6 +74,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     workflowsPath: resolve(__dirname, '..', 'src', 'workflows.ts'),
     preloadModules: [...workflowPreloadModules],
     logger: quietBundlerLogger,
+    ...mutationBundleOptions(),
   });
   return bundle;
 }
@@ -101,7 +104,7 @@ export function bundleFor(testRelativePath: string): Promise<WorkflowBundleWithS
 
 async function fixtureBundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
   const runDir = inject('workflowBundleDir');
-  if (!runDir) return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  if (!runDir) return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger, ...mutationBundleOptions() });
   const dir = join(runDir, BUNDLE_FILES.fixtures);
   const name = relative(resolve(__dirname, '..'), workflowsPath).replace(/[\\/]/g, '__');
   const codePath = join(dir, `${name}.js`);
@@ -112,7 +115,7 @@ async function fixtureBundle(workflowsPath: string): Promise<WorkflowBundleWithS
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const built = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  const built = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger, ...mutationBundleOptions() });
   // Written under a name of this process's own, then renamed: a reader sees a whole file or none. The map
   // goes first, as the code's presence is what tells a reader the bundle is there.
   await mkdir(dir, { recursive: true });
@@ -204,6 +207,7 @@ export async function startSagaTestbed(
     taskQueue,
     workflowBundle: await (options.bundle ?? workflowBundle()),
     activities: options.activities ? options.activities(real, services) : real,
+    ...mutationWorkerOptions(),
   });
   const running = worker.run();
   return {

@@ -3,6 +3,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { mutationWorkerOptions } from './mutation-bridge';
 import { bundleFor, createDevServerEnv, createTimeSkippingEnv, startSagaTestbed, type SagaTestbed } from '../helpers';
 
 /**
@@ -41,6 +42,7 @@ export function useFixtureWorker(options: { server?: 'time-skipping' | 'dev-serv
       taskQueue: options.taskQueue,
       workflowBundle: await bundleFor(options.workflows),
       activities: options.activities,
+      ...mutationWorkerOptions(),
     });
     running = worker.run();
   });

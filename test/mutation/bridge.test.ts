@@ -1,0 +1,50 @@
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { uniqueTaskQueue } from '../helpers';
+import { useFixtureWorker } from '../support/testbed';
+import { uniqueId } from '../support/samples';
+import type { MutantSeen } from '../support/mutation-bridge-fixture-workflows';
+
+// The mutation bridge (test/support/mutation-bridge.ts), on as in the mutation run: set before the
+// file's environment, worker and bundle are made, which is when the bridge is read.
+vi.stubEnv('SAGA_MUTATION_BRIDGE', '1');
+afterAll(() => void vi.unstubAllEnvs());
+
+interface StrykerNamespace {
+  activeMutant?: string;
+  currentTestId?: string;
+  mutantCoverage?: { static: Record<string, number>; perTest: Record<string, Record<string, number>> };
+}
+
+const global = globalThis as { __stryker__?: StrykerNamespace };
+afterEach(() => {
+  delete global.__stryker__;
+});
+
+const taskQueue = uniqueTaskQueue('mutation-bridge');
+const fixture = useFixtureWorker({ workflows: './support/mutation-bridge-fixture-workflows.ts', taskQueue, activities: {} });
+
+const run = () => fixture.env.client.workflow.execute<() => Promise<MutantSeen>>('mutantSeen', { taskQueue, workflowId: uniqueId('bridge') });
+
+describe('the mutation bridge', () => {
+  it('turns on, in the workflow and in its child, the mutant active in the test process, for module-level code too', async () => {
+    global.__stryker__ = { activeMutant: '7' };
+    expect(await run()).toEqual({ atLoad: '7', atRun: '7', child: { atLoad: '7', atRun: '7' } });
+  });
+
+  it('turns no mutant on when none is active in the test process', async () => {
+    global.__stryker__ = {};
+    expect(await run()).toEqual({ atLoad: undefined, atRun: undefined, child: { atLoad: undefined, atRun: undefined } });
+  });
+
+  it('counts the mutants the workflows reached for the test running at that moment, once per activation that reached them', async () => {
+    global.__stryker__ = { currentTestId: 'the running test', mutantCoverage: { static: {}, perTest: {} } };
+    await run();
+    expect(global.__stryker__.mutantCoverage).toEqual({ static: {}, perTest: { 'the running test': { 'reached-by-both': 2, 'reached-by-the-parent': 1 } } });
+  });
+
+  it('counts them as reached outside any test when none is running', async () => {
+    global.__stryker__ = {};
+    await run();
+    expect(global.__stryker__.mutantCoverage).toEqual({ static: { 'reached-by-both': 2, 'reached-by-the-parent': 1 }, perTest: {} });
+  });
+});
