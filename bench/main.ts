@@ -10,6 +10,9 @@
 //   npm run bench -- --levers     A/B of each structural lever (schema cache, start RUNNING, eager start, eager
 //                                 activities, heartbeat at start, local activities, the order's database steps
 //                                 as local activities, step records in the result)
+//   npm run bench -- --broker     the order saga with the carrier in process (direct) and through NATS JetStream
+//                                 (queued), interleaved; --broker-carrier in-process runs the queued side's
+//                                 carrier in this process instead of its own
 //   npm run bench -- --dynamic-config key=value   a dev server setting on top of the product's (repeatable)
 //   npm run bench -- --background-load 8          8 busy processes competing for the cores during the run
 
@@ -27,6 +30,7 @@ import { checkSearchAttributes } from '../src/worker';
 import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
 import { freePort } from '../scripts/lib/ports';
 import { formatLevers, leversPlan, quickLeversPlan, runLevers } from './levers';
+import { brokerPlan, formatBroker, quickBrokerPlan, runBrokerComparison, type CarrierPlacement } from './broker';
 import { summarizeProfiles } from './profile';
 import { DEFAULT_OUT_DIR, formatReport, writeResults } from './report';
 
@@ -81,6 +85,8 @@ async function main(): Promise<number> {
       workers: { type: 'string', default: '1' },
       peers: { type: 'boolean', default: false },
       levers: { type: 'string' },
+      broker: { type: 'boolean', default: false },
+      'broker-carrier': { type: 'string', default: 'process' },
       'dynamic-config': { type: 'string', multiple: true },
       'background-load': { type: 'string', default: '0' },
     },
@@ -89,6 +95,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(hogs) || hogs < 0 || hogs > 64) throw new Error(`--background-load must be an integer from 0 to 64 (got "${values['background-load']}")`);
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer (got "${values.workers}")`);
+  const carrier: CarrierPlacement = values['broker-carrier'] === 'in-process' ? 'in-process' : 'process';
+  if (values['broker-carrier'] !== carrier) throw new Error(`--broker-carrier must be "process" or "in-process" (got "${values['broker-carrier']}")`);
   const outDir = values.out ?? DEFAULT_OUT_DIR;
   if (values.profile) return profiled(process.argv.slice(2), outDir);
 
@@ -151,6 +159,24 @@ async function main(): Promise<number> {
         await services.close();
         rmSync(dir, { recursive: true, force: true });
       }
+    }
+    if (values.broker) {
+      const plan = { ...(values.quick ? quickBrokerPlan : brokerPlan), carrier };
+      const results = await runBrokerComparison({
+        plan,
+        connection: nativeConnection,
+        client: new Client({ connection, namespace }),
+        namespace,
+        workflowBundle: await benchBundle(),
+        ...(server ? { serverPid: server.pid } : cluster ? { serverPid: clusterPids(cluster) } : {}),
+        log: (line) => console.log(line),
+      });
+      console.log(`\nThe queued step against the direct one (load average at start ${loadavg()[0]?.toFixed(2)}):\n\n${formatBroker(results)}\n`);
+      mkdirSync(outDir, { recursive: true });
+      const file = resolve(outDir, `broker-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+      console.log(`Results: ${file}`);
+      return results.truncated ? 2 : 0;
     }
     if (values.peers) {
       const peers = await loadPeers();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runBenchmark, type BenchPlan, type BenchResults } from '../../bench/harness';
 import { formatLevers, runLevers } from '../../bench/levers';
+import { formatBroker, runBrokerComparison } from '../../bench/broker';
 import { formatReport, writeResults } from '../../bench/report';
 import { createServices } from '../../src/services';
 import { bundleFor, createDevServerEnv } from '../helpers';
@@ -197,6 +198,36 @@ describe('npm run bench harness', () => {
     } finally {
       await services.close();
     }
+  }, 180_000);
+
+  it('runs the order saga direct and through the broker, interleaved, with the carrier as its own process', async () => {
+    const results = await runBrokerComparison({
+      plan: { repeats: 2, warmup: 1, levels: [{ concurrency: 1, count: 1 }], carrier: 'process', budgetMs: 3 * 60_000 },
+      connection: env.nativeConnection,
+      client: env.client,
+      namespace: env.namespace ?? 'default',
+      workflowBundle: await bundleFor('../bench/workflows.ts'),
+      log: () => undefined,
+    });
+    expect(results.truncated).toBe(false);
+    expect(results.rows).toHaveLength(1);
+    const [row] = results.rows;
+    expect(row).toMatchObject({ concurrency: 1, count: 1, repeats: 2, errors: 0 });
+    for (const side of [row!.direct, row!.queued]) {
+      expect(side.throughput).toBeGreaterThan(0);
+      expect(side.p50).toBeGreaterThan(0);
+      expect(side.workerCpuMsPerOrder).toBeGreaterThan(0);
+      // The carrier's and the broker's processes are metered on both sides (idle on the direct one).
+      expect(side.carrierCpuMsPerOrder).toBeGreaterThanOrEqual(0);
+      expect(side.natsCpuMsPerOrder).toBeGreaterThanOrEqual(0);
+      // The order saga's history: the same workflow either way, at least its 39 events.
+      expect(side.historyEvents).toBeGreaterThanOrEqual(39);
+    }
+    expect(row!.ratio.throughput).toBeGreaterThan(0);
+    expect(row!.ratio.workerCpu).toBeGreaterThan(0);
+    const table = formatBroker(results);
+    expect(table).toContain('| 1 | direct | 2 × 1 |');
+    expect(table).toContain('| 1 | queued | 2 × 1 |');
   }, 180_000);
 
   it('finds every file the peers import from the product (the peers sit outside the type check, so a moved file would go unnoticed)', () => {
