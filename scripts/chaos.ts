@@ -176,7 +176,7 @@ async function main(): Promise<number> {
       // The relay publishes the last outcomes and a late redelivery settles before the broker is judged.
       await waitForPublished(services.db, 60_000);
       await waitForSettledConsumers(broker.connection, 60_000);
-      const brokerReport = await checkBrokerInvariants(services.db, broker.connection, outcomes);
+      const brokerReport = await checkBrokerInvariants(services.db, broker.connection, outcomes, { redeliveries: broker.redeliveries() });
       console.log(`\nround ${round} (${Math.round((Date.now() - roundStart) / 1000)} s), totals so far:\n${formatReport(report, seed, { ...injected })}`);
       console.log(formatTripReport(tripReport, seed).split('\n').slice(1).join('\n'));
       console.log(formatBrokerReport(brokerReport, broker.kills));

@@ -80,7 +80,7 @@ describe('orders through the broker while the broker and the carrier are killed'
     const sagas = await checkInvariants(services, outcomes);
     await waitForPublished(services.db, 30_000);
     await waitForSettledConsumers(broker.connection, 30_000);
-    report = await checkBrokerInvariants(services.db, broker.connection, outcomes);
+    report = await checkBrokerInvariants(services.db, broker.connection, outcomes, { redeliveries: broker.redeliveries() });
     console.log(`${formatReport(sagas, seed)}\n${formatBrokerReport(report, broker.kills)}`);
 
     expect(sagas.violations).toEqual([]);

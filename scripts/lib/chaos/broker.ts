@@ -2,6 +2,7 @@
 // `poison-carrier.ts`) and the outbox relay as child processes on the run's database, the worker's
 // link to the carrier, and the kills: the NATS node and the carrier SIGKILLed and started again at
 // seeded moments while the sagas run.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,6 +12,7 @@ import type { Services } from '../../../src/services';
 import { brokerServices, startBrokerService, type BrokerService, type BrokerServiceEnv } from '../../../tools/cluster/broker-services';
 import type { ManagedProcess } from '../../../tools/cluster/process';
 import { startNats, type NatsBroker } from '../../../tools/nats';
+import { REDELIVERY_LINE } from './broker-invariants';
 import { seededRandom } from './workload';
 
 /** The carrier of a chaos run: the real carrier with the poison hook. */
@@ -34,6 +36,8 @@ export interface ChaosBroker {
   link: CarrierLink;
   /** Kills done so far. */
   kills: KillRecord[];
+  /** Commands the carrier has been handed more than once so far (every incarnation, from its log). */
+  redeliveries(): number;
   /** SIGKILLs the NATS node, waits `downMs`, starts it again on the same store. */
   killBroker(downMs?: number): Promise<void>;
   /** SIGKILLs the carrier, waits `downMs`, starts it again and waits for its ready line. */
@@ -84,6 +88,13 @@ export async function startChaosBroker(opts: { dataDir: string; databaseUrl: str
     connection,
     link,
     kills,
+    redeliveries() {
+      try {
+        return readFileSync(join(logDir, `${chaosCarrier.name}.log`), 'utf8').split(REDELIVERY_LINE).length - 1;
+      } catch {
+        return 0;
+      }
+    },
     killBroker: (downMs = DOWN_MS) =>
       record('broker', downMs, () => nats.kill(0), () => nats.restart(0)),
     killCarrier: (downMs = DOWN_MS) =>

@@ -6,6 +6,7 @@
 // `carrier ready (…)` line as the carrier.
 import { startCarrier } from '../../../src/carrier/carrier';
 import { loadCarrierConfig } from '../../../src/carrier/config';
+import { REDELIVERY_LINE } from './broker-invariants';
 import { POISON_SUFFIX } from './workload';
 
 async function run(): Promise<void> {
@@ -16,6 +17,8 @@ async function run(): Promise<void> {
     logLevel: config.logLevel,
     hooks: {
       beforeApply(command, delivery) {
+        // Counted by the run (ChaosBroker.redeliveries): the kills and the poison orders show up here.
+        if (delivery > 1) console.log(`${REDELIVERY_LINE} ${delivery} of ${command.kind} ${command.key}`);
         if (command.kind === 'create' && command.orderId.endsWith(POISON_SUFFIX)) throw new Error(`poison fixture ${command.orderId}: fails at every delivery (this was delivery ${delivery})`);
       },
     },
