@@ -22,7 +22,7 @@ import { assertNoUnversionedPinned, describeDeployment, promoteVersion, waitForP
 import { startDevServer, type DevServer } from '../../tools/devserver';
 import { customSearchAttributes } from '../../src/shared/search-attributes';
 import { createServices, type Services } from '../../src/services';
-import { metricsAddress, serviceMetrics, telemetryOptions } from '../../src/telemetry';
+import { metricsAddress, nextPortOf, serviceMetrics, telemetryOptions } from '../../src/telemetry';
 import { clientTracing, processTracing } from '../../src/tracing';
 import { checkSearchAttributes, createSagaWorker, reconcilerScheduleLine, startupWarnings } from '../../src/worker';
 import { checkTaskQueueDatabase, databaseFingerprint } from '../../src/task-queue-guard';
@@ -175,7 +175,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // After the services opened the database (its migrations ran), before the worker: a saga started
     // at once finds its carrier consuming.
     for (const service of brokerServices) {
-      const child = await startBrokerService(service, { servers, replicas, databaseUrl: config.databaseUrl, logLevel: config.logLevel, extra: { NODE_ENV: env.NODE_ENV ?? 'development' } }, dataDir);
+      // The carrier inherits this environment: its metrics go one port above the worker's, never on it.
+      const carrierMetrics: Record<string, string> = service.name === 'carrier' ? { SAGA_METRICS_ADDRESS: metrics ? nextPortOf(metrics) : '' } : {};
+      const child = await startBrokerService(service, { servers, replicas, databaseUrl: config.databaseUrl, logLevel: config.logLevel, extra: { NODE_ENV: env.NODE_ENV ?? 'development', ...carrierMetrics } }, dataDir);
       processes.set(service.name, child);
       cleanups.push(() => child.stop());
       log(`Started the ${service.name} (pid ${child.pid}); logs in ${child.spec.logFile}`);
@@ -204,7 +206,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const version = worker.options.workerDeploymentOptions?.version;
     if (version) await deployLocally(client, version, config.taskQueue, log);
     log(await reconcilerScheduleLine(client, config.taskQueue));
-    if (metrics) log(`Metrics: http://${metrics}/metrics`);
+    if (metrics) log(`Metrics: http://${metrics}/metrics (the carrier's: http://${nextPortOf(metrics)}/metrics)`);
     if (tracing) log('Traces: on (OTEL_*)');
     cleanups.unshift(async () => tracing?.flush());
     return { config, uiUrl, ownServer: Boolean(server), broker: { servers, own: Boolean(nats) }, processes, client, services, stop: cleanUp };
