@@ -36,7 +36,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     ...(telemetry.meter ? { meter: telemetry.meter } : {}),
     ...(telemetry.tracing ? { tracer: telemetry.tracing.tracer } : {}),
   });
-  console.log(`carrier ready (broker ${config.broker.servers.join(',')}, replicas ${config.broker.replicas}, database ${redactUrl(config.databaseUrl)}, metrics ${config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off'})`);
+  console.log(`carrier ready (broker ${config.broker.servers.join(',')}, replicas ${config.broker.replicas}, database ${redactUrl(config.databaseUrl)}${config.metricsAddress ? `, metrics http://${config.metricsAddress}/metrics` : ''})`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);

@@ -33,6 +33,7 @@ async function slowCarrier(): Promise<{ carrier: ChildCarrier; metricsUrl: strin
   const address = `127.0.0.1:${await freePort()}`;
   const carrier = testbed.carrierProcess({ SAGA_FAULTS_ENABLED: 'true', SAGA_FAULTS: JSON.stringify({ shipping: { latencyMs: 12_000 } }), SAGA_METRICS_ADDRESS: address });
   await carrier.start();
+  expect(carrier.log()).toMatch(new RegExp(`^carrier ready \\(.*, metrics http://${address.replace(/\./g, '\\.')}/metrics\\)$`, 'm'));
   return { carrier, metricsUrl: `http://${address}/metrics` };
 }
 
