@@ -21,14 +21,6 @@ export function metricsAddress(env: Env = process.env): string | undefined {
   return raw;
 }
 
-/** The metrics address one port above `address` (`host:port`): where `npm start` puts the carrier's beside the worker's. */
-export function nextPortOf(address: string): string {
-  const at = address.lastIndexOf(':');
-  const port = Number(address.slice(at + 1));
-  if (!Number.isInteger(port) || port < 1 || port >= 65535) throw new ConfigError([`SAGA_METRICS_ADDRESS ${JSON.stringify(address)} leaves no port above it for the carrier's metrics`]);
-  return `${address.slice(0, at)}:${port + 1}`;
-}
-
 /**
  * The runtime's telemetry: the SDK's own worker metrics (`temporal_*`) and the sagas' metrics
  * (`sagaMetricNames`) on one Prometheus endpoint, `/metrics` at `address`. Counters keep the SDK's

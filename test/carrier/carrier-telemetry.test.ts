@@ -4,7 +4,6 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { sampleBrokerMetrics } from '../../src/broker/metrics';
 import { loadCarrierConfig } from '../../src/carrier/config';
 import { ConfigError } from '../../src/config';
-import { nextPortOf } from '../../src/telemetry';
 
 // The carrier's metrics settings and the broker sampler's schedule, with a fake JetStream manager and
 // meter (the real endpoint: test/broker/broker-visibility.test.ts).
@@ -28,12 +27,6 @@ describe('the carrier reads SAGA_METRICS_ADDRESS', () => {
     })();
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems).toEqual([expect.stringContaining('SAGA_METRICS_ADDRESS must be host:port'), expect.stringContaining('LOG_LEVEL=loud')]);
-  });
-
-  it("puts npm start's carrier one port above the worker's", () => {
-    expect(nextPortOf('127.0.0.1:9464')).toBe('127.0.0.1:9465');
-    expect(nextPortOf('[::1]:9000')).toBe('[::1]:9001');
-    expect(() => nextPortOf('127.0.0.1:65535')).toThrow(ConfigError);
   });
 });
 

@@ -49,7 +49,9 @@ describe('npm start with SAGA_METRICS_ADDRESS and OTEL_TRACES_EXPORTER', () => {
 
     try {
       await waitFor('The stack is running', 150_000);
-      expect(out()).toContain(`Metrics: http://127.0.0.1:${metricsPort}/metrics (the carrier's: http://127.0.0.1:${metricsPort + 1}/metrics)`);
+      const carrierPort = Number(new RegExp(`Metrics: http://127\\.0\\.0\\.1:${metricsPort}/metrics \\(the carrier's: http://127\\.0\\.0\\.1:(\\d+)/metrics\\)`).exec(out())?.[1]);
+      expect(carrierPort).toBeGreaterThan(0);
+      expect(carrierPort).not.toBe(metricsPort);
       expect(out()).toContain('Traces: on');
 
       const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
@@ -81,7 +83,7 @@ describe('npm start with SAGA_METRICS_ADDRESS and OTEL_TRACES_EXPORTER', () => {
       // beside the broker's gauges, and its span in the carrier's log.
       let carrierMetrics = '';
       for (let i = 0; i < 100 && !carrierMetrics.includes('service="shipping"'); i++) {
-        carrierMetrics = await fetch(`http://127.0.0.1:${metricsPort + 1}/metrics`).then((r) => r.text(), () => '');
+        carrierMetrics = await fetch(`http://127.0.0.1:${carrierPort}/metrics`).then((r) => r.text(), () => '');
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(carrierMetrics).toMatch(/^saga_barrier_outcomes\{[^}]*phase="compensation",process="carrier",service="shipping"[^}]*\} 1$/m);
