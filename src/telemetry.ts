@@ -58,7 +58,19 @@ export const serviceMetricNames = {
  * worker's `namespace` and `taskQueue`, like the sagas' metrics, and otherwise with bounded names only.
  */
 export function serviceMetrics(meter: MetricMeter, worker: { namespace: string; taskQueue: string }): Required<ServiceObserver> {
-  const tagged = meter.withTags({ namespace: worker.namespace, taskQueue: worker.taskQueue });
+  return countServiceCalls(meter.withTags({ namespace: worker.namespace, taskQueue: worker.taskQueue }));
+}
+
+/**
+ * The services' observer of the carrier process, which applies the shipment commands (and so owns
+ * shipping's barrier outcomes in broker mode): the same counters, labelled `process="carrier"`
+ * instead of a worker's namespace and task queue.
+ */
+export function carrierServiceMetrics(meter: MetricMeter): Required<ServiceObserver> {
+  return countServiceCalls(meter.withTags({ process: 'carrier' }));
+}
+
+function countServiceCalls(tagged: MetricMeter): Required<ServiceObserver> {
   const outcomes = tagged.createCounter(serviceMetricNames.barrierOutcomes, '1', 'Barrier decisions of committed service calls');
   const faults = tagged.createCounter(serviceMetricNames.injectedFaults, '1', 'Faults injected into service calls (SAGA_FAULTS)');
   return {

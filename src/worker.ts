@@ -15,6 +15,8 @@ import { jsonLogger } from './logger';
 import { customSearchAttributes } from './shared/search-attributes';
 import { isReachable } from './reachable';
 import { metricsAddress, serviceMetrics, telemetryOptions } from './telemetry';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { sampleBrokerMetrics } from './broker/metrics';
 import { processTracing, tracingWorkerOptions, type Tracing } from './tracing';
 import { workflowPreloadModules } from './workflow-preload';
 import { createServices, faultsAreOn, redactUrl, type Services } from './services';
@@ -263,6 +265,8 @@ export async function main(): Promise<void> {
       nats = await connectBroker({ servers: broker.servers, name: 'saga-worker' });
       const client = new Client({ connection, namespace: config.namespace, ...(dataConverter ? { dataConverter } : {}) });
       carrier = await startCarrierLink({ connection: nats, client, replicas: broker.replicas, shipping: services.shipping });
+      // The carrier's queues on the worker's /metrics too (src/broker/metrics.ts).
+      if (metrics) sampleBrokerMetrics(await jetstreamManager(nats), Runtime.instance().metricMeter);
     }
     const worker = await createSagaWorker({
       connection,

@@ -26,6 +26,7 @@ import { metricsAddress, serviceMetrics, telemetryOptions } from '../../src/tele
 import { clientTracing, processTracing } from '../../src/tracing';
 import { checkSearchAttributes, createSagaWorker, reconcilerScheduleLine, startupWarnings } from '../../src/worker';
 import { checkTaskQueueDatabase, databaseFingerprint } from '../../src/task-queue-guard';
+import { freePort } from './ports';
 
 /** How to bring the stack up. */
 export interface StackOptions {
@@ -174,8 +175,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => services.close());
     // After the services opened the database (its migrations ran), before the worker: a saga started
     // at once finds its carrier consuming.
+    // The carrier serves its own metrics (shipping's barrier outcomes, the broker's gauges) on a free port of the worker's host.
+    const carrierMetricsAddress = metrics ? `${metrics.slice(0, metrics.lastIndexOf(':'))}:${await freePort()}` : undefined;
     for (const service of brokerServices) {
-      const child = await startBrokerService(service, { servers, replicas, databaseUrl: config.databaseUrl, logLevel: config.logLevel, extra: { NODE_ENV: env.NODE_ENV ?? 'development' } }, dataDir);
+      const carrierMetrics: Record<string, string> = service.name === 'carrier' && carrierMetricsAddress ? { SAGA_METRICS_ADDRESS: carrierMetricsAddress } : {};
+      const child = await startBrokerService(service, { servers, replicas, databaseUrl: config.databaseUrl, logLevel: config.logLevel, extra: { NODE_ENV: env.NODE_ENV ?? 'development', ...carrierMetrics } }, dataDir);
       processes.set(service.name, child);
       cleanups.push(() => child.stop());
       log(`Started the ${service.name} (pid ${child.pid}); logs in ${child.spec.logFile}`);
@@ -204,7 +208,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const version = worker.options.workerDeploymentOptions?.version;
     if (version) await deployLocally(client, version, config.taskQueue, log);
     log(await reconcilerScheduleLine(client, config.taskQueue));
-    if (metrics) log(`Metrics: http://${metrics}/metrics`);
+    if (metrics) log(`Metrics: http://${metrics}/metrics (the carrier's: http://${carrierMetricsAddress}/metrics)`);
     if (tracing) log('Traces: on (OTEL_*)');
     cleanups.unshift(async () => tracing?.flush());
     return { config, uiUrl, ownServer: Boolean(server), broker: { servers, own: Boolean(nats) }, processes, client, services, stop: cleanUp };

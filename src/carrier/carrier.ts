@@ -3,7 +3,8 @@
 // return the stored result; then the reply is published; then the command is acknowledged. A crash
 // anywhere before the acknowledgement makes JetStream deliver the command again, and the barrier
 // turns that into the same reply.
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
+import type { Tracer } from '@opentelemetry/api';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { BrokerConfig } from '../broker/config';
@@ -19,11 +20,14 @@ import {
   ensureConsumer,
 } from '../broker/carrier-streams';
 import { consumeForever } from '../broker/consume';
+import { sampleBrokerMetrics, type BrokerSampler } from '../broker/metrics';
+import { carrierServiceMetrics } from '../telemetry';
 import { createServices, type Services } from '../services';
 import type { FaultConfig } from '../services/faults';
 import { describeIssues } from '../shared/validation';
 import { CARRIER_DEAD_LETTER, CommandHeader, carrierCommandSchema, isReplySubject, type CarrierCommand, type CarrierReply, type ReplyFailure } from './protocol';
 import { carrierLogger, type CarrierLogger } from './log';
+import { announceDelivery } from './progress';
 import type { CarrierLogLevel } from './config';
 
 /** First delay before a command that failed transiently is delivered again; doubles per delivery. @default 500 ms */
@@ -52,6 +56,10 @@ export interface CarrierOptions {
   hooks?: CarrierHooks;
   /** Where log lines go. @default JSON lines on stderr */
   logger?: CarrierLogger;
+  /** The meter of the carrier's metrics (`src/carrier/metrics.ts`): shipping's barrier outcomes and the broker's gauges. @default none */
+  meter?: MetricMeter;
+  /** Runs each shipping call in a span of this tracer (`shipping.create`, `shipping.cancel`). @default none */
+  tracer?: Tracer;
 }
 
 /** A running carrier. */
@@ -68,19 +76,27 @@ class Poison extends Error {
 /** Connects, makes sure the streams and the consumer exist, and consumes commands until {@link RunningCarrier.stop}. */
 export async function startCarrier(options: CarrierOptions): Promise<RunningCarrier> {
   const log = options.logger ?? carrierLogger(options.logLevel ?? 'info');
-  const services = await createServices({ databaseUrl: options.databaseUrl, ...(options.faults ? { faults: options.faults } : {}) });
+  const services = await createServices({
+    databaseUrl: options.databaseUrl,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.meter ? { observer: carrierServiceMetrics(options.meter) } : {}),
+    ...(options.tracer ? { tracer: options.tracer } : {}),
+  });
+  let sampler: BrokerSampler | undefined;
   let nc: NatsConnection | undefined;
   try {
     nc = await connectBroker({ servers: options.brokerConfig.servers, name: 'carrier' });
     const jsm = await jetstreamManager(nc);
     await ensureCarrierStreams(jsm, options.brokerConfig.replicas);
     await ensureConsumer(jsm, CARRIER_COMMANDS_STREAM, carrierConsumerConfig());
+    if (options.meter) sampler = sampleBrokerMetrics(jsm, options.meter);
   } catch (err) {
     await nc?.close();
     await services.close();
     throw err;
   }
   const js = jetstream(nc);
+  const connection = nc;
   const hooks = options.hooks ?? {};
   const reading = consumeForever(
     js,
@@ -90,7 +106,7 @@ export async function startCarrier(options: CarrierOptions): Promise<RunningCarr
       // A command in hand (a slow database: statements may take 30 s) is not delivered again meanwhile;
       // a carrier that died stops saying so, and the ack wait runs out.
       const inProgress = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
-      return handle(msg, { js, services, hooks, log })
+      return handle(msg, { js, services, hooks, log, announce: (progress) => announceDelivery(connection, progress) })
         .catch((err: unknown) => {
           // The command stays unacknowledged: JetStream delivers it again after the ack wait.
           log('warn', 'Command left for redelivery', { seq: msg.seq, error: err instanceof Error ? err.message : String(err) });
@@ -100,9 +116,9 @@ export async function startCarrier(options: CarrierOptions): Promise<RunningCarr
     { onError: (err) => log('warn', 'Reading commands failed; trying again', { error: err instanceof Error ? err.message : String(err) }) },
   );
   await reading.started;
-  const connection = nc;
   return {
     async stop() {
+      sampler?.stop();
       await reading.stop();
       await connection.drain();
       await services.close();
@@ -115,9 +131,10 @@ interface Deps {
   services: Services;
   hooks: CarrierHooks;
   log: CarrierLogger;
+  announce: (progress: { taskToken: string; deliveries: number }) => void;
 }
 
-async function handle(msg: JsMsg, { js, services, hooks, log }: Deps): Promise<void> {
+async function handle(msg: JsMsg, { js, services, hooks, log, announce }: Deps): Promise<void> {
   const replyTo = msg.headers?.get(CommandHeader.replyTo) ?? '';
   const taskToken = msg.headers?.get(CommandHeader.taskToken) || undefined;
   const headerKey = msg.headers?.get(CommandHeader.key) ?? '';
@@ -140,6 +157,8 @@ async function handle(msg: JsMsg, { js, services, hooks, log }: Deps): Promise<v
     return;
   }
 
+  // The waiting step's heartbeat shows the delivery count (`saga-client status`).
+  if (taskToken) announce({ taskToken, deliveries: msg.info.deliveryCount });
   let outcome: { ok: true; result: unknown } | { ok: false; failure: ReplyFailure };
   try {
     await hooks.beforeApply?.(command, msg.info.deliveryCount);

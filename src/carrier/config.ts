@@ -4,6 +4,7 @@
 import { loadBrokerConfig, type BrokerConfig } from '../broker/config';
 import { ConfigError, configProblems } from '../config';
 import { DEFAULT_DATABASE_URL, redactUrl } from '../services/db';
+import { metricsAddress } from '../telemetry';
 import { FAULTS_OPT_IN, FaultConfigError, faultConfigFromEnv, type FaultConfig } from '../services/faults';
 
 type Env = Record<string, string | undefined>;
@@ -28,12 +29,15 @@ export interface CarrierConfig {
    * `SAGA_FAULTS_ENABLED=true`). @default none
    */
   crashAfterApplyFile: string | undefined;
+  /** Where the carrier serves Prometheus metrics, `host:port`, as the worker (env `SAGA_METRICS_ADDRESS`). @default none */
+  metricsAddress: string | undefined;
 }
 
 /** Reads the carrier's configuration; throws {@link ConfigError} listing every problem, before anything connects. */
 export function loadCarrierConfig(env: Env = process.env): CarrierConfig {
   const { problems, read } = configProblems();
   const broker = read(() => loadBrokerConfig(env));
+  const metrics = read(() => metricsAddress(env));
   const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${redactUrl(databaseUrl)})`);
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
@@ -50,5 +54,5 @@ export function loadCarrierConfig(env: Env = process.env): CarrierConfig {
     problems.push(`SAGA_CARRIER_CRASH_AFTER_APPLY is a test fault: it needs ${FAULTS_OPT_IN}=true`);
   }
   if (problems.length || !broker) throw new ConfigError(problems);
-  return { broker, databaseUrl, logLevel: logLevel as CarrierLogLevel, faults, crashAfterApplyFile };
+  return { broker, databaseUrl, logLevel: logLevel as CarrierLogLevel, faults, crashAfterApplyFile, metricsAddress: metrics };
 }

@@ -10,6 +10,7 @@ import { headers as natsHeaders, nuid, type NatsConnection } from '@nats-io/tran
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { CARRIER_COMMANDS_STREAM, CARRIER_REPLIES_STREAM, CarrierSubject, REPLIES_CONSUMER, carrierConsumerConfig, ensureCarrierStreams, ensureConsumer, repliesConsumerConfig } from '../broker/carrier-streams';
 import { consumeForever } from '../broker/consume';
+import { CARRIER_PROGRESS_SUBJECT, carrierProgressSchema, type CarrierHeartbeat } from './progress';
 import { HEARTBEAT_INTERVAL_MS } from '../activities/heartbeat';
 import type { ShippingService } from '../services';
 import { transientFailure } from '../shared/failures';
@@ -52,6 +53,8 @@ export interface CarrierLink {
 interface Waiting {
   token: Uint8Array;
   since: number;
+  /** Deliveries of the command to the carrier so far (its notices on `carrier.progress`). */
+  deliveries: number;
 }
 
 /** Makes sure the streams and consumers exist, starts the reply consumer, and returns the two shipping facades. */
@@ -76,7 +79,8 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
         await client.activity.fail(step.token, transientFailure(`The carrier did not reply within ${options.replyTimeoutMs} ms`, CARRIER_REPLY_TIMEOUT));
         return;
       }
-      await client.activity.heartbeat(step.token);
+      const details: CarrierHeartbeat = { carrier: { deliveries: step.deliveries } };
+      await client.activity.heartbeat(step.token, details);
     } catch (err) {
       if (err instanceof ActivityNotFoundError) waiting.delete(id);
       else if (err instanceof ActivityCancelledError) {
@@ -85,6 +89,22 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
       }
     }
   };
+
+  // Delivery notices from the carrier; only the worker waiting for the step keeps the count.
+  const progress = connection.subscribe(CARRIER_PROGRESS_SUBJECT, {
+    callback: (err, msg) => {
+      if (err) return;
+      let body: unknown;
+      try {
+        body = msg.json();
+      } catch {
+        return;
+      }
+      const notice = carrierProgressSchema.safeParse(body);
+      const step = notice.success ? waiting.get(notice.data.taskToken) : undefined;
+      if (step && notice.success) step.deliveries = Math.max(step.deliveries, notice.data.deliveries);
+    },
+  });
 
   const publishCommand = async (command: CarrierCommand, routing: { replyTo: string; taskToken?: string; messageId: string }) => {
     const h = natsHeaders();
@@ -98,7 +118,7 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
   const sendFromStep = async (command: CarrierCommand): Promise<never> => {
     const { taskToken, attempt } = Context.current().info;
     const id = Buffer.from(taskToken).toString('base64');
-    waiting.set(id, { token: taskToken, since: Date.now() });
+    waiting.set(id, { token: taskToken, since: Date.now(), deliveries: 0 });
     try {
       await publishCommand(command, { replyTo: CarrierSubject.taskReplies, taskToken: id, messageId: commandMessageId(command.kind, command.key, attempt) });
     } catch (err) {
@@ -155,6 +175,7 @@ export async function startCarrierLink(options: CarrierLinkOptions): Promise<Car
     },
     async stop() {
       clearInterval(heartbeats);
+      progress.unsubscribe();
       await replies.stop();
     },
   };

@@ -22,6 +22,8 @@ export interface ActivityTry {
   since?: string;
   /** Why the previous try failed. */
   lastFailure?: ErrorRecord;
+  /** A step waiting for the carrier through the broker: how many times the carrier has been handed its command (0: queued). */
+  carrierDeliveries?: number;
 }
 
 /** What the status screen shows about a workflow besides its saga state. */
@@ -263,6 +265,13 @@ export function compensationTriesTable(entries: readonly CompensationTry[], orde
   );
 }
 
+/** The line of a step whose command waits at the broker, with the carrier's deliveries of it. */
+export function carrierLine(step: string, deliveries: number): string {
+  if (deliveries === 0) return `${step}: waiting for the carrier; its command is queued at the broker, not delivered yet`;
+  const redelivered = deliveries > 1 ? ', redelivered' : '';
+  return `${step}: waiting for the carrier; its command was delivered ${deliveries} time${deliveries === 1 ? '' : 's'}${redelivered}`;
+}
+
 /** The full status screen of one saga. */
 export function renderStatus(view: StatusView, options: RenderOptions = {}): string {
   const now = options.now ?? Date.now();
@@ -295,6 +304,7 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
   const width = options.width ?? 100;
   const settled = state !== undefined && (state.status === 'COMPLETED' || state.status === 'FORWARD_FAILED' || state.pivot !== undefined);
   lines.push(state ? stepsTable(state.steps, now, width, settled) : `(steps unavailable: ${view.stateUnavailable ?? 'the saga did not answer'})`);
+  for (const a of view.activities ?? []) if (a.carrierDeliveries !== undefined && a.state === 'running') lines.push(carrierLine(a.name, a.carrierDeliveries));
   if (state) {
     const log = options.log ?? new CompensationLog();
     if (!options.log) log.observe(state.steps, view.activities);

@@ -10,6 +10,7 @@ import { startNats, type NatsBroker } from '../../tools/nats';
 import { spawnWorker, writeWorkflowBundle, type WorkerProcess } from '../fixtures/chaos-processes';
 import { createDevServerEnv, uniqueTaskQueue } from '../helpers';
 import { sampleOrder } from '../support/samples';
+import { freePort } from '../../scripts/lib/ports';
 
 // The two processes as they are deployed: `src/worker.ts` with SAGA_NATS_URL and `src/carrier/main.ts`,
 // each configured by its environment only, on one database and one broker.
@@ -22,6 +23,7 @@ let services: Services;
 let carrier: ManagedProcess;
 let worker: WorkerProcess | undefined;
 const taskQueue = uniqueTaskQueue('broker-processes');
+let metricsPort: number;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'saga-broker-processes-'));
@@ -35,7 +37,8 @@ beforeAll(async () => {
   for (const deadline = Date.now() + 60_000; !readFileSync(logFile, 'utf8').includes('carrier ready'); await new Promise((r) => setTimeout(r, 100))) {
     if (Date.now() > deadline || !carrier.running) throw new Error(`carrier not ready:\n${readFileSync(logFile, 'utf8')}`);
   }
-  worker = await spawnWorker({ address: env.address, taskQueue, databaseUrl, bundlePath, env: { SAGA_NATS_URL: nats.servers.join(',') } });
+  metricsPort = await freePort();
+  worker = await spawnWorker({ address: env.address, taskQueue, databaseUrl, bundlePath, env: { SAGA_NATS_URL: nats.servers.join(','), SAGA_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` } });
 });
 afterAll(async () => {
   await worker?.stop();
@@ -64,6 +67,23 @@ describe('the worker and the carrier as processes', () => {
     );
     expect(failure).toBe('Undeliverable');
     expect(await services.shipping.get(refused.orderId)).toBeUndefined();
+  });
+
+  it("serves the carrier's queues on the worker's /metrics: both consumers and the dead letters, at 0 once the carrier has caught up", async () => {
+    const url = `http://127.0.0.1:${metricsPort}/metrics`;
+    const wanted = [
+      'saga_broker_consumer_pending{consumer="carrier",stream="CARRIER_COMMANDS"} 0',
+      'saga_broker_consumer_ack_pending{consumer="carrier",stream="CARRIER_COMMANDS"} 0',
+      'saga_broker_consumer_redelivered{consumer="carrier",stream="CARRIER_COMMANDS"} 0',
+      'saga_broker_consumer_pending{consumer="saga-worker-replies",stream="CARRIER_REPLIES"} 0',
+      'saga_broker_dead_letters{stream="CARRIER_DEAD_LETTERS"} 0',
+    ];
+    let text = '';
+    // Sampled every 5 s: within a few samples every gauge shows.
+    for (const deadline = Date.now() + 30_000; !wanted.every((line) => text.split('\n').includes(line)) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      text = await fetch(url).then((r) => r.text(), () => '');
+    }
+    for (const line of wanted) expect(text.split('\n')).toContain(line);
   });
 
   it('stops the worker on SIGTERM after closing its broker connection', async () => {

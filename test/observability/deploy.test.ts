@@ -37,6 +37,9 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { 
   services: Record<string, { profiles?: string[]; volumes?: string[]; environment?: Record<string, string>; ports?: string[]; entrypoint?: string[] }>;
 };
 
+/** The broker's gauges (src/broker/metrics.ts), as the worker and the carrier export them. */
+const BROKER_GAUGES = ['saga_broker_consumer_pending', 'saga_broker_consumer_ack_pending', 'saga_broker_consumer_redelivered', 'saga_broker_dead_letters'];
+
 /** The saga metrics an expression names, as exported (histograms through their _bucket/_sum/_count series). */
 export function sagaMetricsIn(expr: string): string[] {
   return [...expr.matchAll(/\bsaga_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
@@ -45,7 +48,7 @@ export function sagaMetricsIn(expr: string): string[] {
 describe('deploy/prometheus', () => {
   it.skipIf(!promtool && !process.env.CI)('is a valid configuration whose alert rules pass their unit tests (promtool)', () => {
     expect(runPromtool('check', 'config', 'prometheus.yml')).toContain('SUCCESS: 1 rule files found');
-    expect(runPromtool('check', 'rules', 'saga-alerts.yml')).toContain('SUCCESS: 4 rules found');
+    expect(runPromtool('check', 'rules', 'saga-alerts.yml')).toContain('SUCCESS: 6 rules found');
     expect(runPromtool('test', 'rules', 'saga-alerts.test.yml')).toContain('SUCCESS');
   });
 
@@ -76,17 +79,27 @@ describe('deploy/prometheus', () => {
 
   it('alerts on a saga in COMPENSATION_FAILED or FORWARD_FAILED, climbing compensation attempts and the step failure rate, on metrics the engine records', () => {
     const alerts = rules.groups.flatMap((g) => g.rules);
-    expect(alerts.map((r) => r.alert).sort()).toEqual(['SagaCompensationAttemptsClimbing', 'SagaCompensationFailed', 'SagaFailedAfterPivot', 'SagaStepFailureRate']);
-    const known = new Set<string>(Object.values(sagaMetricNames));
+    expect(alerts.map((r) => r.alert).sort()).toEqual(['CarrierBacklogGrowing', 'CarrierDeadLetters', 'SagaCompensationAttemptsClimbing', 'SagaCompensationFailed', 'SagaFailedAfterPivot', 'SagaStepFailureRate']);
+    const known = new Set<string>([...Object.values(sagaMetricNames), ...BROKER_GAUGES]);
     for (const rule of alerts) for (const name of sagaMetricsIn(rule.expr)) expect(known, `${rule.alert}: ${name}`).toContain(name);
   });
 
-  it('scrapes the worker where compose has it serve metrics', () => {
+  it('scrapes the worker and the carrier where compose has them serve metrics', () => {
     const config = parse(readFileSync(join(deploy, 'prometheus', 'prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
     const targets = config.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
-    const address = compose.services.worker?.environment?.SAGA_METRICS_ADDRESS ?? '';
-    const port = /(\d+)\}?$/.exec(address)?.[1];
-    expect(targets).toEqual([`worker:${port}`]);
+    const portOf = (service: string) => /(\d+)\}?$/.exec(compose.services[service]?.environment?.SAGA_METRICS_ADDRESS ?? '')?.[1];
+    expect(portOf('carrier')).toBe('9464');
+    expect(targets).toEqual([`worker:${portOf('worker')}`, `carrier:${portOf('carrier')}`]);
+  });
+
+  it('alerts on a new dead letter within the hour, and on a backlog that grows for 10 minutes, from the gauges of both processes', () => {
+    const alerts = rules.groups.flatMap((g) => g.rules) as { alert: string; expr: string; for?: string }[];
+    const dead = alerts.find((r) => r.alert === 'CarrierDeadLetters');
+    const backlog = alerts.find((r) => r.alert === 'CarrierBacklogGrowing');
+    expect(dead?.expr).toBe('max by (stream) (delta(saga_broker_dead_letters[1h])) > 0');
+    expect(backlog?.expr).toContain('max by (stream, consumer) (saga_broker_consumer_pending) > 0');
+    expect(backlog?.expr).toContain('delta(saga_broker_consumer_pending[10m])) > 0');
+    expect(backlog?.for).toBe('10m');
   });
 });
 
@@ -114,7 +127,7 @@ describe('deploy/grafana', () => {
   it('shows every saga metric the engine records and the services count, and names no other saga metric', () => {
     const shown = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => sagaMetricsIn(t.expr))));
     const recorded = Object.values(sagaMetricNames).filter((n) => n !== sagaMetricNames.compensationAttempts && n !== sagaMetricNames.operatorResolutions);
-    const known: string[] = [...Object.values(sagaMetricNames), ...Object.values(serviceMetricNames)];
+    const known: string[] = [...Object.values(sagaMetricNames), ...Object.values(serviceMetricNames), ...BROKER_GAUGES];
     for (const name of [...recorded, ...Object.values(serviceMetricNames)]) expect(shown, name).toContain(name);
     for (const name of shown) expect(known).toContain(name);
   });
@@ -126,6 +139,28 @@ describe('deploy/grafana', () => {
     expect(faults).toHaveLength(1);
     expect(outcomes[0]?.targets[0]?.expr).toMatch(/sum by \(service, phase, outcome\)/);
     expect(faults[0]?.targets[0]?.expr).toMatch(/sum by \(service, operation, fault\)/);
+  });
+});
+
+describe('deploy/grafana, the carrier behind the broker', () => {
+  const panelsOf = (metric: string) => dashboard.panels.filter((p) => p.targets.some((t) => sagaMetricsIn(t.expr).includes(metric)));
+
+  it('shows the three consumer gauges in one panel, by stream and consumer, and the dead letters in a stat', () => {
+    const [queues] = panelsOf('saga_broker_consumer_pending');
+    expect(panelsOf('saga_broker_consumer_pending')).toHaveLength(1);
+    expect(queues?.targets.map((t) => t.expr)).toEqual([
+      'max by (stream, consumer) (saga_broker_consumer_pending)',
+      'max by (stream, consumer) (saga_broker_consumer_ack_pending)',
+      'max by (stream, consumer) (saga_broker_consumer_redelivered)',
+    ]);
+    const dead = panelsOf('saga_broker_dead_letters');
+    expect(dead).toHaveLength(1);
+    expect((dead[0] as Panel & { type: string }).type).toBe('stat');
+  });
+
+  it("counts the carrier's barrier outcomes (no namespace label) beside the worker's", () => {
+    const [outcomes] = panelsOf('saga_barrier_outcomes');
+    expect(outcomes?.targets[0]?.expr).toContain('saga_barrier_outcomes{process="carrier"}');
   });
 });
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,9 @@ describe('npm start with SAGA_METRICS_ADDRESS and OTEL_TRACES_EXPORTER', () => {
 
     try {
       await waitFor('The stack is running', 150_000);
-      expect(out()).toContain(`Metrics: http://127.0.0.1:${metricsPort}/metrics`);
+      const carrierPort = Number(new RegExp(`Metrics: http://127\\.0\\.0\\.1:${metricsPort}/metrics \\(the carrier's: http://127\\.0\\.0\\.1:(\\d+)/metrics\\)`).exec(out())?.[1]);
+      expect(carrierPort).toBeGreaterThan(0);
+      expect(carrierPort).not.toBe(metricsPort);
       expect(out()).toContain('Traces: on');
 
       const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
@@ -76,6 +78,18 @@ describe('npm start with SAGA_METRICS_ADDRESS and OTEL_TRACES_EXPORTER', () => {
       await waitFor("name: 'inventory.release'", 30_000);
       expect(out()).toContain("'saga.barrier.outcome': 'applied'");
       expect(out()).toContain("'service.name': 'saga-stack-test'");
+
+      // The shipment's cancellation ran in the carrier: its barrier outcome on the carrier's metrics,
+      // beside the broker's gauges, and its span in the carrier's log.
+      let carrierMetrics = '';
+      for (let i = 0; i < 100 && !carrierMetrics.includes('service="shipping"'); i++) {
+        carrierMetrics = await fetch(`http://127.0.0.1:${carrierPort}/metrics`).then((r) => r.text(), () => '');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(carrierMetrics).toMatch(/^saga_barrier_outcomes\{[^}]*phase="compensation",process="carrier",service="shipping"[^}]*\} 1$/m);
+      expect(carrierMetrics).toMatch(/^saga_broker_consumer_pending\{consumer="carrier",stream="CARRIER_COMMANDS"\} 0$/m);
+      for (let i = 0; i < 300 && !readFileSync(join(dir, 'carrier.log'), 'utf8').includes("name: 'shipping.cancel'"); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(join(dir, 'carrier.log'), 'utf8')).toContain("name: 'shipping.cancel'");
     } finally {
       child.kill('SIGINT');
     }

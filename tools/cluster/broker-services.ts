@@ -74,6 +74,9 @@ export async function startBrokerService(service: BrokerService, env: BrokerServ
     command: process.execPath,
     args: ['--import', 'tsx', entry],
     env: {
+      // Not the launcher's own: the carrier serves metrics where SAGA_METRICS_ADDRESS says, and the
+      // worker's address inherited here would take the worker's port. A launcher passes one in `extra`.
+      SAGA_METRICS_ADDRESS: '',
       SAGA_NATS_URL: env.servers.join(','),
       SAGA_NATS_REPLICAS: String(env.replicas),
       DATABASE_URL: env.databaseUrl,

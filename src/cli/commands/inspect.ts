@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGrpcServiceError, ServiceError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { SagaStatus } from '@saga-temporal/saga';
@@ -15,6 +15,7 @@ import { assertOneExpression, inUserTerms } from '../visibility-query';
 import { CompensationLog, renderStatus, type ActivityTry, type StatusView, type TerminationView } from '../status-screen';
 import { reconcileWorkflowId, type ReconcileResult } from '../../reconciler/contract';
 import { readTermination } from '../../reconciler/terminate';
+import { carrierHeartbeatOf } from '../../carrier/progress';
 
 // The commands that only read: one saga's steps and compensations, and the sagas a visibility query
 // finds (listed or counted).
@@ -39,12 +40,18 @@ async function activityTry(client: Client, pending: PendingActivity): Promise<Ac
     const type = error instanceof ApplicationFailure ? (error.type ?? undefined) : error?.name;
     lastFailure = { message: error?.message ?? pending.lastFailure.message ?? 'failed', ...(type ? { type } : {}) };
   }
+  // A step whose command is at the broker: the worker heartbeats the carrier's delivery count.
+  const details = pending.heartbeatDetails?.payloads?.length
+    ? await decodeFromPayloadsAtIndex(client.workflow.options.loadedDataConverter, 0, pending.heartbeatDetails.payloads).catch(() => undefined)
+    : undefined;
+  const carrier = carrierHeartbeatOf(details)?.carrier;
   return {
     name: pending.activityType?.name ?? '?',
     try: pending.attempt ?? 1,
     state,
     ...(since ? { since: since.toISOString() } : {}),
     ...(lastFailure ? { lastFailure } : {}),
+    ...(carrier ? { carrierDeliveries: carrier.deliveries } : {}),
   };
 }
 
