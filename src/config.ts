@@ -341,21 +341,30 @@ export function loadClientConfig(env: Env = process.env): TemporalConfig {
   return config;
 }
 
+/** `DATABASE_URL`, the services' database, shared by the worker, the carrier and the relay: `sqlite:…` or `postgres://…`. */
+export function readDatabaseUrl(env: Env, problems: string[]): string {
+  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${redactUrl(databaseUrl)})`);
+  return databaseUrl;
+}
+
+/** `SAGA_FAULTS` (testing only), as the worker and the carrier read it; a refusal becomes one of `problems`. */
+export function readFaults(env: Env, problems: string[]): FaultConfig | undefined {
+  try {
+    return faultConfigFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof FaultConfigError)) throw err;
+    problems.push(err.problems);
+    return undefined;
+  }
+}
+
 /** Reads the worker's configuration; throws {@link ConfigError} listing every problem. */
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const problems: string[] = [];
   const temporal = readTemporal(env, problems);
-  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${redactUrl(databaseUrl)})`);
-  }
-  let faults: FaultConfig | undefined;
-  try {
-    faults = faultConfigFromEnv(env);
-  } catch (err) {
-    if (!(err instanceof FaultConfigError)) throw err;
-    problems.push(err.problems);
-  }
+  const databaseUrl = readDatabaseUrl(env, problems);
+  const faults = readFaults(env, problems);
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
   const maxConcurrentActivities = positiveInt(env, 'WORKER_MAX_ACTIVITIES', 200, problems);
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel} is not one of debug, info, warn, error`);

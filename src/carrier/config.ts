@@ -2,10 +2,9 @@
 // same as the worker's, where the barrier keeps each command's result), the log level, and the faults a
 // test may inject.
 import { loadBrokerConfig, type BrokerConfig } from '../broker/config';
-import { ConfigError, configProblems } from '../config';
-import { DEFAULT_DATABASE_URL, redactUrl } from '../services/db';
+import { ConfigError, configProblems, readDatabaseUrl, readFaults } from '../config';
 import { metricsAddress } from '../telemetry';
-import { FAULTS_OPT_IN, FaultConfigError, faultConfigFromEnv, type FaultConfig } from '../services/faults';
+import { FAULTS_OPT_IN, type FaultConfig } from '../services/faults';
 
 type Env = Record<string, string | undefined>;
 
@@ -38,17 +37,10 @@ export function loadCarrierConfig(env: Env = process.env): CarrierConfig {
   const { problems, read } = configProblems();
   const broker = read(() => loadBrokerConfig(env));
   const metrics = read(() => metricsAddress(env));
-  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${redactUrl(databaseUrl)})`);
+  const databaseUrl = readDatabaseUrl(env, problems);
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
   if (!(carrierLogLevels as readonly string[]).includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel} is not one of ${carrierLogLevels.join(', ')}`);
-  let faults: FaultConfig | undefined;
-  try {
-    faults = faultConfigFromEnv(env);
-  } catch (err) {
-    if (!(err instanceof FaultConfigError)) throw err;
-    problems.push(err.problems);
-  }
+  const faults = readFaults(env, problems);
   const crashAfterApplyFile = env.SAGA_CARRIER_CRASH_AFTER_APPLY || undefined;
   if (crashAfterApplyFile && env[FAULTS_OPT_IN]?.trim().toLowerCase() !== 'true') {
     problems.push(`SAGA_CARRIER_CRASH_AFTER_APPLY is a test fault: it needs ${FAULTS_OPT_IN}=true`);

@@ -1,7 +1,6 @@
 // The outbox relay's configuration, read once from its environment by `src/relay/main.ts`.
 import { loadBrokerConfig, type BrokerConfig } from '../broker/config';
-import { ConfigError, configProblems } from '../config';
-import { DEFAULT_DATABASE_URL, redactUrl } from '../services/db';
+import { ConfigError, configProblems, readDatabaseUrl } from '../config';
 import { FAULTS_OPT_IN } from '../services/faults';
 
 type Env = Record<string, string | undefined>;
@@ -33,10 +32,7 @@ export interface RelayConfig {
 export function loadRelayConfig(env: Env = process.env): RelayConfig {
   const { problems, read } = configProblems();
   const broker = read(() => loadBrokerConfig(env));
-  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  if (!databaseUrl.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push(`DATABASE_URL must start with sqlite: or postgres:// (got ${redactUrl(databaseUrl)})`);
-  }
+  const databaseUrl = readDatabaseUrl(env, problems);
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
   if (!(relayLogLevels as readonly string[]).includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel} is not one of ${relayLogLevels.join(', ')}`);
   const rawFault = env.SAGA_RELAY_FAULT?.trim() || undefined;
