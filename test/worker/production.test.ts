@@ -45,8 +45,8 @@ describe('a worker in production', () => {
       expect(started.log()).toMatch(/"level":"warn".*PAYLOAD ENCRYPTION IS OFF \(SAGA_ENCRYPTION=off\)/);
       expect(started.log()).toContain('"payloadEncryption":"off"');
       // Versioned by default, with the derived build id; the first worker of the deployment made it current.
-      expect(started.log()).toMatch(/"deploymentVersion":"saga-temporal:0\.2\.0-[0-9a-f]{12}"/);
-      expect(started.log()).toMatch(/The deployment had no current version: saga-temporal:0\.2\.0-[0-9a-f]{12} is now current/);
+      expect(started.log()).toMatch(/"deploymentVersion":"saga-temporal:0\.3\.0-[0-9a-f]{12}"/);
+      expect(started.log()).toMatch(/The deployment had no current version: saga-temporal:0\.3\.0-[0-9a-f]{12} is now current/);
     } finally {
       await started.stop();
     }
