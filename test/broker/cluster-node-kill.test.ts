@@ -5,7 +5,7 @@ import { startOrder } from '../../src/order/start';
 import { FailureType } from '../../src/shared/failures';
 import { sampleOrder } from '../support/samples';
 import { startBrokerTestbed, type BrokerTestbed } from './broker-testbed';
-import { failureOf } from './helpers';
+import { failureOf } from '../support/order-failures';
 
 // A three-node JetStream cluster, every stream in three replicas, the carrier as a real child process
 // slowed by shipping latency so that orders are mid-shipment when the node leading the commands

@@ -6,7 +6,7 @@ import { startOrder } from '../../src/order/start';
 import type { CarrierReply } from '../../src/carrier/protocol';
 import { sampleOrder } from '../support/samples';
 import { startBrokerTestbed, type BrokerTestbed } from './broker-testbed';
-import { compensationsRun, failureOf } from './helpers';
+import { compensationsRun, failureOf } from '../support/order-failures';
 
 // Commands the carrier gives up on. Here every booking fails (the shipping service's `create` is
 // made to fail transiently, as a database that refuses writes would), so each command is delivered

@@ -8,7 +8,7 @@ import type { RunningCarrier } from '../../src/carrier/carrier';
 import { FailureType } from '../../src/shared/failures';
 import { sampleOrder } from '../support/samples';
 import { startBrokerTestbed, type BrokerTestbed } from './broker-testbed';
-import { compensationsRun, failureOf } from './helpers';
+import { compensationsRun, failureOf } from '../support/order-failures';
 
 // The order saga with its carrier behind NATS JetStream: real Temporal dev server, real nats-server,
 // the carrier in this process. What a booked and a refused shipment look like through the broker.

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { type ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/shared/failures';
-import { SagaStatus, sagaStateQuery, type SagaState } from '@saga-temporal/saga';
+import { SagaStatus, sagaStateQuery } from '@saga-temporal/saga';
 import { orderWorkflowId, startOrder } from '../../src/order/start';
 import type { OrderInput } from '../../src/order/contract';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
@@ -13,6 +13,7 @@ import type { orderSaga } from '../../src/order/workflow';
 import { recordHistory, uniqueTaskQueue, workflowBundle } from '../helpers';
 import { useSagaTestbed } from '../support/testbed';
 import { sampleOrder } from '../support/samples';
+import { failureOf } from '../support/order-failures';
 
 
 // On the dev server: a failing parallel stage cancels its sibling, and the Java time-skipping server
@@ -35,17 +36,6 @@ async function held(): Promise<number> {
   return (widget?.held ?? 0) + (gadget?.held ?? 0);
 }
 
-/** Runs an order to its end and returns the business failure type it failed with. */
-async function failureOf(handle: WorkflowHandle<typeof orderSaga>): Promise<{ type: string | undefined; state: SagaState }> {
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return { type: (cause as ApplicationFailure).type ?? undefined, state: await handle.query(sagaStateQuery) };
-}
 
 /** Nothing of a failed order is left: no stock held, no money kept, no live shipment. */
 async function expectNothingKept(orderId: string): Promise<void> {

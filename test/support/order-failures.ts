@@ -1,4 +1,4 @@
-// Small checks the broker tests share.
+// Checks on how an order ended, shared by the order and broker tests.
 import { expect } from 'vitest';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
