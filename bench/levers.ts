@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { Client, WorkflowFailedError, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { SagaStatus } from '@saga-temporal/saga';
 import { createActivities } from '../src/activities';
@@ -18,7 +19,7 @@ import { workflowPreloadModules } from '../src/workflow-preload';
 import { createBenchActivities } from './activities';
 import { historyStats, type HistoryStats } from './history';
 import { closedLoop, processCpuMs, within } from './load';
-import { orderInput } from './orders';
+import { orderInput, type OrderOutcome } from './orders';
 import { tuningVariants } from './plan';
 import { median, round, summarizeLatencies } from './stats';
 
@@ -37,6 +38,8 @@ interface Lever {
   activities?: { a: ActivitySet; b: ActivitySet };
   /** Worker options of each side, over the product's defaults. */
   worker?: { a?: Partial<WorkerOptions>; b?: Partial<WorkerOptions> };
+  /** How every order of the lever ends: completed, or compensated (shipped to an undeliverable address). @default 'completed' */
+  outcome?: OrderOutcome;
 }
 
 type ActivitySet = 'product' | 'heartbeat-at-start';
@@ -110,6 +113,7 @@ export const levers: Record<string, Lever> = {
   // variants do not (a loaded machine, the cluster's extra processes).
   ...workerSettingLever('wft-100'),
   ...workerSettingLever('autoscale-pollers'),
+  ...workerSettingLever('no-reuse-v8'),
   'local-activities': {
     name: 'local-activities',
     a: 'regular activities (orderSaga)',
@@ -134,7 +138,38 @@ export const levers: Record<string, Lever> = {
     workflow: { a: 'orderSagaWithStepRecords', b: 'orderSaga' },
     startOptions: { a: running, b: running },
   },
+  ...sagaLayerLevers('completed'),
+  ...sagaLayerLevers('compensated'),
 };
+
+/**
+ * The saga layer as levers, for orders that end `outcome`: the hand-written workflow (A) against the
+ * saga (B), and the saga (A) against the same saga without its `SagaStatus` upserts (B). Named
+ * `saga-layer` and `status-upserts`, with `-compensated` for compensated orders.
+ */
+function sagaLayerLevers(outcome: OrderOutcome): Record<string, Lever> {
+  const suffix = outcome === 'completed' ? '' : '-compensated';
+  return {
+    [`saga-layer${suffix}`]: {
+      name: `saga-layer${suffix}`,
+      a: 'the same steps, hand-written (plainOrder)',
+      b: 'the order saga (the product)',
+      bundle: { a: 'preload', b: 'preload' },
+      workflow: { a: 'plainOrder', b: 'orderSaga' },
+      startOptions: { a: {}, b: running },
+      outcome,
+    },
+    [`status-upserts${suffix}`]: {
+      name: `status-upserts${suffix}`,
+      a: 'the order saga with its SagaStatus upserts (the product)',
+      b: 'the same saga without the search attribute (searchAttribute: false)',
+      bundle: { a: 'preload', b: 'preload' },
+      workflow: { a: 'orderSaga', b: 'orderSagaWithoutStatus' },
+      startOptions: { a: running, b: {} },
+      outcome,
+    },
+  };
+}
 
 /** What `--levers` runs. */
 export interface LeversPlan {
@@ -274,10 +309,25 @@ export async function runLevers(options: LeversOptions): Promise<{ rows: LeverRo
             let last: WorkflowHandle | undefined;
             const order = async () => {
               const orderId = `${tag}-${++seq}`;
-              const handle = await client.workflow.start(lever.workflow[side], { taskQueue, workflowId: `order-${orderId}`, args: [orderInput(orderId, 'completed')], ...lever.startOptions[side] });
+              const outcome = lever.outcome ?? 'completed';
+              const handle = await client.workflow.start(lever.workflow[side], { taskQueue, workflowId: `order-${orderId}`, args: [orderInput(orderId, outcome)], ...lever.startOptions[side] });
               if (handle.eagerlyStarted) eager[side] += 1;
-              const result = (await within(handle.result(), 120_000, handle.workflowId)) as { status?: string };
-              if (result.status !== 'COMPLETED') throw new Error(`${orderId} ended ${JSON.stringify(result)}`);
+              const settled = await within(
+                handle.result().then(
+                  (value: unknown) => ({ ok: true as const, value: value as { status?: string } }),
+                  (error: unknown) => ({ ok: false as const, error }),
+                ),
+                120_000,
+                handle.workflowId,
+              );
+              if (outcome === 'completed') {
+                if (!settled.ok) throw settled.error;
+                if (settled.value.status !== 'COMPLETED') throw new Error(`${orderId} ended ${JSON.stringify(settled.value)}`);
+              } else {
+                // Compensated: the workflow fails with the shipment's Undeliverable after undoing the rest.
+                const cause = !settled.ok && settled.error instanceof WorkflowFailedError ? settled.error.cause : undefined;
+                if (!(cause instanceof ApplicationFailure) || cause.type !== 'Undeliverable') throw new Error(`${orderId} did not compensate: ${settled.ok ? JSON.stringify(settled.value) : String(settled.error)}`);
+              }
               last = handle;
             };
             await closedLoop(plan.warmup, 10, order);

@@ -30,6 +30,10 @@ export const tuningVariants: Record<string, TuningVariant> = {
     description: 'maxConcurrentWorkflowTaskExecutions 100 with 50 workflow pollers',
     options: { maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentWorkflowTaskPolls: 50 },
   },
+  'no-reuse-v8': {
+    description: 'reuseV8Context false: a V8 context of its own for every cached workflow instead of one shared context',
+    options: { reuseV8Context: false },
+  },
   'autoscale-pollers': {
     description: 'autoscaling workflow and activity task pollers',
     options: { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } },

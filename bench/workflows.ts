@@ -14,7 +14,7 @@ import { parseOrFail } from '../src/shared/validation';
 import { compensationRetry, mailOptions, outcomeOptions, stepOptions } from '../src/shared/policies';
 import { alertOperator } from '../src/operator/workflow';
 import { OrderOutcome } from '../src/shared/order-outcome';
-import { orderSaga } from '../src/order/workflow';
+import { orderSaga, runOrderSaga } from '../src/order/workflow';
 import type { BenchActivities } from './activities';
 
 export { orderSaga };
@@ -204,6 +204,15 @@ export async function orderSagaLocal(rawInput: OrderInput): Promise<Pick<OrderRe
     );
     return { orderId, status: 'COMPLETED', paymentId: authorization.paymentId, shipmentId: shipment.shipmentId, confirmationSent: confirmation.ok };
   });
+}
+
+/**
+ * `orderSaga` without its `SagaStatus` search attribute (`searchAttribute: false`): no upsert on
+ * success, none of the two when compensating. Side B of the `status-upserts` levers: what those writes
+ * cost against the product, everything else equal.
+ */
+export async function orderSagaWithoutStatus(rawInput: OrderInput): Promise<OrderResult> {
+  return runOrderSaga(rawInput, { searchAttribute: false });
 }
 
 /**

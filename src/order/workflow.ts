@@ -1,6 +1,6 @@
 import { patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { activity, Saga, sagaActivities, SagaStatus, StepStatus, type SagaState } from '@saga-temporal/saga';
+import { activity, Saga, sagaActivities, SagaStatus, StepStatus, type SagaOptions, type SagaState } from '@saga-temporal/saga';
 import { orderInputBeforeStrictTextSchema, orderInputSchema, orderTotalCents, type OrderInput, type OrderResult } from './contract';
 import { parseStrictOrEarlier } from '../shared/validation';
 import { alertOperator } from '../operator/workflow';
@@ -36,6 +36,15 @@ const outcomeOfStatus: Partial<Record<SagaStatus, OrderOutcome>> = {
  * result, never compensated).
  */
 export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
+  return runOrderSaga(rawInput, {});
+}
+
+/**
+ * The order saga's body, with saga options laid over the product's. Not a workflow type (src/workflows.ts
+ * registers `orderSaga` only): the benchmark's variants use it to measure one option against the
+ * product, for example the status upserts (`searchAttribute: false`).
+ */
+export async function runOrderSaga(rawInput: OrderInput, overrides: Pick<SagaOptions, 'searchAttribute'>): Promise<OrderResult> {
   const input = parseStrictOrEarlier(orderInputSchema, orderInputBeforeStrictTextSchema, () => patched(STRICT_INPUT_PATCH), 'order', rawInput);
   const { orderId, currency } = input;
   const totalCents = orderTotalCents(input.items);
@@ -60,7 +69,7 @@ export async function orderSaga(rawInput: OrderInput): Promise<OrderResult> {
     });
   };
 
-  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order'), onSettled: recordOutcome });
+  const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('order'), onSettled: recordOutcome, ...overrides });
   return saga.run(async () => {
     setCurrentDetails(`Reserving stock and authorizing ${formatMoney(totalCents, currency)}`);
     const [, authorization] = await saga.parallel([

@@ -159,11 +159,11 @@ describe('npm run bench harness', () => {
     expect(typeof results.recommendation?.beatsDefault).toBe('boolean');
   });
 
-  it('measures each structural lever as an A/B pair, both sides without errors', async () => {
+  it('measures each structural lever as an A/B pair, both sides without errors, completed or compensated as the lever says', async () => {
     const services = await createServices({ databaseUrl: 'sqlite::memory:', faults: {} });
     try {
       const { rows, truncated } = await runLevers({
-        plan: { repeats: 1, warmup: 1, levels: [{ concurrency: 1, count: 1 }], levers: ['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start', 'local-db-steps', 'result-summary'], budgetMs: 3 * 60_000 },
+        plan: { repeats: 1, warmup: 1, levels: [{ concurrency: 1, count: 1 }], levers: ['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start', 'local-db-steps', 'result-summary', 'saga-layer-compensated', 'status-upserts-compensated'], budgetMs: 3 * 60_000 },
         connection: env.nativeConnection,
         client: env.client,
         namespace: env.namespace ?? 'default',
@@ -171,7 +171,7 @@ describe('npm run bench harness', () => {
         log: () => undefined,
       });
       expect(truncated).toBe(false);
-      expect(rows.map((r) => r.lever)).toEqual(['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start', 'local-db-steps', 'result-summary']);
+      expect(rows.map((r) => r.lever)).toEqual(['local-activities', 'eager-start', 'eager-activities', 'heartbeat-at-start', 'local-db-steps', 'result-summary', 'saga-layer-compensated', 'status-upserts-compensated']);
       for (const row of rows) {
         expect(row.errors).toBe(0);
         expect(row.sideA.throughput).toBeGreaterThan(0);
@@ -194,6 +194,14 @@ describe('npm run bench harness', () => {
       const summary = rows.find((r) => r.lever === 'result-summary')!.history!;
       expect(summary.a.payloadBytes - summary.b.payloadBytes).toBeGreaterThan(1000);
       expect(summary.a.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(summary.b.eventTypes.ACTIVITY_TASK_SCHEDULED);
+      // Compensated orders on both sides: the hand-written workflow writes 53 events, the saga 55 (its
+      // COMPENSATING and COMPENSATED upserts), and the saga without its search attribute 53 again.
+      const layer = rows.find((r) => r.lever === 'saga-layer-compensated')!.history!;
+      expect([layer.a.events, layer.b.events]).toEqual([53, 55]);
+      expect(layer.b.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES).toBe(2);
+      const upserts = rows.find((r) => r.lever === 'status-upserts-compensated')!.history!;
+      expect([upserts.a.events, upserts.b.events]).toEqual([55, 53]);
+      expect(upserts.b.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ?? 0).toBe(0);
       expect(formatLevers(rows)).toContain('| local-activities | 1 | 1 |');
     } finally {
       await services.close();
