@@ -15,6 +15,8 @@
 //                                 carrier in this process instead of its own
 //   npm run bench -- --dynamic-config key=value   a dev server setting on top of the product's (repeatable)
 //   npm run bench -- --background-load 8          8 busy processes competing for the cores during the run
+//   npm run bench -- --cluster --quick --server-profile 60   a CPU profile of each Temporal service over the
+//                                 first 60 s of the run, summarized with `go tool pprof -top` (Go on the PATH)
 
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { startDevServer, type DevServer } from '../tools/devserver';
 import { createServices } from '../src/services';
 import { checkSearchAttributes } from '../src/worker';
 import { benchBundle, fullPlan, quickPlan, runBenchmark } from './harness';
+import { captureServerProfiles, formatServerProfiles, summarizeServerProfiles } from './server-profile';
 import { freePort } from '../scripts/lib/ports';
 import { formatLevers, leversPlan, quickLeversPlan, runLevers } from './levers';
 import { brokerPlan, formatBroker, quickBrokerPlan, runBrokerComparison, type CarrierPlacement } from './broker';
@@ -89,8 +92,15 @@ async function main(): Promise<number> {
       'broker-carrier': { type: 'string', default: 'process' },
       'dynamic-config': { type: 'string', multiple: true },
       'background-load': { type: 'string', default: '0' },
+      'server-profile': { type: 'string' },
     },
   });
+  const serverProfileSeconds = values['server-profile'] === undefined ? undefined : Number(values['server-profile']);
+  if (serverProfileSeconds !== undefined) {
+    if (!values.cluster) throw new Error('--server-profile needs --cluster: the dev server serves no profiler');
+    if (values.peers || values.levers !== undefined || values.broker) throw new Error('--server-profile goes with the benchmark plan, not with --peers, --levers or --broker');
+    if (!Number.isInteger(serverProfileSeconds) || serverProfileSeconds < 5 || serverProfileSeconds > 600) throw new Error(`--server-profile takes whole seconds from 5 to 600 (got "${values['server-profile']}")`);
+  }
   const hogs = Number(values['background-load']);
   if (!Number.isInteger(hogs) || hogs < 0 || hogs > 64) throw new Error(`--background-load must be an integer from 0 to 64 (got "${values['background-load']}")`);
   const workers = Number(values.workers);
@@ -119,7 +129,7 @@ async function main(): Promise<number> {
     clusterDir = mkdtempSync(join(tmpdir(), 'saga-bench-cluster-'));
     // The PostgreSQL server runs as the postgres user when this runs as root.
     chmodSync(clusterDir, 0o755);
-    cluster = await startCluster({ dataDir: clusterDir, frontendPort: await freeClusterPortBlock(), uiPort: await freePort(), fast: true });
+    cluster = await startCluster({ dataDir: clusterDir, frontendPort: await freeClusterPortBlock(), uiPort: await freePort(), fast: true, pprof: serverProfileSeconds !== undefined });
     address = cluster.address;
   } else {
     console.log('Starting an in-memory Temporal dev server…');
@@ -199,6 +209,10 @@ async function main(): Promise<number> {
       console.log(`Results: ${file}`);
       return results.truncated ? 2 : 0;
     }
+    const profileDir = resolve(outDir, `server-profile-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const capture = serverProfileSeconds !== undefined && cluster ? captureServerProfiles(cluster.pprof, serverProfileSeconds, profileDir) : undefined;
+    // Held until the run is over, so that a failed capture does not cut the benchmark short.
+    capture?.catch(() => undefined);
     const results = await runBenchmark({
       connection: nativeConnection,
       client: new Client({ connection, namespace }),
@@ -215,6 +229,11 @@ async function main(): Promise<number> {
     });
     console.log(`\n${formatReport(results)}\n`);
     console.log(`Results: ${writeResults(results, outDir)}`);
+    if (capture && serverProfileSeconds !== undefined) {
+      const summary = formatServerProfiles(summarizeServerProfiles(await capture), serverProfileSeconds);
+      writeFileSync(join(profileDir, 'summary.md'), `${summary}\n`);
+      console.log(`\n${summary}\n\nServer profiles and summary: ${profileDir}`);
+    }
     return results.truncated ? 2 : 0;
   } finally {
     try {

@@ -52,6 +52,12 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** Aborting it while the cluster starts stops what was started and rejects. @default none */
   signal?: AbortSignal;
+  /**
+   * Serve each Temporal service's Go profiler (pprof) on 127.0.0.1: frontend port + 33 (frontend),
+   * + 34 (matching), + 35 (worker), + 81 + i (history host i). For `npm run bench -- --cluster
+   * --server-profile`; listed in {@link Cluster.pprof}. @default false
+   */
+  pprof?: boolean;
 }
 
 /** Generated once per cluster folder and kept in `secrets.json`. */
@@ -87,6 +93,8 @@ export interface Cluster {
   processes: ReadonlyMap<string, ManagedProcess>;
   /** Where each process logs. */
   logDir: string;
+  /** The base URL of each Temporal service's profiler (`http://127.0.0.1:<port>`), by process name; empty unless started with `pprof`. */
+  pprof: Readonly<Record<string, string>>;
   /** The environment a saga worker or client needs to use this cluster (`TEMPORAL_ADDRESS`, `DATABASE_URL`, `SAGA_CODEC_KEYS`, `TEMPORAL_UI_URL`). */
   workerEnv: Record<string, string>;
   /** Kills one process with `signal` (SIGKILL: no shutdown at all) and waits until it is gone. */
@@ -114,6 +122,8 @@ export function clusterPorts(frontend: number, historyHosts: number) {
     worker: { grpc: frontend + 6, membership: frontend + 26, metrics: frontend + 46 },
     history,
     codec: frontend + 80,
+    /** The Go profilers, when a cluster serves them ({@link ClusterOptions.pprof}). */
+    pprof: { frontend: frontend + 33, matching: frontend + 34, worker: frontend + 35, history: history.map((_, i) => frontend + 81 + i) },
     postgres: frontend + 90,
     /** Client ports of the three NATS nodes (`npm run cluster`'s broker, tools/cluster/broker.ts). */
     nats: [frontend + 30, frontend + 31, frontend + 32] as const,
@@ -263,6 +273,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const postgres: LocalPostgres = startLocalPostgres({ dir: join(dir, 'postgres'), port: ports.postgres, superuserPassword: secrets.postgresPassword, fast: opts.fast ?? false });
   log(`PostgreSQL on 127.0.0.1:${ports.postgres} (data in ${postgres.dir})`);
   const processes = new Map<string, ManagedProcess>();
+  const pprof: Record<string, string> = {};
   // pg_ctl runs PostgreSQL as a daemon: a launcher that exits without stopping the cluster (an
   // uncaught error) must not leave it behind. The Temporal processes have their own exit handlers.
   const stopPostgresOnExit = () => {
@@ -313,21 +324,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       DYNAMIC_CONFIG_FILE: join(DEPLOY, 'temporal', 'dynamicconfig', 'saga.yaml'),
       LOG_LEVEL: 'warn',
     };
-    const serve = (name: string, service: string, metrics: number, extra: Record<string, string> = {}) => {
+    const serve = (name: string, service: string, metrics: number, pprofPort: number, extra: Record<string, string> = {}) => {
+      if (opts.pprof) pprof[name] = `http://127.0.0.1:${pprofPort}`;
       const p = managedProcess({
         name,
         command: bins.server,
         args: ['--root', DEPLOY, '--config', 'temporal', '--env', 'saga', '--allow-no-auth', 'start', '--service', service],
-        env: { ...common, PROMETHEUS_ENDPOINT: `127.0.0.1:${metrics}`, ...extra },
+        env: { ...common, PROMETHEUS_ENDPOINT: `127.0.0.1:${metrics}`, ...(opts.pprof ? { PPROF_PORT: String(pprofPort) } : {}), ...extra },
         logFile: join(logDir, `${name}.log`),
       });
       processes.set(name, p);
       return p;
     };
-    ports.history.forEach((h, i) => serve(`history-${i + 1}`, 'history', h.metrics, { HISTORY_GRPC_PORT: String(h.grpc), HISTORY_MEMBERSHIP_PORT: String(h.membership) }));
-    serve('matching', 'matching', ports.matching.metrics);
-    serve('frontend', 'frontend', ports.frontend.metrics);
-    serve('worker', 'worker', ports.worker.metrics);
+    ports.history.forEach((h, i) => serve(`history-${i + 1}`, 'history', h.metrics, ports.pprof.history[i]!, { HISTORY_GRPC_PORT: String(h.grpc), HISTORY_MEMBERSHIP_PORT: String(h.membership) }));
+    serve('matching', 'matching', ports.matching.metrics, ports.pprof.matching);
+    serve('frontend', 'frontend', ports.frontend.metrics, ports.pprof.frontend);
+    serve('worker', 'worker', ports.worker.metrics, ports.pprof.worker);
     // localhost, not 127.0.0.1, in both URLs: the codec server's session cookie is SameSite=Strict,
     // and a browser on the UI's site sends it only to the same site.
     const uiUrl = `http://localhost:${uiPort}`;
@@ -428,6 +440,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       numHistoryShards,
       processes,
       logDir,
+      pprof,
       workerEnv: { NODE_ENV: 'development', TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, DATABASE_URL: databaseUrl, SAGA_CODEC_KEYS: secrets.codecKeys, TEMPORAL_UI_URL: uiUrl },
       async kill(name, signal = 'SIGKILL') {
         readinessPort(name);
