@@ -37,11 +37,13 @@ describe('an id', () => {
   });
 });
 
-// The address pattern is the same in today's rule and in the rule kept for earlier sagas.
+// The address pattern is the same in today's rule and in the rule kept for earlier sagas. The schemas
+// are looked up inside the tests, not while the file is collected: a rule that went missing then fails
+// a test, which StrykerJS's vitest runner counts, instead of the file's collection, which it does not.
 describe.each([
-  ['today', emailSchema],
-  ['before the strict rules', beforeStrictText.emailSchema],
-] as const)('the e-mail address pattern (%s)', (_, schema) => {
+  ['today', () => emailSchema],
+  ['before the strict rules', () => beforeStrictText.emailSchema],
+] as const)('the e-mail address pattern (%s)', (_, schemaOf) => {
   it.each([
     'a@example.com',
     'ab@example.com',
@@ -62,7 +64,7 @@ describe.each([
     'a@x0.x9',
     'a@x9.x0',
   ])('accepts %j', (address) => {
-    expect(schema.parse(address)).toBe(address);
+    expect(schemaOf().parse(address)).toBe(address);
   });
 
   it.each([
@@ -90,17 +92,17 @@ describe.each([
     ['an underscore in the domain', 'a@ex_ample.com'],
     ['something after the domain', 'a@example.com!'],
   ])('refuses %s', (_, address) => {
-    expect(refusals(schema, address)).toEqual([NOT_AN_ADDRESS]);
+    expect(refusals(schemaOf(), address)).toEqual([NOT_AN_ADDRESS]);
   });
 
   it('trims and lower-cases the address', () => {
-    expect(schema.parse('  Grace.Hopper@Example.COM\n')).toBe('grace.hopper@example.com');
+    expect(schemaOf().parse('  Grace.Hopper@Example.COM\n')).toBe('grace.hopper@example.com');
   });
 
   it('takes 254 characters and refuses 255', () => {
     const address = (length: number) => `${'a'.repeat(length - '@example.com'.length)}@example.com`;
-    expect(schema.parse(address(254))).toHaveLength(254);
-    expect(refusals(schema, address(255))).toHaveLength(1);
+    expect(schemaOf().parse(address(254))).toHaveLength(254);
+    expect(refusals(schemaOf(), address(255))).toHaveLength(1);
   });
 });
 
@@ -171,12 +173,13 @@ describe('a text of at most `max` characters', () => {
 });
 
 describe('a text before the strict rules', () => {
-  const earlier = beforeStrictText.textSchema(5);
+  // Looked up in each test, for the reason given above the address pattern's tests.
+  const earlier = () => beforeStrictText.textSchema(5);
 
   it('takes 1 to max characters, counted after trimming', () => {
-    expect(earlier.parse(' abcde ')).toBe('abcde');
-    expect(refusals(earlier, 'abcdef')).toHaveLength(1);
-    expect(refusals(earlier, '   ')).toHaveLength(1);
+    expect(earlier().parse(' abcde ')).toBe('abcde');
+    expect(refusals(earlier(), 'abcdef')).toHaveLength(1);
+    expect(refusals(earlier(), '   ')).toHaveLength(1);
   });
 
   it.each([
@@ -184,13 +187,13 @@ describe('a text before the strict rules', () => {
     ['the last C0 control', 'a\u001fb'],
     ['DEL', 'a\u007fb'],
   ])('refuses %s, saying control characters are not allowed', (_, text) => {
-    expect(refusals(earlier, text)).toEqual(['control characters are not allowed']);
+    expect(refusals(earlier(), text)).toEqual(['control characters are not allowed']);
   });
 
   it('accepts what the strict rule refuses or folds: invisible characters, C1 controls, full-width letters, kept as written', () => {
-    expect(earlier.parse('a\u200bb')).toBe('a\u200bb');
-    expect(earlier.parse('a\u0085b')).toBe('a\u0085b');
-    expect(earlier.parse('ａ b~')).toBe('ａ b~');
+    expect(earlier().parse('a\u200bb')).toBe('a\u200bb');
+    expect(earlier().parse('a\u0085b')).toBe('a\u0085b');
+    expect(earlier().parse('ａ b~')).toBe('ａ b~');
   });
 
   it('keeps one schema per bound', () => {
