@@ -69,6 +69,13 @@ describe.each(testEngines())('users service on $name', (engine) => {
       expect(await services().users.get(userId)).toEqual(before);
     });
 
+    it('refuses a user id that belongs to another address with UserIdTaken, its details naming the user id only', async () => {
+      const { userId } = await register();
+      const refused = await failureOf(services().users.create({ key: `wf-${userId}/run-2/createUser`, userId, email: `eve.${uid()}@example.com`, name: 'Eve' }));
+      expect(refused).toMatchObject({ type: 'UserIdTaken', nonRetryable: true, message: `User id ${userId} belongs to another e-mail address: choose another user id` });
+      expect(refused.details).toEqual([{ userId }]);
+    });
+
     it('refuses to register an active account again with EmailTaken, saying the user id is registered', async () => {
       const { userId, email } = await register();
       await services().users.activate({ key: `wf-${userId}/run-1/activate`, userId });
