@@ -156,6 +156,7 @@ describe.each(testEngines())('users service on $name', (engine) => {
       await services().users.delete({ key, userId });
       const refused = await failureOf(issue(userId, email, 1));
       expect(refused).toMatchObject({ type: 'StepAlreadyCompensated', message: `User ${userId} was deleted; no verification code is sent` });
+      expect(refused.details).toEqual([{ userId }]);
       expect(await services().mail.outbox({ to: email })).toEqual([]);
     });
 
