@@ -32,6 +32,8 @@ export default defineConfig({
       'test/services/stock-limits.test.ts',
       'test/services/users.verification-limits.test.ts',
       'test/services/mailbox-of.test.ts',
+      'test/services/users.account-lifecycle.test.ts',
+      'test/services/mail.outbox-and-bounces.test.ts',
       'test/validation/*.test.ts',
       'test/limits/input-bounds.test.ts',
       'test/codec/payload-codec.test.ts',
