@@ -188,7 +188,7 @@ describe('RemotePayloadCodec with any server', () => {
 });
 
 describe('loadRemoteCodecConfig', () => {
-  const problemsOf = (env: Record<string, string>): string[] => {
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
     try {
       loadRemoteCodecConfig(env, 'default');
     } catch (err) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 // The module is imported inside the tests rather than at the top of the file: a module that fails to
 // load then fails these tests, which StrykerJS's vitest runner counts, instead of failing the file's
 // collection, which it does not count (a mutant that breaks the module's loading would survive).
-const validation = () => import('../../src/shared/validation');
+const validation = () => import('../../src/shared/validation.js');
 
 const order = z.object({
   orderId: z.string().trim().min(1, 'is empty'),
