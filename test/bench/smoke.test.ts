@@ -195,12 +195,22 @@ describe('npm run bench harness', () => {
       expect(summary.a.payloadBytes - summary.b.payloadBytes).toBeGreaterThan(1000);
       expect(summary.a.eventTypes.ACTIVITY_TASK_SCHEDULED).toBe(summary.b.eventTypes.ACTIVITY_TASK_SCHEDULED);
       // Compensated orders on both sides: the hand-written workflow writes 53 events, the saga 55 (its
-      // COMPENSATING and COMPENSATED upserts), and the saga without its search attribute 53 again.
+      // COMPENSATING and COMPENSATED upserts), and the saga without its search attribute 53 again. At
+      // the fewest workflow tasks (8): parallel compensations whose completions land in two tasks, which
+      // the load decides, add a task's three events; they are taken off, as for the order histories above.
+      const fewest = (h: { events: number; eventTypes: Record<string, number> }) => {
+        const extraTasks = (h.eventTypes.WORKFLOW_TASK_COMPLETED ?? 0) - 8;
+        expect(extraTasks).toBeGreaterThanOrEqual(0);
+        expect(extraTasks).toBeLessThanOrEqual(2);
+        return h.events - 3 * extraTasks;
+      };
       const layer = rows.find((r) => r.lever === 'saga-layer-compensated')!.history!;
-      expect([layer.a.events, layer.b.events]).toEqual([53, 55]);
+      expect([fewest(layer.a), fewest(layer.b)]).toEqual([53, 55]);
+      expect(layer.a.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ?? 0).toBe(0);
       expect(layer.b.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES).toBe(2);
       const upserts = rows.find((r) => r.lever === 'status-upserts-compensated')!.history!;
-      expect([upserts.a.events, upserts.b.events]).toEqual([55, 53]);
+      expect([fewest(upserts.a), fewest(upserts.b)]).toEqual([55, 53]);
+      expect(upserts.a.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES).toBe(2);
       expect(upserts.b.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ?? 0).toBe(0);
       expect(formatLevers(rows)).toContain('| local-activities | 1 | 1 |');
     } finally {
