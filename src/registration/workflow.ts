@@ -164,8 +164,11 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     if (verification.phase === 'waiting') resendRequested = true;
   });
 
-  const sendCode = (sequence: number) =>
-    activity(mailActivities.sendVerificationEmail, { userId, email, name, sequence });
+  // The first code is a forward step: if it cannot be sent the registration is undone, so it retries
+  // under the steps' policy, as long as any forward step (src/shared/deadlines.ts counts it so), not the
+  // few attempts of best-effort mail. A resend is optional and keeps the mail policy.
+  const sendCode = (sequence: number, proxy: typeof mailActivities = mailActivities) =>
+    activity(proxy.sendVerificationEmail, { userId, email, name, sequence });
 
   const saga = new Saga({ compensationRetry, onCompensationFailure: 'await-operator', onCompensationFailed: alertOperator('registration') });
   try {
@@ -199,7 +202,7 @@ export async function registrationSaga(rawInput: RegistrationInput): Promise<Reg
     await saga.step({
       name: 'sendVerification',
       summary: `E-mail verification code to user ${userId}`,
-      run: sendCode(1),
+      run: sendCode(1, stepActivities),
       compensate: {
         name: 'sendRegistrationFailedEmail',
         summary: `E-mail user ${userId} that the registration failed`,
