@@ -55,6 +55,18 @@ export default defineConfig({
       'test/config/switches.test.ts',
       'test/operator/alert.test.ts',
       'test/operator/alert-hook.test.ts',
+      // The saga wrapper and child sagas, through the saga package's sources (about 1.5 min of tests).
+      'test/saga/workflow.test.ts',
+      'test/saga/edges.test.ts',
+      'test/saga/pivot.test.ts',
+      'test/saga/tcc.test.ts',
+      'test/saga/operator-updates.test.ts',
+      'test/saga/operator-updates.together.test.ts',
+      'test/saga/repair.test.ts',
+      'test/saga/child.test.ts',
+      'test/saga/child-commit.test.ts',
+      'test/saga/child-ended.test.ts',
+      'test/saga/child-deadline.defaults.test.ts',
     ],
   },
 });
