@@ -9,23 +9,17 @@ import { common } from './vitest.config.mts';
 // bridge (test/support/mutation-bridge.ts), on here unless SAGA_MUTATION_BRIDGE=0, carries the mutant
 // in and the coverage out. Stryker's vitest runner runs the files one at a time in a worker thread,
 // where the time-skipping test server and a Temporal worker have run without fault.
-// The services load the barrier package, and the tests the saga package, from their compiled `dist`,
-// which Stryker does not mutate: the aliases point them at the sources it does. The sagas' bundle is built once per test runner
-// (test/bundle-workflows.ts), from the sandbox's instrumented sources.
+// The services load the barrier package from its compiled `dist`, which Stryker does not mutate: the
+// alias points them at the sources it does. The saga package's wrapper runs in the workflow sandbox,
+// whose bundles read its sources in this run (test/support/mutation-bridge.ts); the test process keeps
+// its `dist`, so that the names and failure types the tests compare stay the released ones, and the
+// wrapper's module-level code is reached inside a test, not at import (a static mutant runs every
+// test). The sagas' bundle is built once per test runner (test/bundle-workflows.ts), from the sandbox's
+// instrumented sources.
 process.env.SAGA_MUTATION_BRIDGE ??= '1';
 
-const source = (path: string): string => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
-
 export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^@saga-temporal\/barrier$/, replacement: source('barrier/src/index.ts') },
-      // The saga package, as the mutation run's workflow bundles read it (test/support/mutation-bridge.ts):
-      // the test process and the workflows then share one copy of the wrapper, mutant included.
-      { find: /^@saga-temporal\/saga$/, replacement: source('saga/src/index.ts') },
-      { find: /^@saga-temporal\/saga\/(core|client|testing)$/, replacement: source('saga/src/$1.ts') },
-    ],
-  },
+  resolve: { alias: { '@saga-temporal/barrier': fileURLToPath(new URL('./packages/barrier/src/index.ts', import.meta.url)) } },
   test: {
     ...common,
     globalSetup: ['test/build-packages.ts', 'test/bundle-workflows.ts'],
