@@ -61,6 +61,7 @@ export default defineConfig({
       'test/saga/child-commit.test.ts',
       'test/saga/child-ended.test.ts',
       'test/saga/child-deadline.defaults.test.ts',
+      'packages/saga/test/saga-handlers.test.ts',
     ],
   },
 });
