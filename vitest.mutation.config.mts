@@ -10,8 +10,12 @@ import { common } from './vitest.config.mts';
 // in and the coverage out. Stryker's vitest runner runs the files one at a time in a worker thread,
 // where the time-skipping test server and a Temporal worker have run without fault.
 // The services load the barrier package from its compiled `dist`, which Stryker does not mutate: the
-// alias points them at the sources it does. The sagas' bundle is built once per test runner
-// (test/bundle-workflows.ts), from the sandbox's instrumented sources.
+// alias points them at the sources it does. The saga package's wrapper runs in the workflow sandbox,
+// whose bundles read its sources in this run (test/support/mutation-bridge.ts); the test process keeps
+// its `dist`, so that the names and failure types the tests compare stay the released ones, and the
+// wrapper's module-level code is reached inside a test, not at import (a static mutant runs every
+// test). The sagas' bundle is built once per test runner (test/bundle-workflows.ts), from the sandbox's
+// instrumented sources.
 process.env.SAGA_MUTATION_BRIDGE ??= '1';
 
 export default defineConfig({
@@ -45,6 +49,19 @@ export default defineConfig({
       'test/config/switches.test.ts',
       'test/operator/alert.test.ts',
       'test/operator/alert-hook.test.ts',
+      // The saga wrapper and child sagas, through the saga package's sources (about 1.5 min of tests).
+      'test/saga/workflow.test.ts',
+      'test/saga/edges.test.ts',
+      'test/saga/pivot.test.ts',
+      'test/saga/tcc.test.ts',
+      'test/saga/operator-updates.test.ts',
+      'test/saga/operator-updates.together.test.ts',
+      'test/saga/repair.test.ts',
+      'test/saga/child.test.ts',
+      'test/saga/child-commit.test.ts',
+      'test/saga/child-ended.test.ts',
+      'test/saga/child-deadline.defaults.test.ts',
+      'packages/saga/test/saga-handlers.test.ts',
     ],
   },
 });

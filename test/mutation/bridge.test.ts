@@ -1,5 +1,8 @@
+import { resolve } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { uniqueTaskQueue } from '../helpers';
+import { mutationBundleOptions } from '../support/mutation-bridge';
 import { useFixtureWorker } from '../support/testbed';
 import { uniqueId } from '../support/samples';
 import type { MutantSeen } from '../support/mutation-bridge-fixture-workflows';
@@ -46,5 +49,18 @@ describe('the mutation bridge', () => {
     global.__stryker__ = {};
     await run();
     expect(global.__stryker__.mutantCoverage).toEqual({ static: { 'reached-by-both': 2, 'reached-by-the-parent': 1 }, perTest: {} });
+  });
+
+  it('bundles the saga package from its sources, the files StrykerJS mutates, and from its compiled dist when off', async () => {
+    const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const workflowsPath = resolve(__dirname, '..', 'fixtures', 'saga-workflows.ts');
+    const on = await bundleWorkflowCode({ workflowsPath, logger: quiet, ...mutationBundleOptions() });
+    for (const file of ['saga.ts', 'saga-handlers.ts', 'engine.ts']) expect(on.code).toContain(`packages/saga/src/${file}`);
+    expect(on.code).not.toContain('packages/saga/dist/');
+    vi.stubEnv('SAGA_MUTATION_BRIDGE', '0');
+    const off = await bundleWorkflowCode({ workflowsPath, logger: quiet, ...mutationBundleOptions() });
+    vi.stubEnv('SAGA_MUTATION_BRIDGE', '1');
+    expect(off.code).toContain('packages/saga/dist/saga-handlers.js');
+    expect(off.code).not.toContain('packages/saga/src/');
   });
 });

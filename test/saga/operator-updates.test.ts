@@ -5,7 +5,8 @@ import { recordHistory, uniqueTaskQueue } from '../helpers';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
-import { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery, type SagaFailureDetails } from '@saga-temporal/saga';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { markCompensatedUpdate, retryCompensationUpdate, sagaStateQuery, type SagaFailureDetails, type SagaState } from '@saga-temporal/saga';
 import { SagaStatusKey } from '../../src/shared/search-attributes';
 import { useFixtureWorker } from '../support/testbed';
 
@@ -77,6 +78,27 @@ describe('a saga waiting for an operator', () => {
     expect(logOf(handle).slice(8)).toEqual(['undo-failed:b', 'undo-failed:b', 'alert:b', 'undo:b']);
     expect(await sagaStatusOf(handle)).toBe('COMPENSATED');
     await recordHistory(handle, 'saga', 'operator-retry');
+  });
+
+  it('answers its state query and operator updates under the names its saga was given, and not under the default ones', async () => {
+    const names = { state: 'tripState', retryCompensation: 'tripRetry', markCompensated: 'tripMarkDone', skipCompensation: 'tripSkip', retryStep: 'tripRetryStep' };
+    const stages: ScriptedSagaInput['stages'] = [{ name: 'a' }, { name: 'b', undo: 'broken-until-repaired' }, { name: 'c', mode: 'fail' }];
+    const handle = await start({ stages, options: { onCompensationFailure: 'await-operator', compensationRetry: { maximumAttempts: 2, initialInterval: '100 milliseconds' }, names }, alert: 'ok' }, 'operator-names');
+    const tripState = defineQuery<SagaState>('tripState');
+    await waitUntil(async () => (await handle.query(tripState)).status === 'COMPENSATION_FAILED' && logOf(handle).includes('alert:b'));
+
+    const byDefaultQuery = await handle.query(sagaStateQuery).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    // The time-skipping server passes the workflow's refusal on as the cause of the client's error.
+    expect(`${byDefaultQuery?.message} ${(byDefaultQuery?.cause as Error | undefined)?.message}`).toMatch(/did not register a handler for sagaState\. Registered queries: \[.*tripState/);
+    const byDefaultName = await rejectionOf(handle.executeUpdate(markCompensatedUpdate, { args: [{ reason: 'refunded by hand' }] }));
+    expect(byDefaultName.message).toBe('No registered handler for update: markCompensated');
+
+    const state = await handle.executeUpdate(defineUpdate<SagaState, [{ reason: string }]>('tripMarkDone'), { args: [{ reason: 'refunded by hand' }] });
+    expect(state).toMatchObject({ status: 'COMPENSATED', operatorNote: 'refunded by hand' });
+    expect((await failureOf(handle)).details?.[0] as SagaFailureDetails).toMatchObject({ status: 'COMPENSATED' });
   });
 
   it('accepts markCompensated only with a reason, then keeps the note and ends COMPENSATED', async () => {

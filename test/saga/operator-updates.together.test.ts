@@ -4,6 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { retryCompensationStepsUpdate, sagaStateQuery, skipCompensationUpdate } from '@saga-temporal/saga';
 import { bundleFor, createDevServerEnv, uniqueTaskQueue } from '../helpers';
+import { mutationWorkerOptions } from '../support/mutation-bridge';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createRecordingActivities } from '../fixtures/saga-activities';
 import { scriptedSaga, type ScriptedSagaInput } from '../fixtures/saga-workflows';
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 async function runningWorker(taskQueue: string): Promise<{ stop: () => Promise<void> }> {
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleFor('fixtures/saga-workflows.ts'), activities: recording.activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleFor('fixtures/saga-workflows.ts'), activities: recording.activities, ...mutationWorkerOptions() });
   const running = worker.run();
   return {
     stop: async () => {

@@ -9,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { retryStepUpdate, sagaStateQuery, SagaStatus, type SagaFailureDetails } from '@saga-temporal/saga';
 import { createServices, type Services } from '../../src/services';
 import { bundleFor, createDevServerEnv, createTimeSkippingEnv, recordHistory, uniqueTaskQueue } from '../helpers';
+import { mutationWorkerOptions } from '../support/mutation-bridge';
 import { waitUntil } from '../fixtures/saga-harness';
 import { createPatternActivities } from '../fixtures/pattern-activities';
 import { tccSaga, type TccSagaInput } from '../fixtures/pattern-workflows';
@@ -43,6 +44,7 @@ beforeAll(async () => {
     taskQueue,
     workflowBundle: await bundleFor('fixtures/pattern-workflows.ts'),
     activities: recording.activities,
+    ...mutationWorkerOptions(),
   });
   running = worker.run();
   devEnv = await createDevServerEnv();
@@ -51,6 +53,7 @@ beforeAll(async () => {
     taskQueue,
     workflowBundle: await bundleFor('fixtures/pattern-workflows.ts'),
     activities: recording.activities,
+    ...mutationWorkerOptions(),
   });
   devRunning = devWorker.run();
 });

@@ -11,7 +11,7 @@
 import { resolve } from 'node:path';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { Priority } from '@temporalio/common';
-import type { InjectedSinks } from '@temporalio/worker';
+import type { BundleOptions, InjectedSinks } from '@temporalio/worker';
 import { ACTIVE_MUTANT_KEY_PREFIX, type MutationSinks } from './mutation-bridge-workflow';
 
 /** Whether this test run is the mutation run's (vitest.mutation.config.mts). */
@@ -19,9 +19,31 @@ export function mutationBridgeOn(): boolean {
   return process.env.SAGA_MUTATION_BRIDGE === '1';
 }
 
-/** `bundleWorkflowCode` options: the bridge's workflow interceptors in the mutation run, nothing otherwise. */
-export function mutationBundleOptions(): { workflowInterceptorModules?: string[] } {
-  return mutationBridgeOn() ? { workflowInterceptorModules: [resolve(__dirname, 'mutation-bridge-workflow.ts')] } : {};
+/**
+ * The saga package's entry points the workflows import, each with the source file it is built from. The
+ * package's `exports` point at its compiled `dist`, which StrykerJS does not mutate: in the mutation run
+ * the bundler reads the sources instead (StrykerJS's instrumented copies, in its sandbox).
+ */
+export const SAGA_PACKAGE_SOURCES = { '@saga-temporal/saga': 'index.ts', '@saga-temporal/saga/core': 'core.ts', '@saga-temporal/saga/client': 'client.ts', '@saga-temporal/saga/testing': 'testing.ts' } as const;
+
+/** Webpack aliases (exact matches) from each entry point of the saga package to its source file under `packagesDir`. */
+export function sagaPackageSourceAliases(packagesDir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(SAGA_PACKAGE_SOURCES).map(([name, file]) => [`${name}$`, resolve(packagesDir, 'saga', 'src', file)]));
+}
+
+type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
+
+/**
+ * `bundleWorkflowCode` options: in the mutation run, the bridge's workflow interceptors and the saga
+ * package read from its sources; nothing otherwise.
+ */
+export function mutationBundleOptions(): Pick<BundleOptions, 'workflowInterceptorModules' | 'webpackConfigHook'> {
+  if (!mutationBridgeOn()) return {};
+  const aliases = sagaPackageSourceAliases(resolve(__dirname, '..', '..', 'packages'));
+  return {
+    workflowInterceptorModules: [resolve(__dirname, 'mutation-bridge-workflow.ts')],
+    webpackConfigHook: (config: WebpackConfig) => ({ ...config, resolve: { ...config.resolve, alias: { ...config.resolve?.alias, ...aliases } } }),
+  };
 }
 
 /** Client options for a test environment: the interceptor that carries the active mutant, in the mutation run. */
