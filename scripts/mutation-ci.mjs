@@ -29,7 +29,7 @@ export const configurationFiles = [
 export function includePatterns(configText) {
   const block = /include:\s*\[([\s\S]*?)\]/.exec(configText);
   if (!block) throw new Error(`no include list in ${mutationConfig}`);
-  return [...block[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
+  return [...block[1].matchAll(/'([^']+\.test\.ts)'/g)].map((m) => m[1]);
 }
 
 /** The files a pattern names: a path, or a folder and a file name with `*` (no `**`). */

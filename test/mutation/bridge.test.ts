@@ -51,15 +51,21 @@ describe('the mutation bridge', () => {
     expect(global.__stryker__.mutantCoverage).toEqual({ static: { 'reached-by-both': 2, 'reached-by-the-parent': 1 }, perTest: {} });
   });
 
-  it('bundles the saga package from its sources, the files StrykerJS mutates, and from its compiled dist when off', async () => {
+  it('bundles the saga package from its sources, the files StrykerJS mutates, in the wrapper\'s runs, and from its compiled dist otherwise', async () => {
     const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     const workflowsPath = resolve(__dirname, '..', 'fixtures', 'saga-workflows.ts');
+    vi.stubEnv('SAGA_MUTATION_SAGA_SOURCES', '');
+    const bridgeOnly = await bundleWorkflowCode({ workflowsPath, logger: quiet, ...mutationBundleOptions() });
+    expect(bridgeOnly.code).toContain('packages/saga/dist/saga-handlers.js');
+    expect(bridgeOnly.code).not.toContain('packages/saga/src/');
+    vi.stubEnv('SAGA_MUTATION_SAGA_SOURCES', '1');
     const on = await bundleWorkflowCode({ workflowsPath, logger: quiet, ...mutationBundleOptions() });
     for (const file of ['saga.ts', 'saga-handlers.ts', 'engine.ts']) expect(on.code).toContain(`packages/saga/src/${file}`);
     expect(on.code).not.toContain('packages/saga/dist/');
     vi.stubEnv('SAGA_MUTATION_BRIDGE', '0');
     const off = await bundleWorkflowCode({ workflowsPath, logger: quiet, ...mutationBundleOptions() });
     vi.stubEnv('SAGA_MUTATION_BRIDGE', '1');
+    vi.stubEnv('SAGA_MUTATION_SAGA_SOURCES', '');
     expect(off.code).toContain('packages/saga/dist/saga-handlers.js');
     expect(off.code).not.toContain('packages/saga/src/');
   });

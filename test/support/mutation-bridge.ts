@@ -39,11 +39,23 @@ type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>
  */
 export function mutationBundleOptions(): Pick<BundleOptions, 'workflowInterceptorModules' | 'webpackConfigHook'> {
   if (!mutationBridgeOn()) return {};
+  const interceptors = { workflowInterceptorModules: [resolve(__dirname, 'mutation-bridge-workflow.ts')] };
+  if (!sagaSourcesOn()) return interceptors;
   const aliases = sagaPackageSourceAliases(resolve(__dirname, '..', '..', 'packages'));
   return {
-    workflowInterceptorModules: [resolve(__dirname, 'mutation-bridge-workflow.ts')],
+    ...interceptors,
     webpackConfigHook: (config: WebpackConfig) => ({ ...config, resolve: { ...config.resolve, alias: { ...config.resolve?.alias, ...aliases } } }),
   };
+}
+
+/**
+ * Whether the bundles read the saga package from its sources: only in the runs over the saga wrapper
+ * (`SAGA_MUTATION_SAGA_SOURCES=1`, vitest.mutation.config.mts). In every other run the engine's and the
+ * stack's mutants stay out of the workflow bundles, so the workflow tests of those runs do not become
+ * covering tests of every engine mutant, each of which would then run them.
+ */
+export function sagaSourcesOn(): boolean {
+  return mutationBridgeOn() && process.env.SAGA_MUTATION_SAGA_SOURCES === '1';
 }
 
 /** Client options for a test environment: the interceptor that carries the active mutant, in the mutation run. */
