@@ -5,7 +5,7 @@ import { commandHelp, stepsTable } from '../../src/cli';
 import { commands } from '../../src/cli/commands';
 import { FakeTemporal, runCommand, type FakeSaga } from '../support/fake-temporal';
 
-vi.mock('@saga-temporal/saga/client', async (actual) => (await import('../support/fake-saga-client')).withFakeSagaClient(await actual()));
+vi.mock('@saga-temporal/saga/client', async (actual) => (await import('../support/fake-saga-client.js')).withFakeSagaClient(await actual()));
 
 // The operator's repairs of one saga (retry-compensation <id>, skip-compensation, mark-compensated),
 // judged in the test process against a stand-in server that records every call: how --step is read,

@@ -7,7 +7,7 @@ import { commands } from '../../src/cli/commands';
 import type { VerificationState } from '../../src/registration/contract';
 import { FakeTemporal, runCommand, type FakeSaga } from '../support/fake-temporal';
 
-vi.mock('@saga-temporal/saga/client', async (actual) => (await import('../support/fake-saga-client')).withFakeSagaClient(await actual()));
+vi.mock('@saga-temporal/saga/client', async (actual) => (await import('../support/fake-saga-client.js')).withFakeSagaClient(await actual()));
 
 // The user's side of a registration (verify, resend) and cancel, judged in the test process against a
 // stand-in server that records every call: what the user reads, the exit code, and what reached the

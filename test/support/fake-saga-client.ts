@@ -6,7 +6,7 @@ import type { FakeTemporal } from './fake-temporal';
 // (test/support/fake-temporal.ts) and recording each call there. Its errors are the helper's own, so
 // the commands tell them apart as they do in production. A test file installs it with
 //
-//   vi.mock('@saga-temporal/saga/client', async (actual) => (await import('../support/fake-saga-client')).withFakeSagaClient(await actual()));
+//   vi.mock('@saga-temporal/saga/client', async (actual) => (await import('../support/fake-saga-client.js')).withFakeSagaClient(await actual()));
 //
 // Only types are imported here: the module it replaces is being loaded when this one is.
 
