@@ -228,6 +228,22 @@ describe('retry-compensation --query', () => {
   });
 });
 
+describe('retry-compensation --query, interrupted', () => {
+  it('sends nothing when the user interrupted it before the first request', async () => {
+    const server = stuckOrders(3);
+    server.abort.abort();
+    const ran = await cli(server, 'retry-compensation', '--query', ORDERS);
+    expect(ran).toEqual({ code: 0, err: '', out: `Retrying the failed compensations of 3 sagas matching ${SENT}, at most 5 per second\n3 sagas: 0 accepted, 0 refused. Stopped before the 3 left.\n` });
+    expect(server.callsOf('retryCompensation')).toEqual([]);
+  });
+
+  it('runs to the end in a client that has no abort signal', async () => {
+    const server = stuckOrders(2);
+    const ran = await runCommand(server, ['retry-compensation', '--query', ORDERS, '--rate', '100'], { withSignal: false });
+    expect(ran.out.split('\n').at(-2)).toBe('2 sagas: 2 accepted, 0 refused.');
+  });
+});
+
 describe('retry-compensation --query --limit', () => {
   it('takes the first --limit sagas, reads one more to tell that more match, and says so', async () => {
     const server = stuckOrders(5);

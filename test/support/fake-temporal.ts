@@ -28,8 +28,8 @@ export interface FakeSaga {
   status?: string;
   /** What a worker answers to the saga state query; absent: no worker answers. */
   state?: SagaState;
-  /** The registration's answers to the verification state query, one per query (the last one repeats); absent: no worker answers. */
-  verification?: VerificationState[];
+  /** The registration's answers to the verification state query, one per query (the last one repeats; `undefined`: no worker answers that one); absent: no worker answers. */
+  verification?: (VerificationState | undefined)[];
   /** The saga's answer to the verification code update. */
   verify?: (input: { code: string }) => VerificationAnswer;
   /** The saga's answers to the operator updates, by update name; a throw is the saga's refusal. */
@@ -112,7 +112,8 @@ export class FakeTemporal {
         const name = nameOf(definition);
         record('query', { name });
         const s = saga();
-        if (name === 'verificationState' && s.verification?.length) return s.verification.length > 1 ? s.verification.shift() : s.verification[0];
+        const verification = name === 'verificationState' && s.verification?.length ? (s.verification.length > 1 ? s.verification.shift() : s.verification[0]) : undefined;
+        if (verification) return verification;
         if (name === 'sagaState' && s.state) return s.state;
         throw new Error('no worker answered the query in time');
       },
@@ -175,12 +176,14 @@ const entryOptions = [
 /**
  * Runs one client command line against the stand-in server as `runCli` runs it: the command's own
  * flags and the entry's (`-w`, `-r`, `-o`, `--json`) parsed strictly, the `<id>` required unless shown
- * in brackets, and any error reported as `saga-client: <message>` on stderr with its exit code.
+ * in brackets, and any error reported as `saga-client: <message>` on stderr with its exit code. Its
+ * abort signal is the server's `abort`, unless `withSignal` is false.
  */
-export async function runCommand(server: FakeTemporal, argv: readonly string[]): Promise<Ran> {
+export async function runCommand(server: FakeTemporal, argv: readonly string[], options: { withSignal?: boolean } = {}): Promise<Ran> {
   let out = '';
   let err = '';
-  const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (err += t), env: { NODE_ENV: 'test' }, signal: server.abort.signal };
+  // An embedding may give no abort signal at all (`CliIo.signal` is optional).
+  const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (err += t), env: { NODE_ENV: 'test' }, ...(options.withSignal === false ? {} : { signal: server.abort.signal }) };
   const [name, ...rest] = argv;
   const spec = commands.find((c) => c.name === name);
   if (!spec) throw new Error(`no command ${name}`);
