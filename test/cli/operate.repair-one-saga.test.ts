@@ -25,10 +25,15 @@ const step = (name: string, compensation: string, status: StepRecord['status'], 
 
 /** An undeliverable order whose refund and stock release failed: it waits for an operator. */
 function stuckOrder(failed: string[] = ['capturePayment', 'reserveStock']): SagaState {
-  const steps = [
+  const steps: StepRecord[] = [
     step('reserveStock', 'releaseStock', failed.includes('reserveStock') ? 'compensation-failed' : 'compensated', failed.includes('reserveStock') ? 'failed' : 'done'),
     step('capturePayment', 'refundPayment', failed.includes('capturePayment') ? 'compensation-failed' : 'compensated', failed.includes('capturePayment') ? 'failed' : 'done'),
-    { ...step('createShipment', 'cancelShipment', 'compensated', 'done'), error: { type: 'Undeliverable', message: 'No carrier delivers to AQ' } },
+    {
+      ...step('createShipment', 'cancelShipment', failed.includes('createShipment') ? 'compensation-failed' : 'compensated', failed.includes('createShipment') ? 'failed' : 'done'),
+      error: { type: 'Undeliverable', message: 'No carrier delivers to AQ' },
+    },
+    // After the pivot, with no compensation: never shipped, so never sent.
+    { name: 'sendConfirmationEmail', status: 'pending', group: 3, attempt: 0 },
   ];
   return {
     status: failed.length > 0 ? 'COMPENSATION_FAILED' : 'COMPENSATED',
@@ -177,6 +182,8 @@ describe('retry-compensation <id>', () => {
     const json = await cli(server, 'retry-compensation', ID, '--wait', '--json');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toEqual({ workflowId: ID, accepted: true, state: after });
+    const both = new FakeTemporal(order({ operator: { retryCompensation: () => stuckOrder() } }));
+    expect((await cli(both, 'retry-compensation', ID, '--wait')).out.split('\n')[0]).toBe(`${ID}: saga COMPENSATION_FAILED after the retry; still failed: capturePayment, reserveStock`);
   });
 
   it('with --wait and --step, exits 0 when the named steps are undone though others still wait, and 1 when one of them failed again', async () => {
@@ -187,6 +194,9 @@ describe('retry-compensation <id>', () => {
     const again = await cli(server, 'retry-compensation', ID, '--step', 'releaseStock', '--wait');
     expect(again.code).toBe(1);
     expect(again.out.split('\n')[0]).toBe(`${ID}: saga COMPENSATION_FAILED after the retry; still failed: reserveStock`);
+    // One of two named steps failed again: the retry did not do its part.
+    const half = await cli(server, 'retry-compensation', ID, '--step', 'refundPayment', '--step', 'releaseStock', '--wait');
+    expect(half.code).toBe(1);
   });
 
   it('with --wait, says nothing is left failed once a saga is no longer waiting, even if its failures were kept', async () => {
@@ -257,6 +267,13 @@ describe('skip-compensation', () => {
       { call: 'state', workflowId: ID },
       { call: 'skipCompensation', workflowId: ID, step: 'capturePayment', reason: 'refunded by hand, ticket OPS-12', options: {} },
     ]);
+  });
+
+  it('lists every compensation still failed after the skip', async () => {
+    const server = new FakeTemporal(order({ state: stuckOrder(['reserveStock', 'capturePayment', 'createShipment']), operator: { skipCompensation: () => stuckOrder() } }));
+    const ran = await cli(server, 'skip-compensation', ID, '--step', 'cancelShipment', '--reason', 'shipment cancelled with the carrier');
+    expect(ran.out.split('\n')[0]).toBe(`${ID}: compensation of createShipment skipped by the operator; saga COMPENSATION_FAILED; still failed: capturePayment, reserveStock`);
+    expect(server.callsOf('skipCompensation')).toEqual([{ workflowId: ID, step: 'createShipment', reason: 'shipment cancelled with the carrier', options: {} }]);
   });
 
   it('says the saga is compensated once no failure is left, and prints the state under --json', async () => {

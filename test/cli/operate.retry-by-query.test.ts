@@ -344,4 +344,11 @@ describe('retry-compensation --query: the query', () => {
     plain.listError = new Error('socket hang up');
     expect(await cli(plain, 'retry-compensation', '--query', ORDERS)).toEqual({ code: 1, out: '', err: 'saga-client: Unexpected error: socket hang up\n' });
   });
+
+  it("reads only the server's own refusal as a bad query, not an error of the client that carries one as its cause", async () => {
+    const server = stuckOrders(1);
+    const refusal = grpcRefusal(3, 'invalid query').cause as Error;
+    server.listError = new Error('the tracing interceptor failed', { cause: refusal });
+    expect(await cli(server, 'retry-compensation', '--query', ORDERS)).toEqual({ code: 1, out: '', err: 'saga-client: Unexpected error: 3 invalid query\n' });
+  });
 });

@@ -142,6 +142,8 @@ describe('resend', () => {
     const server = new FakeTemporal(registration({ verification: [waiting(4), waiting(4, 1)] }));
     const ran = await cli(server, 'resend', REG);
     expect(ran).toEqual({ code: 1, out: 'No new code: codes go out at least 60 s apart (4 of 5 e-mails sent so far); the last code still holds.\n', err: '' });
+    // The refusal is counted as soon as it is read: no more reads.
+    expect(server.callsOf('query')).toHaveLength(2);
   });
 
   it('says why no code went out when all 5 e-mails were sent, with the counters under --json', async () => {
@@ -161,6 +163,18 @@ describe('resend', () => {
     expect(server.calls.map((c) => c.call)).toEqual(['connect', 'describe', 'query', 'signal']);
     const json = await cli(new FakeTemporal(registration()), 'resend', REG, '--json');
     expect(JSON.parse(json.out)).toEqual({ workflowId: REG, requested: true });
+  });
+
+  it('promises nothing when the registration stops answering after the signal, right after it or while it is watched', async () => {
+    const server = new FakeTemporal(registration({ verification: [waiting(2), undefined] }));
+    const ran = await cli(server, 'resend', REG);
+    expect(ran).toEqual({ code: 0, out: `Asked ${REG} for a new code; no worker confirmed it yet: see status ${REG}.\n`, err: '' });
+    expect(server.callsOf('query')).toHaveLength(2);
+    const later = new FakeTemporal(registration({ verification: [waiting(2), waiting(2), undefined] }));
+    const json = await cli(later, 'resend', REG, '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toEqual({ workflowId: REG, requested: true });
+    expect(later.callsOf('query')).toHaveLength(3);
   });
 
   it('gives up after 30 more reads (about 3 s) when the counters never move, and shows the last ones', async () => {
