@@ -237,6 +237,14 @@ describe('retry-compensation --query, interrupted', () => {
     expect(server.callsOf('retryCompensation')).toEqual([]);
   });
 
+  it('stops in the middle of the wait between two requests', async () => {
+    const server = stuckOrders(2, (i) => (i === 1 ? { operator: { retryCompensation: () => void setTimeout(() => server.abort.abort(), 100) } } : {}));
+    // The second request is due 2 s after the first; the interrupt comes 100 ms into that wait.
+    const ran = await cli(server, 'retry-compensation', '--query', ORDERS, '--rate', '0.5');
+    expect(ran.out.split('\n').slice(1)).toEqual(['accepted     order-b-1  orderSaga', '2 sagas: 1 accepted, 0 refused. Stopped before the 1 left.', '']);
+    expect(server.callsOf('retryCompensation')).toHaveLength(1);
+  });
+
   it('runs to the end in a client that has no abort signal', async () => {
     const server = stuckOrders(2);
     const ran = await runCommand(server, ['retry-compensation', '--query', ORDERS, '--rate', '100'], { withSignal: false });
