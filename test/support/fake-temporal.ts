@@ -49,6 +49,8 @@ export class FakeTemporal {
   readonly deadlines: number[] = [];
   /** `Date.now()` at each retry request, in order. */
   readonly retriedAt: number[] = [];
+  /** `Date.now()` at the last list request, which comes before the first retry request is timed. */
+  listedAt = 0;
   /** What the visibility store finds for a list request (the query is recorded, not evaluated). */
   listed: string[] = [];
   /** Thrown by the list request instead of an answer. */
@@ -141,6 +143,7 @@ export class FakeTemporal {
 
   private async *list(options: { query: string; pageSize?: number }): AsyncIterable<{ workflowId: string; runId: string; type: string }> {
     this.calls.push({ call: 'list', query: options.query, pageSize: options.pageSize });
+    this.listedAt = Date.now();
     if (this.listError) throw this.listError;
     for (const workflowId of this.listed) {
       const saga = this.sagas.get(workflowId);
