@@ -16,6 +16,7 @@ export const pureFiles = [
   'test/limits/input-bounds.test.ts',
   'test/validation/*.test.ts',
   'test/cli/connection-flags.test.ts',
+  'test/cli/operate.*.test.ts',
   'test/config/*.test.ts',
   'test/codec/config.test.ts',
   'test/codec/payload-codec.test.ts',

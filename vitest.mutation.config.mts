@@ -68,6 +68,10 @@ export default defineConfig({
       'test/config/switches.test.ts',
       'test/operator/alert.test.ts',
       'test/operator/alert-hook.test.ts',
+      // The CLI's operate commands, against a stand-in server in the test process (no Temporal server).
+      'test/cli/operate.verify-resend-cancel.test.ts',
+      'test/cli/operate.repair-one-saga.test.ts',
+      'test/cli/operate.retry-by-query.test.ts',
       ...(process.env.SAGA_MUTATION_SAGA_SOURCES === '1' ? sagaWrapperTests : []),
     ],
   },

@@ -341,6 +341,11 @@ async function retryMatching(ctx: CommandContext, userQuery: string, steps: stri
   const begun = Date.now();
   let stopped = false;
   for (const [i, saga] of sagas.entries()) {
+    // Interrupted before this request (while the query ran, or before the first request): send no more.
+    if (ctx.io.signal?.aborted) {
+      stopped = true;
+      break;
+    }
     const due = begun + i * interval - Date.now();
     if (due > 0) {
       try {
