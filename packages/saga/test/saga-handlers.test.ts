@@ -12,6 +12,16 @@ import {
 // The names a saga answers to are what its clients, the CLI and recorded histories call it by: the
 // defaults are written out here, and a saga given other names must define its handlers under those.
 
+/** The definitions the package exports, by the key `sagaHandlerDefinitions` gives each. */
+const exported = {
+  state: sagaStateQuery,
+  retryCompensation: retryCompensationUpdate,
+  retryCompensationSteps: retryCompensationStepsUpdate,
+  markCompensated: markCompensatedUpdate,
+  skipCompensation: skipCompensationUpdate,
+  retryStep: retryStepUpdate,
+};
+
 describe('the saga handler definitions', () => {
   it('carry the default names: the query sagaState and the updates retryCompensation, markCompensated, skipCompensation and retryStep', () => {
     expect(sagaStateQuery).toEqual({ type: 'query', name: 'sagaState' });
@@ -23,14 +33,6 @@ describe('the saga handler definitions', () => {
   });
 
   it('are the exported definitions themselves when no name is given, or only the default ones', () => {
-    const exported = {
-      state: sagaStateQuery,
-      retryCompensation: retryCompensationUpdate,
-      retryCompensationSteps: retryCompensationStepsUpdate,
-      markCompensated: markCompensatedUpdate,
-      skipCompensation: skipCompensationUpdate,
-      retryStep: retryStepUpdate,
-    };
     const defaults = { state: 'sagaState', retryCompensation: 'retryCompensation', markCompensated: 'markCompensated', skipCompensation: 'skipCompensation', retryStep: 'retryStep' };
     for (const definitions of [sagaHandlerDefinitions(), sagaHandlerDefinitions({}), sagaHandlerDefinitions(defaults)]) {
       expect(Object.keys(definitions).sort()).toEqual(Object.keys(exported).sort());
@@ -58,14 +60,6 @@ describe('the saga handler definitions', () => {
     ['skipCompensation', { skipCompensation: 'tripSkip' }, { skipCompensation: { type: 'update', name: 'tripSkip' } }],
     ['retryStep', { retryStep: 'tripRetryStep' }, { retryStep: { type: 'update', name: 'tripRetryStep' } }],
   ] as const)('given only %s, define that one anew and keep the exported definitions of the others', (_name, names, renamed) => {
-    const exported = {
-      state: sagaStateQuery,
-      retryCompensation: retryCompensationUpdate,
-      retryCompensationSteps: retryCompensationStepsUpdate,
-      markCompensated: markCompensatedUpdate,
-      skipCompensation: skipCompensationUpdate,
-      retryStep: retryStepUpdate,
-    };
     const definitions = sagaHandlerDefinitions(names);
     for (const [key, definition] of Object.entries(exported)) {
       if (key in renamed) expect(definitions[key as keyof typeof exported]).toEqual(renamed[key as keyof typeof renamed]);
