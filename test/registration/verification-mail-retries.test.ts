@@ -62,6 +62,25 @@ describe('the first verification e-mail', () => {
     expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.COMPLETED);
   });
 
+  it('a cancellation while the first code is still being retried undoes the registration at once: CANCELLED, no code sent, the account deleted', async () => {
+    const faults = countInjectedFaults(testbed.services.faults);
+    testbed.services.faults.set('users', { failOperations: ['issueVerificationCode'] });
+    const input = sampleRegistration();
+    const handle = await startRegistration(testbed.env.client, input, { taskQueue: testbed.taskQueue });
+    try {
+      await skipUntil(() => faults.failedOperations >= 2, '2 failed attempts at the verification e-mail');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+    } finally {
+      testbed.services.faults.set('users', undefined);
+    }
+    expect((await handle.query(sagaStateQuery)).status).toBe(SagaStatus.CANCELLED);
+    expect((await testbed.services.users.get(input.userId))?.status).toBe('deleted');
+    const kinds = (await testbed.services.mail.outbox({ to: input.email })).map((m) => m.kind);
+    expect(kinds).not.toContain('verification');
+    expect(await testbed.services.mail.latestVerificationCode(input.email)).toBeUndefined();
+  });
+
   it('a resend stays best-effort: its failure after the mail policy leaves the registration waiting', async () => {
     // The other side of the line drawn above: only the first code is a forward step.
     const input = sampleRegistration();
